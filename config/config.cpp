@@ -1,0 +1,104 @@
+#include "config/config.hpp"
+
+#include <array>
+#include <utility>
+
+namespace pgdual::config {
+namespace {
+
+// One table per enum keeps to_string and parse_* from drifting apart.
+template <class E, std::size_t N>
+using NameTable = std::array<std::pair<E, std::string_view>, N>;
+
+constexpr NameTable<AuthMethod, 4> kAuthMethods{{
+    {AuthMethod::trust, "trust"},
+    {AuthMethod::password, "password"},
+    {AuthMethod::md5, "md5"},
+    {AuthMethod::scram_sha_256, "scram-sha-256"},
+}};
+
+constexpr NameTable<SslMode, 5> kSslModes{{
+    {SslMode::disable, "disable"},
+    {SslMode::prefer, "prefer"},
+    {SslMode::require, "require"},
+    {SslMode::verify_ca, "verify-ca"},
+    {SslMode::verify_full, "verify-full"},
+}};
+
+constexpr NameTable<Phase, 6> kPhases{{
+    {Phase::prepare, "prepare"},
+    {Phase::dual_write, "dual_write"},
+    {Phase::backfill, "backfill"},
+    {Phase::shadow_read, "shadow_read"},
+    {Phase::cutover, "cutover"},
+    {Phase::cleanup, "cleanup"},
+}};
+
+constexpr NameTable<Strategy, 2> kStrategies{{
+    {Strategy::sync, "sync"},
+    {Strategy::async, "async"},
+}};
+
+constexpr NameTable<OnSecondaryFailure, 2> kOnSecondaryFailure{{
+    {OnSecondaryFailure::continue_, "continue"},
+    {OnSecondaryFailure::fail, "fail"},
+}};
+
+constexpr NameTable<DdlPolicy, 3> kDdlPolicies{{
+    {DdlPolicy::mirror, "mirror"},
+    {DdlPolicy::primary_only, "primary_only"},
+    {DdlPolicy::reject, "reject"},
+}};
+
+template <class E, std::size_t N>
+std::string_view name_of(const NameTable<E, N>& table, E value) {
+  for (const auto& [e, name] : table) {
+    if (e == value) return name;
+  }
+  return "unknown";
+}
+
+template <class E, std::size_t N>
+std::optional<E> value_of(const NameTable<E, N>& table, std::string_view text) {
+  for (const auto& [e, name] : table) {
+    if (name == text) return e;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string_view to_string(AuthMethod v) { return name_of(kAuthMethods, v); }
+std::string_view to_string(SslMode v) { return name_of(kSslModes, v); }
+std::string_view to_string(Phase v) { return name_of(kPhases, v); }
+std::string_view to_string(Strategy v) { return name_of(kStrategies, v); }
+std::string_view to_string(OnSecondaryFailure v) { return name_of(kOnSecondaryFailure, v); }
+std::string_view to_string(DdlPolicy v) { return name_of(kDdlPolicies, v); }
+
+std::optional<AuthMethod> parse_auth_method(std::string_view s) {
+  return value_of(kAuthMethods, s);
+}
+std::optional<SslMode> parse_ssl_mode(std::string_view s) { return value_of(kSslModes, s); }
+std::optional<Phase> parse_phase(std::string_view s) { return value_of(kPhases, s); }
+std::optional<Strategy> parse_strategy(std::string_view s) { return value_of(kStrategies, s); }
+std::optional<OnSecondaryFailure> parse_on_secondary_failure(std::string_view s) {
+  return value_of(kOnSecondaryFailure, s);
+}
+std::optional<DdlPolicy> parse_ddl_policy(std::string_view s) { return value_of(kDdlPolicies, s); }
+
+bool is_scram_verifier(std::string_view password) {
+  return password.substr(0, 14) == "SCRAM-SHA-256$";
+}
+
+std::string format_host_port(std::string_view host, std::uint16_t port) {
+  std::string out;
+  const bool ipv6 = host.find(':') != std::string_view::npos;
+  if (ipv6) out += '[';
+  out += host;
+  if (ipv6) out += ']';
+  out += ':';
+  out += std::to_string(port);
+  return out;
+}
+
+}  // namespace pgdual::config

@@ -1,0 +1,153 @@
+#pragma once
+
+// The validated configuration of pgdual: plain data, no behaviour. The YAML keys, types, defaults
+// and reload behaviour of every field are documented in docs/configuration.md; config/loader.hpp
+// turns a file into these structs.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pgdual::config {
+
+// How clients authenticate to pgdual.
+enum class AuthMethod {
+  trust,
+  password,  // cleartext; allowed only when tls is configured and required
+  md5,
+  scram_sha_256,
+};
+
+struct UserEntry {
+  std::string name;
+  // From password, password_file or ${ENV}. Either the cleartext password or a PostgreSQL
+  // "SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>" verifier (see is_scram_verifier).
+  std::string password;
+};
+
+struct AuthConfig {
+  AuthMethod method = AuthMethod::scram_sha_256;
+  std::vector<UserEntry> users;
+};
+
+// Client-facing TLS. Paths are absolute (relative ones were resolved against the config file's
+// directory).
+struct ServerTlsConfig {
+  std::string cert_file;
+  std::string key_file;
+  std::string ca_file;   // optional: when set, client certificates are verified against it
+  bool require = false;  // refuse clients that do not ask for TLS
+};
+
+// libpq's sslmode values that pgdual supports as a client of the backends.
+enum class SslMode { disable, prefer, require, verify_ca, verify_full };
+
+struct BackendConfig {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 5432;
+  std::string user;
+  std::string password;               // from password / password_file / ${ENV}; empty = none
+  std::optional<std::string> dbname;  // unset: the database the client asked for
+  SslMode sslmode = SslMode::prefer;
+  std::string sslrootcert;      // required for verify-ca and verify-full
+  std::string sslcert, sslkey;  // optional client certificate (both or neither)
+  std::chrono::milliseconds connect_timeout{5000};
+};
+
+struct LimitsConfig {
+  // Largest protocol message accepted from a client (type byte excluded). PostgreSQL itself
+  // allows up to 1 GiB; 256 MiB keeps one client from pinning a gigabyte per message.
+  std::size_t max_message_size = std::size_t{256} << 20;
+  std::chrono::milliseconds startup_timeout{10000};  // startup + authentication must finish
+  std::size_t max_client_connections = 1000;
+  std::chrono::milliseconds drain_timeout{30000};     // graceful shutdown grace period
+  std::chrono::milliseconds secondary_timeout{5000};  // wait for the secondary's reply
+};
+
+struct LogConfig {
+  std::string level = "info";   // trace|debug|info|warn|error|critical|off (spdlog names)
+  std::string format = "text";  // text|json
+  bool log_parameters = false;  // log bind parameter values (may contain personal data)
+};
+
+// The six phases of the dual-write pattern, in order.
+enum class Phase { prepare, dual_write, backfill, shadow_read, cutover, cleanup };
+enum class Strategy { sync, async };
+enum class OnSecondaryFailure { continue_, fail };
+enum class DdlPolicy { mirror, primary_only, reject };
+
+struct PhaseOverride {
+  Phase phase;
+};
+
+// A tenant rule matches a session when every field that is set equals the session's value.
+struct TenantMatch {
+  std::optional<std::string> database, user, application_name;
+};
+
+struct TenantRule {
+  TenantMatch match;
+  Phase phase;
+};
+
+struct MigrationConfig {
+  Phase phase = Phase::prepare;
+  Strategy strategy = Strategy::sync;
+  OnSecondaryFailure on_secondary_failure = OnSecondaryFailure::continue_;
+  bool keep_old_in_sync = true;  // in cutover, keep writing the old store as secondary
+  DdlPolicy ddl = DdlPolicy::mirror;
+  // Key "schema.table" as PostgreSQL stores the names: unquoted parts folded to lower case,
+  // quoted parts kept as written; a bare "orders" is normalised to "public.orders".
+  std::map<std::string, Phase> tables;
+  std::vector<TenantRule> tenants;  // first match wins
+  std::size_t async_queue_capacity = 10000;
+  // Classification overrides: function names, optionally schema-qualified, normalised like
+  // table names but without adding a schema.
+  std::vector<std::string> write_functions, read_only_functions;
+  bool confirm_cleanup = false;  // entering cleanup requires this (cleanup cannot be rolled back)
+};
+
+struct Config {
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 6432;  // 0 = let the OS pick a free port
+  std::string admin_host = "127.0.0.1";
+  std::uint16_t admin_port = 9187;  // 0 = let the OS pick a free port
+  unsigned workers = 0;             // 0 = one per core
+  AuthConfig auth;
+  std::optional<ServerTlsConfig> tls;
+  BackendConfig old_backend, new_backend;  // YAML: backends.old / backends.new
+  LimitsConfig limits;
+  LogConfig log;
+  MigrationConfig migration;
+  std::string source_path;  // file it was loaded from; empty when loaded from a string
+};
+
+// Names as written in the YAML file (e.g. "scram-sha-256", "verify-full", "dual_write").
+std::string_view to_string(AuthMethod);
+std::string_view to_string(SslMode);
+std::string_view to_string(Phase);
+std::string_view to_string(Strategy);
+std::string_view to_string(OnSecondaryFailure);
+std::string_view to_string(DdlPolicy);
+
+// Exact, case-sensitive inverse of to_string; nullopt for anything else.
+std::optional<AuthMethod> parse_auth_method(std::string_view);
+std::optional<SslMode> parse_ssl_mode(std::string_view);
+std::optional<Phase> parse_phase(std::string_view);
+std::optional<Strategy> parse_strategy(std::string_view);
+std::optional<OnSecondaryFailure> parse_on_secondary_failure(std::string_view);
+std::optional<DdlPolicy> parse_ddl_policy(std::string_view);
+
+// True when the stored password is a PostgreSQL SCRAM-SHA-256 verifier rather than a cleartext
+// password (prefix check only; the loader has validated the format).
+bool is_scram_verifier(std::string_view password);
+
+// "host:port", with IPv6 hosts in brackets ("[::1]:6432").
+std::string format_host_port(std::string_view host, std::uint16_t port);
+
+}  // namespace pgdual::config

@@ -1,0 +1,162 @@
+// The `migration` section: phases per table and tenant, strategy, failure policy and the
+// classification overrides.
+
+#include <algorithm>
+
+#include "config/section_parsers.hpp"
+#include "config/value_parsers.hpp"
+
+namespace pgdual::config {
+namespace {
+
+constexpr std::string_view kPhases = "prepare, dual_write, backfill, shadow_read, cutover, cleanup";
+
+// Spelled once so that every place that refuses cleanup explains it the same way.
+constexpr std::string_view kCleanupRefusal =
+    "entering cleanup cannot be rolled back: the old store stops receiving writes and is meant to "
+    "be decommissioned; set migration.confirm_cleanup: true to confirm";
+
+void parse_tables(Section& s, MigrationConfig& m, LoadContext& ctx) {
+  const YAML::Node node = s.get("tables");
+  const std::string path = s.key_path("tables");
+  // No fixed key list: every key is a table name.
+  Section tables(node, path, ctx, {});
+  if (!node.IsDefined() || !node.IsMap()) return;
+  for (const auto& kv : node) {
+    if (!kv.first.IsScalar()) continue;  // reported by the Section
+    const std::string raw = kv.first.Scalar();
+    const std::string entry_path = child_path(path, raw);
+    const auto name = normalise_table_name(raw);
+    if (!name) {
+      ctx.diag.error(entry_path,
+                     "not a valid table name (expected table or schema.table; quote mixed-case "
+                     "names as in SQL: '\"Sales\".\"Orders\"')");
+      continue;
+    }
+    Section entry(kv.second, entry_path, ctx, {"phase"});
+    if (!kv.second.IsMap()) continue;  // reported by the Section
+    Phase phase{};
+    if (!entry.require("phase") || !entry.read_enum("phase", phase, parse_phase, kPhases)) continue;
+    if (!m.tables.emplace(*name, phase).second) {
+      ctx.diag.error(entry_path,
+                     "names table " + *name + ", which is already listed under another spelling");
+    }
+  }
+}
+
+void parse_tenants(Section& s, MigrationConfig& m, LoadContext& ctx) {
+  const std::vector<YAML::Node> rules = s.read_list("tenants");
+  const std::string path = s.key_path("tenants");
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    const std::string rule_path = index_path(path, i);
+    Section rule(rules[i], rule_path, ctx, {"match", "phase"});
+    TenantRule tenant{};
+    bool ok = rule.require("phase") && rule.read_enum("phase", tenant.phase, parse_phase, kPhases);
+    if (rule.require("match", "database, user and/or application_name")) {
+      Section match(rule.get("match"), rule.key_path("match"), ctx,
+                    {"database", "user", "application_name"});
+      match.read_optional_string("database", tenant.match.database);
+      match.read_optional_string("user", tenant.match.user);
+      match.read_optional_string("application_name", tenant.match.application_name);
+      const bool empty =
+          !match.has("database") && !match.has("user") && !match.has("application_name");
+      if (empty && !ctx.diag.failed(match.path())) {
+        ctx.diag.error(match.path(),
+                       "an empty match would apply to every session; set database, user or "
+                       "application_name (use migration.phase for the default)");
+      }
+      ok = ok && !ctx.diag.failed(match.path());
+    } else {
+      ok = false;
+    }
+    if (ok) m.tenants.push_back(std::move(tenant));
+  }
+}
+
+// Appends the normalised names to out, dropping repeats; invalid names are reported.
+void parse_functions(Section& s, std::string_view key, std::vector<std::string>& out,
+                     LoadContext& ctx) {
+  std::vector<std::string> names;
+  if (!s.read_string_list(key, names)) return;
+  const std::string path = s.key_path(key);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const auto name = normalise_qualified_name(names[i], 2);
+    if (!name) {
+      ctx.diag.error(index_path(path, i),
+                     "not a valid function name (expected name or schema.name, without "
+                     "arguments), got " +
+                         quote_for_message(names[i]));
+      continue;
+    }
+    if (std::find(out.begin(), out.end(), *name) == out.end()) out.push_back(*name);
+  }
+}
+
+void check_cleanup_confirmed(const MigrationConfig& m, const std::string& path, LoadContext& ctx) {
+  if (m.confirm_cleanup) return;
+  if (m.phase == Phase::cleanup) ctx.diag.error(child_path(path, "phase"), kCleanupRefusal);
+  for (const auto& [table, phase] : m.tables) {
+    if (phase == Phase::cleanup) {
+      ctx.diag.error(child_path(child_path(child_path(path, "tables"), table), "phase"),
+                     kCleanupRefusal);
+    }
+  }
+  for (std::size_t i = 0; i < m.tenants.size(); ++i) {
+    if (m.tenants[i].phase == Phase::cleanup) {
+      ctx.diag.error(child_path(index_path(child_path(path, "tenants"), i), "phase"),
+                     kCleanupRefusal);
+    }
+  }
+}
+
+}  // namespace
+
+MigrationConfig parse_migration(const YAML::Node& node, LoadContext& ctx) {
+  MigrationConfig m;
+  Section s(
+      node, "migration", ctx,
+      {"phase", "strategy", "on_secondary_failure", "keep_old_in_sync", "ddl", "tables", "tenants",
+       "async_queue_capacity", "write_functions", "read_only_functions", "confirm_cleanup"});
+  s.read_enum("phase", m.phase, parse_phase, kPhases);
+  s.read_enum("strategy", m.strategy, parse_strategy, "sync, async");
+  s.read_enum("on_secondary_failure", m.on_secondary_failure, parse_on_secondary_failure,
+              "continue, fail");
+  s.read_bool("keep_old_in_sync", m.keep_old_in_sync);
+  s.read_enum("ddl", m.ddl, parse_ddl_policy, "mirror, primary_only, reject");
+  parse_tables(s, m, ctx);
+  parse_tenants(s, m, ctx);
+  s.read_integer("async_queue_capacity", m.async_queue_capacity, 1, 10000000);
+  parse_functions(s, "write_functions", m.write_functions, ctx);
+  parse_functions(s, "read_only_functions", m.read_only_functions, ctx);
+  s.read_bool("confirm_cleanup", m.confirm_cleanup);
+
+  check_cleanup_confirmed(m, s.path(), ctx);
+
+  for (std::size_t i = 0; i < m.read_only_functions.size(); ++i) {
+    const std::string& name = m.read_only_functions[i];
+    if (std::find(m.write_functions.begin(), m.write_functions.end(), name) !=
+        m.write_functions.end()) {
+      s.error("read_only_functions",
+              "function " + name + " is also listed in migration.write_functions; keep it in one");
+    }
+  }
+  if (m.strategy == Strategy::async && m.on_secondary_failure == OnSecondaryFailure::fail) {
+    s.error("on_secondary_failure",
+            "fail needs strategy sync: with async the client has its reply before the secondary "
+            "runs, so a secondary error can no longer be returned to it");
+  }
+  const bool any_cutover = m.phase == Phase::cutover ||
+                           std::any_of(m.tables.begin(), m.tables.end(),
+                                       [](const auto& t) { return t.second == Phase::cutover; }) ||
+                           std::any_of(m.tenants.begin(), m.tenants.end(), [](const TenantRule& t) {
+                             return t.phase == Phase::cutover;
+                           });
+  if (any_cutover && !m.keep_old_in_sync) {
+    ctx.diag.warning(s.key_path("keep_old_in_sync"),
+                     "false during cutover: the old store stops receiving writes, so switching "
+                     "back to it will need reconciliation");
+  }
+  return m;
+}
+
+}  // namespace pgdual::config

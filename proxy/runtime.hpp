@@ -1,0 +1,55 @@
+#pragma once
+// State shared by every worker: the config in force (swapped whole on
+// reload), metrics, the cancel registry and the connection count. Sessions
+// take a snapshot of the config when they start and at transaction
+// boundaries, so a reload never changes anything under a running statement.
+
+#include <atomic>
+#include <boost/asio/ssl/context.hpp>
+#include <memory>
+
+#include "config/config.hpp"
+#include "proxy/cancel_registry.hpp"
+#include "proxy/metrics.hpp"
+#include "proxy/user_directory.hpp"
+
+namespace pgdual::proxy {
+
+struct RuntimeConfig {
+  config::Config config;
+  UserDirectory users;
+  std::shared_ptr<boost::asio::ssl::context> old_tls;  // null: sslmode disable
+  std::shared_ptr<boost::asio::ssl::context> new_tls;
+};
+
+// Builds the derived parts (SCRAM secrets, backend TLS contexts); nullptr
+// with error set when a certificate cannot be loaded.
+std::shared_ptr<const RuntimeConfig> make_runtime_config(config::Config config, std::string& error);
+
+class Runtime {
+ public:
+  Runtime(Metrics& metrics, std::shared_ptr<const RuntimeConfig> config,
+          std::shared_ptr<boost::asio::ssl::context> server_tls)
+      : metrics_(metrics), server_tls_(std::move(server_tls)), config_(std::move(config)) {}
+
+  std::shared_ptr<const RuntimeConfig> config() const { return config_.load(); }
+  void set_config(std::shared_ptr<const RuntimeConfig> config) { config_.store(std::move(config)); }
+
+  Metrics& metrics() { return metrics_; }
+  CancelRegistry& cancels() { return cancels_; }
+  boost::asio::ssl::context* server_tls() { return server_tls_.get(); }
+
+  std::atomic<std::size_t>& client_count() { return client_count_; }
+  bool draining() const { return draining_.load(std::memory_order_relaxed); }
+  void start_draining() { draining_.store(true); }
+
+ private:
+  Metrics& metrics_;
+  CancelRegistry cancels_;
+  std::shared_ptr<boost::asio::ssl::context> server_tls_;
+  std::atomic<std::shared_ptr<const RuntimeConfig>> config_;
+  std::atomic<std::size_t> client_count_{0};
+  std::atomic<bool> draining_{false};
+};
+
+}  // namespace pgdual::proxy

@@ -1,0 +1,258 @@
+#include "proxy/server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fstream>
+#include <sstream>
+#include <spdlog/spdlog.h>
+
+#include "config/loader.hpp"
+#include "proxy/client_session.hpp"
+#include "proxy/logging.hpp"
+#include "proxy/tls_contexts.hpp"
+
+namespace pgdual::proxy {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr auto kConfigPollInterval = std::chrono::seconds(1);
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+}  // namespace
+
+Server::Server(config::Config config, std::string config_path)
+    : config_path_(std::move(config_path)),
+      initial_config_(std::move(config)),
+      metrics_(PGDUAL_VERSION),
+      acceptor_(control_) {}
+
+Server::~Server() { stop_workers(); }
+
+int Server::run() {
+  configure_logging(initial_config_.log);
+  std::string error;
+  std::shared_ptr<asio::ssl::context> server_tls;
+  if (initial_config_.tls) {
+    server_tls = make_server_tls_context(*initial_config_.tls, error);
+    if (!server_tls) {
+      spdlog::critical("{}", error);
+      return 1;
+    }
+  }
+  auto runtime_config = make_runtime_config(initial_config_, error);
+  if (!runtime_config) {
+    spdlog::critical("{}", error);
+    return 1;
+  }
+  runtime_ = std::make_unique<Runtime>(metrics_, runtime_config, server_tls);
+
+  probe_ = std::make_unique<BackendProbe>(control_, metrics_);
+  probe_->set_targets(initial_config_.old_backend.host, initial_config_.old_backend.port,
+                      initial_config_.new_backend.host, initial_config_.new_backend.port);
+  probe_->start();
+  admin_ = std::make_unique<AdminServer>(control_, metrics_,
+                                         [this] { return probe_->readiness(config_valid_); });
+  if (auto ec = admin_->listen(initial_config_.admin_host, initial_config_.admin_port)) {
+    spdlog::critical("cannot listen on admin address {}:{}: {}", initial_config_.admin_host,
+                     initial_config_.admin_port, ec.message());
+    return 1;
+  }
+  spdlog::info("admin endpoints (/metrics /healthz /readyz) listening on {}:{}", initial_config_.admin_host, admin_->port());
+  start_workers();
+  if (!start_listening()) return 1;
+
+  asio::co_spawn(control_, accept_loop(), asio::detached);
+  if (!config_path_.empty()) asio::co_spawn(control_, watch_config_file(), asio::detached);
+  wait_for_signals();
+  control_.run();
+  stop_workers();
+  spdlog::info("pgdual stopped");
+  return 0;
+}
+
+bool Server::start_listening() {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(initial_config_.listen_host, ec);
+  if (ec) {
+    tcp::resolver resolver(control_);
+    auto results = resolver.resolve(initial_config_.listen_host, "", ec);
+    if (ec || results.empty()) {
+      spdlog::critical("cannot resolve listen host {}: {}", initial_config_.listen_host, ec.message());
+      return false;
+    }
+    address = results.begin()->endpoint().address();
+  }
+  tcp::endpoint endpoint(address, initial_config_.listen_port);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    spdlog::critical("cannot listen on {}:{}: {}", initial_config_.listen_host, initial_config_.listen_port, ec.message());
+    return false;
+  }
+  spdlog::info("pgdual {} listening on {}:{} (phase {}, {} workers)", PGDUAL_VERSION,
+               initial_config_.listen_host, acceptor_.local_endpoint().port(),
+               config::to_string(initial_config_.migration.phase), workers_.size());
+  return true;
+}
+
+void Server::start_workers() {
+  unsigned count = initial_config_.workers;
+  if (count == 0) count = std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < count; ++i) {
+    workers_.push_back(std::make_unique<asio::io_context>(1));
+  }
+  for (auto& worker : workers_) {
+    worker_threads_.emplace_back([context = worker.get()] {
+      auto guard = asio::make_work_guard(*context);
+      context->run();
+    });
+  }
+}
+
+void Server::stop_workers() {
+  for (auto& worker : workers_) worker->stop();
+  for (auto& thread : worker_threads_) {
+    if (thread.joinable()) thread.join();
+  }
+  worker_threads_.clear();
+}
+
+void Server::track(const std::shared_ptr<ClientSession>& session, Executor executor) {
+  std::lock_guard lock(sessions_mutex_);
+  // Forget sessions that ended, so the list stays as long as the live ones.
+  sessions_.remove_if([](const auto& entry) { return entry.first.expired(); });
+  sessions_.emplace_back(session, executor);
+}
+
+asio::awaitable<void> Server::accept_loop() {
+  for (;;) {
+    auto& worker = *workers_[next_worker_++ % workers_.size()];
+    auto [ec, socket] = co_await acceptor_.async_accept(worker, use_tuple);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || stopping_) co_return;
+      spdlog::warn("accept failed: {}", ec.message());
+      // Out of file descriptors and the like: back off instead of spinning.
+      asio::steady_timer pause(control_, std::chrono::milliseconds(50));
+      co_await pause.async_wait(use_tuple);
+      continue;
+    }
+    auto session = std::make_shared<ClientSession>(std::move(socket), *runtime_);
+    track(session, worker.get_executor());
+    asio::co_spawn(worker, [session]() -> asio::awaitable<void> { co_await session->run(); },
+                   asio::detached);
+  }
+}
+
+void Server::wait_for_signals() {
+  auto signals = std::make_shared<asio::signal_set>(control_, SIGINT, SIGTERM, SIGHUP);
+  auto handler = std::make_shared<std::function<void(boost::system::error_code, int)>>();
+  *handler = [this, signals, handler](boost::system::error_code ec, int signal) {
+    if (ec) return;
+    if (signal == SIGHUP) {
+      reload("SIGHUP");
+      signals->async_wait(*handler);
+      return;
+    }
+    if (!stopping_) {
+      spdlog::info("received signal {}: draining sessions", signal);
+      asio::co_spawn(control_, drain_and_stop(), asio::detached);
+    }
+    signals->async_wait(*handler);
+  };
+  signals->async_wait(*handler);
+}
+
+asio::awaitable<void> Server::drain_and_stop() {
+  stopping_ = true;
+  runtime_->start_draining();
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+  {
+    std::lock_guard lock(sessions_mutex_);
+    for (auto& [weak, executor] : sessions_) {
+      if (auto session = weak.lock()) {
+        asio::post(executor, [session] { session->request_drain(); });
+      }
+    }
+  }
+  const auto deadline = std::chrono::steady_clock::now() + runtime_->config()->config.limits.drain_timeout;
+  asio::steady_timer tick(control_);
+  while (runtime_->client_count().load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    metrics_.sessions_draining().Set(static_cast<double>(runtime_->client_count().load()));
+    tick.expires_after(std::chrono::milliseconds(50));
+    co_await tick.async_wait(use_tuple);
+  }
+  if (runtime_->client_count().load() > 0) {
+    spdlog::warn("drain timeout: closing {} sessions still in a transaction", runtime_->client_count().load());
+  }
+  admin_->stop();
+  probe_->stop();
+  control_.stop();
+}
+
+asio::awaitable<void> Server::watch_config_file() {
+  // Polling the content (not inotify) also sees Kubernetes ConfigMap updates,
+  // which swap a symlink rather than write the file.
+  std::string last = read_file(config_path_);
+  asio::steady_timer timer(control_);
+  while (!stopping_) {
+    timer.expires_after(kConfigPollInterval);
+    co_await timer.async_wait(use_tuple);
+    std::string current = read_file(config_path_);
+    if (current != last) {
+      last = std::move(current);
+      reload("file change");
+    }
+  }
+}
+
+void Server::reload(const char* trigger) {
+  if (config_path_.empty()) {
+    spdlog::warn("reload ({}) ignored: running on the embedded config", trigger);
+    return;
+  }
+  auto result = config::load_config_file(config_path_);
+  if (!result.ok()) {
+    metrics_.record_config_reload(false);
+    config_valid_ = false;
+    for (const auto& error : result.errors) spdlog::error("config reload rejected ({}): {}", trigger, error);
+    spdlog::error("keeping the previous configuration in force");
+    return;
+  }
+  auto running = runtime_->config();
+  for (const auto& key : config::keys_needing_restart(running->config, *result.config)) {
+    spdlog::warn("config key {} changed but needs a restart to take effect", key);
+  }
+  std::string error;
+  auto next = make_runtime_config(std::move(*result.config), error);
+  if (!next) {
+    metrics_.record_config_reload(false);
+    config_valid_ = false;
+    spdlog::error("config reload rejected ({}): {}", trigger, error);
+    return;
+  }
+  configure_logging(next->config.log);
+  probe_->set_targets(next->config.old_backend.host, next->config.old_backend.port,
+                      next->config.new_backend.host, next->config.new_backend.port);
+  runtime_->set_config(std::move(next));
+  config_valid_ = true;
+  metrics_.record_config_reload(true);
+  spdlog::info("configuration reloaded ({})", trigger);
+}
+
+}  // namespace pgdual::proxy

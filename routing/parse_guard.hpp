@@ -1,0 +1,30 @@
+#pragma once
+
+// Internal to routing/: keeps a hostile statement from overflowing the stack.
+//
+// libpg_query 15-4.0.0 serializes the parse tree recursively and protobuf-c unpacks it
+// recursively, about 2 KB of stack per nesting level, with no depth check of their own (fixed
+// upstream only in later releases). "SELECT 1+1+...+1" with 4000 terms, 8 KB of text, needs
+// ~8 MB of stack: a whole thread stack. So before parsing, classify() bounds the nesting from
+// the token stream and, when the bound exceeds what the caller's stack can spare, parses on a
+// helper thread whose stack is sized for it.
+
+#include <cstddef>
+#include <functional>
+#include <string>
+
+namespace pgdual::routing::detail {
+
+// An upper bound on the parse tree's nesting, in counted tokens, from libpg_query's scanner
+// (which does not recurse). Within each parenthesis level, tokens are counted from the last
+// comma (list elements are siblings, not nested); the bound is the largest sum over the open
+// levels plus the parenthesis depth. Literals, identifiers, parameters, comments, AND and OR
+// (which the grammar flattens) are not counted. Text the scanner rejects yields 0: the parser
+// rejects it too, before building any tree.
+std::size_t estimate_nesting(const std::string& text);
+
+// Runs `work` on a new thread with a stack of at least `stack_bytes` and waits for it; an
+// exception from `work` is rethrown here. False if the thread could not be created.
+bool run_with_stack(std::size_t stack_bytes, const std::function<void()>& work);
+
+}  // namespace pgdual::routing::detail

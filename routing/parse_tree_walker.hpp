@@ -1,0 +1,27 @@
+#pragma once
+
+// Internal to routing/: a generic walk over a libpg_query protobuf parse tree that gathers the
+// facts the classifier needs, whatever node types lie between the statement and its tables.
+
+#include <string>
+#include <vector>
+
+struct PgQuery__Node;
+
+namespace pgdual::routing::detail {
+
+struct TreeFacts {
+  std::vector<std::string> tables;        // see StatementInfo::tables
+  std::vector<std::string> write_tables;  // see StatementInfo::write_tables
+  std::vector<std::string> functions;     // see StatementInfo::functions
+  bool has_locking_clause = false;
+  int strongest_lock = 0;  // PgQuery__LockClauseStrength of the strongest FOR ... clause
+  bool has_modifying_cte = false;
+  bool is_select_into = false;
+  bool has_data_modification = false;  // an INSERT/UPDATE/DELETE/MERGE anywhere in the tree
+  bool truncated = false;              // deeper than the walk follows: the facts are incomplete
+};
+
+TreeFacts collect_tree_facts(const PgQuery__Node& statement);
+
+}  // namespace pgdual::routing::detail

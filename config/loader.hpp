@@ -27,7 +27,7 @@ LoadResult load_config_file(const std::string& path);
 LoadResult load_config_string(std::string_view yaml, const std::string& base_dir);
 
 // Keys whose change a live reload cannot apply (listen, admin_listen, workers, tls.*,
-// auth.method, backends.*, log.format): the key paths that differ, in a stable order.
+// auth.method, backends.* except password): the key paths that differ, in a stable order.
 std::vector<std::string> keys_needing_restart(const Config& running, const Config& reloaded);
 
 }  // namespace pgdual::config

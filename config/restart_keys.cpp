@@ -22,7 +22,8 @@ void compare_backend(Differences& d, const std::string& prefix, const BackendCon
   if (a.host != b.host) d.keys.push_back(key("host"));
   if (a.port != b.port) d.keys.push_back(key("port"));
   if (a.user != b.user) d.keys.push_back(key("user"));
-  if (a.password != b.password) d.keys.push_back(key("password"));
+  // password is absent on purpose: it is only used when a new backend connection logs in, so a
+  // rotated password (password_file on a Kubernetes Secret volume) applies live.
   if (a.dbname != b.dbname) d.keys.push_back(key("dbname"));
   if (a.sslmode != b.sslmode) d.keys.push_back(key("sslmode"));
   if (a.sslrootcert != b.sslrootcert) d.keys.push_back(key("sslrootcert"));
@@ -59,8 +60,6 @@ std::vector<std::string> keys_needing_restart(const Config& running, const Confi
   // would split sessions between two pairs of servers.
   compare_backend(d, "backends.old", running.old_backend, reloaded.old_backend);
   compare_backend(d, "backends.new", running.new_backend, reloaded.new_backend);
-  // The log sink's formatter is chosen at start; the level reloads live.
-  d.compare("log.format", running.log.format, reloaded.log.format);
   return std::move(d.keys);
 }
 

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -11,7 +12,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <atomic>
 #include <chrono>
 #include <exception>
 #include <map>
@@ -78,7 +78,6 @@ http::status status_for_request_error(const error_code& ec) {
 
 }  // namespace
 
-
 namespace detail {
 
 struct AdminServerState {
@@ -141,8 +140,7 @@ Response AdminServerState::respond(const Request& req) const {
   try {
     switch (endpoint) {
       case Endpoint::metrics:
-        return make_response(http::status::ok, version, kMetricsContentType,
-                             metrics_.serialize());
+        return make_response(http::status::ok, version, kMetricsContentType, metrics_.serialize());
       case Endpoint::healthz:
         return make_response(http::status::ok, version, kTextContentType, "ok\n");
       case Endpoint::readyz: {

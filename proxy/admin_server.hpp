@@ -29,12 +29,11 @@ class AdminServer {
  public:
   static constexpr std::size_t kMaxHeaderBytes = 8 * 1024;
   static constexpr std::size_t kMaxBodyBytes = 8 * 1024;
-  static constexpr int kRequestTimeoutSeconds = 5;  // read + answer of one request, or idle
+  static constexpr int kRequestTimeoutSeconds = 5;    // read + answer of one request, or idle
   static constexpr std::size_t kMaxConnections = 64;  // scrapers and probes, not clients
 
   // readiness is called on the io_context's thread for each GET /readyz.
-  AdminServer(boost::asio::io_context& io, Metrics& metrics,
-              std::function<Readiness()> readiness);
+  AdminServer(boost::asio::io_context& io, Metrics& metrics, std::function<Readiness()> readiness);
   ~AdminServer();  // stop()s
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;

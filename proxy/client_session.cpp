@@ -20,10 +20,6 @@ using namespace asio::experimental::awaitable_operators;
 
 namespace {
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 }  // namespace
 
 ClientSession::ClientSession(tcp::socket socket, Runtime& runtime)
@@ -37,6 +33,16 @@ ClientSession::ClientSession(tcp::socket socket, Runtime& runtime)
 ClientSession::~ClientSession() {
   if (cancel_key_) runtime_.cancels().unregister(*cancel_key_);
   if (primary_) runtime_.metrics().backend(primary_->role()).connections->Decrement();
+  if (secondary_) {
+    runtime_.metrics().backend(secondary_->connection().role()).connections->Decrement();
+    // Whatever the secondary had open is rolled back by its server when the
+    // connection closes; writes of a transaction the primary may have
+    // committed are recorded, not lost silently.
+    if (!secondary_->broken() && !secondary_->pending_units().empty()) {
+      secondary_->mark_broken("client session ended");
+      on_secondary_broken();
+    }
+  }
   if (counted_) {
     runtime_.client_count().fetch_sub(1);
     runtime_.metrics().client_connections().Decrement();
@@ -52,6 +58,7 @@ asio::awaitable<void> ClientSession::send_error(const protocol::ErrorFields& err
 void ClientSession::close_all() {
   client_.close();
   if (primary_) primary_->stream().close();
+  if (secondary_) secondary_->connection().stream().close();
 }
 
 void ClientSession::request_drain() {
@@ -93,7 +100,7 @@ asio::awaitable<void> ClientSession::run() {
   asio::steady_timer deadline(co_await asio::this_coro::executor, limits.startup_timeout);
   auto started = co_await ([this]() -> asio::awaitable<bool> {
     if (co_await negotiate_startup() == StartupOutcome::done) co_return false;
-    if (!co_await connect_primary()) co_return false;
+    if (!co_await connect_backends()) co_return false;
     co_return true;
   }() || deadline.async_wait(use_tuple));
   if (started.index() == 1) {
@@ -232,30 +239,87 @@ StartupParameters ClientSession::backend_parameters(const config::BackendConfig&
   return parameters;
 }
 
-asio::awaitable<bool> ClientSession::connect_primary() {
+asio::awaitable<std::unique_ptr<BackendConnection>> ClientSession::open_backend(
+    routing::Store store, BackendFailure& failure) {
   const auto& config = config_->config;
-  BackendTarget target{&config.old_backend, config_->old_tls.get(), BackendRole::old_backend};
-  BackendFailure failure;
+  const bool old_store = store == routing::Store::old_store;
+  BackendTarget target{old_store ? &config.old_backend : &config.new_backend,
+                       old_store ? config_->old_tls.get() : config_->new_tls.get(),
+                       old_store ? BackendRole::old_backend : BackendRole::new_backend};
   auto& backend_metrics = runtime_.metrics().backend(target.role);
-  primary_ = co_await BackendConnection::open(target, backend_parameters(*target.config), failure);
-  if (!primary_) {
+  auto connection = co_await BackendConnection::open(target, backend_parameters(*target.config), failure);
+  if (!connection) {
     backend_metrics.connect_errors->Increment();
+    if (target.tls && failure.reason.find("TLS") != std::string::npos) {
+      runtime_.metrics().tls_handshakes_failed(TlsSide::backend).Increment();
+    }
+    co_return nullptr;
+  }
+  backend_metrics.connections->Increment();
+  if (connection->stream().is_tls()) runtime_.metrics().tls_handshakes_ok(TlsSide::backend).Increment();
+  co_return connection;
+}
+
+asio::awaitable<bool> ClientSession::connect_backends() {
+  const auto& migration = config_->config.migration;
+  identity_ = {startup_.database(), startup_.parameter("user").value_or(""),
+               startup_.parameter("application_name").value_or("")};
+  phase_ = routing::session_phase(migration, identity_);
+  roles_ = routing::roles_for(phase_, migration.keep_old_in_sync);
+
+  BackendFailure failure;
+  primary_ = co_await open_backend(roles_.primary, failure);
+  if (!primary_) {
+    const char* name = roles_.primary == routing::Store::old_store ? "old" : "new";
     if (failure.server_error) {
       // The server's own words (no such database, role, ...) reach the client.
       co_await send_error(*failure.server_error);
     } else {
-      spdlog::warn("backend {} unavailable: {}", to_string(target.role), failure.reason);
-      co_await send_error(protocol::make_error("08006", "pgdual could not connect to the " +
-                                                           std::string(to_string(target.role)) +
-                                                           " database: " + failure.reason, "FATAL"));
+      spdlog::warn("{} database unavailable: {}", name, failure.reason);
+      co_await send_error(protocol::make_error(
+          "08006", std::string("pgdual could not connect to the ") + name + " database: " + failure.reason,
+          "FATAL"));
     }
     co_return false;
   }
-  backend_metrics.connections->Increment();
-  if (primary_->stream().is_tls()) runtime_.metrics().tls_handshakes_ok(TlsSide::backend).Increment();
-  cancel_key_ = runtime_.cancels().register_session({CancelTarget{
-      target.config->host, target.config->port, primary_->process_id(), primary_->secret_key()}});
+  if (roles_.secondary) {
+    BackendFailure secondary_failure;
+    auto secondary = co_await open_backend(*roles_.secondary, secondary_failure);
+    if (secondary) {
+      secondary_ = std::make_unique<SecondaryLeg>(std::move(secondary));
+    } else {
+      runtime_.metrics().secondary_failures(SecondaryFailure::connect).Increment();
+      const std::string reason = secondary_failure.server_error ? secondary_failure.server_error->message
+                                                                : secondary_failure.reason;
+      if (migration.on_secondary_failure == config::OnSecondaryFailure::fail) {
+        co_await send_error(protocol::make_error(
+            "08006", "pgdual could not connect to the secondary database: " + reason, "FATAL"));
+        co_return false;
+      }
+      // continue: serve from the primary; writes are recorded until the
+      // secondary is back (retried at transaction boundaries).
+      spdlog::warn("secondary database unavailable, continuing on the primary alone: {}", reason);
+      secondary_backoff_ = std::chrono::milliseconds(1000);
+      next_secondary_attempt_ = Clock::now() + secondary_backoff_;
+    }
+  }
+  register_cancel_targets();
   co_return true;
+}
+
+void ClientSession::register_cancel_targets() {
+  std::vector<CancelTarget> targets;
+  auto add = [&](BackendConnection& connection) {
+    targets.push_back({connection.config().host, connection.config().port, connection.process_id(),
+                       connection.secret_key()});
+  };
+  add(*primary_);
+  if (secondary_usable()) add(secondary_->connection());
+  if (cancel_key_) {
+    runtime_.cancels().replace_targets(*cancel_key_, std::move(targets));
+  } else {
+    cancel_key_ = runtime_.cancels().register_session(std::move(targets));
+  }
 }
 
 asio::awaitable<void> ClientSession::send_startup_reply() {
@@ -267,86 +331,6 @@ asio::awaitable<void> ClientSession::send_startup_reply() {
   protocol::append_backend_key_data(reply, cancel_key_->process_id, cancel_key_->secret_key);
   protocol::append_ready_for_query(reply, 'I');
   co_await client_.write_all(reply);
-}
-
-asio::awaitable<void> ClientSession::relay() {
-  // Two pumps; when either ends (client gone, backend gone, Terminate) the
-  // other is cancelled.
-  co_await (pump_client_to_primary() || pump_primary_to_client());
-}
-
-asio::awaitable<void> ClientSession::pump_client_to_primary() {
-  auto& metrics = runtime_.metrics();
-  const auto& backend_metrics = metrics.backend(primary_->role());
-  for (;;) {
-    auto status = co_await client_reader_.fill();
-    bool terminate = false;
-    while (auto frame = client_reader_.next()) {
-      switch (frame->type) {
-        case protocol::frontend::kQuery:
-        case protocol::frontend::kSync:
-        case protocol::frontend::kFunctionCall:
-          pending_replies_.push_back(std::chrono::steady_clock::now());
-          backend_metrics.queries(QueryKind::unknown).Increment();
-          break;
-        case protocol::frontend::kTerminate:
-          terminate = true;
-          break;
-        default:
-          break;
-      }
-      if (terminate) break;
-    }
-    auto raw = client_reader_.take_raw();
-    if (!raw.empty()) {
-      metrics.client_bytes_received().Increment(static_cast<double>(raw.size()));
-      backend_metrics.bytes_sent->Increment(static_cast<double>(raw.size()));
-      if (co_await primary_->stream().write_all(raw)) co_return;
-    }
-    if (terminate) co_return;
-    if (status != FrameReader::Status::ok || !client_reader_.error().empty()) {
-      if (!client_reader_.error().empty()) {
-        // Framing is lost: end this session only, with PostgreSQL's error.
-        const bool oversize = client_reader_.error().find("exceeds") != std::string::npos;
-        metrics.protocol_errors(oversize ? ProtocolErrorReason::oversize : ProtocolErrorReason::unknown_message).Increment();
-        spdlog::warn("closing client session: {}", client_reader_.error());
-        co_await send_error(protocol::make_error(oversize ? "54000" : "08P01", client_reader_.error(), "FATAL"));
-      }
-      co_return;
-    }
-  }
-}
-
-asio::awaitable<void> ClientSession::pump_primary_to_client() {
-  auto& metrics = runtime_.metrics();
-  const auto& backend_metrics = metrics.backend(primary_->role());
-  auto& reader = primary_->reader();
-  for (;;) {
-    auto status = co_await reader.fill();
-    if (status != FrameReader::Status::ok) {
-      if (status == FrameReader::Status::protocol_error) {
-        spdlog::error("invalid message from backend: {}", reader.error());
-      }
-      co_return;
-    }
-    while (auto frame = reader.next()) {
-      if (frame->type == protocol::backend::kReadyForQuery) {
-        if (auto tx = protocol::parse_ready_for_query(frame->payload)) transaction_status_ = *tx;
-        if (!pending_replies_.empty()) {
-          backend_metrics.query_duration->Observe(seconds_since(pending_replies_.front()));
-          pending_replies_.pop_front();
-        }
-      }
-    }
-    auto raw = reader.take_raw();
-    backend_metrics.bytes_received->Increment(static_cast<double>(raw.size()));
-    metrics.client_bytes_sent().Increment(static_cast<double>(raw.size()));
-    if (co_await client_.write_all(raw)) co_return;
-    if (drain_requested_ && idle()) {
-      co_await send_error(protocol::make_error("57P01", "terminating connection due to administrator command", "FATAL"));
-      co_return;
-    }
-  }
 }
 
 }  // namespace pgdual::proxy

@@ -3,12 +3,18 @@
 // negotiation, authentication, backend connections, then the relay. A
 // session lives on one worker thread with its backend connections, so
 // nothing in it takes a lock.
+//
+// The relay (session_relay.cpp) forwards the client's messages to the
+// primary and, per the migration phase, to the secondary (secondary_leg),
+// and the primary's replies to the client. session_outcomes.cpp compares
+// what the two stores did with each mirrored unit.
 
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <deque>
 #include <memory>
 #include <optional>
+#include <unordered_map>
 
 #include "protocol/messages.hpp"
 #include "protocol/startup.hpp"
@@ -17,6 +23,9 @@
 #include "proxy/frame_reader.hpp"
 #include "proxy/pg_stream.hpp"
 #include "proxy/runtime.hpp"
+#include "proxy/secondary_leg.hpp"
+#include "routing/phase_rules.hpp"
+#include "routing/unit_builder.hpp"
 
 namespace pgdual::proxy {
 
@@ -32,31 +41,96 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void request_drain();
 
  private:
+  using Clock = std::chrono::steady_clock;
   enum class StartupOutcome { proceed, done };
 
+  // One unit of client work on the primary, until its ReadyForQuery.
+  struct PrimaryUnit {
+    UnitId id = 0;
+    Clock::time_point sent;
+    bool swallow = false;  // pgdual's own statement: its replies never reach the client
+    routing::MirrorDecision decision;
+    bool mirrored = false;
+    bool is_write = false;
+    bool error = false;
+    std::vector<std::string> command_tags;
+    std::vector<std::string> tables;
+    std::string text;  // first statement, for logs
+    std::optional<SecondaryResult> secondary;  // arrived before the primary finished
+  };
+  // A mirrored unit the primary finished, waiting for the secondary's result.
+  struct PrimaryOutcome {
+    bool error = false;
+    char status = 'I';
+    std::vector<std::string> command_tags;
+    std::vector<std::string> tables;
+    std::string text;
+    routing::MirrorMode mode = routing::MirrorMode::none;
+  };
+
+  // client_session.cpp: startup
   boost::asio::awaitable<StartupOutcome> negotiate_startup();
   boost::asio::awaitable<void> handle_cancel_request(const protocol::StartupPacket& packet);
-  boost::asio::awaitable<bool> connect_primary();
+  boost::asio::awaitable<bool> connect_backends();
+  boost::asio::awaitable<std::unique_ptr<BackendConnection>> open_backend(routing::Store store,
+                                                                          BackendFailure& failure);
   boost::asio::awaitable<void> send_startup_reply();
-  boost::asio::awaitable<void> relay();
-  boost::asio::awaitable<void> pump_client_to_primary();
-  boost::asio::awaitable<void> pump_primary_to_client();
   boost::asio::awaitable<void> send_error(const protocol::ErrorFields& error);
   StartupParameters backend_parameters(const config::BackendConfig& backend) const;
-  bool idle() const { return transaction_status_ == 'I' && pending_replies_.empty(); }
+  void register_cancel_targets();
   void close_all();
+
+  // session_relay.cpp: the data path
+  boost::asio::awaitable<void> relay();
+  boost::asio::awaitable<void> pump_client();
+  boost::asio::awaitable<void> pump_primary();
+  boost::asio::awaitable<void> pump_secondary();
+  void dispatch_unit();
+  boost::asio::awaitable<bool> catch_up_before_commit(UnitId commit_unit);
+  boost::asio::awaitable<void> finish_primary_unit(char status);
+  boost::asio::awaitable<bool> refresh_phase_at_boundary();
+  bool idle() const { return transaction_status_ == 'I' && primary_units_.empty(); }
+  bool secondary_usable() const { return secondary_ && !secondary_->broken(); }
+
+  // session_outcomes.cpp: comparing the stores, failures
+  void on_secondary_result(const SecondaryResult& result);
+  void compare(const PrimaryOutcome& primary, const SecondaryResult& secondary);
+  void record_unmirrored_write(const std::string& reason, const std::string& text,
+                               const std::vector<std::string>& tables, const std::string& sqlstate);
+  void on_secondary_broken();
 
   PgStream client_;
   FrameReader client_reader_;
   Runtime& runtime_;
   std::shared_ptr<const RuntimeConfig> config_;
   protocol::StartupPacket startup_;
+  routing::SessionIdentity identity_;
+  config::Phase phase_ = config::Phase::prepare;
+  routing::PhaseRoles roles_;
+
   std::unique_ptr<BackendConnection> primary_;
+  std::unique_ptr<SecondaryLeg> secondary_;
+  std::unique_ptr<routing::UnitBuilder> units_;
   std::optional<CancelKey> cancel_key_;
-  char transaction_status_ = 'I';
-  // Send times of Query/Sync messages whose ReadyForQuery has not come back:
-  // the backend latency histogram measures from send to ReadyForQuery.
-  std::deque<std::chrono::steady_clock::time_point> pending_replies_;
+
+  std::deque<PrimaryUnit> primary_units_;
+  std::unordered_map<UnitId, PrimaryOutcome> awaiting_secondary_;
+  std::unordered_map<UnitId, protocol::ErrorFields> secondary_rejections_;  // for on_secondary_failure: fail
+  UnitId next_unit_ = 1;
+  std::pair<UnitId, routing::MirrorMode> copy_route_{0, routing::MirrorMode::none};
+  std::string primary_out_;
+  std::string secondary_unit_bytes_;
+  std::size_t unit_start_ = 0;  // where the unit being built starts in primary_out_
+  bool unit_open_ = false;
+  std::optional<UnitId> catch_up_for_;  // a COMMIT unit waiting for the secondary to catch up
+  // A write of the open transaction that only the secondary refused.
+  std::optional<protocol::ErrorFields> transaction_secondary_error_;
+  std::vector<std::string> transaction_write_tables_;  // written in the open transaction
+  char transaction_status_ = 'I';  // the primary's, from its last ReadyForQuery
+  char predicted_status_ = 'I';    // after the units sent so far
+  bool reconfigure_ = false;       // the relay restarts with other connections
+  Clock::time_point next_secondary_attempt_{};
+  std::chrono::milliseconds secondary_backoff_{0};
   bool drain_requested_ = false;
   bool counted_ = false;
 };

@@ -27,6 +27,7 @@ std::optional<protocol::Frame> FrameReader::next() {
     return std::nullopt;
   }
   if (result.status == protocol::DecodeStatus::need_more) return std::nullopt;
+  last_frame_ = begin_;
   begin_ += result.frame.size;
   return result.frame;
 }
@@ -35,6 +36,13 @@ std::string_view FrameReader::take_raw() {
   std::string_view raw(reinterpret_cast<const char*>(buffer_.data()) + raw_begin_,
                        begin_ - raw_begin_);
   raw_begin_ = begin_;
+  return raw;
+}
+
+std::string_view FrameReader::take_raw_before_last() {
+  const std::size_t end = std::max(raw_begin_, last_frame_);
+  std::string_view raw(reinterpret_cast<const char*>(buffer_.data()) + raw_begin_, end - raw_begin_);
+  raw_begin_ = end;
   return raw;
 }
 
@@ -56,7 +64,7 @@ boost::asio::awaitable<FrameReader::Status> FrameReader::fill() {
     if (raw_begin_ == begin_ && begin_ > 0) {
       std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
       end_ -= begin_;
-      begin_ = raw_begin_ = 0;
+      begin_ = raw_begin_ = last_frame_ = 0;
     }
     // Grow to hold the whole pending frame once its length is known.
     std::size_t needed = 4096;

@@ -29,6 +29,9 @@ class FrameReader {
 
   // Raw bytes of the frames returned by next() since the last take_raw().
   std::string_view take_raw();
+  // The same, but without the frame next() returned last, which stays
+  // pending (for a caller that must not forward that frame).
+  std::string_view take_raw_before_last();
 
   bool has_buffered_bytes() const { return end_ > begin_; }
   void set_startup_phase(bool startup) { startup_phase_ = startup; }
@@ -41,6 +44,7 @@ class FrameReader {
   std::vector<std::uint8_t> buffer_;
   std::size_t raw_begin_ = 0;  // start of frames handed out but not yet taken as raw
   std::size_t begin_ = 0;      // start of frames not yet handed out
+  std::size_t last_frame_ = 0; // start of the frame next() returned last
   std::size_t end_ = 0;        // end of buffered bytes
   std::size_t max_message_size_;
   bool check_frontend_types_;

@@ -70,9 +70,9 @@ constexpr std::string_view to_string(BackendRole value) {
   return detail::label_of(value, std::array<std::string_view, kBackendRoleCount>{"old", "new"});
 }
 constexpr std::string_view to_string(QueryKind value) {
-  return detail::label_of(value, std::array<std::string_view, kQueryKindCount>{
-                                     "read", "write", "ddl", "transaction", "session", "other",
-                                     "unknown"});
+  return detail::label_of(
+      value, std::array<std::string_view, kQueryKindCount>{"read", "write", "ddl", "transaction",
+                                                           "session", "other", "unknown"});
 }
 constexpr std::string_view to_string(RejectReason value) {
   return detail::label_of(value, std::array<std::string_view, kRejectReasonCount>{
@@ -88,8 +88,8 @@ constexpr std::string_view to_string(TlsSide value) {
   return detail::label_of(value, std::array<std::string_view, kTlsSideCount>{"client", "backend"});
 }
 constexpr std::string_view to_string(CancelResult value) {
-  return detail::label_of(value,
-                          std::array<std::string_view, kCancelResultCount>{"forwarded", "unknown_key"});
+  return detail::label_of(
+      value, std::array<std::string_view, kCancelResultCount>{"forwarded", "unknown_key"});
 }
 constexpr std::string_view to_string(SecondaryFailure value) {
   return detail::label_of(value, std::array<std::string_view, kSecondaryFailureCount>{

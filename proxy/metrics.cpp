@@ -34,8 +34,8 @@ Family<Histogram>& histogram_family(prometheus::Registry& registry, const std::s
 
 // Creates one series per value of Enum under label `label` and stores pointers by index.
 template <typename Enum, std::size_t N>
-void add_per_value(Family<Counter>& family, const std::string& label,
-                   std::array<Counter*, N>& out, const Labels& extra = {}) {
+void add_per_value(Family<Counter>& family, const std::string& label, std::array<Counter*, N>& out,
+                   const Labels& extra = {}) {
   for (std::size_t i = 0; i < N; ++i) {
     Labels labels = extra;
     labels.emplace(label, std::string(to_string(static_cast<Enum>(i))));
@@ -64,22 +64,19 @@ const std::vector<double>& Metrics::latency_buckets() {
   return buckets;
 }
 
-Metrics::Metrics(const std::string& version)
-    : registry_(std::make_shared<prometheus::Registry>()) {
+Metrics::Metrics(const std::string& version) : registry_(std::make_shared<prometheus::Registry>()) {
   auto& registry = *registry_;
 
   // ---- client side
   client_connections_ =
       &gauge_family(registry, "pgdual_client_connections", "Client connections currently open.")
            .Add({});
-  client_connections_total_ =
-      &counter_family(registry, "pgdual_client_connections_total",
-                      "Client connections accepted since start.")
-           .Add({});
-  add_per_value<RejectReason>(
-      counter_family(registry, "pgdual_client_connections_rejected_total",
-                     "Client connections refused, by reason."),
-      "reason", rejected_);
+  client_connections_total_ = &counter_family(registry, "pgdual_client_connections_total",
+                                              "Client connections accepted since start.")
+                                   .Add({});
+  add_per_value<RejectReason>(counter_family(registry, "pgdual_client_connections_rejected_total",
+                                             "Client connections refused, by reason."),
+                              "reason", rejected_);
   client_bytes_received_ = &counter_family(registry, "pgdual_client_bytes_received_total",
                                            "Bytes received from clients.")
                                 .Add({});
@@ -107,11 +104,11 @@ Metrics::Metrics(const std::string& version)
                                         "(network, TLS or authentication).");
   auto& queries = counter_family(registry, "pgdual_backend_queries_total",
                                  "Statements sent to each backend, by statement kind.");
-  auto& query_duration =
-      histogram_family(registry, "pgdual_backend_query_duration_seconds",
-                       "Time from sending a statement to a backend to its completion, per backend.");
-  auto& bytes_sent = counter_family(registry, "pgdual_backend_bytes_sent_total",
-                                    "Bytes sent to each backend.");
+  auto& query_duration = histogram_family(
+      registry, "pgdual_backend_query_duration_seconds",
+      "Time from sending a statement to a backend to its completion, per backend.");
+  auto& bytes_sent =
+      counter_family(registry, "pgdual_backend_bytes_sent_total", "Bytes sent to each backend.");
   auto& bytes_received = counter_family(registry, "pgdual_backend_bytes_received_total",
                                         "Bytes received from each backend.");
   auto& writes = counter_family(registry, "pgdual_writes_total",
@@ -163,10 +160,9 @@ Metrics::Metrics(const std::string& version)
                                     "Statements the SQL parser rejected (sent to the primary "
                                     "alone, which reports the error).")
                          .Add({});
-  add_per_value<RoutingDecision>(
-      counter_family(registry, "pgdual_routing_decisions_total",
-                     "Statements routed, by destination."),
-      "decision", routing_decisions_);
+  add_per_value<RoutingDecision>(counter_family(registry, "pgdual_routing_decisions_total",
+                                                "Statements routed, by destination."),
+                                 "decision", routing_decisions_);
 
   // ---- dual-write
   add_per_value<SecondaryFailure>(
@@ -189,10 +185,9 @@ Metrics::Metrics(const std::string& version)
       &gauge_family(registry, "pgdual_secondary_lag_statements",
                     "Writes applied on the primary and not yet on the secondary.")
            .Add({});
-  retry_queue_depth_ =
-      &gauge_family(registry, "pgdual_retry_queue_depth",
-                    "Failed secondary transactions waiting to be retried.")
-           .Add({});
+  retry_queue_depth_ = &gauge_family(registry, "pgdual_retry_queue_depth",
+                                     "Failed secondary transactions waiting to be retried.")
+                            .Add({});
   divergence_family_ = &counter_family(
       registry, "pgdual_write_divergence_total",
       "Writes whose command tag or row count differed between the stores, per table.");
@@ -271,8 +266,9 @@ void Metrics::set_phase_info(std::vector<PhaseInfo> phases) {
   std::set<std::tuple<std::string, std::string, std::string>> seen;
   for (auto& p : phases) {
     if (!seen.emplace(p.scope, p.name, p.phase).second) continue;
-    auto& gauge = phase_info_family_->Add(
-        {{"scope", std::move(p.scope)}, {"name", std::move(p.name)}, {"phase", std::move(p.phase)}});
+    auto& gauge = phase_info_family_->Add({{"scope", std::move(p.scope)},
+                                           {"name", std::move(p.name)},
+                                           {"phase", std::move(p.phase)}});
     gauge.Set(1);
     phase_info_series_.push_back(&gauge);
   }

@@ -9,6 +9,12 @@
 // Thread safety: every accessor and every metric update may be called from any
 // thread. serialize() may run concurrently with updates.
 
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -16,12 +22,6 @@
 #include <string>
 #include <unordered_map>
 #include <vector>
-
-#include <prometheus/counter.h>
-#include <prometheus/family.h>
-#include <prometheus/gauge.h>
-#include <prometheus/histogram.h>
-#include <prometheus/registry.h>
 
 #include "proxy/metric_labels.hpp"
 
@@ -39,15 +39,15 @@ struct PhaseInfo {
 // The series of one backend role ({backend="old"} or {backend="new"}). The
 // pointers are never null once Metrics is constructed and live as long as it.
 struct BackendMetrics {
-  prometheus::Gauge* connections = nullptr;        // pgdual_backend_connections
-  prometheus::Counter* connect_errors = nullptr;   // pgdual_backend_connect_errors_total
-  prometheus::Histogram* query_duration = nullptr; // pgdual_backend_query_duration_seconds
-  prometheus::Counter* bytes_sent = nullptr;       // pgdual_backend_bytes_sent_total
-  prometheus::Counter* bytes_received = nullptr;   // pgdual_backend_bytes_received_total
-  prometheus::Counter* writes_ok = nullptr;        // pgdual_writes_total{result="ok"}
-  prometheus::Counter* writes_error = nullptr;     // pgdual_writes_total{result="error"}
-  prometheus::Histogram* write_duration = nullptr; // pgdual_write_duration_seconds
-  prometheus::Gauge* up = nullptr;                 // pgdual_backend_up (set by BackendProbe)
+  prometheus::Gauge* connections = nullptr;         // pgdual_backend_connections
+  prometheus::Counter* connect_errors = nullptr;    // pgdual_backend_connect_errors_total
+  prometheus::Histogram* query_duration = nullptr;  // pgdual_backend_query_duration_seconds
+  prometheus::Counter* bytes_sent = nullptr;        // pgdual_backend_bytes_sent_total
+  prometheus::Counter* bytes_received = nullptr;    // pgdual_backend_bytes_received_total
+  prometheus::Counter* writes_ok = nullptr;         // pgdual_writes_total{result="ok"}
+  prometheus::Counter* writes_error = nullptr;      // pgdual_writes_total{result="error"}
+  prometheus::Histogram* write_duration = nullptr;  // pgdual_write_duration_seconds
+  prometheus::Gauge* up = nullptr;                  // pgdual_backend_up (set by BackendProbe)
   std::array<prometheus::Counter*, kQueryKindCount> queries_by_kind{};
 
   // pgdual_backend_queries_total{kind}. An out-of-range kind counts as unknown.

@@ -16,8 +16,10 @@ std::shared_ptr<const RuntimeConfig> make_runtime_config(config::Config config, 
     return nullptr;
   }
   UserDirectory users(config.auth);
-  return std::make_shared<const RuntimeConfig>(
-      RuntimeConfig{std::move(config), std::move(users), std::move(old_tls), std::move(new_tls)});
+  routing::ClassifierOptions options{config.migration.write_functions,
+                                     config.migration.read_only_functions};
+  return std::make_shared<const RuntimeConfig>(RuntimeConfig{
+      std::move(config), std::move(users), std::move(old_tls), std::move(new_tls), std::move(options)});
 }
 
 }  // namespace pgdual::proxy

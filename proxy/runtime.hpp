@@ -11,7 +11,9 @@
 #include "config/config.hpp"
 #include "proxy/cancel_registry.hpp"
 #include "proxy/metrics.hpp"
+#include "proxy/retry_queue.hpp"
 #include "proxy/user_directory.hpp"
+#include "routing/statement_classifier.hpp"
 
 namespace pgdual::proxy {
 
@@ -20,6 +22,7 @@ struct RuntimeConfig {
   UserDirectory users;
   std::shared_ptr<boost::asio::ssl::context> old_tls;  // null: sslmode disable
   std::shared_ptr<boost::asio::ssl::context> new_tls;
+  routing::ClassifierOptions classifier_options;  // from migration.write_functions / read_only_functions
 };
 
 // Builds the derived parts (SCRAM secrets, backend TLS contexts); nullptr
@@ -30,13 +33,19 @@ class Runtime {
  public:
   Runtime(Metrics& metrics, std::shared_ptr<const RuntimeConfig> config,
           std::shared_ptr<boost::asio::ssl::context> server_tls)
-      : metrics_(metrics), server_tls_(std::move(server_tls)), config_(std::move(config)) {}
+      : metrics_(metrics),
+        retry_queue_(metrics, kRetryQueueCapacity),
+        server_tls_(std::move(server_tls)),
+        config_(std::move(config)) {}
+
+  static constexpr std::size_t kRetryQueueCapacity = 100000;
 
   std::shared_ptr<const RuntimeConfig> config() const { return config_.load(); }
   void set_config(std::shared_ptr<const RuntimeConfig> config) { config_.store(std::move(config)); }
 
   Metrics& metrics() { return metrics_; }
   CancelRegistry& cancels() { return cancels_; }
+  RetryQueue& retry_queue() { return retry_queue_; }
   boost::asio::ssl::context* server_tls() { return server_tls_.get(); }
 
   std::atomic<std::size_t>& client_count() { return client_count_; }
@@ -46,6 +55,7 @@ class Runtime {
  private:
   Metrics& metrics_;
   CancelRegistry cancels_;
+  RetryQueue retry_queue_;
   std::shared_ptr<boost::asio::ssl::context> server_tls_;
   std::atomic<std::shared_ptr<const RuntimeConfig>> config_;
   std::atomic<std::size_t> client_count_{0};

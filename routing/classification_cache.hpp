@@ -19,8 +19,7 @@ class ClassificationCache {
  public:
   // Texts longer than max_text_bytes are classified but not kept, so that a stream of huge
   // one-off statements (bulk INSERTs with literal values) cannot hold capacity x their size.
-  explicit ClassificationCache(std::size_t capacity = 4096,
-                               std::size_t max_text_bytes = 64 * 1024);
+  explicit ClassificationCache(std::size_t capacity = 4096, std::size_t max_text_bytes = 64 * 1024);
 
   ClassificationCache(const ClassificationCache&) = delete;
   ClassificationCache& operator=(const ClassificationCache&) = delete;

@@ -65,8 +65,8 @@ std::string command_from_type_name(std::string_view type_name) {
 
 bool is_schema_change_type(std::string_view type_name) {
   constexpr std::array<std::string_view, 16> prefixes = {
-      "Create", "Alter",     "Drop",      "Define", "Comment", "Grant",  "Rename",  "Reassign",
-      "Composite", "Import", "SecLabel", "Rule",   "View",    "Index",  "Reindex", "Cluster",
+      "Create",    "Alter",  "Drop",     "Define", "Comment", "Grant", "Rename",  "Reassign",
+      "Composite", "Import", "SecLabel", "Rule",   "View",    "Index", "Reindex", "Cluster",
   };
   return std::any_of(prefixes.begin(), prefixes.end(),
                      [&](std::string_view prefix) { return type_name.starts_with(prefix); });

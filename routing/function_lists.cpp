@@ -42,19 +42,45 @@ bool contains(const std::array<std::string_view, N>& names, std::string_view nam
 
 // Built-ins that change data, sequences, locks, session settings or WAL.
 constexpr std::array<std::string_view, 14> kWriteFunctions = {
-    "nextval",          "setval",      "set_config",       "pg_notify",
-    "loread",           "lowrite",     "pg_switch_wal",    "pg_logical_emit_message",
-    "pg_promote",       "pg_backup_start", "pg_backup_stop", "pg_drop_replication_slot",
-    "pg_replication_slot_advance", "pg_import_system_collations",
+    "nextval",
+    "setval",
+    "set_config",
+    "pg_notify",
+    "loread",
+    "lowrite",
+    "pg_switch_wal",
+    "pg_logical_emit_message",
+    "pg_promote",
+    "pg_backup_start",
+    "pg_backup_stop",
+    "pg_drop_replication_slot",
+    "pg_replication_slot_advance",
+    "pg_import_system_collations",
 };
 
 constexpr std::array<std::string_view, 22> kNondeterministicFunctions = {
-    "now",          "clock_timestamp",   "statement_timestamp", "transaction_timestamp",
-    "timeofday",    "random",            "gen_random_uuid",     "nextval",
-    "currval",      "lastval",           "setval",              "txid_current",
-    "pg_current_xact_id", "current_date", "current_time",       "current_timestamp",
-    "localtime",    "localtimestamp",    "pg_backend_pid",      "inet_server_addr",
-    "inet_server_port", "pg_postmaster_start_time",
+    "now",
+    "clock_timestamp",
+    "statement_timestamp",
+    "transaction_timestamp",
+    "timeofday",
+    "random",
+    "gen_random_uuid",
+    "nextval",
+    "currval",
+    "lastval",
+    "setval",
+    "txid_current",
+    "pg_current_xact_id",
+    "current_date",
+    "current_time",
+    "current_timestamp",
+    "localtime",
+    "localtimestamp",
+    "pg_backend_pid",
+    "inet_server_addr",
+    "inet_server_port",
+    "pg_postmaster_start_time",
 };
 
 std::string_view bare(std::string_view name) {
@@ -89,8 +115,8 @@ bool is_builtin_write_function(std::string_view name) {
   // one server is only valid there, so every lo_* call follows the writes);
   // pg_create_*_replication_slot, pg_create_restore_point; pg_replication_origin_*;
   // pg_stat_reset*.
-  return starts_with_any(fn, {"pg_advisory_", "pg_try_advisory_", "lo_", "pg_create_",
-                              "pg_copy_", "pg_replication_origin_", "pg_stat_reset"});
+  return starts_with_any(fn, {"pg_advisory_", "pg_try_advisory_", "lo_", "pg_create_", "pg_copy_",
+                              "pg_replication_origin_", "pg_stat_reset"});
 }
 
 bool is_nondeterministic_function(std::string_view name) {

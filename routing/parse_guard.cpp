@@ -13,7 +13,15 @@
 namespace pgdual::routing::detail {
 namespace {
 
-bool is_uncounted(PgQuery__Token token) {
+// One open parenthesis, bracket or CASE ... END.
+struct Level {
+  bool is_case = false;
+  std::size_t structural = 0;  // tokens that nest across AND/OR/comma
+  std::size_t operators = 0;   // other non-leaf tokens since the last AND, OR or comma
+};
+
+// Tokens that never add a nesting level by themselves.
+bool is_leaf(PgQuery__Token token) {
   switch (token) {
     case PG_QUERY__TOKEN__IDENT:
     case PG_QUERY__TOKEN__UIDENT:
@@ -26,9 +34,14 @@ bool is_uncounted(PgQuery__Token token) {
     case PG_QUERY__TOKEN__PARAM:
     case PG_QUERY__TOKEN__SQL_COMMENT:
     case PG_QUERY__TOKEN__C_COMMENT:
-    case PG_QUERY__TOKEN__AND:
-    case PG_QUERY__TOKEN__OR: return true;
-    default: return false;
+    case PG_QUERY__TOKEN__ASCII_46:  // . qualified names and field selection are flat lists
+    case PG_QUERY__TOKEN__NULL_P:
+    case PG_QUERY__TOKEN__TRUE_P:
+    case PG_QUERY__TOKEN__FALSE_P:
+    case PG_QUERY__TOKEN__DEFAULT:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -66,38 +79,65 @@ std::size_t estimate_nesting(const std::string& text) {
   pg_query_free_scan_result(scanned);
   if (tokens == nullptr) return text.size();  // cannot tell: assume the worst
 
-  std::vector<std::size_t> counts{0};  // tokens since the last comma, per open parenthesis
-  std::size_t sum = 0;                 // sum of counts
+  std::vector<Level> levels(1);
+  std::size_t open = 0;  // sum of structural + operators over the open levels
   std::size_t bound = 0;
+  auto pop = [&] {
+    open -= levels.back().structural + levels.back().operators;
+    levels.pop_back();
+  };
+  auto set_operators = [&](std::size_t value) {
+    open = open - levels.back().operators + value;
+    levels.back().operators = value;
+  };
   for (std::size_t i = 0; i < tokens->n_tokens; ++i) {
     const PgQuery__Token token = tokens->tokens[i]->token;
     switch (token) {
       case PG_QUERY__TOKEN__ASCII_40:  // (
       case PG_QUERY__TOKEN__ASCII_91:  // [
-        counts.push_back(0);
+        levels.push_back(Level{});
+        break;
+      case PG_QUERY__TOKEN__CASE:
+        levels.push_back(Level{true, 1, 0});
+        ++open;
         break;
       case PG_QUERY__TOKEN__ASCII_41:  // )
       case PG_QUERY__TOKEN__ASCII_93:  // ]
-        if (counts.size() > 1) {
-          sum -= counts.back();
-          counts.pop_back();
-        }
+        while (levels.size() > 1 && levels.back().is_case) pop();
+        if (levels.size() > 1) pop();
         break;
-      case PG_QUERY__TOKEN__ASCII_44:  // ,
-        sum -= counts.back();
-        counts.back() = 0;
+      case PG_QUERY__TOKEN__END_P:
+        if (levels.size() > 1 && levels.back().is_case) pop();
         break;
       case PG_QUERY__TOKEN__ASCII_59:  // ; ends a statement
-        counts.assign(1, 0);
-        sum = 0;
+        levels.assign(1, Level{});
+        open = 0;
+        break;
+      case PG_QUERY__TOKEN__ASCII_44:  // , list elements are siblings
+        set_operators(0);
+        break;
+      case PG_QUERY__TOKEN__AND:
+      case PG_QUERY__TOKEN__OR:
+        // The lowest-precedence operators: every operator before them in this level is
+        // closed; the grammar flattens AND/OR chains into one list (two levels when mixed).
+        set_operators(2);
+        break;
+      case PG_QUERY__TOKEN__UNION:
+      case PG_QUERY__TOKEN__INTERSECT:
+      case PG_QUERY__TOKEN__EXCEPT:
+      case PG_QUERY__TOKEN__JOIN:
+      case PG_QUERY__TOKEN__BETWEEN:
+        // Nesting that an AND, OR or comma does not close: left-deep set operations and
+        // joins, BETWEEN's own AND.
+        ++levels.back().structural;
+        ++open;
         break;
       default:
-        if (is_uncounted(token)) break;
-        ++counts.back();
-        ++sum;
+        if (is_leaf(token)) break;
+        set_operators(levels.back().operators + 1);
         break;
     }
-    bound = std::max(bound, sum + counts.size());
+    bound = std::max(bound, open + levels.size());
   }
   return bound;
 }

@@ -15,12 +15,14 @@
 
 namespace pgdual::routing::detail {
 
-// An upper bound on the parse tree's nesting, in counted tokens, from libpg_query's scanner
-// (which does not recurse). Within each parenthesis level, tokens are counted from the last
-// comma (list elements are siblings, not nested); the bound is the largest sum over the open
-// levels plus the parenthesis depth. Literals, identifiers, parameters, comments, AND and OR
-// (which the grammar flattens) are not counted. Text the scanner rejects yields 0: the parser
-// rejects it too, before building any tree.
+// An upper bound on the parse tree's nesting, in tokens, from libpg_query's scanner (which does
+// not recurse). Each open parenthesis, bracket or CASE is a level. Within a level, operators and
+// keywords count until the next comma, AND or OR: list elements are siblings, and AND/OR bind
+// loosest and are flattened by the grammar, so whatever an operator opened is closed there.
+// UNION/INTERSECT/EXCEPT, JOIN and BETWEEN nest across those and count until the level closes.
+// Literals, identifiers and parameters are leaves. The bound is the largest sum over the open
+// levels, plus their number. Text the scanner rejects yields 0: the parser rejects it too,
+// before building any tree.
 std::size_t estimate_nesting(const std::string& text);
 
 // Runs `work` on a new thread with a stack of at least `stack_bytes` and waits for it; an

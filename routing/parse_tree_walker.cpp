@@ -18,10 +18,6 @@
 namespace pgdual::routing::detail {
 namespace {
 
-// classify() sizes the stack for the tree before parsing (routing/parse_guard.hpp); this limit
-// is only a backstop in case that bound is ever wrong.
-constexpr int kMaxDepth = 100000;
-
 template <class T>
 T member_at(const ProtobufCMessage* message, unsigned offset) {
   T value;
@@ -112,12 +108,13 @@ const std::vector<FieldRef>& write_target_fields() {
   return fields;
 }
 
-// Bodies that run later, not when the statement runs: a function's BEGIN ATOMIC body and a
-// rule's actions. Their tables are not touched by CREATE FUNCTION / CREATE RULE.
-const std::vector<FieldRef>& deferred_body_fields() {
+// Fields not followed: bodies that run later, not when the statement runs (a function's BEGIN
+// ATOMIC body, a rule's actions), and a RangeVar that names a type, not a relation.
+const std::vector<FieldRef>& ignored_fields() {
   static const std::vector<FieldRef> fields = resolve({
       {&pg_query__create_function_stmt__descriptor, "sql_body"},
       {&pg_query__rule_stmt__descriptor, "actions"},
+      {&pg_query__composite_type_stmt__descriptor, "typevar"},
   });
   return fields;
 }
@@ -152,22 +149,34 @@ std::string dotted(PgQuery__Node* const* items, std::size_t count) {
 
 const char* sql_value_function_name(PgQuery__SQLValueFunctionOp op) {
   switch (op) {
-    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_DATE: return "current_date";
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_DATE:
+      return "current_date";
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIME:
-    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIME_N: return "current_time";
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIME_N:
+      return "current_time";
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIMESTAMP:
-    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIMESTAMP_N: return "current_timestamp";
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIMESTAMP_N:
+      return "current_timestamp";
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIME:
-    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIME_N: return "localtime";
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIME_N:
+      return "localtime";
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIMESTAMP:
-    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIMESTAMP_N: return "localtimestamp";
-    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_ROLE: return "current_role";
-    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_USER: return "current_user";
-    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_USER: return "user";
-    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_SESSION_USER: return "session_user";
-    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_CATALOG: return "current_catalog";
-    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_SCHEMA: return "current_schema";
-    default: return nullptr;
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIMESTAMP_N:
+      return "localtimestamp";
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_ROLE:
+      return "current_role";
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_USER:
+      return "current_user";
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_USER:
+      return "user";
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_SESSION_USER:
+      return "session_user";
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_CATALOG:
+      return "current_catalog";
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_SCHEMA:
+      return "current_schema";
+    default:
+      return nullptr;
   }
 }
 
@@ -177,8 +186,10 @@ bool is_table_like(PgQuery__ObjectType type) {
     case PG_QUERY__OBJECT_TYPE__OBJECT_VIEW:
     case PG_QUERY__OBJECT_TYPE__OBJECT_MATVIEW:
     case PG_QUERY__OBJECT_TYPE__OBJECT_SEQUENCE:
-    case PG_QUERY__OBJECT_TYPE__OBJECT_FOREIGN_TABLE: return true;
-    default: return false;
+    case PG_QUERY__OBJECT_TYPE__OBJECT_FOREIGN_TABLE:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -188,8 +199,10 @@ bool is_data_modification(const PgQuery__Node* node) {
     case PG_QUERY__NODE__NODE_INSERT_STMT:
     case PG_QUERY__NODE__NODE_UPDATE_STMT:
     case PG_QUERY__NODE__NODE_DELETE_STMT:
-    case PG_QUERY__NODE__NODE_MERGE_STMT: return true;
-    default: return false;
+    case PG_QUERY__NODE__NODE_MERGE_STMT:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -202,11 +215,36 @@ class FactCollector {
  public:
   explicit FactCollector(TreeFacts& facts) : facts_(facts) {}
 
-  void walk(const ProtobufCMessage* message, int depth) {
-    if (depth > kMaxDepth) {
-      facts_.truncated = true;
-      return;
+  // Iterative, with an explicit work stack: the tree can be thousands of levels deep and this
+  // walk must not add to the stack that parsing it already needed.
+  void run(const ProtobufCMessage* root) {
+    tasks_.push_back(Task{Task::visit, root, nullptr, 0});
+    while (!tasks_.empty()) {
+      const Task task = tasks_.back();
+      tasks_.pop_back();
+      switch (task.kind) {
+        case Task::visit:
+          visit(task.message);
+          break;
+        case Task::add_cte_name:
+          cte_scope_.emplace_back(task.name);
+          break;
+        case Task::restore_scope:
+          cte_scope_.resize(task.scope_mark);
+          break;
+      }
     }
+  }
+
+ private:
+  struct Task {
+    enum Kind { visit, add_cte_name, restore_scope } kind;
+    const ProtobufCMessage* message;
+    const char* name;
+    std::size_t scope_mark;
+  };
+
+  void visit(const ProtobufCMessage* message) {
     const ProtobufCMessageDescriptor* descriptor = message->descriptor;
     if (descriptor == &pg_query__range_var__descriptor) {
       note_table(reinterpret_cast<const PgQuery__RangeVar*>(message));
@@ -220,19 +258,25 @@ class FactCollector {
     note_facts(message);
     note_write_targets(message);
 
+    // Tasks run last-in first-out, so they are pushed in reverse: the WITH clause first (its
+    // names enter the scope as it goes), then the children in field order, then the scope is
+    // restored, since a WITH's names are visible only inside its own statement.
     const PgQuery__WithClause* with = with_clause_of(message);
-    const std::size_t scope_mark = cte_scope_.size();
-    if (with != nullptr) walk_with_clause(*with, depth + 1);
-    for_each_child(message, [&](const ProtobufCFieldDescriptor& field,
-                                const ProtobufCMessage* child) {
-      if (with != nullptr && child == &with->base) return;  // walked above, with scoping
-      if (is_field(deferred_body_fields(), descriptor, field)) return;
-      walk(child, depth + 1);
-    });
-    cte_scope_.resize(scope_mark);  // a WITH's names are visible only inside its statement
+    if (with != nullptr) {
+      tasks_.push_back(Task{Task::restore_scope, nullptr, nullptr, cte_scope_.size()});
+    }
+    const std::size_t first_child = tasks_.size();
+    for_each_child(message,
+                   [&](const ProtobufCFieldDescriptor& field, const ProtobufCMessage* child) {
+                     if (with != nullptr && child == &with->base)
+                       return;  // handled below, with scoping
+                     if (is_field(ignored_fields(), descriptor, field)) return;
+                     tasks_.push_back(Task{Task::visit, child, nullptr, 0});
+                   });
+    std::reverse(tasks_.begin() + static_cast<std::ptrdiff_t>(first_child), tasks_.end());
+    if (with != nullptr) push_with_clause(*with);
   }
 
- private:
   std::string range_var_name(const PgQuery__RangeVar* rv) const {
     return dotted({rv->catalogname, rv->schemaname, rv->relname});
   }
@@ -272,10 +316,10 @@ class FactCollector {
     const ProtobufCMessageDescriptor* descriptor = message->descriptor;
     for (const FieldRef& ref : write_target_fields()) {
       if (ref.message != descriptor) continue;
-      for_each_child(message, [&](const ProtobufCFieldDescriptor& field,
-                                  const ProtobufCMessage* child) {
-        if (&field == ref.field) note_write_target(child);
-      });
+      for_each_child(message,
+                     [&](const ProtobufCFieldDescriptor& field, const ProtobufCMessage* child) {
+                       if (&field == ref.field) note_write_target(child);
+                     });
     }
     if (descriptor == &pg_query__copy_stmt__descriptor) {
       const auto* copy = reinterpret_cast<const PgQuery__CopyStmt*>(message);
@@ -350,24 +394,29 @@ class FactCollector {
   }
 
   // In WITH RECURSIVE every CTE sees all the names (itself included); otherwise a CTE sees only
-  // the ones defined before it. The names stay in scope for the rest of the statement; the
-  // caller pops them when the statement's walk ends.
-  void walk_with_clause(const PgQuery__WithClause& with, int depth) {
+  // the ones defined before it. The names stay in scope for the rest of the statement.
+  void push_with_clause(const PgQuery__WithClause& with) {
+    const std::size_t first = tasks_.size();
     if (with.recursive) {
       for (std::size_t i = 0; i < with.n_ctes; ++i) {
-        if (const char* name = cte_name(with.ctes[i])) cte_scope_.emplace_back(name);
+        if (const char* name = cte_name(with.ctes[i])) {
+          tasks_.push_back(Task{Task::add_cte_name, nullptr, name, 0});
+        }
       }
     }
     for (std::size_t i = 0; i < with.n_ctes; ++i) {
       if (with.ctes[i] == nullptr) continue;
-      walk(&with.ctes[i]->base, depth);
-      if (!with.recursive) {
-        if (const char* name = cte_name(with.ctes[i])) cte_scope_.emplace_back(name);
+      tasks_.push_back(Task{Task::visit, &with.ctes[i]->base, nullptr, 0});
+      const char* name = cte_name(with.ctes[i]);
+      if (!with.recursive && name != nullptr) {
+        tasks_.push_back(Task{Task::add_cte_name, nullptr, name, 0});
       }
     }
+    std::reverse(tasks_.begin() + static_cast<std::ptrdiff_t>(first), tasks_.end());
   }
 
   TreeFacts& facts_;
+  std::vector<Task> tasks_;
   std::vector<std::string> cte_scope_;
 };
 
@@ -375,7 +424,7 @@ class FactCollector {
 
 TreeFacts collect_tree_facts(const PgQuery__Node& statement) {
   TreeFacts facts;
-  FactCollector(facts).walk(&statement.base, 0);
+  FactCollector(facts).run(&statement.base);
   return facts;
 }
 

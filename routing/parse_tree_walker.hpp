@@ -19,7 +19,6 @@ struct TreeFacts {
   bool has_modifying_cte = false;
   bool is_select_into = false;
   bool has_data_modification = false;  // an INSERT/UPDATE/DELETE/MERGE anywhere in the tree
-  bool truncated = false;              // deeper than the walk follows: the facts are incomplete
 };
 
 TreeFacts collect_tree_facts(const PgQuery__Node& statement);

@@ -29,12 +29,18 @@ StatementInfo analyze(const PgQuery__Node& statement, const ClassifierOptions& o
 
 int write_rank(StatementKind kind) {
   switch (kind) {
-    case StatementKind::read: return 0;
-    case StatementKind::other: return 1;
-    case StatementKind::session: return 2;
-    case StatementKind::transaction: return 3;
-    case StatementKind::write: return 4;
-    case StatementKind::ddl: return 5;
+    case StatementKind::read:
+      return 0;
+    case StatementKind::other:
+      return 1;
+    case StatementKind::session:
+      return 2;
+    case StatementKind::transaction:
+      return 3;
+    case StatementKind::write:
+      return 4;
+    case StatementKind::ddl:
+      return 5;
   }
   return 4;
 }
@@ -50,11 +56,16 @@ std::string_view node_type_name(const PgQuery__Node& node) {
 std::string select_command(const detail::TreeFacts& facts) {
   if (facts.is_select_into) return "SELECT INTO";
   switch (facts.strongest_lock) {
-    case PG_QUERY__LOCK_CLAUSE_STRENGTH__LCS_FORUPDATE: return "SELECT FOR UPDATE";
-    case PG_QUERY__LOCK_CLAUSE_STRENGTH__LCS_FORNOKEYUPDATE: return "SELECT FOR NO KEY UPDATE";
-    case PG_QUERY__LOCK_CLAUSE_STRENGTH__LCS_FORSHARE: return "SELECT FOR SHARE";
-    case PG_QUERY__LOCK_CLAUSE_STRENGTH__LCS_FORKEYSHARE: return "SELECT FOR KEY SHARE";
-    default: return "SELECT";
+    case PG_QUERY__LOCK_CLAUSE_STRENGTH__LCS_FORUPDATE:
+      return "SELECT FOR UPDATE";
+    case PG_QUERY__LOCK_CLAUSE_STRENGTH__LCS_FORNOKEYUPDATE:
+      return "SELECT FOR NO KEY UPDATE";
+    case PG_QUERY__LOCK_CLAUSE_STRENGTH__LCS_FORSHARE:
+      return "SELECT FOR SHARE";
+    case PG_QUERY__LOCK_CLAUSE_STRENGTH__LCS_FORKEYSHARE:
+      return "SELECT FOR KEY SHARE";
+    default:
+      return "SELECT";
   }
 }
 
@@ -107,16 +118,22 @@ void classify_transaction(const PgQuery__TransactionStmt& tx, StatementInfo& inf
       info.transaction = TransactionAction::rollback_prepared;
       info.command = "ROLLBACK PREPARED";
       break;
-    default: info.command = "TRANSACTION"; break;
+    default:
+      info.command = "TRANSACTION";
+      break;
   }
 }
 
 std::string discard_command(PgQuery__DiscardMode mode) {
   switch (mode) {
-    case PG_QUERY__DISCARD_MODE__DISCARD_PLANS: return "DISCARD PLANS";
-    case PG_QUERY__DISCARD_MODE__DISCARD_SEQUENCES: return "DISCARD SEQUENCES";
-    case PG_QUERY__DISCARD_MODE__DISCARD_TEMP: return "DISCARD TEMP";
-    default: return "DISCARD ALL";
+    case PG_QUERY__DISCARD_MODE__DISCARD_PLANS:
+      return "DISCARD PLANS";
+    case PG_QUERY__DISCARD_MODE__DISCARD_SEQUENCES:
+      return "DISCARD SEQUENCES";
+    case PG_QUERY__DISCARD_MODE__DISCARD_TEMP:
+      return "DISCARD TEMP";
+    default:
+      return "DISCARD ALL";
   }
 }
 
@@ -125,24 +142,29 @@ std::string discard_command(PgQuery__DiscardMode mode) {
 void classify_schema_change(const PgQuery__Node& node, StatementInfo& info) {
   using detail::object_type_words;
   switch (node.node_case) {
-    case PG_QUERY__NODE__NODE_CREATE_STMT: return set(info, StatementKind::ddl, "CREATE TABLE");
+    case PG_QUERY__NODE__NODE_CREATE_STMT:
+      return set(info, StatementKind::ddl, "CREATE TABLE");
     case PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT:
       return set(info, StatementKind::ddl,
                  node.create_table_as_stmt->objtype == PG_QUERY__OBJECT_TYPE__OBJECT_MATVIEW
                      ? "CREATE MATERIALIZED VIEW"
                      : "CREATE TABLE AS");
-    case PG_QUERY__NODE__NODE_INDEX_STMT: return set(info, StatementKind::ddl, "CREATE INDEX");
-    case PG_QUERY__NODE__NODE_VIEW_STMT: return set(info, StatementKind::ddl, "CREATE VIEW");
+    case PG_QUERY__NODE__NODE_INDEX_STMT:
+      return set(info, StatementKind::ddl, "CREATE INDEX");
+    case PG_QUERY__NODE__NODE_VIEW_STMT:
+      return set(info, StatementKind::ddl, "CREATE VIEW");
     case PG_QUERY__NODE__NODE_CREATE_SEQ_STMT:
       return set(info, StatementKind::ddl, "CREATE SEQUENCE");
     case PG_QUERY__NODE__NODE_ALTER_SEQ_STMT:
       return set(info, StatementKind::ddl, "ALTER SEQUENCE");
     case PG_QUERY__NODE__NODE_CREATE_TRIG_STMT:
       return set(info, StatementKind::ddl, "CREATE TRIGGER");
-    case PG_QUERY__NODE__NODE_RULE_STMT: return set(info, StatementKind::ddl, "CREATE RULE");
+    case PG_QUERY__NODE__NODE_RULE_STMT:
+      return set(info, StatementKind::ddl, "CREATE RULE");
     case PG_QUERY__NODE__NODE_CREATEDB_STMT:
       return set(info, StatementKind::ddl, "CREATE DATABASE");
-    case PG_QUERY__NODE__NODE_DROPDB_STMT: return set(info, StatementKind::ddl, "DROP DATABASE");
+    case PG_QUERY__NODE__NODE_DROPDB_STMT:
+      return set(info, StatementKind::ddl, "DROP DATABASE");
     case PG_QUERY__NODE__NODE_COMPOSITE_TYPE_STMT:
     case PG_QUERY__NODE__NODE_CREATE_ENUM_STMT:
     case PG_QUERY__NODE__NODE_CREATE_RANGE_STMT:
@@ -162,9 +184,9 @@ void classify_schema_change(const PgQuery__Node& node, StatementInfo& info) {
       const PgQuery__RenameStmt& rename = *node.rename_stmt;
       const bool on_relation = rename.rename_type == PG_QUERY__OBJECT_TYPE__OBJECT_COLUMN ||
                                rename.rename_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABCONSTRAINT;
-      return set(info, StatementKind::ddl,
-                 "ALTER " + object_type_words(on_relation ? rename.relation_type
-                                                          : rename.rename_type));
+      return set(
+          info, StatementKind::ddl,
+          "ALTER " + object_type_words(on_relation ? rename.relation_type : rename.rename_type));
     }
     case PG_QUERY__NODE__NODE_ALTER_OBJECT_SCHEMA_STMT:
       return set(info, StatementKind::ddl,
@@ -177,12 +199,16 @@ void classify_schema_change(const PgQuery__Node& node, StatementInfo& info) {
     case PG_QUERY__NODE__NODE_GRANT_ROLE_STMT:
       return set(info, StatementKind::ddl,
                  node.grant_role_stmt->is_grant ? "GRANT ROLE" : "REVOKE ROLE");
-    case PG_QUERY__NODE__NODE_COMMENT_STMT: return set(info, StatementKind::ddl, "COMMENT");
+    case PG_QUERY__NODE__NODE_COMMENT_STMT:
+      return set(info, StatementKind::ddl, "COMMENT");
     case PG_QUERY__NODE__NODE_SEC_LABEL_STMT:
       return set(info, StatementKind::ddl, "SECURITY LABEL");
-    case PG_QUERY__NODE__NODE_CLUSTER_STMT: return set(info, StatementKind::ddl, "CLUSTER");
-    case PG_QUERY__NODE__NODE_REINDEX_STMT: return set(info, StatementKind::ddl, "REINDEX");
-    default: break;
+    case PG_QUERY__NODE__NODE_CLUSTER_STMT:
+      return set(info, StatementKind::ddl, "CLUSTER");
+    case PG_QUERY__NODE__NODE_REINDEX_STMT:
+      return set(info, StatementKind::ddl, "REINDEX");
+    default:
+      break;
   }
   const std::string_view type_name = node_type_name(node);
   set(info, detail::is_schema_change_type(type_name) ? StatementKind::ddl : StatementKind::other,
@@ -191,27 +217,33 @@ void classify_schema_change(const PgQuery__Node& node, StatementInfo& info) {
 
 // Sets kind, command, transaction and name from the statement's own node; the facts gathered
 // from the whole tree may later turn a read into a write.
-void classify_node(const PgQuery__Node& node, const detail::TreeFacts& facts,
-                   StatementInfo& info) {
+void classify_node(const PgQuery__Node& node, const detail::TreeFacts& facts, StatementInfo& info) {
   switch (node.node_case) {
     case PG_QUERY__NODE__NODE_SELECT_STMT:
       return set(info, StatementKind::read, select_command(facts));  // also VALUES and TABLE
     case PG_QUERY__NODE__NODE_VARIABLE_SHOW_STMT:
       info.name = node.variable_show_stmt->name;
       return set(info, StatementKind::read, "SHOW");
-    case PG_QUERY__NODE__NODE_INSERT_STMT: return set(info, StatementKind::write, "INSERT");
-    case PG_QUERY__NODE__NODE_UPDATE_STMT: return set(info, StatementKind::write, "UPDATE");
-    case PG_QUERY__NODE__NODE_DELETE_STMT: return set(info, StatementKind::write, "DELETE");
-    case PG_QUERY__NODE__NODE_MERGE_STMT: return set(info, StatementKind::write, "MERGE");
+    case PG_QUERY__NODE__NODE_INSERT_STMT:
+      return set(info, StatementKind::write, "INSERT");
+    case PG_QUERY__NODE__NODE_UPDATE_STMT:
+      return set(info, StatementKind::write, "UPDATE");
+    case PG_QUERY__NODE__NODE_DELETE_STMT:
+      return set(info, StatementKind::write, "DELETE");
+    case PG_QUERY__NODE__NODE_MERGE_STMT:
+      return set(info, StatementKind::write, "MERGE");
     case PG_QUERY__NODE__NODE_COPY_STMT:
       return set(info, node.copy_stmt->is_from ? StatementKind::write : StatementKind::read,
                  "COPY");
     case PG_QUERY__NODE__NODE_TRUNCATE_STMT:
       return set(info, StatementKind::write, "TRUNCATE TABLE");
-    case PG_QUERY__NODE__NODE_CALL_STMT: return set(info, StatementKind::write, "CALL");
-    case PG_QUERY__NODE__NODE_DO_STMT: return set(info, StatementKind::write, "DO");
+    case PG_QUERY__NODE__NODE_CALL_STMT:
+      return set(info, StatementKind::write, "CALL");
+    case PG_QUERY__NODE__NODE_DO_STMT:
+      return set(info, StatementKind::write, "DO");
     // LOCK writes nothing but must take its locks where the writes go.
-    case PG_QUERY__NODE__NODE_LOCK_STMT: return set(info, StatementKind::write, "LOCK TABLE");
+    case PG_QUERY__NODE__NODE_LOCK_STMT:
+      return set(info, StatementKind::write, "LOCK TABLE");
     case PG_QUERY__NODE__NODE_REFRESH_MAT_VIEW_STMT:
       return set(info, StatementKind::write, "REFRESH MATERIALIZED VIEW");
     case PG_QUERY__NODE__NODE_TRANSACTION_STMT:
@@ -241,7 +273,8 @@ void classify_node(const PgQuery__Node& node, const detail::TreeFacts& facts,
       info.is_listen = true;
       info.name = node.notify_stmt->conditionname;
       return set(info, StatementKind::session, "NOTIFY");
-    case PG_QUERY__NODE__NODE_LOAD_STMT: return set(info, StatementKind::session, "LOAD");
+    case PG_QUERY__NODE__NODE_LOAD_STMT:
+      return set(info, StatementKind::session, "LOAD");
     case PG_QUERY__NODE__NODE_CONSTRAINTS_SET_STMT:
       return set(info, StatementKind::session, "SET CONSTRAINTS");
     case PG_QUERY__NODE__NODE_EXECUTE_STMT:  // the caller knows what the prepared statement does
@@ -255,16 +288,15 @@ void classify_node(const PgQuery__Node& node, const detail::TreeFacts& facts,
       return set(info, StatementKind::other,
                  info.name.empty() ? "CLOSE CURSOR ALL" : "CLOSE CURSOR");
     case PG_QUERY__NODE__NODE_VACUUM_STMT:
-      return set(info, StatementKind::other,
-                 node.vacuum_stmt->is_vacuumcmd ? "VACUUM" : "ANALYZE");
+      return set(info, StatementKind::other, node.vacuum_stmt->is_vacuumcmd ? "VACUUM" : "ANALYZE");
     case PG_QUERY__NODE__NODE_CHECK_POINT_STMT:
       return set(info, StatementKind::other, "CHECKPOINT");
-    default: return classify_schema_change(node, info);
+    default:
+      return classify_schema_change(node, info);
   }
 }
 
-void take_facts(StatementInfo& info, detail::TreeFacts&& facts,
-                const ClassifierOptions& options) {
+void take_facts(StatementInfo& info, detail::TreeFacts&& facts, const ClassifierOptions& options) {
   info.tables = std::move(facts.tables);
   info.write_tables = std::move(facts.write_tables);
   info.functions = std::move(facts.functions);
@@ -288,13 +320,16 @@ bool explain_analyzes(const PgQuery__ExplainStmt& explain) {
     const PgQuery__Node* arg = def.arg;
     if (arg == nullptr) return true;
     switch (arg->node_case) {
-      case PG_QUERY__NODE__NODE_BOOLEAN: return arg->boolean->boolval;
-      case PG_QUERY__NODE__NODE_INTEGER: return arg->integer->ival != 0;
+      case PG_QUERY__NODE__NODE_BOOLEAN:
+        return arg->boolean->boolval;
+      case PG_QUERY__NODE__NODE_INTEGER:
+        return arg->integer->ival != 0;
       case PG_QUERY__NODE__NODE_STRING: {
         const std::string_view value = arg->string->sval;
         return value != "false" && value != "off" && value != "0" && value != "no";
       }
-      default: return true;
+      default:
+        return true;
     }
   }
   return false;
@@ -333,24 +368,24 @@ StatementInfo analyze(const PgQuery__Node& statement, const ClassifierOptions& o
     case PG_QUERY__NODE__NODE_EXPLAIN_STMT:
       return analyze_explain(*statement.explain_stmt, options);
     case PG_QUERY__NODE__NODE_PREPARE_STMT:
-      return analyze_wrapper(statement.prepare_stmt->query, "PREPARE",
-                             statement.prepare_stmt->name, options);
+      return analyze_wrapper(statement.prepare_stmt->query, "PREPARE", statement.prepare_stmt->name,
+                             options);
     case PG_QUERY__NODE__NODE_DECLARE_CURSOR_STMT:
       return analyze_wrapper(statement.declare_cursor_stmt->query, "DECLARE CURSOR",
                              statement.declare_cursor_stmt->portalname, options);
-    default: break;
+    default:
+      break;
   }
   StatementInfo info;
   detail::TreeFacts facts = detail::collect_tree_facts(statement);
   classify_node(statement, facts, info);
   const bool modifies_data = facts.has_data_modification;
-  const bool incomplete = facts.truncated;
   take_facts(info, std::move(facts), options);
   // A read that writes: SELECT INTO, FOR UPDATE, WITH x AS (DELETE ...), a write function,
-  // COPY (DELETE ... RETURNING) TO; or a tree too deep to be sure it does not.
+  // COPY (DELETE ... RETURNING) TO.
   if (info.kind == StatementKind::read &&
       (info.is_select_into || info.has_locking_clause || info.has_modifying_cte ||
-       info.calls_write_function || modifies_data || incomplete)) {
+       info.calls_write_function || modifies_data)) {
     info.kind = StatementKind::write;
   }
   return info;
@@ -407,9 +442,8 @@ Classification classify_unguarded(const std::string& text, const ClassifierOptio
     const auto location = std::min<std::size_t>(std::max(raw->stmt_location, 0), text.size());
     info.location = location;
     // stmt_len 0 means "to the end of the text".
-    info.length = raw->stmt_len > 0
-                      ? std::min<std::size_t>(raw->stmt_len, text.size() - location)
-                      : text.size() - location;
+    info.length = raw->stmt_len > 0 ? std::min<std::size_t>(raw->stmt_len, text.size() - location)
+                                    : text.size() - location;
     result.statements.push_back(std::move(info));
   }
   return result;
@@ -427,8 +461,7 @@ Classification classify(std::string_view sql, const ClassifierOptions& options) 
   const std::string text(sql);
   // A token is at least one byte, so short texts need no scan to bound their nesting.
   const std::size_t levels =
-      (text.size() <= kDirectLevels ? text.size() : detail::estimate_nesting(text)) +
-      kLevelMargin;
+      (text.size() <= kDirectLevels ? text.size() : detail::estimate_nesting(text)) + kLevelMargin;
   if (levels <= kDirectLevels + kLevelMargin) return detail::classify_unguarded(text, options);
   if (levels > kMaxLevels) {
     Classification result;
@@ -449,28 +482,44 @@ Classification classify(std::string_view sql, const ClassifierOptions& options) 
 
 std::string_view to_string(StatementKind kind) {
   switch (kind) {
-    case StatementKind::read: return "read";
-    case StatementKind::write: return "write";
-    case StatementKind::ddl: return "ddl";
-    case StatementKind::transaction: return "transaction";
-    case StatementKind::session: return "session";
-    case StatementKind::other: return "other";
+    case StatementKind::read:
+      return "read";
+    case StatementKind::write:
+      return "write";
+    case StatementKind::ddl:
+      return "ddl";
+    case StatementKind::transaction:
+      return "transaction";
+    case StatementKind::session:
+      return "session";
+    case StatementKind::other:
+      return "other";
   }
   return "other";
 }
 
 std::string_view to_string(TransactionAction action) {
   switch (action) {
-    case TransactionAction::none: return "none";
-    case TransactionAction::begin: return "begin";
-    case TransactionAction::commit: return "commit";
-    case TransactionAction::rollback: return "rollback";
-    case TransactionAction::savepoint: return "savepoint";
-    case TransactionAction::release: return "release";
-    case TransactionAction::rollback_to: return "rollback_to";
-    case TransactionAction::prepare_transaction: return "prepare_transaction";
-    case TransactionAction::commit_prepared: return "commit_prepared";
-    case TransactionAction::rollback_prepared: return "rollback_prepared";
+    case TransactionAction::none:
+      return "none";
+    case TransactionAction::begin:
+      return "begin";
+    case TransactionAction::commit:
+      return "commit";
+    case TransactionAction::rollback:
+      return "rollback";
+    case TransactionAction::savepoint:
+      return "savepoint";
+    case TransactionAction::release:
+      return "release";
+    case TransactionAction::rollback_to:
+      return "rollback_to";
+    case TransactionAction::prepare_transaction:
+      return "prepare_transaction";
+    case TransactionAction::commit_prepared:
+      return "commit_prepared";
+    case TransactionAction::rollback_prepared:
+      return "rollback_prepared";
   }
   return "none";
 }

@@ -229,7 +229,7 @@ pg_cluster_stop() {
       >/dev/null 2>&1; then
       local pid
       pid=$(head -1 "$data/postmaster.pid" 2>/dev/null || true)
-      [[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null || true
+      if [[ -n $pid ]]; then kill -KILL "$pid" 2>/dev/null || true; fi
     fi
   fi
   rm -rf -- "$dir"

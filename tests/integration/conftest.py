@@ -17,6 +17,7 @@ connect_timeout, and a watchdog dumps the stacks and exits if a test hangs.
 from __future__ import annotations
 
 import copy
+import ctypes
 import faulthandler
 import json
 import os
@@ -130,6 +131,15 @@ def conninfo(**params) -> str:
 
 
 _ports_handed_out: set[int] = set()
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+
+
+def _terminate_with_parent() -> None:
+    """In the child before exec: SIGTERM it if pytest dies (watchdog, ctest
+    timeout, Ctrl-C), so no pgdual outlives the test run."""
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -303,9 +313,11 @@ def _yaml_scalar(value) -> str:
 
 
 def default_config(env: Env, port: int, admin_port: int) -> dict:
+    # The password by reference, as docs/configuration.md asks (pgdual warns
+    # about literal secrets); pgdual inherits PGDUAL_TEST_PASSWORD.
     def backend(which: str) -> dict:
         return {"host": env.host, "port": env.port(which), "user": env.user,
-                "password": env.password, "sslmode": "disable"}
+                "password": "${PGDUAL_TEST_PASSWORD}", "sslmode": "disable"}
 
     return {
         "listen": f"{env.host}:{port}",
@@ -313,6 +325,8 @@ def default_config(env: Env, port: int, admin_port: int) -> dict:
         "workers": 2,
         "auth": {"method": "trust", "users": []},
         "backends": {"old": backend("old"), "new": backend("new")},
+        # Shorter than the fixture's wait between SIGTERM and SIGKILL.
+        "limits": {"drain_timeout_ms": 5000},
         "log": {"level": "info", "format": "text"},
         "migration": {"phase": "prepare"},
     }
@@ -414,7 +428,7 @@ class Proxy(_Target):
         self.process = subprocess.Popen(
             [self.env.pgdual_bin, "run", "--config", str(self.config_path)],
             stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT,
-            env=proc_env, start_new_session=True)
+            env=proc_env, preexec_fn=_terminate_with_parent)
         if wait:
             self.wait_listening()
         return self

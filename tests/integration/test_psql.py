@@ -5,6 +5,8 @@ with hints, notices, \\copy in and out, savepoints, session state."""
 import difflib
 from pathlib import Path
 
+from conftest import DirectTarget
+
 SCRIPT = Path(__file__).resolve().parent / "sql" / "basic.sql"
 
 
@@ -29,7 +31,6 @@ def assert_same(label: str, direct: str, proxied: str):
 
 def test_psql_output_is_byte_identical(env, proxy, make_db, run, tmp_path):
     direct_db, proxied_db = make_db(), make_db()
-    from conftest import DirectTarget
     direct = run_script(run, DirectTarget(env), direct_db, tmp_path / "direct")
     proxied = run_script(run, proxy, proxied_db, tmp_path / "proxied")
 

@@ -10,7 +10,6 @@ import time
 import uuid
 from decimal import Decimal
 
-import psycopg
 import psycopg.errors as errors
 import pytest
 from psycopg.pq import TransactionStatus

@@ -865,8 +865,7 @@ backends:
   REQUIRE(b.ok());
   CHECK(keys_needing_restart(*a.config, *b.config) ==
         std::vector<std::string>{"listen", "admin_listen", "workers", "tls", "auth.method",
-                                 "backends.old.port", "backends.new.host", "backends.new.password",
-                                 "log.format"});
+                                 "backends.old.port", "backends.new.host"});
 
   const LoadResult c = load(R"(
 auth: { method: md5, users: [ { name: x, password: "${PGDUAL_TEST_RESTART_PW}" } ] }

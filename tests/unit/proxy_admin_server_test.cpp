@@ -156,9 +156,11 @@ TEST_CASE("Metrics serializes every family with its pre-created series", "[metri
 
 TEST_CASE("set_phase_info replaces the previous series", "[metrics]") {
   Metrics metrics;
-  metrics.set_phase_info({{"default", "", "dual_write"}, {"table", "public.orders", "shadow_read"}});
+  metrics.set_phase_info(
+      {{"default", "", "dual_write"}, {"table", "public.orders", "shadow_read"}});
   std::string text = metrics.serialize();
-  CHECK(contains(text, "pgdual_phase_info{name=\"public.orders\",phase=\"shadow_read\",scope=\"table\"} 1"));
+  CHECK(contains(
+      text, "pgdual_phase_info{name=\"public.orders\",phase=\"shadow_read\",scope=\"table\"} 1"));
   CHECK(contains(text, "phase=\"dual_write\",scope=\"default\"} 1"));
 
   metrics.set_phase_info({{"default", "", "cutover"}, {"default", "", "cutover"}});

@@ -1,0 +1,500 @@
+// The data path of a client session: client -> primary (+ secondary per the
+// migration phase), primary -> client, and the secondary's replies, which are
+// consumed for comparison and never forwarded.
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include "protocol/constants.hpp"
+#include "proxy/classifier_context.hpp"
+#include "proxy/client_session.hpp"
+
+namespace pgdual::proxy {
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+using routing::MirrorMode;
+
+namespace {
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kReadyForQuerySize = 6;  // 'Z', int32 length 5, status byte
+constexpr auto kMaxSecondaryBackoff = std::chrono::milliseconds(30000);
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string_view raw_frame(const protocol::Frame& frame) {
+  // A regular frame is its type byte and length word followed by the payload.
+  return {reinterpret_cast<const char*>(frame.payload.data()) - 5, frame.size};
+}
+
+std::string query_message(std::string_view sql) {
+  std::string bytes;
+  protocol::append_query(bytes, sql);
+  return bytes;
+}
+
+QueryKind metric_kind(const routing::UnitFacts& facts) {
+  if (facts.parse_failed) return QueryKind::unknown;
+  if (facts.statements.empty()) return QueryKind::other;
+  using routing::StatementKind;
+  StatementKind strongest = StatementKind::read;
+  auto rank = [](StatementKind kind) {
+    switch (kind) {
+      case StatementKind::ddl: return 5;
+      case StatementKind::write: return 4;
+      case StatementKind::transaction: return 3;
+      case StatementKind::session: return 2;
+      case StatementKind::other: return 1;
+      case StatementKind::read: return 0;
+    }
+    return 0;
+  };
+  for (const auto* statement : facts.statements) {
+    if (rank(statement->kind) > rank(strongest)) strongest = statement->kind;
+  }
+  switch (strongest) {
+    case StatementKind::read: return QueryKind::read;
+    case StatementKind::write: return QueryKind::write;
+    case StatementKind::ddl: return QueryKind::ddl;
+    case StatementKind::transaction: return QueryKind::transaction;
+    case StatementKind::session: return QueryKind::session;
+    case StatementKind::other: return QueryKind::other;
+  }
+  return QueryKind::unknown;
+}
+
+}  // namespace
+
+asio::awaitable<void> ClientSession::relay() {
+  auto& cache = worker_classification_cache(*config_);
+  units_ = std::make_unique<routing::UnitBuilder>(cache, config_->classifier_options);
+  for (;;) {
+    reconfigure_ = false;
+    // The pumps run together; when one ends (client gone, backend gone,
+    // Terminate, or a phase change that swaps connections) the others are
+    // cancelled. A reconfiguration happens only while idle, so nothing is in
+    // flight when the pumps restart.
+    co_await (pump_client() || pump_primary() || pump_secondary());
+    if (!reconfigure_) co_return;
+  }
+}
+
+asio::awaitable<bool> ClientSession::refresh_phase_at_boundary() {
+  // Only between transactions, with nothing in flight: a reload never
+  // changes the rules under an open transaction (invariant 12).
+  auto latest = runtime_.config();
+  const bool config_changed = latest != config_;
+  if (config_changed) {
+    config_ = std::move(latest);
+    worker_classification_cache(*config_);  // clears it if the classifier options changed
+    units_->set_options(config_->classifier_options);
+    client_reader_.set_max_message_size(config_->config.limits.max_message_size);
+  }
+  const auto& migration = config_->config.migration;
+  phase_ = routing::session_phase(migration, identity_);
+  auto roles = routing::roles_for(phase_, migration.keep_old_in_sync);
+
+  if (roles.primary != roles_.primary) {
+    // Cutover (or its rollback): the other store becomes primary. Its
+    // session already holds the same state, since it followed every write.
+    if (!secondary_usable() || roles.secondary != roles_.primary) {
+      spdlog::warn("phase {} wants the other store as primary, but this session has no healthy "
+                   "connection to it; the switch waits for a new session",
+                   config::to_string(phase_));
+      co_return false;
+    }
+    auto old_primary = std::move(primary_);
+    primary_ = std::unique_ptr<BackendConnection>(secondary_->release_connection());
+    secondary_ = std::make_unique<SecondaryLeg>(std::move(old_primary));
+    roles_ = roles;
+    register_cancel_targets();
+    spdlog::info("session switched primary to the {} store (phase {})",
+                 roles_.primary == routing::Store::old_store ? "old" : "new", config::to_string(phase_));
+    co_return true;
+  }
+  roles_ = roles;
+
+  if (!roles_.secondary) {
+    if (secondary_) {
+      // Rolled back to a phase without a secondary: stop writing it.
+      runtime_.metrics().backend(secondary_->connection().role()).connections->Decrement();
+      secondary_->connection().stream().close();
+      secondary_.reset();
+      register_cancel_targets();
+      co_return true;
+    }
+    co_return false;
+  }
+  if (secondary_usable() || Clock::now() < next_secondary_attempt_) co_return false;
+  // (Re)connect the secondary, with backoff while it stays down.
+  BackendFailure failure;
+  auto connection = co_await open_backend(*roles_.secondary, failure);
+  if (!connection) {
+    runtime_.metrics().secondary_failures(SecondaryFailure::connect).Increment();
+    secondary_backoff_ = std::min(kMaxSecondaryBackoff,
+                                  std::max(std::chrono::milliseconds(1000), secondary_backoff_ * 2));
+    next_secondary_attempt_ = Clock::now() + secondary_backoff_;
+    spdlog::warn("secondary still unavailable (next attempt in {} ms): {}", secondary_backoff_.count(),
+                 failure.server_error ? failure.server_error->message : failure.reason);
+    co_return false;
+  }
+  if (secondary_) runtime_.metrics().backend(secondary_->connection().role()).connections->Decrement();
+  secondary_ = std::make_unique<SecondaryLeg>(std::move(connection));
+  secondary_backoff_ = std::chrono::milliseconds(0);
+  register_cancel_targets();
+  spdlog::info("secondary connection (re)established");
+  co_return true;
+}
+
+asio::awaitable<void> ClientSession::pump_client() {
+  auto& metrics = runtime_.metrics();
+  for (;;) {
+    if (idle() && predicted_status_ == 'I' && !client_reader_.has_buffered_bytes()) {
+      // Wait for the client's next message before touching the phase, so an
+      // idle session does not reconnect in a loop.
+      auto status = co_await client_reader_.fill();
+      if (status != FrameReader::Status::ok) {
+        if (status == FrameReader::Status::protocol_error) break;
+        co_return;
+      }
+      if (co_await refresh_phase_at_boundary()) {
+        reconfigure_ = true;
+        co_return;
+      }
+    }
+    auto status = co_await client_reader_.fill();
+    bool terminate = false;
+    const bool mirroring = secondary_usable();
+    units_->set_reject_ddl(mirroring && config_->config.migration.ddl == config::DdlPolicy::reject,
+                           "DDL is not allowed during the migration (migration.ddl is \"reject\")");
+    while (auto frame = client_reader_.next()) {
+      const auto role = units_->add(*frame);
+      const auto raw = raw_frame(*frame);
+      if (role != routing::FrameRole::copy_data && !unit_open_) {
+        unit_open_ = true;
+        unit_start_ = primary_out_.size();
+      }
+      if (units_->replacement()) {
+        primary_out_.append(*units_->replacement());
+      } else {
+        primary_out_.append(raw);
+      }
+      if (role == routing::FrameRole::terminate) {
+        terminate = true;
+        break;
+      }
+      if (role == routing::FrameRole::copy_data) {
+        if (secondary_usable() && copy_route_.second != MirrorMode::none) {
+          co_await secondary_->append_to_unit(copy_route_.first, raw);
+        }
+        continue;
+      }
+      if (mirroring) secondary_unit_bytes_.append(raw);
+      if (role != routing::FrameRole::terminator) continue;
+      dispatch_unit();
+      unit_open_ = false;
+      if (catch_up_for_) {
+        // A COMMIT: what came before it goes out first, then the secondary
+        // must catch up before the primary may commit.
+        const UnitId commit_unit = *catch_up_for_;
+        catch_up_for_.reset();
+        std::string commit_bytes = primary_out_.substr(unit_start_);
+        primary_out_.resize(unit_start_);
+        if (!primary_out_.empty()) {
+          if (co_await primary_->stream().write_all(primary_out_)) co_return;
+          primary_out_.clear();
+        }
+        if (secondary_usable()) co_await secondary_->flush();
+        if (!co_await catch_up_before_commit(commit_unit)) co_return;
+        primary_out_.append(commit_bytes);
+      }
+    }
+    client_reader_.take_raw();
+    if (!primary_out_.empty()) {
+      metrics.client_bytes_received().Increment(static_cast<double>(primary_out_.size()));
+      metrics.backend(primary_->role()).bytes_sent->Increment(static_cast<double>(primary_out_.size()));
+      auto ec = co_await primary_->stream().write_all(primary_out_);
+      primary_out_.clear();
+      if (ec) co_return;
+    }
+    if (secondary_usable()) co_await secondary_->flush();
+    if (terminate) co_return;
+    if (status != FrameReader::Status::ok || !client_reader_.error().empty()) break;
+  }
+  if (!client_reader_.error().empty()) {
+    // Framing is lost: end this session only, with PostgreSQL's error.
+    const bool oversize = client_reader_.error().find("exceeds") != std::string::npos;
+    metrics.protocol_errors(oversize ? ProtocolErrorReason::oversize : ProtocolErrorReason::unknown_message)
+        .Increment();
+    spdlog::warn("closing client session: {}", client_reader_.error());
+    co_await send_error(protocol::make_error(oversize ? "54000" : "08P01", client_reader_.error(), "FATAL"));
+  }
+}
+
+void ClientSession::dispatch_unit() {
+  auto& metrics = runtime_.metrics();
+  const auto& facts = units_->facts();
+  const QueryKind kind = metric_kind(facts);
+  PrimaryUnit unit;
+  unit.id = next_unit_++;
+  unit.sent = Clock::now();
+  unit.text = units_->first_text();
+  for (const auto* statement : facts.statements) {
+    if (statement->kind == routing::StatementKind::write || statement->kind == routing::StatementKind::ddl) {
+      unit.is_write = true;
+    }
+    for (const auto& table : statement->write_tables) unit.tables.push_back(table);
+  }
+  metrics.backend(primary_->role()).queries(kind).Increment();
+  if (secondary_ || roles_.secondary) {
+    unit.decision = routing::decide_mirror(facts, predicted_status_, config_->config.migration, phase_);
+    if (unit.decision.mode == MirrorMode::reject) unit.decision.mode = MirrorMode::none;
+  }
+  if (facts.parse_failed) metrics.parse_failures().Increment();
+
+  const MirrorMode mode = unit.decision.mode;
+  if (mode == MirrorMode::follow && secondary_usable()) {
+    unit.mirrored = true;
+    // Held until the primary has executed it (see routing/phase_rules.hpp).
+    secondary_->enqueue(unit.id, EntryPurpose::body, std::move(secondary_unit_bytes_), false);
+    metrics.routing_decisions(RoutingDecision::both).Increment();
+    metrics.backend(secondary_->connection().role()).queries(kind).Increment();
+    if (unit.decision.ends_transaction && config_->config.migration.strategy == config::Strategy::sync) {
+      catch_up_for_ = unit.id;
+    }
+  } else {
+    metrics.routing_decisions(roles_.primary == routing::Store::old_store ? RoutingDecision::old_only
+                                                                          : RoutingDecision::new_only)
+        .Increment();
+    if (mode == MirrorMode::follow && unit.is_write) {
+      // The phase wants this write on the secondary, which is unreachable.
+      record_unmirrored_write("secondary unavailable", unit.text, unit.tables, "");
+    }
+  }
+  secondary_unit_bytes_.clear();
+  copy_route_ = {unit.id, unit.mirrored ? mode : MirrorMode::none};
+  if (unit.decision.ends_transaction) predicted_status_ = 'I';
+
+  for (const auto* statement : facts.statements) {
+    switch (statement->transaction) {
+      case routing::TransactionAction::begin:
+        predicted_status_ = 'T';
+        break;
+      case routing::TransactionAction::commit:
+      case routing::TransactionAction::rollback:
+      case routing::TransactionAction::prepare_transaction:
+        predicted_status_ = 'I';
+        break;
+      default:
+        break;
+    }
+  }
+  for (const auto& table : unit.tables) transaction_write_tables_.push_back(table);
+  units_->reset();
+  primary_units_.push_back(std::move(unit));
+}
+
+asio::awaitable<bool> ClientSession::catch_up_before_commit(UnitId commit_unit) {
+  if (!secondary_usable()) co_return true;
+  const bool in_time =
+      co_await secondary_->wait_through(commit_unit - 1, config_->config.limits.secondary_timeout);
+  if (!in_time) {
+    runtime_.metrics().secondary_failures(SecondaryFailure::timeout).Increment();
+    spdlog::warn("secondary did not catch up within {} ms before COMMIT: detaching it from this session",
+                 config_->config.limits.secondary_timeout.count());
+    secondary_->mark_broken("timeout");
+    on_secondary_broken();
+    co_return true;
+  }
+  if (transaction_secondary_error_ &&
+      config_->config.migration.on_secondary_failure == config::OnSecondaryFailure::fail) {
+    // on_secondary_failure: fail — the primary must not commit what the
+    // secondary refused: a statement that raises makes the primary's
+    // transaction fail, so the client's COMMIT answers ROLLBACK, as for any
+    // failed transaction. Its own reply is swallowed.
+    const auto& error = *transaction_secondary_error_;
+    std::string abort = query_message(
+        "DO $pgdual$BEGIN RAISE EXCEPTION USING ERRCODE = '" +
+        (error.sqlstate.size() == 5 ? error.sqlstate : std::string("XX000")) +
+        "', MESSAGE = 'pgdual: the secondary database rejected a write of this transaction'; END$pgdual$");
+    PrimaryUnit swallow;
+    swallow.id = 0;
+    swallow.sent = Clock::now();
+    swallow.swallow = true;
+    // It goes before the COMMIT unit (already queued last).
+    primary_units_.insert(primary_units_.end() - 1, std::move(swallow));
+    if (co_await primary_->stream().write_all(abort)) co_return false;
+    std::string notice;
+    auto warning = error;
+    warning.severity = "WARNING";
+    warning.message = "pgdual: the secondary database rejected a write of this transaction, so it "
+                      "is rolled back: " + error.message;
+    protocol::append_notice_response(notice, warning);
+    co_await client_.write_all(notice);
+  }
+  co_return true;
+}
+
+asio::awaitable<void> ClientSession::pump_primary() {
+  auto& metrics = runtime_.metrics();
+  auto& reader = primary_->reader();
+  const bool sync = config_->config.migration.strategy == config::Strategy::sync;
+  for (;;) {
+    auto status = co_await reader.fill();
+    if (status != FrameReader::Status::ok) {
+      if (status == FrameReader::Status::protocol_error) {
+        spdlog::error("invalid message from backend: {}", reader.error());
+      }
+      co_return;
+    }
+    while (auto frame = reader.next()) {
+      if (primary_units_.empty()) continue;  // notifications, notices between units
+      auto& unit = primary_units_.front();
+      if (unit.swallow) {
+        // pgdual's own statement: forward what came before, drop its reply.
+        auto before = reader.take_raw_before_last();
+        if (!before.empty() && co_await client_.write_all(before)) co_return;
+        reader.take_raw();
+        if (frame->type == protocol::backend::kReadyForQuery) primary_units_.pop_front();
+        continue;
+      }
+      switch (frame->type) {
+        case protocol::backend::kErrorResponse:
+          unit.error = true;
+          break;
+        case protocol::backend::kCommandComplete:
+          if (unit.mirrored) {
+            if (auto tag = protocol::parse_command_complete(frame->payload)) unit.command_tags.push_back(*tag);
+          }
+          break;
+        case protocol::backend::kReadyForQuery: {
+          const char tx = protocol::parse_ready_for_query(frame->payload).value_or('I');
+          // A unit that ends with the primary idle committed (or rolled back)
+          // something: under sync its ReadyForQuery waits for the secondary.
+          const bool wait = unit.mirrored && sync && tx == 'I' && secondary_usable();
+          if (!wait) {
+            co_await finish_primary_unit(tx);
+            break;
+          }
+          auto raw = reader.take_raw();
+          raw.remove_suffix(kReadyForQuerySize);
+          if (!raw.empty()) {
+            metrics.client_bytes_sent().Increment(static_cast<double>(raw.size()));
+            if (co_await client_.write_all(raw)) co_return;
+          }
+          co_await finish_primary_unit(tx);
+          std::string ready;
+          protocol::append_ready_for_query(ready, transaction_status_);
+          if (co_await client_.write_all(ready)) co_return;
+          break;
+        }
+        default:
+          break;
+      }
+    }
+    auto raw = reader.take_raw();
+    if (!raw.empty()) {
+      metrics.backend(primary_->role()).bytes_received->Increment(static_cast<double>(raw.size()));
+      metrics.client_bytes_sent().Increment(static_cast<double>(raw.size()));
+      if (co_await client_.write_all(raw)) co_return;
+    }
+    if (drain_requested_ && idle()) {
+      co_await send_error(protocol::make_error("57P01", "terminating connection due to administrator command", "FATAL"));
+      co_return;
+    }
+  }
+}
+
+asio::awaitable<void> ClientSession::finish_primary_unit(char status) {
+  auto& metrics = runtime_.metrics();
+  auto unit = std::move(primary_units_.front());
+  primary_units_.pop_front();
+  const double primary_seconds = seconds_since(unit.sent);
+  metrics.backend(primary_->role()).query_duration->Observe(primary_seconds);
+  transaction_status_ = status;
+  if (primary_units_.empty()) predicted_status_ = status;
+  if (unit.is_write) {
+    auto& primary_metrics = metrics.backend(primary_->role());
+    (unit.error ? primary_metrics.writes_error : primary_metrics.writes_ok)->Increment();
+    primary_metrics.write_duration->Observe(primary_seconds);
+  }
+  if (!unit.mirrored) {
+    if (status == 'I') transaction_write_tables_.clear();
+    co_return;
+  }
+
+  if (secondary_usable()) {
+    // The secondary follows only what the primary accepted (invariants 5, 7).
+    if (unit.error) {
+      secondary_->resolve(unit.id, EntryPurpose::body, std::nullopt);
+    } else if (unit.decision.is_commit && !unit.command_tags.empty() && unit.command_tags.back() == "ROLLBACK") {
+      // COMMIT of a failed transaction: the primary rolled back.
+      secondary_->resolve(unit.id, EntryPurpose::body, query_message("ROLLBACK"));
+    } else {
+      secondary_->resolve_keep(unit.id, EntryPurpose::body);
+    }
+    co_await secondary_->flush();
+  }
+  if (unit.error && status == 'I' && unit.decision.ends_transaction) {
+    // A string like "BEGIN; ...; COMMIT; <fails>" committed part of itself.
+    record_unmirrored_write("partially committed multi-statement string", unit.text, unit.tables, "");
+  }
+
+  PrimaryOutcome outcome{unit.error, status, std::move(unit.command_tags), std::move(unit.tables),
+                         std::move(unit.text), unit.decision.mode};
+  if (unit.error) {
+    // Nothing went to the secondary: nothing to compare.
+  } else if (unit.secondary) {
+    compare(outcome, *unit.secondary);
+  } else {
+    awaiting_secondary_.emplace(unit.id, std::move(outcome));
+  }
+
+  const bool sync = config_->config.migration.strategy == config::Strategy::sync;
+  if (sync && status == 'I' && secondary_usable()) {
+    const bool in_time = co_await secondary_->wait_through(unit.id, config_->config.limits.secondary_timeout);
+    if (!in_time) {
+      metrics.secondary_failures(SecondaryFailure::timeout).Increment();
+      spdlog::warn("secondary did not answer within {} ms: detaching it from this session",
+                   config_->config.limits.secondary_timeout.count());
+      secondary_->mark_broken("timeout");
+      on_secondary_broken();
+    }
+  }
+  metrics.secondary_lag_statements().Set(secondary_ ? static_cast<double>(secondary_->outstanding()) : 0);
+
+  if (auto rejected = secondary_rejections_.find(unit.id); rejected != secondary_rejections_.end()) {
+    // on_secondary_failure: fail, outside a transaction: the primary has
+    // committed already; the client learns that the stores now differ.
+    auto error = rejected->second;
+    secondary_rejections_.erase(rejected);
+    error.severity = "ERROR";
+    error.message = "pgdual: the write was applied on the primary but the secondary database rejected it: " +
+                    error.message;
+    std::string bytes;
+    protocol::append_error_response(bytes, error);
+    co_await client_.write_all(bytes);
+  }
+  if (status == 'I') {
+    transaction_write_tables_.clear();
+    transaction_secondary_error_.reset();
+  }
+}
+
+asio::awaitable<void> ClientSession::pump_secondary() {
+  if (secondary_usable()) {
+    co_await secondary_->pump([this](const SecondaryResult& result) { on_secondary_result(result); });
+    if (secondary_ && secondary_->broken()) on_secondary_broken();
+  }
+  // No (more) secondary: idle until the relay is cancelled.
+  asio::steady_timer forever(co_await asio::this_coro::executor, asio::steady_timer::time_point::max());
+  co_await forever.async_wait(use_tuple);
+}
+
+}  // namespace pgdual::proxy

@@ -1,0 +1,147 @@
+#include "routing/unit_builder.hpp"
+
+#include "protocol/constants.hpp"
+#include "protocol/message_reader.hpp"
+#include "protocol/messages.hpp"
+
+namespace pgdual::routing {
+
+namespace frontend = protocol::frontend;
+
+namespace {
+
+// A statement that makes PostgreSQL itself raise the policy's error, so the
+// client receives it in protocol order like any server error.
+std::string raise_statement(const std::string& reason) {
+  std::string escaped;
+  for (char c : reason) {
+    escaped.push_back(c);
+    if (c == '\'') escaped.push_back('\'');
+  }
+  return "DO $pgdual$BEGIN RAISE EXCEPTION USING ERRCODE = '0A000', MESSAGE = 'pgdual: " + escaped +
+         "'; END$pgdual$";
+}
+
+bool has_ddl(const Classification& classification) {
+  for (const auto& statement : classification.statements) {
+    if (statement.kind == StatementKind::ddl) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+UnitBuilder::UnitBuilder(ClassificationCache& cache, const ClassifierOptions& options)
+    : cache_(cache), options_(&options) {}
+
+void UnitBuilder::reset() {
+  facts_ = UnitFacts{};
+  keep_alive_.clear();
+  first_text_.clear();
+}
+
+void UnitBuilder::add_statements(const ClassificationPtr& classification) {
+  keep_alive_.push_back(classification);
+  if (!classification->parsed) facts_.parse_failed = true;
+  for (const auto& statement : classification->statements) facts_.statements.push_back(&statement);
+}
+
+std::optional<std::string> UnitBuilder::rejection_if_ddl(const Classification& classification,
+                                                         bool as_parse,
+                                                         std::string_view name) const {
+  if (!reject_ddl_ || !has_ddl(classification)) return std::nullopt;
+  std::string bytes;
+  if (as_parse) {
+    protocol::append_parse(bytes, name, raise_statement(reject_reason_), {});
+  } else {
+    protocol::append_query(bytes, raise_statement(reject_reason_));
+  }
+  return bytes;
+}
+
+FrameRole UnitBuilder::add(const protocol::Frame& frame) {
+  replacement_.reset();
+  protocol::MessageReader reader(frame.payload);
+  switch (frame.type) {
+    case frontend::kQuery: {
+      auto sql = reader.cstring();
+      if (!sql) {
+        facts_.parse_failed = true;
+        return FrameRole::terminator;
+      }
+      auto classification = std::make_shared<const Classification>(cache_.get(*sql, *options_));
+      if (first_text_.empty()) first_text_ = std::string(*sql);
+      replacement_ = rejection_if_ddl(*classification, false, {});
+      add_statements(classification);
+      return FrameRole::terminator;
+    }
+    case frontend::kParse: {
+      auto name = reader.cstring();
+      auto sql = reader.cstring();
+      if (!name || !sql) {
+        facts_.parse_failed = true;
+        return FrameRole::part;
+      }
+      auto classification = std::make_shared<const Classification>(cache_.get(*sql, *options_));
+      if (first_text_.empty()) first_text_ = std::string(*sql);
+      replacement_ = rejection_if_ddl(*classification, true, *name);
+      if (!name->empty()) facts_.changes_statement_state = true;
+      statements_[std::string(*name)] = std::move(classification);
+      return FrameRole::part;
+    }
+    case frontend::kBind: {
+      auto portal = reader.cstring();
+      auto statement = reader.cstring();
+      if (!portal || !statement) return FrameRole::part;
+      auto it = statements_.find(std::string(*statement));
+      if (it != statements_.end()) {
+        portals_[std::string(*portal)] = it->second;
+      } else {
+        portals_.erase(std::string(*portal));
+      }
+      return FrameRole::part;
+    }
+    case frontend::kExecute: {
+      auto portal = reader.cstring();
+      if (!portal) return FrameRole::part;
+      auto it = portals_.find(std::string(*portal));
+      if (it != portals_.end()) {
+        add_statements(it->second);
+      } else {
+        // A portal we never saw bound (the server will reject it): treat
+        // the unit as unknown, which keeps it off the secondary.
+        facts_.parse_failed = true;
+      }
+      return FrameRole::part;
+    }
+    case frontend::kClose: {
+      auto target = reader.byte();
+      auto name = reader.cstring();
+      if (!target || !name) return FrameRole::part;
+      facts_.changes_statement_state = true;
+      if (*target == 'S') {
+        statements_.erase(std::string(*name));
+      } else {
+        portals_.erase(std::string(*name));
+      }
+      return FrameRole::part;
+    }
+    case frontend::kSync:
+      // The unnamed portal does not survive the end of the transaction; named
+      // ones are dropped at COMMIT by the server, which we tolerate here.
+      return FrameRole::terminator;
+    case frontend::kFunctionCall:
+      facts_.has_function_call = true;
+      return FrameRole::terminator;
+    case frontend::kCopyData:
+    case frontend::kCopyDone:
+    case frontend::kCopyFail:
+      return FrameRole::copy_data;
+    case frontend::kTerminate:
+      return FrameRole::terminate;
+    default:  // Describe, Flush
+      return FrameRole::part;
+  }
+}
+
+}  // namespace pgdual::routing

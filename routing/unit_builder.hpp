@@ -1,0 +1,74 @@
+#pragma once
+// Follows a client's message stream and groups it into units: one simple
+// Query, one FunctionCall, or an extended-protocol batch up to Sync. Each
+// unit gets the classified statements it executes, so the session can decide
+// how the unit reaches the secondary. It remembers which statement every
+// prepared-statement name and portal refers to (Parse, Bind, Close).
+// No I/O.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "protocol/frame_decoder.hpp"
+#include "routing/classification_cache.hpp"
+#include "routing/phase_rules.hpp"
+
+namespace pgdual::routing {
+
+enum class FrameRole {
+  part,        // belongs to the unit being built
+  terminator,  // ends the unit (Query, Sync, FunctionCall): dispatch it now
+  copy_data,   // CopyData/CopyDone/CopyFail: belongs to the last dispatched unit
+  terminate,   // the client is leaving
+};
+
+class UnitBuilder {
+ public:
+  UnitBuilder(ClassificationCache& cache, const ClassifierOptions& options);
+
+  // When set, a Query or Parse holding DDL is replaced (see replacement()).
+  // The classifier options in force (they change on reload; the statement
+  // and portal maps survive it).
+  void set_options(const ClassifierOptions& options) { options_ = &options; }
+
+  void set_reject_ddl(bool reject, std::string reason) {
+    reject_ddl_ = reject;
+    reject_reason_ = std::move(reason);
+  }
+
+  FrameRole add(const protocol::Frame& frame);
+
+  // Set by add() when the frame must not reach the primary as sent: the
+  // bytes to send instead (a statement that makes the server raise the
+  // policy's error, so the error arrives in protocol order).
+  const std::optional<std::string>& replacement() const { return replacement_; }
+
+  const UnitFacts& facts() const { return facts_; }
+  // The first statement text of the unit, for logs and retry context.
+  const std::string& first_text() const { return first_text_; }
+  // Starts a new unit. The facts of the old one stay valid until then.
+  void reset();
+
+ private:
+  using ClassificationPtr = std::shared_ptr<const Classification>;
+
+  void add_statements(const ClassificationPtr& classification);
+  std::optional<std::string> rejection_if_ddl(const Classification& classification, bool as_parse,
+                                              std::string_view name) const;
+
+  ClassificationCache& cache_;
+  const ClassifierOptions* options_;
+  std::unordered_map<std::string, ClassificationPtr> statements_;  // by prepared-statement name
+  std::unordered_map<std::string, ClassificationPtr> portals_;     // by portal name
+  std::vector<ClassificationPtr> keep_alive_;  // what facts_.statements points into
+  UnitFacts facts_;
+  std::string first_text_;
+  std::optional<std::string> replacement_;
+  bool reject_ddl_ = false;
+  std::string reject_reason_;
+};
+
+}  // namespace pgdual::routing

@@ -22,13 +22,22 @@ SIGTERM/SIGINT stop accepting, let transactions finish, then exit.
 )";
 
 int print_errors(const std::vector<std::string>& errors, const std::string& source) {
-  for (const auto& error : errors) std::fprintf(stderr, "%s: %s\n", source.c_str(), error.c_str());
+  for (const auto& error : errors) {
+    // Some errors name the file already ("cannot read FILE: ...").
+    if (error.find(source) == std::string::npos) std::fprintf(stderr, "%s: ", source.c_str());
+    std::fprintf(stderr, "%s\n", error.c_str());
+  }
   return 1;
+}
+
+void print_warnings(const std::vector<std::string>& warnings, const std::string& source) {
+  for (const auto& warning : warnings) std::fprintf(stderr, "%s: warning: %s\n", source.c_str(), warning.c_str());
 }
 
 int check_config(const std::string& path) {
   auto result = pgdual::config::load_config_file(path);
   if (!result.ok()) return print_errors(result.errors, path);
+  print_warnings(result.warnings, path);
   std::printf("%s: configuration is valid (phase %s)\n", path.c_str(),
               std::string(pgdual::config::to_string(result.config->migration.phase)).c_str());
   return 0;
@@ -38,7 +47,9 @@ int run(const std::string& path) {
   auto result = path.empty()
                     ? pgdual::config::load_config_string(pgdual::config::embedded_demo_config(), ".")
                     : pgdual::config::load_config_file(path);
-  if (!result.ok()) return print_errors(result.errors, path.empty() ? "embedded config" : path);
+  const std::string source = path.empty() ? "embedded config" : path;
+  if (!result.ok()) return print_errors(result.errors, source);
+  print_warnings(result.warnings, source);
   pgdual::proxy::Server server(std::move(*result.config), path);
   return server.run();
 }

@@ -15,6 +15,7 @@
 #include "proxy/client_session.hpp"
 #include "proxy/logging.hpp"
 #include "proxy/tls_contexts.hpp"
+#include "routing/phase_rules.hpp"
 
 namespace pgdual::proxy {
 
@@ -24,6 +25,26 @@ using asio::ip::tcp;
 namespace {
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr auto kConfigPollInterval = std::chrono::seconds(1);
+
+// A reload applies what can change live; the keys that need a restart keep
+// their running values (docs/configuration.md lists them).
+config::Config keep_restart_only_keys(const config::Config& running, config::Config next) {
+  next.listen_host = running.listen_host;
+  next.listen_port = running.listen_port;
+  next.admin_host = running.admin_host;
+  next.admin_port = running.admin_port;
+  next.workers = running.workers;
+  next.tls = running.tls;
+  next.auth.method = running.auth.method;
+  auto keep_backend = [](const config::BackendConfig& before, config::BackendConfig& after) {
+    std::string password = std::move(after.password);  // rotating a password is live
+    after = before;
+    after.password = std::move(password);
+  };
+  keep_backend(running.old_backend, next.old_backend);
+  keep_backend(running.new_backend, next.new_backend);
+  return next;
+}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -58,10 +79,12 @@ int Server::run() {
     return 1;
   }
   runtime_ = std::make_unique<Runtime>(metrics_, runtime_config, server_tls);
+  metrics_.config_last_reload_success_timestamp().SetToCurrentTime();
 
   probe_ = std::make_unique<BackendProbe>(control_, metrics_);
   probe_->set_targets(initial_config_.old_backend.host, initial_config_.old_backend.port,
                       initial_config_.new_backend.host, initial_config_.new_backend.port);
+  publish_phase(initial_config_.migration);
   probe_->start();
   admin_ = std::make_unique<AdminServer>(control_, metrics_,
                                          [this] { return probe_->readiness(config_valid_); });
@@ -221,6 +244,29 @@ asio::awaitable<void> Server::watch_config_file() {
   }
 }
 
+void Server::publish_phase(const config::MigrationConfig& migration) {
+  // The gauge of the active phase per scope (the spec's "feature flag state
+  // per tenant/entity"), and which backend /readyz requires.
+  std::vector<PhaseInfo> phases;
+  phases.push_back({"default", "", std::string(config::to_string(migration.phase))});
+  for (const auto& [table, phase] : migration.tables) {
+    phases.push_back({"table", table, std::string(config::to_string(phase))});
+  }
+  for (const auto& rule : migration.tenants) {
+    std::string name;
+    if (rule.match.database) name += "database=" + *rule.match.database;
+    if (rule.match.user) name += (name.empty() ? "" : ",") + ("user=" + *rule.match.user);
+    if (rule.match.application_name) {
+      name += (name.empty() ? "" : ",") + ("application_name=" + *rule.match.application_name);
+    }
+    phases.push_back({"tenant", name, std::string(config::to_string(rule.phase))});
+  }
+  metrics_.set_phase_info(std::move(phases));
+  const auto roles = routing::roles_for(migration.phase, migration.keep_old_in_sync);
+  probe_->set_primary(roles.primary == routing::Store::old_store ? BackendRole::old_backend
+                                                                 : BackendRole::new_backend);
+}
+
 void Server::reload(const char* trigger) {
   if (config_path_.empty()) {
     spdlog::warn("reload ({}) ignored: running on the embedded config", trigger);
@@ -234,12 +280,13 @@ void Server::reload(const char* trigger) {
     spdlog::error("keeping the previous configuration in force");
     return;
   }
+  for (const auto& warning : result.warnings) spdlog::warn("config: {}", warning);
   auto running = runtime_->config();
   for (const auto& key : config::keys_needing_restart(running->config, *result.config)) {
-    spdlog::warn("config key {} changed but needs a restart to take effect", key);
+    spdlog::warn("config key {} changed but needs a restart to take effect; the running value stays", key);
   }
   std::string error;
-  auto next = make_runtime_config(std::move(*result.config), error);
+  auto next = make_runtime_config(keep_restart_only_keys(running->config, std::move(*result.config)), error);
   if (!next) {
     metrics_.record_config_reload(false);
     config_valid_ = false;
@@ -247,8 +294,7 @@ void Server::reload(const char* trigger) {
     return;
   }
   configure_logging(next->config.log);
-  probe_->set_targets(next->config.old_backend.host, next->config.old_backend.port,
-                      next->config.new_backend.host, next->config.new_backend.port);
+  publish_phase(next->config.migration);
   runtime_->set_config(std::move(next));
   config_valid_ = true;
   metrics_.record_config_reload(true);

@@ -40,6 +40,7 @@ class Server {
   boost::asio::awaitable<void> watch_config_file();
   boost::asio::awaitable<void> drain_and_stop();
   void reload(const char* trigger);
+  void publish_phase(const config::MigrationConfig& migration);
   void wait_for_signals();
   void start_workers();
   void stop_workers();

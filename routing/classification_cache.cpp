@@ -12,13 +12,18 @@ ClassificationCache::ClassificationCache(std::size_t capacity, std::size_t max_t
 
 const Classification& ClassificationCache::get(std::string_view sql,
                                                const ClassifierOptions& options) {
-  if (const auto found = index_.find(sql); found != index_.end()) {
+  return get(sql, sql, options);
+}
+
+const Classification& ClassificationCache::get(std::string_view key, std::string_view sql,
+                                               const ClassifierOptions& options) {
+  if (const auto found = index_.find(key); found != index_.end()) {
     ++hits_;
     entries_.splice(entries_.begin(), entries_, found->second);  // now most recently used
     return found->second->classification;
   }
   ++misses_;
-  if (sql.size() > max_text_bytes_) {
+  if (key.size() > max_text_bytes_) {
     uncached_ = classify(sql, options);
     return uncached_;
   }
@@ -26,7 +31,7 @@ const Classification& ClassificationCache::get(std::string_view sql,
     index_.erase(entries_.back().sql);
     entries_.pop_back();
   }
-  entries_.push_front(Entry{std::string(sql), classify(sql, options)});
+  entries_.push_front(Entry{std::string(key), classify(sql, options)});
   index_.emplace(entries_.front().sql, entries_.begin());
   return entries_.front().classification;
 }

@@ -28,6 +28,10 @@ class ClassificationCache {
   // they change (a config reload), call clear(). The reference stays valid until the next
   // get() or clear().
   const Classification& get(std::string_view sql, const ClassifierOptions& options);
+  // The same, keyed by `key` instead of the text: statements that differ only
+  // in their literal values (routing/literal_key.hpp) share one entry, so a
+  // client that inlines values does not pay a parse per statement.
+  const Classification& get(std::string_view key, std::string_view sql, const ClassifierOptions& options);
 
   void clear();
   std::size_t size() const { return index_.size(); }

@@ -3,6 +3,7 @@
 #include "protocol/constants.hpp"
 #include "protocol/message_reader.hpp"
 #include "protocol/messages.hpp"
+#include "routing/literal_key.hpp"
 
 namespace pgdual::routing {
 
@@ -69,7 +70,7 @@ FrameRole UnitBuilder::add(const protocol::Frame& frame) {
         facts_.parse_failed = true;
         return FrameRole::terminator;
       }
-      auto classification = std::make_shared<const Classification>(cache_.get(*sql, *options_));
+      auto classification = std::make_shared<const Classification>(cache_.get(literal_key(*sql), *sql, *options_));
       if (first_text_.empty()) first_text_ = std::string(*sql);
       replacement_ = rejection_if_ddl(*classification, false, {});
       add_statements(classification);
@@ -82,7 +83,7 @@ FrameRole UnitBuilder::add(const protocol::Frame& frame) {
         facts_.parse_failed = true;
         return FrameRole::part;
       }
-      auto classification = std::make_shared<const Classification>(cache_.get(*sql, *options_));
+      auto classification = std::make_shared<const Classification>(cache_.get(literal_key(*sql), *sql, *options_));
       if (first_text_.empty()) first_text_ = std::string(*sql);
       replacement_ = rejection_if_ddl(*classification, true, *name);
       if (!name->empty()) facts_.changes_statement_state = true;

@@ -1,0 +1,184 @@
+"""Helpers shared by the dual-write integration tests (test_dual_write_*.py).
+
+The tests check where writes land by querying each PostgreSQL server
+directly, never through pgdual: "old" and "new" are the two stores of the
+migration, and the proxy decides, per phase, which one is primary.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+
+import psycopg
+import pytest
+
+from conftest import metric_value
+
+STORES = ("old", "new")
+
+# Where the spec's phase table sends reads, and which stores receive writes
+# (docs/configuration.md, "Phases"). "cutover_no_keep" is cutover with
+# migration.keep_old_in_sync: false.
+PHASES = ("prepare", "dual_write", "backfill", "shadow_read", "cutover", "cleanup")
+READ_STORE = {"prepare": "old", "dual_write": "old", "backfill": "old", "shadow_read": "old",
+              "cutover": "new", "cutover_no_keep": "new", "cleanup": "new"}
+WRITE_STORES = {"prepare": {"old"}, "dual_write": {"old", "new"}, "backfill": {"old", "new"},
+                "shadow_read": {"old", "new"}, "cutover": {"old", "new"},
+                "cutover_no_keep": {"new"}, "cleanup": {"new"}}
+
+
+def migration(phase: str = "dual_write", **settings) -> dict:
+    """Config overrides for the migration section. `phase` may be
+    "cutover_no_keep" (cutover with keep_old_in_sync: false); cleanup gets
+    the confirmation it requires."""
+    section = dict(settings)
+    if phase == "cutover_no_keep":
+        section.update(phase="cutover", keep_old_in_sync=False)
+    else:
+        section["phase"] = phase
+    if phase == "cleanup" or "cleanup" in repr(settings):
+        section.setdefault("confirm_cleanup", True)
+    return {"migration": section}
+
+
+def on_both(direct_conn, dbname: str, *statements: str) -> None:
+    """Runs the statements directly on both servers (schema set-up)."""
+    for which in STORES:
+        with direct_conn(which, dbname) as conn:
+            for sql in statements:
+                conn.execute(sql)
+
+
+def on_store(direct_conn, which: str, dbname: str, *statements: str) -> None:
+    with direct_conn(which, dbname) as conn:
+        for sql in statements:
+            conn.execute(sql)
+
+
+def query(direct_conn, which: str, dbname: str, sql: str, params=None) -> list[tuple]:
+    """All rows of a query run directly on one server."""
+    with direct_conn(which, dbname) as conn:
+        return [tuple(r) for r in conn.execute(sql, params).fetchall()]
+
+
+def scalar(direct_conn, which: str, dbname: str, sql: str, params=None):
+    rows = query(direct_conn, which, dbname, sql, params)
+    return rows[0][0] if rows else None
+
+
+def table_rows(direct_conn, dbname: str, table: str, order: str = "1") -> dict[str, list[tuple]]:
+    """{store: sorted rows of the table} for both stores; None for a store
+    where the table does not exist."""
+    out = {}
+    for which in STORES:
+        try:
+            out[which] = query(direct_conn, which, dbname, f"SELECT * FROM {table} ORDER BY {order}")
+        except psycopg.errors.UndefinedTable:
+            out[which] = None
+    return out
+
+
+def table_exists(direct_conn, which: str, dbname: str, table: str) -> bool:
+    return scalar(direct_conn, which, dbname, "SELECT to_regclass(%s) IS NOT NULL", (table,))
+
+
+def table_digest(direct_conn, which: str, dbname: str, table: str, order: str) -> tuple:
+    """(row count, md5 of every row's text in a fixed order) of a table."""
+    return tuple(query(direct_conn, which, dbname,
+                       f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY {order}), '')) "
+                       f"FROM {table} t")[0])
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.05, what: str = "condition"):
+    """Polls predicate() until it returns a truthy value; fails the test
+    after `timeout` seconds. Returns the value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def metric(proxy, name: str, labels: dict | None = None) -> float:
+    """A sample's value from /metrics, 0 when absent."""
+    value = metric_value(proxy.metrics(), name, labels)
+    return 0.0 if value is None else value
+
+
+def metric_samples(proxy, name: str) -> list[tuple[dict, float]]:
+    """Every sample of one metric: [(labels, value)]."""
+    out = []
+    for line in proxy.metrics().splitlines():
+        match = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)", line)
+        if not match or match.group(1) != name:
+            continue
+        labels = dict(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"',
+                                 match.group(3) or ""))
+        out.append((labels, float(match.group(4))))
+    return out
+
+
+def reload_count(proxy) -> float:
+    return metric(proxy, "pgdual_config_reloads_total", {"result": "ok"})
+
+
+def change_config(proxy, timeout: float = 10.0, **overrides) -> None:
+    """Rewrites the config, sends SIGHUP and waits until pgdual reports a
+    successful reload (the file watcher may reload it first; either counts)."""
+    before = reload_count(proxy)
+    proxy.update_config(**overrides)
+    proxy.reload()
+    wait_for(lambda: reload_count(proxy) > before, timeout, what="a successful config reload")
+    # The watcher and SIGHUP may both fire: let the second one land too, so
+    # that it cannot fall into the middle of what the test does next.
+    time.sleep(0.3)
+
+
+def tool(name: str) -> str:
+    """A PostgreSQL client program, bypassing Debian's pg_wrapper (a Perl
+    script that costs most of a second per call on a busy machine)."""
+    import os
+    path = f"/usr/lib/postgresql/15/bin/{name}"
+    return path if os.access(path, os.X_OK) else name
+
+
+def pgbench_cmd(target, env, dbname: str, *args) -> list[str]:
+    return [tool("pgbench"), "-h", target.host, "-p", str(target.port), "-U", env.user, *args, dbname]
+
+
+def pgbench_summary(output: str) -> tuple[int, int]:
+    """(transactions processed, failed transactions) from pgbench's report."""
+    processed = re.search(r"number of transactions actually processed: (\d+)", output)
+    failed = re.search(r"number of failed transactions: (\d+)", output)
+    assert processed and failed, output
+    return int(processed.group(1)), int(failed.group(1))
+
+
+def start_process(cmd: list, env_vars: dict | None = None) -> subprocess.Popen:
+    """A client program in the background; finish it with finish_process."""
+    import os
+    full_env = os.environ.copy()
+    full_env.update({k: str(v) for k, v in (env_vars or {}).items()})
+    return subprocess.Popen([str(c) for c in cmd], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=full_env)
+
+
+def finish_process(process: subprocess.Popen, timeout: float) -> tuple[int, str, str]:
+    """Waits (bounded) for a background client: (exit code, stdout, stderr)."""
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate(timeout=10)
+        pytest.fail(f"{process.args[0]} did not finish within {timeout}s\n{out}\n{err}")
+    return process.returncode, out, err
+
+
+# Dual-write needs two stores: with PGDUAL_TARGET=direct there is only one.
+needs_proxy = pytest.mark.skipif(__import__("os").environ.get("PGDUAL_TARGET") == "direct",
+                                 reason="dual-write tests need pgdual between two stores")

@@ -35,13 +35,6 @@ ClientSession::~ClientSession() {
   if (primary_) runtime_.metrics().backend(primary_->role()).connections->Decrement();
   if (secondary_) {
     runtime_.metrics().backend(secondary_->connection().role()).connections->Decrement();
-    // Whatever the secondary had open is rolled back by its server when the
-    // connection closes; writes of a transaction the primary may have
-    // committed are recorded, not lost silently.
-    if (!secondary_->broken() && !secondary_->pending_units().empty()) {
-      secondary_->mark_broken("client session ended");
-      on_secondary_broken();
-    }
   }
   if (counted_) {
     runtime_.client_count().fetch_sub(1);
@@ -116,6 +109,7 @@ asio::awaitable<void> ClientSession::run() {
   }
   co_await send_startup_reply();
   co_await relay();
+  on_session_end();
   close_all();
 }
 

@@ -52,6 +52,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     routing::MirrorDecision decision;
     bool mirrored = false;
     bool is_write = false;
+    bool autocommit = false;  // sent outside a transaction
     bool error = false;
     std::vector<std::string> command_tags;
     std::vector<std::string> tables;
@@ -98,6 +99,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void record_unmirrored_write(const std::string& reason, const std::string& text,
                                const std::vector<std::string>& tables, const std::string& sqlstate);
   void on_secondary_broken();
+  void on_session_end();
 
   PgStream client_;
   FrameReader client_reader_;

@@ -78,6 +78,7 @@ boost::asio::awaitable<FrameReader::Status> FrameReader::fill() {
     }
     if (buffer_.size() - end_ < needed) buffer_.resize(std::max(buffer_.size() * 2, end_ + needed));
     auto [ec, n] = co_await stream_.read_some(std::span(buffer_.data() + end_, buffer_.size() - end_));
+    if (ec == boost::asio::error::operation_aborted) co_return Status::cancelled;
     if (ec) co_return (ec == boost::asio::error::eof || ec == boost::asio::ssl::error::stream_truncated)
                           ? Status::closed
                           : Status::io_error;

@@ -16,7 +16,7 @@ namespace pgdual::proxy {
 
 class FrameReader {
  public:
-  enum class Status { ok, closed, io_error, protocol_error };
+  enum class Status { ok, closed, io_error, protocol_error, cancelled };
 
   FrameReader(PgStream& stream, std::size_t max_message_size, bool check_frontend_types);
 

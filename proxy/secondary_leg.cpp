@@ -169,6 +169,7 @@ asio::awaitable<std::optional<SecondaryResult>> SecondaryLeg::read_one_reply() {
     }
     reader.take_raw();
     auto status = co_await reader.fill();
+    if (status == FrameReader::Status::cancelled) co_return std::nullopt;  // the session is ending
     if (status != FrameReader::Status::ok) {
       mark_broken(status == FrameReader::Status::protocol_error ? "invalid message: " + reader.error()
                                                                  : "connection lost");

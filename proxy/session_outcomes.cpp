@@ -108,6 +108,31 @@ void ClientSession::record_unmirrored_write(const std::string& reason, const std
   runtime_.retry_queue().push(std::move(failed));
 }
 
+void ClientSession::on_session_end() {
+  // The client is gone. Both servers roll back an open transaction when
+  // their connections close, so only work the primary may have committed
+  // without the secondary having it is recorded: autocommit writes and
+  // COMMITs that were in flight or not yet applied on the secondary.
+  if (!secondary_usable()) return;
+  std::vector<std::string> tables;
+  std::string text;
+  for (const auto& [unit, outcome] : awaiting_secondary_) {
+    if (outcome.status != 'I') continue;
+    tables.insert(tables.end(), outcome.tables.begin(), outcome.tables.end());
+    if (text.empty()) text = outcome.text;
+  }
+  for (const auto& unit : primary_units_) {
+    if (!unit.mirrored || !unit.is_write || !(unit.autocommit || unit.decision.ends_transaction)) continue;
+    tables.insert(tables.end(), unit.tables.begin(), unit.tables.end());
+    if (unit.decision.ends_transaction) {
+      tables.insert(tables.end(), transaction_write_tables_.begin(), transaction_write_tables_.end());
+    }
+    if (text.empty()) text = unit.text;
+  }
+  secondary_->mark_broken("client session ended");
+  if (!tables.empty()) record_unmirrored_write("client left before the secondary applied it", text, tables, "");
+}
+
 void ClientSession::on_secondary_broken() {
   auto& metrics = runtime_.metrics();
   const std::string reason = secondary_ ? secondary_->broken_reason() : "gone";

@@ -245,6 +245,7 @@ void ClientSession::dispatch_unit() {
   unit.id = next_unit_++;
   unit.sent = Clock::now();
   unit.text = units_->first_text();
+  unit.autocommit = predicted_status_ == 'I';
   for (const auto* statement : facts.statements) {
     if (statement->kind == routing::StatementKind::write || statement->kind == routing::StatementKind::ddl) {
       unit.is_write = true;

@@ -182,3 +182,50 @@ def finish_process(process: subprocess.Popen, timeout: float) -> tuple[int, str,
 # Dual-write needs two stores: with PGDUAL_TARGET=direct there is only one.
 needs_proxy = pytest.mark.skipif(__import__("os").environ.get("PGDUAL_TARGET") == "direct",
                                  reason="dual-write tests need pgdual between two stores")
+
+
+def pipeline_batch(dsn: str, statements: list, timeout: float = 20.0) -> list[tuple[str, str | None]]:
+    """Sends every statement with libpq's pipeline mode in ONE batch that
+    ends with a single Sync (Parse/Bind/Describe/Execute per statement, then
+    Sync, all flushed together), on a fresh connection. Returns, per
+    statement, (result status name, SQLSTATE or None). Every wait is bounded."""
+    import select
+
+    from psycopg import pq
+
+    statements = [(s, ()) if isinstance(s, str) else s for s in statements]
+    pg = pq.PGconn.connect(dsn.encode())
+    try:
+        assert pg.status == pq.ConnStatus.OK, pg.error_message
+        pg.nonblocking = 1
+        pg.enter_pipeline_mode()
+        for sql, params in statements:
+            pg.send_query_params(sql.encode(), [str(p).encode() for p in params] or None)
+        pg.pipeline_sync()
+        deadline = time.monotonic() + timeout
+
+        def wait(read: bool) -> None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                pytest.fail(f"pipelined batch got no complete answer within {timeout}s")
+            select.select([pg.socket] if read else [], [] if read else [pg.socket], [],
+                          remaining)
+
+        while pg.flush() != 0:
+            wait(read=False)
+        results: list[tuple[str, str | None]] = []
+        while True:
+            while pg.is_busy():
+                wait(read=True)
+                pg.consume_input()
+            result = pg.get_result()
+            if result is None:
+                continue  # end of one statement's results
+            if pq.ExecStatus(result.status) == pq.ExecStatus.PIPELINE_SYNC:
+                break
+            sqlstate = result.error_field(pq.DiagnosticField.SQLSTATE)
+            results.append((pq.ExecStatus(result.status).name, sqlstate.decode() if sqlstate else None))
+        pg.exit_pipeline_mode()
+        return results
+    finally:
+        pg.finish()

@@ -94,9 +94,7 @@ def test_phase_routing(env, proxy_factory, fresh_db, direct_conn, run, phase):
     proxy = proxy_factory(migration(phase))
 
     problems = []
-    import time as _t
     for client, table in tables.items():
-        print("T", client, _t.time())
         try:
             if client == "psql_simple":
                 read = run_psql_workload(proxy, fresh_db, run, table)
@@ -116,7 +114,6 @@ def test_phase_routing(env, proxy_factory, fresh_db, direct_conn, run, phase):
             if rows[which] != expected:
                 problems.append(f"{client}: the {which} store holds {rows[which]}, "
                                 f"expected {expected}")
-    print("T end", _t.time())
     assert not problems, f"phase {phase}:\n" + "\n".join(problems) + "\n" + proxy.log_tail()
 
 

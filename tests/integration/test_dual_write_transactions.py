@@ -7,6 +7,8 @@ statements, temporary tables) reaches it; COPY FROM STDIN reaches both."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import psycopg
 import psycopg.errors as errors
 import pytest
@@ -262,7 +264,7 @@ def test_copy_from_stdin(dual_proxy, fresh_db, direct_conn, fmt):
                 if fmt == "binary":
                     copy.set_types(["int4", "text", "numeric"])
                 for i in range(1, 2001):
-                    copy.write_row((i, f"row {i}\twith tab", i * 1.5))
+                    copy.write_row((i, f"row {i}\twith tab", Decimal(i) / 4))
             assert cur.rowcount == 2000
         # COPY inside a transaction, then more writes, then COMMIT.
         with conn.transaction():
@@ -280,7 +282,7 @@ def test_copy_from_stdin(dual_proxy, fresh_db, direct_conn, fmt):
                     if fmt == "binary":
                         copy.set_types(["int4", "text", "numeric"])
                     for i in (5001, 5002, 1):
-                        copy.write_row((i, "dup", 0))
+                        copy.write_row((i, "dup", Decimal(0)))
     rows = table_rows(direct_conn, fresh_db, "cp")
     assert len(rows["old"]) == 2100
     assert rows["new"] == rows["old"], (

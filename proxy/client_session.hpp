@@ -100,6 +100,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
                                const std::vector<std::string>& tables, const std::string& sqlstate);
   void on_secondary_broken();
   void on_session_end();
+  void report_secondary_depth();
 
   PgStream client_;
   FrameReader client_reader_;
@@ -133,6 +134,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool reconfigure_ = false;       // the relay restarts with other connections
   Clock::time_point next_secondary_attempt_{};
   std::chrono::milliseconds secondary_backoff_{0};
+  double reported_secondary_depth_ = 0;  // this session's share of the depth gauges
   bool drain_requested_ = false;
   bool counted_ = false;
 };

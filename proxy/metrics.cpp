@@ -103,7 +103,8 @@ Metrics::Metrics(const std::string& version) : registry_(std::make_shared<promet
                                         "Failed attempts to open a server connection, per backend "
                                         "(network, TLS or authentication).");
   auto& queries = counter_family(registry, "pgdual_backend_queries_total",
-                                 "Statements sent to each backend, by statement kind.");
+                                 "Units of client work (a simple Query, or an extended batch up to Sync) sent to each "
+                                 "backend, by the strongest statement kind in them.");
   auto& query_duration = histogram_family(
       registry, "pgdual_backend_query_duration_seconds",
       "Time from sending a statement to a backend to its completion, per backend.");
@@ -161,7 +162,7 @@ Metrics::Metrics(const std::string& version) : registry_(std::make_shared<promet
                                     "alone, which reports the error).")
                          .Add({});
   add_per_value<RoutingDecision>(counter_family(registry, "pgdual_routing_decisions_total",
-                                                "Statements routed, by destination."),
+                                                "Units of client work routed, by destination."),
                                  "decision", routing_decisions_);
 
   // ---- dual-write
@@ -171,22 +172,25 @@ Metrics::Metrics(const std::string& version) : registry_(std::make_shared<promet
       "type", secondary_failures_);
   async_queue_depth_ =
       &gauge_family(registry, "pgdual_async_queue_depth",
-                    "Statements waiting in the async strategy's queues for the secondary.")
+                    "Units waiting for the secondary under the async strategy, summed over sessions.")
            .Add({});
   async_queue_overflow_ =
       &counter_family(registry, "pgdual_async_queue_overflow_total",
-                      "Statements that found the async queue full and went to the retry path.")
+                      "Times a session's async queue was full: its secondary was detached and the "
+                      "writes went to the retry path.")
            .Add({});
   secondary_lag_seconds_ =
       &gauge_family(registry, "pgdual_secondary_lag_seconds",
-                    "Age of the oldest write not yet applied on the secondary.")
+                    "Seconds from the primary's completion of the last mirrored unit to the "
+                    "secondary's (how far the secondary trails the primary).")
            .Add({});
   secondary_lag_statements_ =
       &gauge_family(registry, "pgdual_secondary_lag_statements",
-                    "Writes applied on the primary and not yet on the secondary.")
+                    "Units executed on the primary and not yet on the secondary, summed over sessions.")
            .Add({});
   retry_queue_depth_ = &gauge_family(registry, "pgdual_retry_queue_depth",
-                                     "Failed secondary transactions waiting to be retried.")
+                                     "Writes that did not reach the secondary, recorded with their context for "
+                                     "replay and reconciliation.")
                             .Add({});
   divergence_family_ = &counter_family(
       registry, "pgdual_write_divergence_total",

@@ -47,6 +47,12 @@ class SecondaryLeg {
   BackendConnection& connection() { return *connection_; }
   bool broken() const { return broken_; }
   const std::string& broken_reason() const { return broken_reason_; }
+  // True once after the leg broke: its failure is counted and recorded once.
+  bool take_failure_report() {
+    const bool first = broken_ && !failure_reported_;
+    failure_reported_ = failure_reported_ || broken_;
+    return first;
+  }
   // Stops using the connection (I/O error, timeout, overflow): the server
   // rolls back whatever was open on it when it closes.
   void mark_broken(std::string reason);
@@ -100,6 +106,7 @@ class SecondaryLeg {
   std::unique_ptr<boost::asio::steady_timer> progress_;  // cancelled to wake waiters
   bool flushing_ = false;
   bool broken_ = false;
+  bool failure_reported_ = false;
   std::string broken_reason_;
   SecondaryResult current_;
 };

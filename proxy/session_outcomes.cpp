@@ -41,6 +41,7 @@ void ClientSession::compare(const PrimaryOutcome& primary, const SecondaryResult
     secondary_metrics.write_duration->Observe(secondary.seconds);
   }
   metrics.secondary_lag_seconds().Set(secondary.seconds);
+  report_secondary_depth();
 
   if (secondary.error && !primary.error) {
     // The primary accepted what the secondary refused: the stores diverge.
@@ -130,14 +131,31 @@ void ClientSession::on_session_end() {
     if (text.empty()) text = unit.text;
   }
   secondary_->mark_broken("client session ended");
+  secondary_->take_failure_report();  // not a failure of the secondary
+  report_secondary_depth();
   if (!tables.empty()) record_unmirrored_write("client left before the secondary applied it", text, tables, "");
 }
 
-void ClientSession::on_secondary_broken() {
+void ClientSession::report_secondary_depth() {
+  // Gauges summed over sessions: each session adds the change of its own depth.
+  const double depth = secondary_usable() ? static_cast<double>(secondary_->outstanding()) : 0.0;
+  const double delta = depth - reported_secondary_depth_;
+  if (delta == 0) return;
   auto& metrics = runtime_.metrics();
-  const std::string reason = secondary_ ? secondary_->broken_reason() : "gone";
-  metrics.secondary_failures(reason == "timeout" ? SecondaryFailure::timeout : SecondaryFailure::error)
-      .Increment();
+  metrics.secondary_lag_statements().Increment(delta);
+  if (config_->config.migration.strategy == config::Strategy::async) metrics.async_queue_depth().Increment(delta);
+  reported_secondary_depth_ = depth;
+}
+
+void ClientSession::on_secondary_broken() {
+  if (!secondary_ || !secondary_->take_failure_report()) return;
+  report_secondary_depth();
+  auto& metrics = runtime_.metrics();
+  const std::string reason = secondary_->broken_reason();
+  if (reason != "async queue full") {
+    metrics.secondary_failures(reason == "timeout" ? SecondaryFailure::timeout : SecondaryFailure::error)
+        .Increment();
+  }
   // The secondary's server rolls back what was open on the connection: the
   // whole open transaction and every unit still in flight are lost there.
   std::vector<std::string> tables = transaction_write_tables_;

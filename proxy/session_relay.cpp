@@ -260,6 +260,17 @@ void ClientSession::dispatch_unit() {
   if (facts.parse_failed) metrics.parse_failures().Increment();
 
   const MirrorMode mode = unit.decision.mode;
+  const auto& migration = config_->config.migration;
+  if (mode == MirrorMode::follow && secondary_usable() && migration.strategy == config::Strategy::async &&
+      secondary_->outstanding() >= migration.async_queue_capacity) {
+    // The secondary cannot keep up: rather than grow without bound, detach
+    // it (its server rolls back what was open) and record what it missed.
+    metrics.async_queue_overflow().Increment();
+    spdlog::warn("async queue full ({} units): detaching the secondary from this session",
+                 migration.async_queue_capacity);
+    secondary_->mark_broken("async queue full");
+    on_secondary_broken();
+  }
   if (mode == MirrorMode::follow && secondary_usable()) {
     unit.mirrored = true;
     // Held until the primary has executed it (see routing/phase_rules.hpp).
@@ -306,7 +317,6 @@ asio::awaitable<bool> ClientSession::catch_up_before_commit(UnitId commit_unit) 
   const bool in_time =
       co_await secondary_->wait_through(commit_unit - 1, config_->config.limits.secondary_timeout);
   if (!in_time) {
-    runtime_.metrics().secondary_failures(SecondaryFailure::timeout).Increment();
     spdlog::warn("secondary did not catch up within {} ms before COMMIT: detaching it from this session",
                  config_->config.limits.secondary_timeout.count());
     secondary_->mark_broken("timeout");
@@ -461,14 +471,13 @@ asio::awaitable<void> ClientSession::finish_primary_unit(char status) {
   if (sync && status == 'I' && secondary_usable()) {
     const bool in_time = co_await secondary_->wait_through(unit.id, config_->config.limits.secondary_timeout);
     if (!in_time) {
-      metrics.secondary_failures(SecondaryFailure::timeout).Increment();
       spdlog::warn("secondary did not answer within {} ms: detaching it from this session",
                    config_->config.limits.secondary_timeout.count());
       secondary_->mark_broken("timeout");
       on_secondary_broken();
     }
   }
-  metrics.secondary_lag_statements().Set(secondary_ ? static_cast<double>(secondary_->outstanding()) : 0);
+  report_secondary_depth();
 
   if (auto rejected = secondary_rejections_.find(unit.id); rejected != secondary_rejections_.end()) {
     // on_secondary_failure: fail, outside a transaction: the primary has

@@ -9,9 +9,9 @@
 //   transaction boundary, so a reload never splits a transaction.
 // - The session's phase picks the primary (old before cutover, new from
 //   cutover on) and whether there is a secondary.
-// - A table override decides whether writes to that table are mirrored (a
-//   table at prepare or cleanup is not), and reads go to the new store only
-//   when every table read is at cutover or later.
+// - A table override decides only whether writes to that table are mirrored
+//   (a table at prepare or cleanup is not); it never changes which store
+//   answers, so a transaction never sees two stores.
 
 #include <optional>
 #include <string>

@@ -184,47 +184,76 @@ needs_proxy = pytest.mark.skipif(__import__("os").environ.get("PGDUAL_TARGET") =
                                  reason="dual-write tests need pgdual between two stores")
 
 
-def pipeline_batch(dsn: str, statements: list, timeout: float = 20.0) -> list[tuple[str, str | None]]:
-    """Sends every statement with libpq's pipeline mode in ONE batch that
-    ends with a single Sync (Parse/Bind/Describe/Execute per statement, then
-    Sync, all flushed together), on a fresh connection. Returns, per
-    statement, (result status name, SQLSTATE or None). Every wait is bounded."""
+SYNC = object()  # in pipeline_batch's statements: a Sync between batches
+
+
+def pipeline_batch(dsn: str, statements: list, timeout: float = 20.0,
+                   wait_each_sync: bool = False,
+                   write_each: float | None = None) -> list[tuple[str, str | None]]:
+    """Sends the statements with libpq's pipeline mode: Parse/Bind/Describe/
+    Execute per statement, a Sync wherever SYNC appears and one at the end,
+    on a fresh connection. Everything is written at once, or with
+    wait_each_sync each batch only after the previous one's answers came
+    back (as psycopg's pipeline does after a BEGIN). With write_each=SECONDS
+    every message group is written by itself, that long after the previous
+    one (psycopg writes each statement as it is executed). Returns, per statement,
+    (result status name, SQLSTATE or None). Every wait is bounded."""
     import select
 
     from psycopg import pq
 
-    statements = [(s, ()) if isinstance(s, str) else s for s in statements]
+    batches: list[list] = [[]]
+    for item in statements:
+        if item is SYNC:
+            batches.append([])
+        else:
+            batches[-1].append((item, ()) if isinstance(item, str) else item)
+    if not wait_each_sync:
+        batches = [sum(([*b, SYNC] for b in batches[:-1]), []) + batches[-1]]
+
     pg = pq.PGconn.connect(dsn.encode())
+    deadline = time.monotonic() + timeout
+
+    def wait(read: bool) -> None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            pytest.fail(f"pipelined batch got no complete answer within {timeout}s")
+        select.select([pg.socket] if read else [], [] if read else [pg.socket], [], remaining)
+
+    results: list[tuple[str, str | None]] = []
     try:
         assert pg.status == pq.ConnStatus.OK, pg.error_message
         pg.nonblocking = 1
         pg.enter_pipeline_mode()
-        for sql, params in statements:
-            pg.send_query_params(sql.encode(), [str(p).encode() for p in params] or None)
-        pg.pipeline_sync()
-        deadline = time.monotonic() + timeout
-
-        def wait(read: bool) -> None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                pytest.fail(f"pipelined batch got no complete answer within {timeout}s")
-            select.select([pg.socket] if read else [], [] if read else [pg.socket], [],
-                          remaining)
-
-        while pg.flush() != 0:
-            wait(read=False)
-        results: list[tuple[str, str | None]] = []
-        while True:
-            while pg.is_busy():
-                wait(read=True)
-                pg.consume_input()
-            result = pg.get_result()
-            if result is None:
-                continue  # end of one statement's results
-            if pq.ExecStatus(result.status) == pq.ExecStatus.PIPELINE_SYNC:
-                break
-            sqlstate = result.error_field(pq.DiagnosticField.SQLSTATE)
-            results.append((pq.ExecStatus(result.status).name, sqlstate.decode() if sqlstate else None))
+        for batch in batches:
+            syncs = 1
+            for item in batch:
+                if item is SYNC:
+                    pg.pipeline_sync()
+                    syncs += 1
+                    continue
+                sql, params = item
+                pg.send_query_params(sql.encode(), [str(p).encode() for p in params] or None)
+                if write_each is not None:
+                    while pg.flush() != 0:
+                        wait(read=False)
+                    time.sleep(write_each)
+            pg.pipeline_sync()
+            while pg.flush() != 0:
+                wait(read=False)
+            while syncs:
+                while pg.is_busy():
+                    wait(read=True)
+                    pg.consume_input()
+                result = pg.get_result()
+                if result is None:
+                    continue  # end of one statement's results
+                status = pq.ExecStatus(result.status)
+                if status == pq.ExecStatus.PIPELINE_SYNC:
+                    syncs -= 1
+                    continue
+                sqlstate = result.error_field(pq.DiagnosticField.SQLSTATE)
+                results.append((status.name, sqlstate.decode() if sqlstate else None))
         pg.exit_pipeline_mode()
         return results
     finally:

@@ -12,7 +12,7 @@ import psycopg.errors as errors
 import pytest
 
 from dual_write_helpers import (metric, metric_samples, migration, needs_proxy, on_both,
-                                on_store, pipeline_batch, table_rows, wait_for)
+                                SYNC, on_store, pipeline_batch, table_rows, wait_for)
 
 pytestmark = needs_proxy
 
@@ -85,23 +85,30 @@ def test_primary_rejection_in_pipeline(proxy_factory, fresh_db, direct_conn):
     assert rows["new"] == [(4, "ok")]
 
 
-@pytest.mark.parametrize("explicit", [True, False], ids=["begin_commit", "implicit"])
-def test_primary_rejection_in_one_pipelined_batch(proxy_factory, fresh_db, direct_conn,
-                                                  explicit):
-    """One extended-protocol batch with a single Sync: [BEGIN] INSERT 2,
-    INSERT 1 (fails on the primary), INSERT 3 [COMMIT]. The primary skips
-    everything after the error up to Sync and rolls the batch back; nothing
-    of it may take effect on the secondary (invariants 5, 7, 8)."""
+@pytest.mark.parametrize("writes", ["at_once", "one_by_one"])
+@pytest.mark.parametrize("shape", ["implicit", "begin_in_batch", "begin_before_batch"])
+def test_primary_rejection_in_one_pipelined_batch(proxy_factory, fresh_db, direct_conn, shape,
+                                                  writes):
+    """One extended-protocol batch ending in Sync: INSERT 2, INSERT 1 (fails
+    on the primary), INSERT 3, then COMMIT when a BEGIN came first, in the
+    same batch or in a batch of its own before. Written at once, or message
+    group by message group as psycopg's pipeline mode does (BEGIN answered
+    first, then each statement in its own write, Sync last). The primary
+    skips everything after the error up to Sync; nothing of the batch may
+    take effect on the secondary (invariants 5, 7, 8)."""
     on_both(direct_conn, fresh_db, "CREATE TABLE u (id int PRIMARY KEY, v text)")
     on_store(direct_conn, "old", fresh_db, "INSERT INTO u VALUES (1, 'old only')")
     proxy = proxy_factory(migration("dual_write"))
     body = [("INSERT INTO u VALUES ($1, $2)", (2, "before")),
             ("INSERT INTO u VALUES ($1, $2)", (1, "dup")),
             ("INSERT INTO u VALUES ($1, $2)", (3, "after"))]
-    batch = (["BEGIN"] + body + ["COMMIT"]) if explicit else body
-    results = pipeline_batch(proxy.dsn(fresh_db), batch)
+    batch = {"implicit": body, "begin_in_batch": ["BEGIN"] + body + ["COMMIT"],
+             "begin_before_batch": ["BEGIN", SYNC] + body + ["COMMIT"]}[shape]
+    one_by_one = writes == "one_by_one"
+    results = pipeline_batch(proxy.dsn(fresh_db), batch, wait_each_sync=one_by_one,
+                             write_each=0.02 if one_by_one else None)
     statuses = [status for status, _ in results]
-    first = 1 if explicit else 0
+    first = 0 if shape == "implicit" else 1
     assert statuses[first] == "COMMAND_OK" and results[first + 1] == ("FATAL_ERROR", "23505"), results
     assert all(s == "PIPELINE_ABORTED" for s in statuses[first + 2:]), results
     with proxy.connect(fresh_db) as conn:  # the session after it: a new one mirrors

@@ -39,8 +39,8 @@ boost::asio::awaitable<std::unique_ptr<BackendConnection>> BackendConnection::op
   const auto& config = *target.config;
 
   tcp::resolver resolver(executor);
-  auto [resolve_ec, endpoints] =
-      co_await resolver.async_resolve(config.host, std::to_string(config.port), use_tuple);
+  const std::string port = std::to_string(config.port);  // named: see client_session.cpp
+  auto [resolve_ec, endpoints] = co_await resolver.async_resolve(config.host, port, use_tuple);
   if (resolve_ec) {
     failure.reason = "could not resolve \"" + config.host + "\": " + resolve_ec.message();
     co_return nullptr;
@@ -122,37 +122,32 @@ boost::asio::awaitable<bool> BackendConnection::startup(const StartupParameters&
       co_return false;
     }
     while (auto frame = reader_.next()) {
-      switch (frame->type) {
-        case protocol::backend::kAuthentication: {
-          auto request = protocol::parse_authentication(frame->payload);
-          if (!request) {
-            failure.reason = "malformed authentication request from server";
-            co_return false;
-          }
-          if (!co_await answer_authentication(*request, failure)) co_return false;
-          break;
-        }
-        case protocol::backend::kErrorResponse:
-          failure.server_error = protocol::parse_error_fields(frame->payload);
-          failure.reason = failure.server_error ? failure.server_error->message : "server error";
+      if (frame->type == protocol::backend::kAuthentication) {
+        auto request = protocol::parse_authentication(frame->payload);
+        if (!request) {
+          failure.reason = "malformed authentication request from server";
           co_return false;
-        case protocol::backend::kParameterStatus:
-          if (auto parameter = protocol::parse_parameter_status(frame->payload)) {
-            parameter_status_.emplace_back(std::move(*parameter));
-          }
-          break;
-        case protocol::backend::kBackendKeyData:
-          if (auto key = protocol::parse_backend_key_data(frame->payload)) {
-            process_id_ = key->first;
-            secret_key_ = key->second;
-          }
-          break;
-        case protocol::backend::kReadyForQuery:
-          reader_.take_raw();
-          co_return true;
-        default:  // notices, NegotiateProtocolVersion: nothing to act on
-          break;
+        }
+        const bool answered = co_await answer_authentication(*request, failure);
+        if (!answered) co_return false;
+      } else if (frame->type == protocol::backend::kErrorResponse) {
+        failure.server_error = protocol::parse_error_fields(frame->payload);
+        failure.reason = failure.server_error ? failure.server_error->message : "server error";
+        co_return false;
+      } else if (frame->type == protocol::backend::kParameterStatus) {
+        if (auto parameter = protocol::parse_parameter_status(frame->payload)) {
+          parameter_status_.emplace_back(std::move(*parameter));
+        }
+      } else if (frame->type == protocol::backend::kBackendKeyData) {
+        if (auto key = protocol::parse_backend_key_data(frame->payload)) {
+          process_id_ = key->first;
+          secret_key_ = key->second;
+        }
+      } else if (frame->type == protocol::backend::kReadyForQuery) {
+        reader_.take_raw();
+        co_return true;
       }
+      // Notices and NegotiateProtocolVersion need no action.
     }
     reader_.take_raw();
   }

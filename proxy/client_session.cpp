@@ -62,8 +62,12 @@ void ClientSession::request_drain() {
     asio::co_spawn(
         client_.socket().get_executor(),
         [self]() -> asio::awaitable<void> {
-          co_await self->send_error(protocol::make_error(
-              "57P01", "terminating connection due to administrator command", "FATAL"));
+          {
+      // A named local: GCC 12 mishandles temporaries inside co_await expressions.
+      auto fatal = protocol::make_error(
+              "57P01", "terminating connection due to administrator command", "FATAL");
+      co_await self->send_error(fatal);
+    }
           self->close_all();
         },
         asio::detached);
@@ -79,27 +83,35 @@ asio::awaitable<void> ClientSession::run() {
   metrics.client_connections().Increment();
   if (runtime_.draining()) {
     metrics.client_connections_rejected(RejectReason::shutting_down).Increment();
-    co_await send_error(protocol::make_error("57P03", "the database system is shutting down", "FATAL"));
+    {
+      // A named local: GCC 12 mishandles temporaries inside co_await expressions.
+      auto fatal = protocol::make_error("57P03", "the database system is shutting down", "FATAL");
+      co_await send_error(fatal);
+    }
     co_return;
   }
   if (count > limits.max_client_connections) {
     metrics.client_connections_rejected(RejectReason::too_many_connections).Increment();
-    co_await send_error(protocol::make_error("53300", "sorry, too many clients already", "FATAL"));
+    {
+      // A named local: GCC 12 mishandles temporaries inside co_await expressions.
+      auto fatal = protocol::make_error("53300", "sorry, too many clients already", "FATAL");
+      co_await send_error(fatal);
+    }
     co_return;
   }
 
   // Everything before the relay must finish within startup_timeout, so a
   // client that stalls cannot hold a connection slot forever.
   asio::steady_timer deadline(co_await asio::this_coro::executor, limits.startup_timeout);
-  auto started = co_await ([this]() -> asio::awaitable<bool> {
-    if (co_await negotiate_startup() == StartupOutcome::done) co_return false;
-    if (!co_await connect_backends()) co_return false;
-    co_return true;
-  }() || deadline.async_wait(use_tuple));
+  auto started = co_await (start_and_connect() || deadline.async_wait(use_tuple));
   if (started.index() == 1) {
     metrics.client_connections_rejected(RejectReason::startup_timeout).Increment();
     spdlog::info("client startup timed out after {} ms", limits.startup_timeout.count());
-    co_await send_error(protocol::make_error("08006", "startup timeout expired", "FATAL"));
+    {
+      // A named local: GCC 12 mishandles temporaries inside co_await expressions.
+      auto fatal = protocol::make_error("08006", "startup timeout expired", "FATAL");
+      co_await send_error(fatal);
+    }
     close_all();
     co_return;
   }
@@ -113,72 +125,117 @@ asio::awaitable<void> ClientSession::run() {
   close_all();
 }
 
+asio::awaitable<bool> ClientSession::start_and_connect() {
+  const StartupOutcome outcome = co_await negotiate_startup();
+  if (outcome == StartupOutcome::done) co_return false;
+  const bool connected = co_await connect_backends();
+  co_return connected;
+}
+
+ClientSession::StartupStep ClientSession::next_startup_step(FrameReader::Status status) {
+  auto& metrics = runtime_.metrics();
+  StartupStep step;
+  if (status != FrameReader::Status::ok) {
+    if (status != FrameReader::Status::protocol_error) return step;  // close
+    metrics.protocol_errors(ProtocolErrorReason::bad_length).Increment();
+    metrics.client_connections_rejected(RejectReason::protocol_error).Increment();
+    step.action = StartupStep::Action::refuse;
+    step.error = protocol::make_error("08P01", "invalid startup packet: " + client_reader_.error(), "FATAL");
+    return step;
+  }
+  auto frame = client_reader_.next();
+  client_reader_.take_raw();
+  if (!frame) return step;
+  protocol::StartupError error;
+  auto packet = protocol::parse_startup(frame->payload, error);
+  if (!packet) {
+    const bool version = error.sqlstate == "0A000";
+    metrics.protocol_errors(version ? ProtocolErrorReason::unsupported_version : ProtocolErrorReason::bad_startup)
+        .Increment();
+    metrics.client_connections_rejected(RejectReason::protocol_error).Increment();
+    step.action = StartupStep::Action::refuse;
+    step.error = protocol::make_error(error.sqlstate.empty() ? "08P01" : error.sqlstate, error.message, "FATAL");
+    return step;
+  }
+  switch (packet->kind) {
+    case protocol::StartupKind::cancel_request:
+      step.action = StartupStep::Action::cancel;
+      break;
+    case protocol::StartupKind::gssenc_request:
+      // No GSSAPI encryption: 'N' lets the client go on with SSL or plain.
+      step.action = StartupStep::Action::answer_no;
+      break;
+    case protocol::StartupKind::ssl_request:
+      if (runtime_.server_tls() == nullptr || client_.is_tls()) {
+        step.action = StartupStep::Action::answer_no;
+      } else if (client_reader_.has_buffered_bytes()) {
+        // Bytes sent after SSLRequest but before our answer would be read as
+        // if they came over TLS (CVE-2021-23214): refuse them.
+        metrics.protocol_errors(ProtocolErrorReason::bad_startup).Increment();
+      } else {
+        step.action = StartupStep::Action::start_tls;
+      }
+      break;
+    case protocol::StartupKind::startup:
+      step.action = StartupStep::Action::startup;
+      break;
+  }
+  step.packet = std::move(*packet);
+  return step;
+}
+
+asio::awaitable<bool> ClientSession::start_client_tls() {
+  auto& metrics = runtime_.metrics();
+  if (co_await client_.write_all("S")) co_return false;
+  const auto ec = co_await client_.handshake_as_server(*runtime_.server_tls());
+  if (ec) {
+    metrics.tls_handshakes_failed(TlsSide::client).Increment();
+    spdlog::info("client TLS handshake failed: {}", ec.message());
+    co_return false;
+  }
+  metrics.tls_handshakes_ok(TlsSide::client).Increment();
+  co_return true;
+}
+
+// The coroutine only sequences I/O; the decisions are in next_startup_step.
+// (Flat control flow on purpose: GCC 12 miscompiled co_await inside a switch
+// with locals that outlive a suspension.)
 asio::awaitable<ClientSession::StartupOutcome> ClientSession::negotiate_startup() {
   auto& metrics = runtime_.metrics();
   client_reader_.set_startup_phase(true);
-  for (;;) {
-    auto status = co_await client_reader_.fill();
-    if (status != FrameReader::Status::ok) {
-      if (status == FrameReader::Status::protocol_error) {
-        metrics.protocol_errors(ProtocolErrorReason::bad_length).Increment();
-        metrics.client_connections_rejected(RejectReason::protocol_error).Increment();
-        co_await send_error(protocol::make_error("08P01", "invalid startup packet: " + client_reader_.error(), "FATAL"));
-      }
+  StartupStep step;
+  bool started = false;
+  while (!started) {
+    const auto status = co_await client_reader_.fill();
+    step = next_startup_step(status);
+    if (step.action == StartupStep::Action::close) co_return StartupOutcome::done;
+    if (step.action == StartupStep::Action::refuse) {
+      co_await send_error(step.error);
       co_return StartupOutcome::done;
     }
-    auto frame = client_reader_.next();
-    client_reader_.take_raw();
-    if (!frame) co_return StartupOutcome::done;
-    protocol::StartupError error;
-    auto packet = protocol::parse_startup(frame->payload, error);
-    if (!packet) {
-      const bool version = error.sqlstate == "0A000";
-      metrics.protocol_errors(version ? ProtocolErrorReason::unsupported_version : ProtocolErrorReason::bad_startup).Increment();
-      metrics.client_connections_rejected(RejectReason::protocol_error).Increment();
-      co_await send_error(protocol::make_error(error.sqlstate.empty() ? "08P01" : error.sqlstate, error.message, "FATAL"));
+    if (step.action == StartupStep::Action::cancel) {
+      co_await handle_cancel_request(step.packet);
       co_return StartupOutcome::done;
     }
-    switch (packet->kind) {
-      case protocol::StartupKind::cancel_request:
-        co_await handle_cancel_request(*packet);
-        co_return StartupOutcome::done;
-      case protocol::StartupKind::gssenc_request:
-        // No GSSAPI encryption: 'N' lets the client go on with SSL or plain.
-        co_await client_.write_all("N");
-        continue;
-      case protocol::StartupKind::ssl_request: {
-        auto* tls = runtime_.server_tls();
-        if (tls == nullptr || client_.is_tls()) {
-          co_await client_.write_all("N");
-          continue;
-        }
-        // Bytes sent after SSLRequest but before our answer would be read as
-        // if they came over TLS (CVE-2021-23214): refuse them.
-        if (client_reader_.has_buffered_bytes()) {
-          metrics.protocol_errors(ProtocolErrorReason::bad_startup).Increment();
-          co_return StartupOutcome::done;
-        }
-        co_await client_.write_all("S");
-        if (auto ec = co_await client_.handshake_as_server(*tls)) {
-          metrics.tls_handshakes_failed(TlsSide::client).Increment();
-          spdlog::info("client TLS handshake failed: {}", ec.message());
-          co_return StartupOutcome::done;
-        }
-        metrics.tls_handshakes_ok(TlsSide::client).Increment();
-        continue;
-      }
-      case protocol::StartupKind::startup:
-        break;
+    if (step.action == StartupStep::Action::answer_no) {
+      if (co_await client_.write_all("N")) co_return StartupOutcome::done;
+    } else if (step.action == StartupStep::Action::start_tls) {
+      if (!co_await start_client_tls()) co_return StartupOutcome::done;
+    } else {
+      started = true;
     }
-    startup_ = std::move(*packet);
-    break;
   }
+  startup_ = std::move(step.packet);
   client_reader_.set_startup_phase(false);
 
   const auto& config = config_->config;
   if (config.tls && config.tls->require && !client_.is_tls()) {
     metrics.client_connections_rejected(RejectReason::tls_required).Increment();
-    co_await send_error(protocol::make_error("28000", "pgdual requires an encrypted connection (sslmode=require)", "FATAL"));
+    {
+      // A named local: GCC 12 mishandles temporaries inside co_await expressions.
+      auto fatal = protocol::make_error("28000", "pgdual requires an encrypted connection (sslmode=require)", "FATAL");
+      co_await send_error(fatal);
+    }
     co_return StartupOutcome::done;
   }
   if (startup_.needs_negotiation()) {
@@ -206,7 +263,8 @@ asio::awaitable<void> ClientSession::handle_cancel_request(const protocol::Start
   auto executor = co_await asio::this_coro::executor;
   for (const auto& target : *targets) {
     tcp::resolver resolver(executor);
-    auto [resolve_ec, endpoints] = co_await resolver.async_resolve(target.host, std::to_string(target.port), use_tuple);
+    const std::string port = std::to_string(target.port);
+    auto [resolve_ec, endpoints] = co_await resolver.async_resolve(target.host, port, use_tuple);
     if (resolve_ec) continue;
     tcp::socket socket(executor);
     auto [connect_ec, endpoint] = co_await asio::async_connect(socket, endpoints, use_tuple);
@@ -241,7 +299,8 @@ asio::awaitable<std::unique_ptr<BackendConnection>> ClientSession::open_backend(
                        old_store ? config_->old_tls.get() : config_->new_tls.get(),
                        old_store ? BackendRole::old_backend : BackendRole::new_backend};
   auto& backend_metrics = runtime_.metrics().backend(target.role);
-  auto connection = co_await BackendConnection::open(target, backend_parameters(*target.config), failure);
+  const auto parameters = backend_parameters(*target.config);
+  auto connection = co_await BackendConnection::open(target, parameters, failure);
   if (!connection) {
     backend_metrics.connect_errors->Increment();
     if (target.tls && failure.reason.find("TLS") != std::string::npos) {
@@ -270,9 +329,13 @@ asio::awaitable<bool> ClientSession::connect_backends() {
       co_await send_error(*failure.server_error);
     } else {
       spdlog::warn("{} database unavailable: {}", name, failure.reason);
-      co_await send_error(protocol::make_error(
+      {
+      // A named local: GCC 12 mishandles temporaries inside co_await expressions.
+      auto fatal = protocol::make_error(
           "08006", std::string("pgdual could not connect to the ") + name + " database: " + failure.reason,
-          "FATAL"));
+          "FATAL");
+      co_await send_error(fatal);
+    }
     }
     co_return false;
   }
@@ -286,8 +349,12 @@ asio::awaitable<bool> ClientSession::connect_backends() {
       const std::string reason = secondary_failure.server_error ? secondary_failure.server_error->message
                                                                 : secondary_failure.reason;
       if (migration.on_secondary_failure == config::OnSecondaryFailure::fail) {
-        co_await send_error(protocol::make_error(
-            "08006", "pgdual could not connect to the secondary database: " + reason, "FATAL"));
+        {
+      // A named local: GCC 12 mishandles temporaries inside co_await expressions.
+      auto fatal = protocol::make_error(
+            "08006", "pgdual could not connect to the secondary database: " + reason, "FATAL");
+      co_await send_error(fatal);
+    }
         co_return false;
       }
       // continue: serve from the primary; writes are recorded until the

@@ -70,6 +70,16 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   };
 
   // client_session.cpp: startup
+  // What to do with one startup-phase packet (decided without I/O).
+  struct StartupStep {
+    enum class Action { close, refuse, cancel, answer_no, start_tls, startup };
+    Action action = Action::close;
+    protocol::ErrorFields error;
+    protocol::StartupPacket packet;
+  };
+  StartupStep next_startup_step(FrameReader::Status status);
+  boost::asio::awaitable<bool> start_client_tls();
+  boost::asio::awaitable<bool> start_and_connect();
   boost::asio::awaitable<StartupOutcome> negotiate_startup();
   boost::asio::awaitable<void> handle_cancel_request(const protocol::StartupPacket& packet);
   boost::asio::awaitable<bool> connect_backends();

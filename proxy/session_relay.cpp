@@ -147,6 +147,11 @@ asio::awaitable<bool> ClientSession::refresh_phase_at_boundary() {
   if (secondary_) runtime_.metrics().backend(secondary_->connection().role()).connections->Decrement();
   secondary_ = std::make_unique<SecondaryLeg>(std::move(connection));
   secondary_backoff_ = std::chrono::milliseconds(0);
+  if (auto replay = units_->session_state_replay(); !replay.empty()) {
+    // A new connection mid-session: give it the session's prepared
+    // statements and settings before any unit that refers to them.
+    secondary_->enqueue(next_unit_++, EntryPurpose::control, std::move(replay), true);
+  }
   register_cancel_targets();
   spdlog::info("secondary connection (re)established");
   co_return true;
@@ -155,20 +160,15 @@ asio::awaitable<bool> ClientSession::refresh_phase_at_boundary() {
 asio::awaitable<void> ClientSession::pump_client() {
   auto& metrics = runtime_.metrics();
   for (;;) {
-    if (idle() && predicted_status_ == 'I' && !client_reader_.has_buffered_bytes()) {
-      // Wait for the client's next message before touching the phase, so an
-      // idle session does not reconnect in a loop.
-      auto status = co_await client_reader_.fill();
-      if (status != FrameReader::Status::ok) {
-        if (status == FrameReader::Status::protocol_error) break;
-        co_return;
-      }
+    auto status = co_await client_reader_.fill();
+    // Between transactions, with nothing in flight, the session takes the
+    // configuration in force (a reload never splits a transaction).
+    if (status == FrameReader::Status::ok && idle() && predicted_status_ == 'I' && !unit_open_) {
       if (co_await refresh_phase_at_boundary()) {
         reconfigure_ = true;
         co_return;
       }
     }
-    auto status = co_await client_reader_.fill();
     bool terminate = false;
     const bool mirroring = secondary_usable();
     units_->set_reject_ddl(mirroring && config_->config.migration.ddl == config::DdlPolicy::reject,
@@ -176,9 +176,15 @@ asio::awaitable<void> ClientSession::pump_client() {
     while (auto frame = client_reader_.next()) {
       const auto role = units_->add(*frame);
       const auto raw = raw_frame(*frame);
-      if (role != routing::FrameRole::copy_data && !unit_open_) {
+      if ((role == routing::FrameRole::part || role == routing::FrameRole::terminator) && !unit_open_) {
+        // The unit is tracked from its first message: the primary may answer
+        // (an error after a Flush) before the client's Sync completes it.
         unit_open_ = true;
         unit_start_ = primary_out_.size();
+        PrimaryUnit opened;
+        opened.id = next_unit_++;
+        opened.sent = Clock::now();
+        primary_units_.push_back(std::move(opened));
       }
       if (units_->replacement()) {
         primary_out_.append(*units_->replacement());
@@ -233,7 +239,11 @@ asio::awaitable<void> ClientSession::pump_client() {
     metrics.protocol_errors(oversize ? ProtocolErrorReason::oversize : ProtocolErrorReason::unknown_message)
         .Increment();
     spdlog::warn("closing client session: {}", client_reader_.error());
-    co_await send_error(protocol::make_error(oversize ? "54000" : "08P01", client_reader_.error(), "FATAL"));
+    {
+      // A named local: GCC 12 mishandles temporaries inside co_await expressions.
+      auto fatal = protocol::make_error(oversize ? "54000" : "08P01", client_reader_.error(), "FATAL");
+      co_await send_error(fatal);
+    }
   }
 }
 
@@ -241,9 +251,7 @@ void ClientSession::dispatch_unit() {
   auto& metrics = runtime_.metrics();
   const auto& facts = units_->facts();
   const QueryKind kind = metric_kind(facts);
-  PrimaryUnit unit;
-  unit.id = next_unit_++;
-  unit.sent = Clock::now();
+  PrimaryUnit& unit = primary_units_.back();  // opened at the unit's first message
   unit.text = units_->first_text();
   unit.autocommit = predicted_status_ == 'I';
   for (const auto* statement : facts.statements) {
@@ -309,7 +317,6 @@ void ClientSession::dispatch_unit() {
   }
   for (const auto& table : unit.tables) transaction_write_tables_.push_back(table);
   units_->reset();
-  primary_units_.push_back(std::move(unit));
 }
 
 asio::awaitable<bool> ClientSession::catch_up_before_commit(UnitId commit_unit) {
@@ -375,38 +382,31 @@ asio::awaitable<void> ClientSession::pump_primary() {
         if (frame->type == protocol::backend::kReadyForQuery) primary_units_.pop_front();
         continue;
       }
-      switch (frame->type) {
-        case protocol::backend::kErrorResponse:
-          unit.error = true;
-          break;
-        case protocol::backend::kCommandComplete:
-          if (unit.mirrored) {
-            if (auto tag = protocol::parse_command_complete(frame->payload)) unit.command_tags.push_back(*tag);
-          }
-          break;
-        case protocol::backend::kReadyForQuery: {
-          const char tx = protocol::parse_ready_for_query(frame->payload).value_or('I');
-          // A unit that ends with the primary idle committed (or rolled back)
-          // something: under sync its ReadyForQuery waits for the secondary.
-          const bool wait = unit.mirrored && sync && tx == 'I' && secondary_usable();
-          if (!wait) {
-            co_await finish_primary_unit(tx);
-            break;
-          }
+      // if/else, not a switch: GCC 12 miscompiles co_await inside switch
+      // cases (see ClientSession::negotiate_startup).
+      if (frame->type == protocol::backend::kErrorResponse) {
+        unit.error = true;
+      } else if (frame->type == protocol::backend::kCommandComplete) {
+        if (unit.mirrored) {
+          if (auto tag = protocol::parse_command_complete(frame->payload)) unit.command_tags.push_back(*tag);
+        }
+      } else if (frame->type == protocol::backend::kReadyForQuery) {
+        const char tx = protocol::parse_ready_for_query(frame->payload).value_or('I');
+        // A unit that ends with the primary idle committed (or rolled back)
+        // something: under sync its ReadyForQuery waits for the secondary.
+        const bool wait = unit.mirrored && sync && tx == 'I' && secondary_usable();
+        if (!wait) {
+          co_await finish_primary_unit(tx);
+        } else {
           auto raw = reader.take_raw();
           raw.remove_suffix(kReadyForQuerySize);
-          if (!raw.empty()) {
-            metrics.client_bytes_sent().Increment(static_cast<double>(raw.size()));
-            if (co_await client_.write_all(raw)) co_return;
-          }
+          metrics.client_bytes_sent().Increment(static_cast<double>(raw.size()));
+          if (!raw.empty() && co_await client_.write_all(raw)) co_return;
           co_await finish_primary_unit(tx);
           std::string ready;
           protocol::append_ready_for_query(ready, transaction_status_);
           if (co_await client_.write_all(ready)) co_return;
-          break;
         }
-        default:
-          break;
       }
     }
     auto raw = reader.take_raw();
@@ -416,7 +416,11 @@ asio::awaitable<void> ClientSession::pump_primary() {
       if (co_await client_.write_all(raw)) co_return;
     }
     if (drain_requested_ && idle()) {
-      co_await send_error(protocol::make_error("57P01", "terminating connection due to administrator command", "FATAL"));
+      {
+      // A named local: GCC 12 mishandles temporaries inside co_await expressions.
+      auto fatal = protocol::make_error("57P01", "terminating connection due to administrator command", "FATAL");
+      co_await send_error(fatal);
+    }
       co_return;
     }
   }

@@ -60,6 +60,27 @@ std::optional<std::string> UnitBuilder::rejection_if_ddl(const Classification& c
   return bytes;
 }
 
+std::string UnitBuilder::session_state_replay() const {
+  std::string bytes;
+  for (const auto& [name, parse] : named_parses_) bytes.append(parse);
+  for (const auto& [name, set] : settings_) protocol::append_query(bytes, set);
+  if (!named_parses_.empty()) protocol::append_sync(bytes);
+  return bytes;
+}
+
+void UnitBuilder::remember_settings(const Classification& classification, std::string_view sql) {
+  // A lone SET in a simple Query (not SET LOCAL) changes the session for
+  // good; the latest one per parameter is what a new connection needs.
+  if (classification.statements.size() != 1) return;
+  const auto& statement = classification.statements.front();
+  if (statement.kind != StatementKind::session || statement.is_local || statement.name.empty()) return;
+  if (statement.command == "SET") {
+    settings_[statement.name] = std::string(sql);
+  } else if (statement.command == "RESET") {
+    settings_.erase(statement.name);
+  }
+}
+
 FrameRole UnitBuilder::add(const protocol::Frame& frame) {
   replacement_.reset();
   protocol::MessageReader reader(frame.payload);
@@ -73,6 +94,7 @@ FrameRole UnitBuilder::add(const protocol::Frame& frame) {
       auto classification = std::make_shared<const Classification>(cache_.get(literal_key(*sql), *sql, *options_));
       if (first_text_.empty()) first_text_ = std::string(*sql);
       replacement_ = rejection_if_ddl(*classification, false, {});
+      remember_settings(*classification, *sql);
       add_statements(classification);
       return FrameRole::terminator;
     }
@@ -86,7 +108,12 @@ FrameRole UnitBuilder::add(const protocol::Frame& frame) {
       auto classification = std::make_shared<const Classification>(cache_.get(literal_key(*sql), *sql, *options_));
       if (first_text_.empty()) first_text_ = std::string(*sql);
       replacement_ = rejection_if_ddl(*classification, true, *name);
-      if (!name->empty()) facts_.changes_statement_state = true;
+      if (!name->empty()) {
+        facts_.changes_statement_state = true;
+        // Kept to prepare it again on a secondary connection opened later.
+        named_parses_[std::string(*name)] = std::string(
+            reinterpret_cast<const char*>(frame.payload.data()) - 5, frame.size);
+      }
       statements_[std::string(*name)] = std::move(classification);
       return FrameRole::part;
     }
@@ -122,6 +149,7 @@ FrameRole UnitBuilder::add(const protocol::Frame& frame) {
       facts_.changes_statement_state = true;
       if (*target == 'S') {
         statements_.erase(std::string(*name));
+        named_parses_.erase(std::string(*name));
       } else {
         portals_.erase(std::string(*name));
       }

@@ -6,6 +6,7 @@
 // prepared-statement name and portal refers to (Parse, Bind, Close).
 // No I/O.
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -52,10 +53,16 @@ class UnitBuilder {
   // Starts a new unit. The facts of the old one stay valid until then.
   void reset();
 
+  // What a secondary connection opened in the middle of the session needs
+  // to mean the same thing as the primary: the named prepared statements
+  // (Parse messages, then Sync) and the session's SET statements (Queries).
+  std::string session_state_replay() const;
+
  private:
   using ClassificationPtr = std::shared_ptr<const Classification>;
 
   void add_statements(const ClassificationPtr& classification);
+  void remember_settings(const Classification& classification, std::string_view sql);
   std::optional<std::string> rejection_if_ddl(const Classification& classification, bool as_parse,
                                               std::string_view name) const;
 
@@ -63,7 +70,9 @@ class UnitBuilder {
   const ClassifierOptions* options_;
   std::unordered_map<std::string, ClassificationPtr> statements_;  // by prepared-statement name
   std::unordered_map<std::string, ClassificationPtr> portals_;     // by portal name
-  std::vector<ClassificationPtr> keep_alive_;  // what facts_.statements points into
+  std::vector<ClassificationPtr> keep_alive_;
+  std::unordered_map<std::string, std::string> named_parses_;  // Parse message bytes by name
+  std::map<std::string, std::string> settings_;                // SET text by parameter  // what facts_.statements points into
   UnitFacts facts_;
   std::string first_text_;
   std::optional<std::string> replacement_;

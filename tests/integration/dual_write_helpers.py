@@ -31,14 +31,15 @@ WRITE_STORES = {"prepare": {"old"}, "dual_write": {"old", "new"}, "backfill": {"
 
 def migration(phase: str = "dual_write", **settings) -> dict:
     """Config overrides for the migration section. `phase` may be
-    "cutover_no_keep" (cutover with keep_old_in_sync: false); cleanup gets
-    the confirmation it requires."""
+    "cutover_no_keep" (cutover with keep_old_in_sync: false); a global
+    cleanup gets the confirmation it requires (overrides that use cleanup
+    must pass confirm_cleanup=True themselves)."""
     section = dict(settings)
     if phase == "cutover_no_keep":
         section.update(phase="cutover", keep_old_in_sync=False)
     else:
         section["phase"] = phase
-    if phase == "cleanup" or "cleanup" in repr(settings):
+    if phase == "cleanup":
         section.setdefault("confirm_cleanup", True)
     return {"migration": section}
 

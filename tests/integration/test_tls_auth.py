@@ -283,8 +283,8 @@ def test_scram_on_both_legs(proxy_factory, env, run):
     with proxy.connect("postgres", user="app", password=app_password) as conn:
         assert conn.execute("SELECT current_user").fetchone() == (env.user,)
 
-    out = run(["psql", "-X", "-At", "-d", proxy.dsn("postgres", user="app", password=""),
-               "-c", "SELECT 'scram ok'"], env={"PGPASSWORD": app_password}, timeout=30)
+    out = run(["psql", "-X", "-At", "-d", proxy.dsn("postgres", user="app", password=app_password),
+               "-c", "SELECT 'scram ok'"], timeout=30)
     assert out.stdout.strip() == "scram ok"
 
     kind, fields = raw_login(proxy, "app", app_password)

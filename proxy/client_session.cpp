@@ -325,8 +325,15 @@ asio::awaitable<bool> ClientSession::connect_backends() {
   if (!primary_) {
     const char* name = roles_.primary == routing::Store::old_store ? "old" : "new";
     if (failure.server_error) {
-      // The server's own words (no such database, role, ...) reach the client.
-      co_await send_error(*failure.server_error);
+      // The server's own words (no such database, role, ...) reach the client;
+      // a refused login is pgdual's credential, not the client's: say so.
+      auto error = *failure.server_error;
+      if (error.sqlstate.starts_with("28")) {
+        spdlog::warn("the {} database refused pgdual's login: {}", name, error.message);
+        error.message = std::string("pgdual could not log in to the ") + name +
+                        " database with its configured credentials: " + error.message;
+      }
+      co_await send_error(error);
     } else {
       spdlog::warn("{} database unavailable: {}", name, failure.reason);
       {

@@ -18,10 +18,10 @@ import time
 
 import pytest
 
+from wire import PROTOCOL_V3, error_fields, read_message, recv_exact, startup_packet
 from conftest import metric_value
 
 # Protocol codes (PostgreSQL protocol documentation, "Message Formats").
-PROTOCOL_V3 = 196608  # 3.0
 PROTOCOL_V2 = 131072  # 2.0
 SSL_REQUEST_CODE = 80877103
 GSSENC_REQUEST_CODE = 80877104
@@ -43,12 +43,7 @@ def _proxy_only(env):
 # Raw protocol helpers
 
 
-def startup_packet(params: dict[str, str] | None, version: int = PROTOCOL_V3) -> bytes:
-    body = struct.pack("!I", version)
-    for key, value in (params or {}).items():
-        body += key.encode() + b"\0" + value.encode() + b"\0"
-    body += b"\0"
-    return struct.pack("!I", len(body) + 4) + body
+
 
 
 def message(type_byte: bytes, payload: bytes = b"") -> bytes:
@@ -61,29 +56,13 @@ def open_socket(target, timeout: float = IO_TIMEOUT) -> socket.socket:
     return sock
 
 
-def recv_exact(sock: socket.socket, n: int) -> bytes:
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            raise EOFError(f"connection closed after {len(data)} of {n} bytes")
-        data += chunk
-    return data
 
 
-def read_message(sock: socket.socket) -> tuple[bytes, bytes]:
-    header = recv_exact(sock, 5)
-    length = struct.unpack("!I", header[1:5])[0]
-    assert 4 <= length < 1 << 30, f"bad length {length} from server (type {header[:1]!r})"
-    return header[:1], recv_exact(sock, length - 4)
 
 
-def error_fields(payload: bytes) -> dict[str, str]:
-    fields = {}
-    for part in payload.split(b"\0"):
-        if part:
-            fields[chr(part[0])] = part[1:].decode(errors="replace")
-    return fields
+
+
+
 
 
 def read_until_ready(sock: socket.socket) -> list[tuple[bytes, bytes]]:

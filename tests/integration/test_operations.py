@@ -14,10 +14,10 @@ import psycopg
 import psycopg.errors as errors
 import pytest
 
+from wire import error_fields, read_message, startup_packet
 from conftest import default_config, deep_merge, free_port, metric_value, to_yaml
 
 IO_TIMEOUT = 10.0
-PROTOCOL_V3 = 196608
 
 
 @pytest.fixture
@@ -45,32 +45,16 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):
 # Raw protocol, for what libpq hides (the exact FATAL of a shutdown)
 
 
-def startup_packet(params: dict[str, str]) -> bytes:
-    body = struct.pack("!I", PROTOCOL_V3)
-    for key, value in params.items():
-        body += key.encode() + b"\0" + value.encode() + b"\0"
-    body += b"\0"
-    return struct.pack("!I", len(body) + 4) + body
 
 
-def recv_exact(sock, n: int) -> bytes:
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            raise EOFError(f"connection closed after {len(data)} of {n} bytes")
-        data += chunk
-    return data
 
 
-def read_message(sock) -> tuple[bytes, bytes]:
-    header = recv_exact(sock, 5)
-    length = struct.unpack("!I", header[1:5])[0]
-    return header[:1], recv_exact(sock, length - 4)
 
 
-def error_fields(payload: bytes) -> dict[str, str]:
-    return {chr(p[0]): p[1:].decode(errors="replace") for p in payload.split(b"\0") if p}
+
+
+
+
 
 
 def raw_session(proxy, env) -> socket.socket:

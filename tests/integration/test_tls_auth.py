@@ -20,10 +20,10 @@ import struct
 import psycopg
 import pytest
 
+from wire import error_fields, read_message, startup_packet
 from conftest import metric_value, run as run_cmd
 
 IO_TIMEOUT = 10.0
-PROTOCOL_V3 = 196608
 SSL_REQUEST_CODE = 80877103
 
 # Authentication request codes (protocol documentation, "AuthenticationXXX").
@@ -60,32 +60,16 @@ def new_secret() -> str:
 # connection failures.
 
 
-def startup_packet(params: dict[str, str]) -> bytes:
-    body = struct.pack("!I", PROTOCOL_V3)
-    for key, value in params.items():
-        body += key.encode() + b"\0" + value.encode() + b"\0"
-    body += b"\0"
-    return struct.pack("!I", len(body) + 4) + body
 
 
-def recv_exact(sock, n: int) -> bytes:
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            raise EOFError(f"connection closed after {len(data)} of {n} bytes")
-        data += chunk
-    return data
 
 
-def read_message(sock) -> tuple[bytes, bytes]:
-    header = recv_exact(sock, 5)
-    length = struct.unpack("!I", header[1:5])[0]
-    return header[:1], recv_exact(sock, length - 4)
 
 
-def error_fields(payload: bytes) -> dict[str, str]:
-    return {chr(p[0]): p[1:].decode(errors="replace") for p in payload.split(b"\0") if p}
+
+
+
+
 
 
 def password_message(payload: bytes) -> bytes:

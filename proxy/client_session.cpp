@@ -121,6 +121,7 @@ asio::awaitable<void> ClientSession::run() {
   }
   co_await send_startup_reply();
   co_await relay();
+  co_await let_secondary_finish();
   on_session_end();
   close_all();
 }

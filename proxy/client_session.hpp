@@ -109,6 +109,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void record_unmirrored_write(const std::string& reason, const std::string& text,
                                const std::vector<std::string>& tables, const std::string& sqlstate);
   void on_secondary_broken();
+  boost::asio::awaitable<void> let_secondary_finish();
   void on_session_end();
   void report_secondary_depth();
 

@@ -116,6 +116,16 @@ asio::awaitable<bool> SecondaryLeg::wait_through(UnitId unit, std::chrono::milli
   co_return true;
 }
 
+std::optional<UnitId> SecondaryLeg::last_sendable_unit() const {
+  std::optional<UnitId> last;
+  if (!in_flight_.empty()) last = in_flight_.back().unit;
+  for (const auto& entry : queued_) {
+    if (!entry.ready) break;
+    last = entry.unit;
+  }
+  return last;
+}
+
 std::vector<UnitId> SecondaryLeg::pending_units() const {
   std::vector<UnitId> units;
   for (const auto& entry : in_flight_) {

@@ -85,6 +85,10 @@ class SecondaryLeg {
   template <typename OnResult>
   boost::asio::awaitable<void> pump(OnResult on_result);
 
+  // The newest unit that is sent or ready to be sent (nothing held before
+  // it), if any: what the secondary can still finish without the primary.
+  std::optional<UnitId> last_sendable_unit() const;
+
   // Units still queued or in flight (for the retry path when the leg breaks).
   std::vector<UnitId> pending_units() const;
 

@@ -501,6 +501,17 @@ asio::awaitable<void> ClientSession::finish_primary_unit(char status) {
   }
 }
 
+asio::awaitable<void> ClientSession::let_secondary_finish() {
+  // The client left. What the primary already did and the secondary has not
+  // applied yet (under async, the client never waited for it) is finished
+  // now, within the secondary timeout; only then is the connection closed.
+  if (!secondary_usable()) co_return;
+  co_await secondary_->flush();
+  const auto last = secondary_->last_sendable_unit();
+  if (!last || secondary_->done_through(*last)) co_return;
+  co_await (pump_secondary() || secondary_->wait_through(*last, config_->config.limits.secondary_timeout));
+}
+
 asio::awaitable<void> ClientSession::pump_secondary() {
   if (secondary_usable()) {
     co_await secondary_->pump([this](const SecondaryResult& result) { on_secondary_result(result); });

@@ -610,3 +610,16 @@ def proxy(proxy_factory):
 def pytest_report_header(config):
     return (f"pgdual target: {os.environ.get('PGDUAL_TARGET', 'proxy')}, "
             f"python {sys.version.split()[0]}, psycopg {psycopg.__version__}")
+
+
+def wait_for(predicate, timeout: float, what: str = "condition", interval: float = 0.05):
+    """Polls predicate() until it returns a truthy value and returns it;
+    fails the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)

@@ -14,7 +14,7 @@ import time
 import psycopg
 import pytest
 
-from conftest import metric_value
+from conftest import metric_value, wait_for
 
 STORES = ("old", "new")
 
@@ -92,17 +92,7 @@ def table_digest(direct_conn, which: str, dbname: str, table: str, order: str) -
                        f"FROM {table} t")[0])
 
 
-def wait_for(predicate, timeout: float, interval: float = 0.05, what: str = "condition"):
-    """Polls predicate() until it returns a truthy value; fails the test
-    after `timeout` seconds. Returns the value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
+
 
 
 def metric(proxy, name: str, labels: dict | None = None) -> float:

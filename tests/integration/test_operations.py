@@ -15,7 +15,7 @@ import psycopg.errors as errors
 import pytest
 
 from wire import error_fields, read_message, startup_packet
-from conftest import default_config, deep_merge, free_port, metric_value, to_yaml
+from conftest import default_config, deep_merge, free_port, metric_value, to_yaml, wait_for
 
 IO_TIMEOUT = 10.0
 
@@ -30,15 +30,7 @@ def metric(proxy, name: str, **labels) -> float:
     return metric_value(proxy.metrics(), name, labels) or 0.0
 
 
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
+
 
 
 # --------------------------------------------------------------------------

@@ -66,7 +66,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::vector<std::string> command_tags;
     std::vector<std::string> tables;
     std::string text;
-    routing::MirrorMode mode = routing::MirrorMode::none;
   };
 
   // client_session.cpp: startup

@@ -126,17 +126,6 @@ std::optional<UnitId> SecondaryLeg::last_sendable_unit() const {
   return last;
 }
 
-std::vector<UnitId> SecondaryLeg::pending_units() const {
-  std::vector<UnitId> units;
-  for (const auto& entry : in_flight_) {
-    if (units.empty() || units.back() != entry.unit) units.push_back(entry.unit);
-  }
-  for (const auto& entry : queued_) {
-    if (units.empty() || units.back() != entry.unit) units.push_back(entry.unit);
-  }
-  return units;
-}
-
 asio::awaitable<std::optional<SecondaryResult>> SecondaryLeg::read_one_reply() {
   auto& reader = connection_->reader();
   for (;;) {

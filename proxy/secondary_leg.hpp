@@ -89,8 +89,6 @@ class SecondaryLeg {
   // it), if any: what the secondary can still finish without the primary.
   std::optional<UnitId> last_sendable_unit() const;
 
-  // Units still queued or in flight (for the retry path when the leg breaks).
-  std::vector<UnitId> pending_units() const;
 
  private:
   struct Entry {

@@ -462,7 +462,7 @@ asio::awaitable<void> ClientSession::finish_primary_unit(char status) {
   }
 
   PrimaryOutcome outcome{unit.error, status, std::move(unit.command_tags), std::move(unit.tables),
-                         std::move(unit.text), unit.decision.mode};
+                         std::move(unit.text)};
   if (unit.error) {
     // Nothing went to the secondary: nothing to compare.
   } else if (unit.secondary) {

@@ -372,6 +372,7 @@ asio::awaitable<bool> ClientSession::connect_backends() {
       next_secondary_attempt_ = Clock::now() + secondary_backoff_;
     }
   }
+  co_await load_catalog();
   register_cancel_targets();
   co_return true;
 }
@@ -398,6 +399,8 @@ asio::awaitable<void> ClientSession::send_startup_reply() {
     protocol::append_parameter_status(reply, name, value);
   }
   protocol::append_backend_key_data(reply, cancel_key_->process_id, cancel_key_->secret_key);
+  reply.append(pending_client_bytes_);
+  pending_client_bytes_.clear();
   protocol::append_ready_for_query(reply, 'I');
   co_await client_.write_all(reply);
 }

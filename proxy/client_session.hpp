@@ -102,6 +102,14 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool idle() const { return transaction_status_ == 'I' && primary_units_.empty(); }
   bool secondary_usable() const { return secondary_ && !secondary_->broken(); }
 
+  // session_catalog.cpp: the primary's catalog facts and the search_path
+  std::string catalog_key() const;
+  bool search_path_needed() const;
+  bool catalog_refresh_due();
+  boost::asio::awaitable<void> load_catalog();
+  void track_search_path(const routing::StatementInfo& statement, const std::string& text);
+  routing::NameContext name_context() const;
+
   // session_outcomes.cpp: comparing the stores, failures
   void on_secondary_result(const SecondaryResult& result);
   void compare(const PrimaryOutcome& primary, const SecondaryResult& secondary);
@@ -145,6 +153,14 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   Clock::time_point next_secondary_attempt_{};
   std::chrono::milliseconds secondary_backoff_{0};
   double reported_secondary_depth_ = 0;  // this session's share of the depth gauges
+  std::shared_ptr<const routing::CatalogFacts> catalog_;
+  std::uint64_t catalog_generation_ = 0;
+  Clock::time_point catalog_retry_after_{};
+  bool catalog_refresh_pending_ = false;  // the relay fetches it before restarting the pumps
+  bool transaction_had_ddl_ = false;      // the catalog goes stale when it commits
+  std::vector<std::string> initial_search_path_, search_path_;
+  bool search_path_known_ = false;
+  std::string pending_client_bytes_;  // asynchronous messages that arrived during startup
   bool drain_requested_ = false;
   bool counted_ = false;
 };

@@ -164,6 +164,11 @@ Metrics::Metrics(const std::string& version) : registry_(std::make_shared<promet
   add_per_value<RoutingDecision>(counter_family(registry, "pgdual_routing_decisions_total",
                                                 "Units of client work routed, by destination."),
                                  "decision", routing_decisions_);
+  auto& catalog = counter_family(registry, "pgdual_catalog_refreshes_total",
+                                 "Fetches of the primary's catalog facts (volatile user functions, "
+                                 "tables, primary keys), by result.");
+  catalog_refreshes_ok_ = &catalog.Add({{"result", "ok"}});
+  catalog_refreshes_failed_ = &catalog.Add({{"result", "failed"}});
 
   // ---- dual-write
   add_per_value<SecondaryFailure>(

@@ -97,6 +97,10 @@ class Metrics {
   // ---- classification and routing
   prometheus::Counter& parse_failures() const { return *parse_failures_; }
   prometheus::Counter& routing_decisions(RoutingDecision decision) const;
+  // pgdual_catalog_refreshes_total{result}: the primary's catalog facts fetched.
+  prometheus::Counter& catalog_refreshes(bool ok) const {
+    return ok ? *catalog_refreshes_ok_ : *catalog_refreshes_failed_;
+  }
 
   // ---- dual-write
   // Per-store write counters and histograms are in backend(role).
@@ -139,6 +143,8 @@ class Metrics {
 
   prometheus::Counter* parse_failures_ = nullptr;
   std::array<prometheus::Counter*, kRoutingDecisionCount> routing_decisions_{};
+  prometheus::Counter* catalog_refreshes_ok_ = nullptr;
+  prometheus::Counter* catalog_refreshes_failed_ = nullptr;
 
   std::array<prometheus::Counter*, kSecondaryFailureCount> secondary_failures_{};
   prometheus::Gauge* async_queue_depth_ = nullptr;

@@ -10,6 +10,7 @@
 
 #include "config/config.hpp"
 #include "proxy/cancel_registry.hpp"
+#include "proxy/catalog_cache.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/retry_queue.hpp"
 #include "proxy/user_directory.hpp"
@@ -46,6 +47,7 @@ class Runtime {
   Metrics& metrics() { return metrics_; }
   CancelRegistry& cancels() { return cancels_; }
   RetryQueue& retry_queue() { return retry_queue_; }
+  CatalogCache& catalogs() { return catalogs_; }
   boost::asio::ssl::context* server_tls() { return server_tls_.get(); }
 
   std::atomic<std::size_t>& client_count() { return client_count_; }
@@ -56,6 +58,7 @@ class Runtime {
   Metrics& metrics_;
   CancelRegistry cancels_;
   RetryQueue retry_queue_;
+  CatalogCache catalogs_;
   std::shared_ptr<boost::asio::ssl::context> server_tls_;
   std::atomic<std::shared_ptr<const RuntimeConfig>> config_;
   std::atomic<std::size_t> client_count_{0};

@@ -296,6 +296,8 @@ void Server::reload(const char* trigger) {
   configure_logging(next->config.log);
   publish_phase(next->config.migration);
   runtime_->set_config(std::move(next));
+  // DDL run around pgdual becomes visible to routing on a reload.
+  runtime_->catalogs().mark_all_stale();
   config_valid_ = true;
   metrics_.record_config_reload(true);
   spdlog::info("configuration reloaded ({})", trigger);

@@ -82,6 +82,15 @@ asio::awaitable<void> ClientSession::relay() {
     // flight when the pumps restart.
     co_await (pump_client() || pump_primary() || pump_secondary());
     if (!reconfigure_) co_return;
+    if (catalog_refresh_pending_) {
+      catalog_refresh_pending_ = false;
+      co_await load_catalog();
+      if (!pending_client_bytes_.empty()) {
+        const std::string bytes = std::move(pending_client_bytes_);
+        pending_client_bytes_.clear();
+        if (co_await client_.write_all(bytes)) co_return;
+      }
+    }
   }
 }
 
@@ -114,6 +123,7 @@ asio::awaitable<bool> ClientSession::refresh_phase_at_boundary() {
     secondary_ = std::make_unique<SecondaryLeg>(std::move(old_primary));
     roles_ = roles;
     register_cancel_targets();
+    catalog_generation_ = 0;  // the new primary's catalog entry is looked up at the next boundary
     spdlog::info("session switched primary to the {} store (phase {})",
                  roles_.primary == routing::Store::old_store ? "old" : "new", config::to_string(phase_));
     co_return true;
@@ -165,6 +175,11 @@ asio::awaitable<void> ClientSession::pump_client() {
     // configuration in force (a reload never splits a transaction).
     if (status == FrameReader::Status::ok && idle() && predicted_status_ == 'I' && !unit_open_) {
       if (co_await refresh_phase_at_boundary()) {
+        reconfigure_ = true;
+        co_return;
+      }
+      if (catalog_refresh_due()) {
+        catalog_refresh_pending_ = true;
         reconfigure_ = true;
         co_return;
       }
@@ -259,11 +274,15 @@ void ClientSession::dispatch_unit() {
       unit.is_write = true;
     }
     for (const auto& table : statement->write_tables) unit.tables.push_back(table);
+    if (statement->kind == routing::StatementKind::ddl) transaction_had_ddl_ = true;
+    if (statement->kind == routing::StatementKind::session) track_search_path(*statement, unit.text);
   }
   metrics.backend(primary_->role()).queries(kind).Increment();
   if (secondary_ || roles_.secondary) {
-    unit.decision = routing::decide_mirror(facts, predicted_status_, config_->config.migration, phase_);
+    unit.decision =
+        routing::decide_mirror(facts, predicted_status_, config_->config.migration, phase_, name_context());
     if (unit.decision.mode == MirrorMode::reject) unit.decision.mode = MirrorMode::none;
+    if (unit.decision.write_by_function) unit.is_write = true;
   }
   if (facts.parse_failed) metrics.parse_failures().Increment();
 
@@ -434,6 +453,11 @@ asio::awaitable<void> ClientSession::finish_primary_unit(char status) {
   metrics.backend(primary_->role()).query_duration->Observe(primary_seconds);
   transaction_status_ = status;
   if (primary_units_.empty()) predicted_status_ = status;
+  if (status == 'I' && transaction_had_ddl_) {
+    // Committed (or rolled back) DDL: functions and tables may have changed.
+    transaction_had_ddl_ = false;
+    runtime_.catalogs().mark_stale(catalog_key());
+  }
   if (unit.is_write) {
     auto& primary_metrics = metrics.backend(primary_->role());
     (unit.error ? primary_metrics.writes_error : primary_metrics.writes_ok)->Increment();

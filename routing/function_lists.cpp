@@ -127,6 +127,10 @@ bool is_nondeterministic_function(std::string_view name) {
   return contains(kNondeterministicFunctions, fn);
 }
 
+bool function_list_contains(const std::vector<std::string>& entries, std::string_view call) {
+  return listed(entries, call);
+}
+
 bool function_makes_write(std::string_view name, const ClassifierOptions& options) {
   if (listed(options.read_only_functions, name)) return false;
   if (listed(options.write_functions, name)) return true;

@@ -54,6 +54,12 @@ Phase table_phase(const config::MigrationConfig& migration, Phase session, std::
   return it == migration.tables.end() ? session : it->second;
 }
 
+std::string qualified_table(std::string_view table, const NameContext& names) {
+  static const std::vector<std::string> kDefaultPath{"$user", "public"};
+  return resolve_table(table, names.search_path ? *names.search_path : kDefaultPath, names.user,
+                       names.catalog);
+}
+
 std::string_view to_string(MirrorMode mode) {
   switch (mode) {
     case MirrorMode::none:
@@ -69,25 +75,43 @@ std::string_view to_string(MirrorMode mode) {
 namespace {
 
 bool table_is_mirrored(const config::MigrationConfig& migration, Phase session,
-                       std::string_view table) {
-  const Phase phase = table_phase(migration, session, table);
+                       std::string_view table, const NameContext& names) {
+  // Config keys are normalised like PostgreSQL stores names; the classifier
+  // reports names already folded, resolved here through the search_path.
+  auto it = migration.tables.find(qualified_table(table, names));
+  const Phase phase = it == migration.tables.end() ? session : it->second;
   return phase != Phase::prepare && phase != Phase::cleanup;
 }
 
 // A write whose every written table is excluded from the migration by a
 // table override is not mirrored.
 bool writes_only_unmirrored_tables(const UnitFacts& unit, const config::MigrationConfig& migration,
-                                   Phase session) {
+                                   Phase session, const NameContext& names) {
   if (migration.tables.empty()) return false;
   bool any_table = false;
   for (const auto* statement : unit.statements) {
     if (statement->kind != StatementKind::write) return false;
     for (const auto& table : statement->write_tables) {
       any_table = true;
-      if (table_is_mirrored(migration, session, table)) return false;
+      if (table_is_mirrored(migration, session, table, names)) return false;
     }
   }
   return any_table;
+}
+
+// A read statement that calls a volatile function of the application's own
+// (looked up in the primary's catalog) may write through it.
+bool calls_volatile_user_function(const StatementInfo& statement,
+                                  const config::MigrationConfig& migration,
+                                  const NameContext& names) {
+  if (names.catalog == nullptr) return false;
+  for (const auto& function : statement.functions) {
+    if (names.catalog->is_volatile_user_function(function) &&
+        !function_list_contains(migration.read_only_functions, function)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 bool is_commit_like(TransactionAction action) {
@@ -98,7 +122,8 @@ bool is_commit_like(TransactionAction action) {
 }  // namespace
 
 MirrorDecision decide_mirror(const UnitFacts& unit, char transaction_status,
-                             const config::MigrationConfig& migration, Phase session) {
+                             const config::MigrationConfig& migration, Phase session,
+                             const NameContext& names) {
   MirrorDecision decision;
   // Text the parser rejects goes to the primary alone: the server reports
   // the error, and nothing reaches the secondary.
@@ -108,7 +133,12 @@ MirrorDecision decide_mirror(const UnitFacts& unit, char transaction_status,
   bool only_listen = !unit.statements.empty();
   for (const auto* statement : unit.statements) {
     if (!statement->is_listen) only_listen = false;
-    if (statement->kind != StatementKind::read) only_reads = false;
+    if (statement->kind != StatementKind::read) {
+      only_reads = false;
+    } else if (calls_volatile_user_function(*statement, migration, names)) {
+      only_reads = false;
+      decision.write_by_function = true;
+    }
     if (statement->kind == StatementKind::ddl) has_ddl = true;
     if (statement->kind == StatementKind::transaction && is_commit_like(statement->transaction)) {
       has_commit = true;
@@ -132,7 +162,7 @@ MirrorDecision decide_mirror(const UnitFacts& unit, char transaction_status,
     if (unit.changes_statement_state) decision.mode = MirrorMode::follow;
     return decision;
   }
-  if (transaction_status == 'I' && writes_only_unmirrored_tables(unit, migration, session)) {
+  if (transaction_status == 'I' && writes_only_unmirrored_tables(unit, migration, session, names)) {
     return decision;
   }
   decision.mode = MirrorMode::follow;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "routing/catalog_facts.hpp"
 #include "routing/statement_classifier.hpp"
 
 namespace pgdual::routing {
@@ -47,6 +48,18 @@ std::string normalize_table_name(std::string_view table);
 
 config::Phase table_phase(const config::MigrationConfig& migration, config::Phase session,
                           std::string_view table);
+
+// What the session knows for resolving names: the primary's catalog (null
+// until fetched) and its search_path (null: PostgreSQL's default,
+// "$user", public).
+struct NameContext {
+  const CatalogFacts* catalog = nullptr;
+  const std::vector<std::string>* search_path = nullptr;
+  std::string_view user;
+};
+
+// "schema.table" for a table name as the classifier reports it.
+std::string qualified_table(std::string_view table, const NameContext& names);
 
 // How a unit reaches the secondary.
 //
@@ -78,12 +91,15 @@ struct MirrorDecision {
   bool ends_transaction =
       false;               // COMMIT/END/PREPARE TRANSACTION: the secondary must catch up first
   bool is_commit = false;  // a lone COMMIT/END: becomes ROLLBACK if the primary rolled back
+  // A read that calls a volatile user function (it may write): mirrored as a write.
+  bool write_by_function = false;
   std::string reject_reason;
 };
 
 // transaction_status: the primary's predicted status before the unit ('I',
 // 'T' or 'E').
 MirrorDecision decide_mirror(const UnitFacts& unit, char transaction_status,
-                             const config::MigrationConfig& migration, config::Phase session);
+                             const config::MigrationConfig& migration, config::Phase session,
+                             const NameContext& names = {});
 
 }  // namespace pgdual::routing

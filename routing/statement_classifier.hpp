@@ -120,6 +120,9 @@ bool is_nondeterministic_function(std::string_view name);
 // (the search_path is unknown here).
 bool function_makes_write(std::string_view name, const ClassifierOptions& options);
 
+// Whether a configured function list names the function `call`, with the matching rules above.
+bool function_list_contains(const std::vector<std::string>& entries, std::string_view call);
+
 std::string_view to_string(StatementKind kind);
 std::string_view to_string(TransactionAction action);
 

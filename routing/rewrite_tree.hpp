@@ -1,0 +1,99 @@
+#pragma once
+
+// Internal to routing/: the protobuf-c plumbing of the statement rewrite. Parsing into a tree
+// that can be changed, building nodes, replacing a node in place, deparsing one statement.
+//
+// Ownership: protobuf-c frees an unpacked tree with its default allocator (malloc/free), string
+// fields included unless they point at protobuf_c_empty_string. So every message, array and
+// string built here is malloc'd too, and a node attached to the tree is freed with it.
+
+#include <pg_query/pg_query.pb-c.h>
+
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace pgdual::routing::detail {
+
+struct MessageDeleter {
+  void operator()(PgQuery__Node* node) const;
+  void operator()(PgQuery__ParseResult* tree) const;
+};
+using NodePtr = std::unique_ptr<PgQuery__Node, MessageDeleter>;
+using TreePtr = std::unique_ptr<PgQuery__ParseResult, MessageDeleter>;
+
+// The parse tree of `text`; null with `error` set when the parser rejects it. `text` must not
+// contain a NUL byte (the parser would stop there).
+TreePtr parse_to_tree(const std::string& text, std::string& error);
+
+// Runs `work` on a stack deep enough to parse, walk and deparse `text` (see parse_guard.hpp):
+// the caller's own when the text is shallow, else a helper thread's. False with `error` set
+// when the text is nested too deeply to handle safely (PostgreSQL would refuse it too).
+bool with_parse_stack(const std::string& text, const std::function<void()>& work,
+                      std::string& error);
+
+// SQL for one statement of a tree (no trailing semicolon); false with `error` set when the
+// deparser refuses the tree.
+bool deparse_statement(std::int32_t version, PgQuery__RawStmt& statement, std::string& sql,
+                       std::string& error);
+
+// Node builders. Each returns a Node owning its whole subtree.
+NodePtr make_string_const(std::string_view value);    // 'value'
+NodePtr make_number_const(std::string_view literal);  // a numeric literal, e.g. 0.25 or 1e-05
+NodePtr make_integer_const(std::int32_t value);
+// arg::pg_catalog.<type>, with (precision) when precision >= 0.
+NodePtr make_cast(NodePtr arg, const char* type, int precision = -1);
+NodePtr make_column_target(std::string_view column);  // a column of an INSERT's column list
+NodePtr make_list();                                  // an empty List (a VALUES row)
+NodePtr make_values_select();                         // VALUES with no row yet
+
+// Puts `replacement`'s content into `target` (same address, so the parent needs no change)
+// and frees what `target` held before.
+void replace_node(PgQuery__Node& target, NodePtr replacement);
+
+// Appends to a repeated Node field (items, count).
+void append_node(PgQuery__Node**& items, std::size_t& count, NodePtr node);
+
+template <class T>
+T member_at(const ProtobufCMessage* message, unsigned offset) {
+  T value;
+  std::memcpy(&value, reinterpret_cast<const char*>(message) + offset, sizeof value);
+  return value;
+}
+
+// Calls visit(field, child) for every message-typed child of `message`, in field order. Uses
+// protobuf-c's reflection, so no node type has to be listed.
+template <class Visit>
+void for_each_child(ProtobufCMessage* message, Visit&& visit) {
+  const ProtobufCMessageDescriptor* descriptor = message->descriptor;
+  if (descriptor == &pg_query__node__descriptor) {  // a oneof: only its set member
+    auto* node = reinterpret_cast<PgQuery__Node*>(message);
+    const ProtobufCFieldDescriptor* field =
+        protobuf_c_message_descriptor_get_field(descriptor, node->node_case);
+    if (field == nullptr || field->type != PROTOBUF_C_TYPE_MESSAGE) return;
+    if (auto* child = member_at<ProtobufCMessage*>(message, field->offset)) visit(*field, child);
+    return;
+  }
+  for (unsigned i = 0; i < descriptor->n_fields; ++i) {
+    const ProtobufCFieldDescriptor& field = descriptor->fields[i];
+    if (field.type != PROTOBUF_C_TYPE_MESSAGE) continue;
+    if (field.label == PROTOBUF_C_LABEL_REPEATED) {
+      const auto count = member_at<std::size_t>(message, field.quantifier_offset);
+      auto* const* items = member_at<ProtobufCMessage* const*>(message, field.offset);
+      for (std::size_t k = 0; k < count; ++k) {
+        if (items[k] != nullptr) visit(field, items[k]);
+      }
+      continue;
+    }
+    if ((field.flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0 &&
+        member_at<std::uint32_t>(message, field.quantifier_offset) != field.id) {
+      continue;
+    }
+    if (auto* child = member_at<ProtobufCMessage*>(message, field.offset)) visit(field, child);
+  }
+}
+
+}  // namespace pgdual::routing::detail

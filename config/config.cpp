@@ -49,6 +49,14 @@ constexpr NameTable<DdlPolicy, 3> kDdlPolicies{{
     {DdlPolicy::primary_only, "primary_only"},
     {DdlPolicy::reject, "reject"},
 }};
+constexpr NameTable<ShadowMode, 2> kShadowModes{{
+    {ShadowMode::compare, "compare"},
+    {ShadowMode::aa, "aa"},
+}};
+constexpr NameTable<LogValues, 2> kLogValues{{
+    {LogValues::redacted, "redacted"},
+    {LogValues::full, "full"},
+}};
 
 template <class E, std::size_t N>
 std::string_view name_of(const NameTable<E, N>& table, E value) {
@@ -74,6 +82,8 @@ std::string_view to_string(Phase v) { return name_of(kPhases, v); }
 std::string_view to_string(Strategy v) { return name_of(kStrategies, v); }
 std::string_view to_string(OnSecondaryFailure v) { return name_of(kOnSecondaryFailure, v); }
 std::string_view to_string(DdlPolicy v) { return name_of(kDdlPolicies, v); }
+std::string_view to_string(ShadowMode v) { return name_of(kShadowModes, v); }
+std::string_view to_string(LogValues v) { return name_of(kLogValues, v); }
 
 std::optional<AuthMethod> parse_auth_method(std::string_view s) {
   return value_of(kAuthMethods, s);
@@ -85,6 +95,8 @@ std::optional<OnSecondaryFailure> parse_on_secondary_failure(std::string_view s)
   return value_of(kOnSecondaryFailure, s);
 }
 std::optional<DdlPolicy> parse_ddl_policy(std::string_view s) { return value_of(kDdlPolicies, s); }
+std::optional<ShadowMode> parse_shadow_mode(std::string_view s) { return value_of(kShadowModes, s); }
+std::optional<LogValues> parse_log_values(std::string_view s) { return value_of(kLogValues, s); }
 
 bool is_scram_verifier(std::string_view password) {
   return password.substr(0, 14) == "SCRAM-SHA-256$";

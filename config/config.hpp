@@ -95,6 +95,25 @@ struct TenantRule {
   Phase phase;
 };
 
+enum class ShadowMode { compare, aa };
+enum class LogValues { redacted, full };
+
+// migration.shadow_read: the read comparator of the shadow_read phase (docs/shadow-reads.md).
+struct ShadowReadConfig {
+  double sample_rate = 1.0;  // share of eligible reads also run on the secondary
+  ShadowMode mode = ShadowMode::compare;  // aa: compare the primary with itself (noise floor)
+  std::chrono::milliseconds timeout{2000};  // then the secondary's statement is cancelled
+  std::size_t max_concurrent = 64;          // shadow reads in flight per pgdual instance
+  LogValues log_values = LogValues::redacted;
+  std::vector<std::string> ignore_columns;  // "column" or "schema.table.column"
+  std::vector<std::string> ignore_tables;   // reads touching these are not shadowed
+  double float_tolerance = 0;               // relative, for float4/float8/numeric
+  unsigned timestamp_precision = 6;         // fractional second digits compared
+  std::size_t max_detail_rows = 10;         // differing rows logged per read
+  std::size_t max_buffered_bytes = std::size_t{1} << 20;  // per side; beyond: digests only
+  std::size_t match_window = 1000;          // reads per table behind the match-rate gauge
+};
+
 struct MigrationConfig {
   Phase phase = Phase::prepare;
   Strategy strategy = Strategy::sync;
@@ -110,6 +129,7 @@ struct MigrationConfig {
   // table names but without adding a schema.
   std::vector<std::string> write_functions, read_only_functions;
   bool confirm_cleanup = false;  // entering cleanup requires this (cleanup cannot be rolled back)
+  ShadowReadConfig shadow_read;
 };
 
 struct Config {
@@ -134,6 +154,8 @@ std::string_view to_string(Phase);
 std::string_view to_string(Strategy);
 std::string_view to_string(OnSecondaryFailure);
 std::string_view to_string(DdlPolicy);
+std::string_view to_string(ShadowMode);
+std::string_view to_string(LogValues);
 
 // Exact, case-sensitive inverse of to_string; nullopt for anything else.
 std::optional<AuthMethod> parse_auth_method(std::string_view);
@@ -142,6 +164,8 @@ std::optional<Phase> parse_phase(std::string_view);
 std::optional<Strategy> parse_strategy(std::string_view);
 std::optional<OnSecondaryFailure> parse_on_secondary_failure(std::string_view);
 std::optional<DdlPolicy> parse_ddl_policy(std::string_view);
+std::optional<ShadowMode> parse_shadow_mode(std::string_view);
+std::optional<LogValues> parse_log_values(std::string_view);
 
 // True when the stored password is a PostgreSQL SCRAM-SHA-256 verifier rather than a cleartext
 // password (prefix check only; the loader has validated the format).

@@ -92,6 +92,37 @@ void parse_functions(Section& s, std::string_view key, std::vector<std::string>&
   }
 }
 
+void parse_shadow_read(Section& s, MigrationConfig& m, LoadContext& ctx) {
+  if (!s.has("shadow_read")) return;
+  Section sr(s.get("shadow_read"), s.key_path("shadow_read"), ctx,
+             {"sample_rate", "mode", "timeout_ms", "max_concurrent", "log_values", "ignore_columns",
+              "ignore_tables", "float_tolerance", "timestamp_precision", "max_detail_rows",
+              "max_buffered_bytes", "match_window"});
+  auto& c = m.shadow_read;
+  sr.read_double("sample_rate", c.sample_rate, 0.0, 1.0);
+  sr.read_enum("mode", c.mode, parse_shadow_mode, "compare, aa");
+  sr.read_milliseconds("timeout_ms", c.timeout, 1, 3600000);
+  sr.read_integer("max_concurrent", c.max_concurrent, 1, 100000);
+  sr.read_enum("log_values", c.log_values, parse_log_values, "redacted, full");
+  sr.read_string_list("ignore_columns", c.ignore_columns);
+  std::vector<std::string> tables;
+  if (sr.read_string_list("ignore_tables", tables)) {
+    for (std::size_t i = 0; i < tables.size(); ++i) {
+      if (auto name = normalise_table_name(tables[i])) {
+        c.ignore_tables.push_back(*name);
+      } else {
+        ctx.diag.error(index_path(sr.key_path("ignore_tables"), i),
+                       "not a valid table name (expected table or schema.table)");
+      }
+    }
+  }
+  sr.read_double("float_tolerance", c.float_tolerance, 0.0, 1.0);
+  sr.read_integer("timestamp_precision", c.timestamp_precision, 0, 6);
+  sr.read_integer("max_detail_rows", c.max_detail_rows, 0, 100000);
+  sr.read_byte_size("max_buffered_bytes", c.max_buffered_bytes, 0, std::uint64_t{1} << 32);
+  sr.read_integer("match_window", c.match_window, 1, 1000000);
+}
+
 void check_cleanup_confirmed(const MigrationConfig& m, const std::string& path, LoadContext& ctx) {
   if (m.confirm_cleanup) return;
   if (m.phase == Phase::cleanup) ctx.diag.error(child_path(path, "phase"), kCleanupRefusal);
@@ -116,7 +147,8 @@ MigrationConfig parse_migration(const YAML::Node& node, LoadContext& ctx) {
   Section s(
       node, "migration", ctx,
       {"phase", "strategy", "on_secondary_failure", "keep_old_in_sync", "ddl", "tables", "tenants",
-       "async_queue_capacity", "write_functions", "read_only_functions", "confirm_cleanup"});
+       "async_queue_capacity", "write_functions", "read_only_functions", "confirm_cleanup",
+       "shadow_read"});
   s.read_enum("phase", m.phase, parse_phase, kPhases);
   s.read_enum("strategy", m.strategy, parse_strategy, "sync, async");
   s.read_enum("on_secondary_failure", m.on_secondary_failure, parse_on_secondary_failure,
@@ -129,6 +161,7 @@ MigrationConfig parse_migration(const YAML::Node& node, LoadContext& ctx) {
   parse_functions(s, "write_functions", m.write_functions, ctx);
   parse_functions(s, "read_only_functions", m.read_only_functions, ctx);
   s.read_bool("confirm_cleanup", m.confirm_cleanup);
+  parse_shadow_read(s, m, ctx);
 
   check_cleanup_confirmed(m, s.path(), ctx);
 

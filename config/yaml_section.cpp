@@ -1,5 +1,8 @@
 #include "config/yaml_section.hpp"
 
+#include <charconv>
+#include <sstream>
+
 #include <algorithm>
 #include <cctype>
 
@@ -216,6 +219,24 @@ bool Section::read_unsigned(std::string_view key, std::uint64_t& out, std::uint6
     return false;
   }
   out = *n;
+  return true;
+}
+
+bool Section::read_double(std::string_view key, double& out, double min, double max) {
+  std::ostringstream expected_text;
+  expected_text << "a number between " << min << " and " << max;
+  const std::string expected = expected_text.str();
+  auto v = scalar(key, expected);
+  if (!v) return false;
+  const std::string& text = v->text;
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || !(value >= min) ||
+      !(value <= max)) {
+    report_bad_value(key, expected, text);
+    return false;
+  }
+  out = value;
   return true;
 }
 

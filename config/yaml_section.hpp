@@ -78,6 +78,7 @@ class Section {
   bool read_unsigned(std::string_view key, std::uint64_t& out, std::uint64_t min,
                      std::uint64_t max);
   bool read_bool(std::string_view key, bool& out);
+  bool read_double(std::string_view key, double& out, double min, double max);
   bool read_milliseconds(std::string_view key, std::chrono::milliseconds& out, std::uint64_t min,
                          std::uint64_t max);
   bool read_byte_size(std::string_view key, std::size_t& out, std::uint64_t min, std::uint64_t max);

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "protocol/constants.hpp"
+#include "proxy/cancel_sender.hpp"
 #include "proxy/client_auth.hpp"
 
 namespace pgdual::proxy {
@@ -261,20 +262,8 @@ asio::awaitable<void> ClientSession::handle_cancel_request(const protocol::Start
     co_return;
   }
   runtime_.metrics().cancel_requests(CancelResult::forwarded).Increment();
-  auto executor = co_await asio::this_coro::executor;
   for (const auto& target : *targets) {
-    tcp::resolver resolver(executor);
-    const std::string port = std::to_string(target.port);
-    auto [resolve_ec, endpoints] = co_await resolver.async_resolve(target.host, port, use_tuple);
-    if (resolve_ec) continue;
-    tcp::socket socket(executor);
-    auto [connect_ec, endpoint] = co_await asio::async_connect(socket, endpoints, use_tuple);
-    if (connect_ec) continue;
-    std::string request;
-    protocol::append_cancel_request(request, target.process_id, target.secret_key);
-    PgStream stream(std::move(socket));
-    co_await stream.write_all(request);
-    stream.close();
+    co_await send_cancel_request(target, std::chrono::milliseconds(5000));
   }
 }
 

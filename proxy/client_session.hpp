@@ -10,6 +10,7 @@
 // what the two stores did with each mirrored unit.
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <deque>
 #include <memory>
@@ -58,6 +59,20 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::vector<std::string> tables;
     std::string text;  // first statement, for logs
     std::optional<SecondaryResult> secondary;  // arrived before the primary finished
+    // Shadow reads: the primary's rows of a shadowed unit; for an A/A
+    // re-run (swallowed), the unit it shadows.
+    std::shared_ptr<shadow::ResultCapture> capture;
+    UnitId shadow_of = 0;
+  };
+  // A shadowed read until both stores have answered (session_shadow.cpp).
+  struct ShadowRead {
+    std::shared_ptr<shadow::ResultCapture> primary, secondary;
+    std::string table;  // the first table it reads, for metrics and logs
+    std::string text;
+    bool ordered = false;
+    bool aa = false;  // the other side is the primary itself
+    bool primary_done = false, secondary_done = false, timed_out = false;
+    double primary_seconds = 0, secondary_seconds = 0;
   };
   // A mirrored unit the primary finished, waiting for the secondary's result.
   struct PrimaryOutcome {
@@ -110,6 +125,16 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void track_search_path(const routing::StatementInfo& statement, const std::string& text);
   routing::NameContext name_context() const;
 
+  // session_shadow.cpp: shadow reads
+  bool shadow_eligible(const routing::UnitFacts& facts, const routing::MirrorDecision& decision,
+                       std::string& table);
+  void start_shadow(PrimaryUnit& unit, const routing::UnitFacts& facts);
+  void on_shadow_side_done(UnitId id, bool primary_side, double seconds);
+  void finish_shadow(ShadowRead& read);
+  std::vector<std::size_t> shadow_key_columns(const shadow::ResultCapture& capture) const;
+  void abandon_shadows(bool secondary_side_only);
+  boost::asio::awaitable<void> shadow_watchdog();
+
   // session_outcomes.cpp: comparing the stores, failures
   void on_secondary_result(const SecondaryResult& result);
   void compare(const PrimaryOutcome& primary, const SecondaryResult& secondary);
@@ -161,6 +186,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::vector<std::string> initial_search_path_, search_path_;
   bool search_path_known_ = false;
   std::string pending_client_bytes_;  // asynchronous messages that arrived during startup
+  std::unordered_map<UnitId, ShadowRead> shadows_;
+  std::string shadow_aa_bytes_;  // A/A: the unit's bytes, re-run on the primary after it
+  std::unique_ptr<boost::asio::steady_timer> shadow_timer_;
+  bool shadow_cancelling_ = false;  // no reconfiguration until the cancel is delivered
   bool drain_requested_ = false;
   bool counted_ = false;
 };

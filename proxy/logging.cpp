@@ -56,4 +56,16 @@ void configure_logging(const config::LogConfig& log) {
   spdlog::flush_on(spdlog::level::info);
 }
 
+void log_discrepancy(std::string_view json_line) {
+  static const auto logger = [] {
+    auto created = std::make_shared<spdlog::logger>(
+        "pgdual.discrepancy", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    created->set_pattern("%v");
+    created->set_level(spdlog::level::info);
+    created->flush_on(spdlog::level::info);
+    return created;
+  }();
+  logger->info("{}", json_line);
+}
+
 }  // namespace pgdual::proxy

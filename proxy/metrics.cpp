@@ -169,6 +169,7 @@ Metrics::Metrics(const std::string& version) : registry_(std::make_shared<promet
                                  "tables, primary keys), by result.");
   catalog_refreshes_ok_ = &catalog.Add({{"result", "ok"}});
   catalog_refreshes_failed_ = &catalog.Add({{"result", "failed"}});
+  shadow_ = std::make_unique<ShadowMetrics>(registry);
 
   // ---- dual-write
   add_per_value<SecondaryFailure>(

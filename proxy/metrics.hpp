@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "proxy/metric_labels.hpp"
+#include "proxy/shadow_metrics.hpp"
 
 namespace pgdual::proxy {
 
@@ -117,6 +118,8 @@ class Metrics {
   // Duplicate entries collapse into one series.
   void set_phase_info(std::vector<PhaseInfo> phases);
 
+  ShadowMetrics& shadow() const { return *shadow_; }
+
   // Prometheus text exposition format (version 0.0.4) of the whole registry.
   std::string serialize() const;
   const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
@@ -156,6 +159,8 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* divergence_family_ = nullptr;
   std::mutex divergence_mutex_;
   std::unordered_map<std::string, prometheus::Counter*> divergence_by_table_;
+
+  std::unique_ptr<ShadowMetrics> shadow_;
 
   prometheus::Family<prometheus::Gauge>* phase_info_family_ = nullptr;
   std::mutex phase_info_mutex_;

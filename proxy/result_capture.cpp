@@ -82,7 +82,8 @@ std::string_view truncate_seconds(std::string_view v, int precision, NormBuffer&
   if (dot == std::string_view::npos || v.size() > buf.size()) return v;
   std::size_t digits_end = dot + 1;
   while (digits_end < v.size() && v[digits_end] >= '0' && v[digits_end] <= '9') ++digits_end;
-  std::size_t keep = std::min<std::size_t>(static_cast<std::size_t>(precision), digits_end - dot - 1);
+  std::size_t keep =
+      std::min<std::size_t>(static_cast<std::size_t>(precision), digits_end - dot - 1);
   while (keep > 0 && v[dot + keep] == '0') --keep;
   const std::size_t head = keep > 0 ? dot + 1 + keep : dot;
   std::memcpy(buf.data(), v.data(), head);
@@ -292,11 +293,11 @@ void ResultCapture::on_data_row(std::span<const std::uint8_t> payload) {
     malformed_ = true;
     return;
   }
-  const std::uint64_t a = hasher.a();
+  const std::uint64_t a = hasher.a(), b = hasher.b();
   ++set.row_count;
-  set.ordered_digest = finalize(set.ordered_digest ^ a) + hasher.b();
+  set.ordered_digest = finalize(set.ordered_digest ^ a) + b;
   set.multiset_sum_a += a;
-  set.multiset_sum_b += hasher.b();
+  set.multiset_sum_b += b;
   if (keep) {
     row.hash = a;
     set.rows.push_back(std::move(row));

@@ -30,10 +30,11 @@ std::string render_columns(const ResultSet& set) {
   return out;
 }
 
-std::string render_digest(std::uint64_t count, std::uint64_t digest) {
+// "rows=3 digest=00ab..." ("sets=..." for the overflow digests).
+std::string render_digest(std::string_view unit, std::uint64_t count, std::uint64_t digest) {
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(digest));
-  return "rows=" + std::to_string(count) + " digest=" + hex;
+  return std::string(unit) + "=" + std::to_string(count) + " digest=" + hex;
 }
 
 std::string render_end(const ResultSet& set) {
@@ -94,10 +95,8 @@ class Comparer {
         digest_of(primary) != digest_of(secondary)) {
       inexact_rows(1);
       add_note(p_sets.size(), DifferenceKind::digest, "(digest)",
-               "sets=" + std::to_string(primary.overflow_sets()) + " " +
-                   render_digest(0, digest_of(primary)),
-               "sets=" + std::to_string(secondary.overflow_sets()) + " " +
-                   render_digest(0, digest_of(secondary)));
+               render_digest("sets", primary.overflow_sets(), digest_of(primary)),
+               render_digest("sets", secondary.overflow_sets(), digest_of(secondary)));
     }
     return std::move(out_);
   }
@@ -183,8 +182,9 @@ class Comparer {
     const auto digest = [this](const ResultSet& set) {
       return ordered_ ? set.ordered_digest : set.multiset_sum_a ^ set.multiset_sum_b;
     };
-    add_note(index, DifferenceKind::digest, "(digest)", render_digest(p.row_count, digest(p)),
-             render_digest(s.row_count, digest(s)));
+    add_note(index, DifferenceKind::digest, "(digest)",
+             render_digest("rows", p.row_count, digest(p)),
+             render_digest("rows", s.row_count, digest(s)));
   }
 
   void count_column(const ColumnInfo& column, std::uint64_t count) {
@@ -311,7 +311,8 @@ class Comparer {
     for (std::size_t i = 0; i < p_rows.size(); ++i) {
       const KeptRow& row = p_rows[i];
       const std::uint64_t hash = key_hash(row);
-      const auto start = std::lower_bound(index.begin(), index.end(), std::pair{hash, std::size_t{0}});
+      const auto start =
+          std::lower_bound(index.begin(), index.end(), std::pair{hash, std::size_t{0}});
       std::optional<std::size_t> match;
       std::size_t tries = 0;
       for (std::size_t k = first_unused(static_cast<std::size_t>(start - index.begin()));
@@ -346,33 +347,14 @@ class Comparer {
 }  // namespace
 
 std::string_view to_string(Outcome outcome) {
-  switch (outcome) {
-    case Outcome::match:
-      return "match";
-    case Outcome::mismatch:
-      return "mismatch";
-    case Outcome::error:
-      return "error";
-  }
-  return "unknown";
+  constexpr std::string_view kNames[] = {"match", "mismatch", "error"};
+  return kNames[static_cast<std::size_t>(outcome)];
 }
 
 std::string_view to_string(DifferenceKind kind) {
-  switch (kind) {
-    case DifferenceKind::field:
-      return "field";
-    case DifferenceKind::missing_row:
-      return "missing_row";
-    case DifferenceKind::extra_row:
-      return "extra_row";
-    case DifferenceKind::columns:
-      return "columns";
-    case DifferenceKind::digest:
-      return "digest";
-    case DifferenceKind::status:
-      return "status";
-  }
-  return "unknown";
+  constexpr std::string_view kNames[] = {"field",   "missing_row", "extra_row",
+                                         "columns", "digest",      "status"};
+  return kNames[static_cast<std::size_t>(kind)];
 }
 
 ComparisonResult compare_results(const ResultCapture& primary, const ResultCapture& secondary,

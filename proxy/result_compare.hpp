@@ -52,7 +52,8 @@ struct ComparisonResult {
   Outcome outcome = Outcome::match;
   std::vector<Difference> differences;  // at most max_detail_rows differing rows in detail
   // Rows that differ (a changed row counts once; a missing or extra row once). Exact when both
-  // sides kept their rows; otherwise a lower bound from the row counts (1 when only digests differ).
+  // sides kept their rows; otherwise a lower bound from the row counts (1 when only digests
+  // differ).
   std::uint64_t differing_rows = 0;
   bool differing_rows_exact = true;
   std::vector<ColumnDifferenceCount> column_differences;

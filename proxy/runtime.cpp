@@ -18,8 +18,16 @@ std::shared_ptr<const RuntimeConfig> make_runtime_config(config::Config config, 
   UserDirectory users(config.auth);
   routing::ClassifierOptions options{config.migration.write_functions,
                                      config.migration.read_only_functions};
-  return std::make_shared<const RuntimeConfig>(RuntimeConfig{
-      std::move(config), std::move(users), std::move(old_tls), std::move(new_tls), std::move(options)});
+  const auto& shadow_read = config.migration.shadow_read;
+  shadow::CompareRules rules;
+  rules.ignore_columns = shadow_read.ignore_columns;
+  rules.float_tolerance = shadow_read.float_tolerance;
+  rules.timestamp_precision = static_cast<int>(shadow_read.timestamp_precision);
+  rules.max_buffered_bytes = shadow_read.max_buffered_bytes;
+  rules.max_detail_rows = shadow_read.max_detail_rows;
+  return std::make_shared<const RuntimeConfig>(
+      RuntimeConfig{std::move(config), std::move(users), std::move(old_tls), std::move(new_tls),
+                    std::move(options), std::move(rules)});
 }
 
 }  // namespace pgdual::proxy

@@ -12,6 +12,7 @@
 #include "proxy/cancel_registry.hpp"
 #include "proxy/catalog_cache.hpp"
 #include "proxy/metrics.hpp"
+#include "proxy/result_capture.hpp"
 #include "proxy/retry_queue.hpp"
 #include "proxy/user_directory.hpp"
 #include "routing/statement_classifier.hpp"
@@ -24,6 +25,7 @@ struct RuntimeConfig {
   std::shared_ptr<boost::asio::ssl::context> old_tls;  // null: sslmode disable
   std::shared_ptr<boost::asio::ssl::context> new_tls;
   routing::ClassifierOptions classifier_options;  // from migration.write_functions / read_only_functions
+  shadow::CompareRules compare_rules;             // from migration.shadow_read
 };
 
 // Builds the derived parts (SCRAM secrets, backend TLS contexts); nullptr
@@ -51,6 +53,8 @@ class Runtime {
   boost::asio::ssl::context* server_tls() { return server_tls_.get(); }
 
   std::atomic<std::size_t>& client_count() { return client_count_; }
+  // Shadow reads in flight on every session (migration.shadow_read.max_concurrent).
+  std::atomic<std::size_t>& shadow_reads_in_flight() { return shadow_reads_in_flight_; }
   bool draining() const { return draining_.load(std::memory_order_relaxed); }
   void start_draining() { draining_.store(true); }
 
@@ -62,6 +66,7 @@ class Runtime {
   std::shared_ptr<boost::asio::ssl::context> server_tls_;
   std::atomic<std::shared_ptr<const RuntimeConfig>> config_;
   std::atomic<std::size_t> client_count_{0};
+  std::atomic<std::size_t> shadow_reads_in_flight_{0};
   std::atomic<bool> draining_{false};
 };
 

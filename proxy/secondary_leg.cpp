@@ -37,6 +37,28 @@ void SecondaryLeg::enqueue(UnitId unit, EntryPurpose purpose, std::string bytes,
   queued_.push_back(Entry{unit, purpose, std::move(bytes), ready});
 }
 
+void SecondaryLeg::enqueue_shadow(UnitId unit, std::string bytes,
+                                  std::shared_ptr<shadow::ResultCapture> capture) {
+  Entry entry{unit, EntryPurpose::shadow, std::move(bytes), true};
+  entry.capture = std::move(capture);
+  queued_.push_back(std::move(entry));
+}
+
+std::optional<std::pair<UnitId, std::chrono::steady_clock::time_point>>
+SecondaryLeg::shadow_in_flight() const {
+  for (const auto& entry : in_flight_) {
+    if (entry.purpose == EntryPurpose::shadow) return std::make_pair(entry.unit, entry.sent_at);
+  }
+  return std::nullopt;
+}
+
+bool SecondaryLeg::may_send(const Entry& next) const {
+  if (!next.ready || cancel_hold_) return false;
+  if (in_flight_.empty()) return true;
+  // A shadow read runs alone (see EntryPurpose).
+  return next.purpose != EntryPurpose::shadow && in_flight_.back().purpose != EntryPurpose::shadow;
+}
+
 asio::awaitable<void> SecondaryLeg::append_to_unit(UnitId unit, std::string_view bytes) {
   if (broken_) co_return;
   for (auto it = queued_.rbegin(); it != queued_.rend(); ++it) {
@@ -79,10 +101,10 @@ asio::awaitable<void> SecondaryLeg::flush() {
   if (flushing_ || broken_) co_return;
   flushing_ = true;
   std::string batch;
-  while (!broken_ && !queued_.empty() && queued_.front().ready) {
+  while (!broken_ && !queued_.empty() && may_send(queued_.front())) {
     batch.clear();
     const auto now = std::chrono::steady_clock::now();
-    while (!queued_.empty() && queued_.front().ready) {
+    while (!queued_.empty() && may_send(queued_.front())) {
       auto entry = std::move(queued_.front());
       queued_.pop_front();
       batch.append(entry.bytes);
@@ -130,6 +152,9 @@ asio::awaitable<std::optional<SecondaryResult>> SecondaryLeg::read_one_reply() {
   auto& reader = connection_->reader();
   for (;;) {
     while (auto frame = reader.next()) {
+      if (!in_flight_.empty() && in_flight_.front().capture) {
+        in_flight_.front().capture->on_message(frame->type, frame->payload);
+      }
       switch (frame->type) {
         case protocol::backend::kErrorResponse:
           current_.error = true;
@@ -153,13 +178,14 @@ asio::awaitable<std::optional<SecondaryResult>> SecondaryLeg::read_one_reply() {
           current_ = SecondaryResult{};
           result.unit = entry.unit;
           result.purpose = entry.purpose;
+          result.capture = std::move(entry.capture);
           result.seconds =
               std::chrono::duration<double>(std::chrono::steady_clock::now() - entry.sent_at).count();
           notify();
           reader.take_raw();
           // Only the client's own statements carry an outcome worth
           // comparing; pgdual's own do not, unless they failed.
-          if (entry.purpose == EntryPurpose::body || result.error) co_return result;
+          if (entry.purpose != EntryPurpose::control || result.error) co_return result;
           break;
         }
         default:  // rows, notices, ParameterStatus, notifications: consumed

@@ -20,14 +20,19 @@
 
 #include "protocol/messages.hpp"
 #include "proxy/backend_connection.hpp"
+#include "proxy/result_capture.hpp"
 
 namespace pgdual::proxy {
 
 using UnitId = std::uint64_t;
 
 // body: the client's own unit. control: pgdual's own statement (ROLLBACK
-// after a failure), whose outcome is not compared unless it fails.
-enum class EntryPurpose { body, control };
+// after a failure), whose outcome is not compared unless it fails. shadow: a
+// read of the shadow_read phase, whose rows are captured for comparison.
+// A shadow entry runs alone: it is sent only when nothing else is in flight,
+// and nothing is sent behind it until it is answered, so cancelling it after
+// its timeout can never hit a write.
+enum class EntryPurpose { body, control, shadow };
 
 // What the secondary did with one unit's body.
 struct SecondaryResult {
@@ -38,6 +43,7 @@ struct SecondaryResult {
   std::vector<std::string> command_tags;
   char status = 'I';
   double seconds = 0;
+  std::shared_ptr<shadow::ResultCapture> capture;  // shadow entries: the rows it returned
 };
 
 class SecondaryLeg {
@@ -59,6 +65,14 @@ class SecondaryLeg {
 
   // Appends an entry; ready entries at the head are sent by flush().
   void enqueue(UnitId unit, EntryPurpose purpose, std::string bytes, bool ready);
+  // Appends a shadow read (ready at once) whose replies feed `capture`.
+  void enqueue_shadow(UnitId unit, std::string bytes,
+                      std::shared_ptr<shadow::ResultCapture> capture);
+  // The shadow read in flight, if any, and when it was sent.
+  std::optional<std::pair<UnitId, std::chrono::steady_clock::time_point>> shadow_in_flight() const;
+  // While set, nothing more is sent: a CancelRequest for the shadow read in
+  // flight is on its way and must not reach whatever would run after it.
+  void hold_for_cancel(bool hold) { cancel_hold_ = hold; }
   // Bytes for the newest entry of `unit` (CopyData streaming after a COPY
   // statement): sent at once if that entry was already sent.
   boost::asio::awaitable<void> append_to_unit(UnitId unit, std::string_view bytes);
@@ -97,7 +111,9 @@ class SecondaryLeg {
     std::string bytes;
     bool ready;
     std::chrono::steady_clock::time_point sent_at{};
+    std::shared_ptr<shadow::ResultCapture> capture;
   };
+  bool may_send(const Entry& next) const;
 
   boost::asio::awaitable<std::optional<SecondaryResult>> read_one_reply();
   void notify();
@@ -107,6 +123,7 @@ class SecondaryLeg {
   std::deque<Entry> in_flight_;  // sent, ReadyForQuery not yet back
   std::unique_ptr<boost::asio::steady_timer> progress_;  // cancelled to wake waiters
   bool flushing_ = false;
+  bool cancel_hold_ = false;
   bool broken_ = false;
   bool failure_reported_ = false;
   std::string broken_reason_;
@@ -119,6 +136,8 @@ boost::asio::awaitable<void> SecondaryLeg::pump(OnResult on_result) {
     auto result = co_await read_one_reply();
     if (!result) co_return;
     on_result(*result);
+    // What waited behind a shadow read can go now.
+    if (in_flight_.empty() && !queued_.empty() && queued_.front().ready) co_await flush();
   }
 }
 

@@ -17,6 +17,10 @@ std::string first_table(const std::vector<std::string>& tables) {
 }  // namespace
 
 void ClientSession::on_secondary_result(const SecondaryResult& result) {
+  if (result.purpose == EntryPurpose::shadow) {
+    on_shadow_side_done(result.unit, false, result.seconds);
+    return;
+  }
   for (auto& unit : primary_units_) {
     if (unit.id == result.unit) {
       // The secondary finished first: compared when the primary does.
@@ -114,6 +118,7 @@ void ClientSession::on_session_end() {
   // their connections close, so only work the primary may have committed
   // without the secondary having it is recorded: autocommit writes and
   // COMMITs that were in flight or not yet applied on the secondary.
+  abandon_shadows(false);
   if (!secondary_usable()) return;
   std::vector<std::string> tables;
   std::string text;
@@ -149,6 +154,7 @@ void ClientSession::report_secondary_depth() {
 
 void ClientSession::on_secondary_broken() {
   if (!secondary_ || !secondary_->take_failure_report()) return;
+  abandon_shadows(true);
   report_secondary_depth();
   auto& metrics = runtime_.metrics();
   const std::string reason = secondary_->broken_reason();

@@ -74,13 +74,19 @@ QueryKind metric_kind(const routing::UnitFacts& facts) {
 asio::awaitable<void> ClientSession::relay() {
   auto& cache = worker_classification_cache(*config_);
   units_ = std::make_unique<routing::UnitBuilder>(cache, config_->classifier_options);
+  shadow_timer_ = std::make_unique<asio::steady_timer>(co_await asio::this_coro::executor);
   for (;;) {
     reconfigure_ = false;
     // The pumps run together; when one ends (client gone, backend gone,
     // Terminate, or a phase change that swaps connections) the others are
     // cancelled. A reconfiguration happens only while idle, so nothing is in
     // flight when the pumps restart.
-    co_await (pump_client() || pump_primary() || pump_secondary());
+    co_await (pump_client() || pump_primary() || pump_secondary() || shadow_watchdog());
+    if (shadow_cancelling_ && secondary_) {
+      // The watchdog was stopped in the middle of a cancel (the client left).
+      shadow_cancelling_ = false;
+      secondary_->hold_for_cancel(false);
+    }
     if (!reconfigure_) co_return;
     if (catalog_refresh_pending_) {
       catalog_refresh_pending_ = false;
@@ -173,7 +179,8 @@ asio::awaitable<void> ClientSession::pump_client() {
     auto status = co_await client_reader_.fill();
     // Between transactions, with nothing in flight, the session takes the
     // configuration in force (a reload never splits a transaction).
-    if (status == FrameReader::Status::ok && idle() && predicted_status_ == 'I' && !unit_open_) {
+    if (status == FrameReader::Status::ok && idle() && predicted_status_ == 'I' && !unit_open_ &&
+        !shadow_cancelling_) {
       if (co_await refresh_phase_at_boundary()) {
         reconfigure_ = true;
         co_return;
@@ -186,6 +193,8 @@ asio::awaitable<void> ClientSession::pump_client() {
     }
     bool terminate = false;
     const bool mirroring = secondary_usable();
+    const bool shadow_aa = config_->config.migration.shadow_read.mode == config::ShadowMode::aa &&
+                           phase_ == config::Phase::shadow_read;
     units_->set_reject_ddl(mirroring && config_->config.migration.ddl == config::DdlPolicy::reject,
                            "DDL is not allowed during the migration (migration.ddl is \"reject\")");
     while (auto frame = client_reader_.next()) {
@@ -217,6 +226,7 @@ asio::awaitable<void> ClientSession::pump_client() {
         continue;
       }
       if (mirroring) secondary_unit_bytes_.append(raw);
+      if (shadow_aa) shadow_aa_bytes_.append(raw);
       if (role != routing::FrameRole::terminator) continue;
       dispatch_unit();
       unit_open_ = false;
@@ -316,7 +326,11 @@ void ClientSession::dispatch_unit() {
       record_unmirrored_write("secondary unavailable", unit.text, unit.tables, "");
     }
   }
+  if (phase_ == config::Phase::shadow_read || !config_->config.migration.tables.empty()) {
+    start_shadow(unit, facts);
+  }
   secondary_unit_bytes_.clear();
+  shadow_aa_bytes_.clear();
   copy_route_ = {unit.id, unit.mirrored ? mode : MirrorMode::none};
   if (unit.decision.ends_transaction) predicted_status_ = 'I';
 
@@ -393,12 +407,18 @@ asio::awaitable<void> ClientSession::pump_primary() {
     while (auto frame = reader.next()) {
       if (primary_units_.empty()) continue;  // notifications, notices between units
       auto& unit = primary_units_.front();
+      if (unit.capture) unit.capture->on_message(frame->type, frame->payload);
       if (unit.swallow) {
         // pgdual's own statement: forward what came before, drop its reply.
         auto before = reader.take_raw_before_last();
         if (!before.empty() && co_await client_.write_all(before)) co_return;
         reader.take_raw();
-        if (frame->type == protocol::backend::kReadyForQuery) primary_units_.pop_front();
+        if (frame->type == protocol::backend::kReadyForQuery) {
+          const UnitId shadowed = unit.shadow_of;
+          const double seconds = seconds_since(unit.sent);
+          primary_units_.pop_front();
+          if (shadowed != 0) on_shadow_side_done(shadowed, false, seconds);
+        }
         continue;
       }
       // if/else, not a switch: GCC 12 miscompiles co_await inside switch
@@ -458,6 +478,7 @@ asio::awaitable<void> ClientSession::finish_primary_unit(char status) {
     transaction_had_ddl_ = false;
     runtime_.catalogs().mark_stale(catalog_key());
   }
+  if (unit.capture) on_shadow_side_done(unit.id, true, primary_seconds);
   if (unit.is_write) {
     auto& primary_metrics = metrics.backend(primary_->role());
     (unit.error ? primary_metrics.writes_error : primary_metrics.writes_ok)->Increment();

@@ -220,6 +220,8 @@ void classify_schema_change(const PgQuery__Node& node, StatementInfo& info) {
 void classify_node(const PgQuery__Node& node, const detail::TreeFacts& facts, StatementInfo& info) {
   switch (node.node_case) {
     case PG_QUERY__NODE__NODE_SELECT_STMT:
+      // The outermost ORDER BY (of a UNION too) decides whether row order is part of the result.
+      info.has_order_by = node.select_stmt->n_sort_clause > 0;
       return set(info, StatementKind::read, select_command(facts));  // also VALUES and TABLE
     case PG_QUERY__NODE__NODE_VARIABLE_SHOW_STMT:
       info.name = node.variable_show_stmt->name;

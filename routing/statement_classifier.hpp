@@ -54,6 +54,7 @@ struct StatementInfo {
   bool calls_nondeterministic = false;  // now(), CURRENT_TIMESTAMP, random(), nextval(), ...
   bool calls_write_function = false;    // a built-in or configured write function (see below)
   bool is_listen = false;               // LISTEN/UNLISTEN/NOTIFY: stays on the primary
+  bool has_order_by = false;            // a SELECT whose outermost query has ORDER BY
 
   // Close to PostgreSQL's command tag: "SELECT", "INSERT", "CREATE TABLE", "SET", "COPY",
   // "SELECT FOR UPDATE", "START TRANSACTION", "DISCARD ALL", "EXPLAIN", ...

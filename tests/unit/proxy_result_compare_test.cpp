@@ -25,11 +25,10 @@ constexpr std::int32_t kInt4 = 23, kText = 25, kTable = 16384;
 void feed(ResultCapture& capture, const std::string& wire) {
   std::size_t offset = 0;
   while (offset < wire.size()) {
-    REQUIRE(wire.size() - offset >= 5);
+    if (wire.size() - offset < 5) FAIL("truncated message header");
     const auto* p = reinterpret_cast<const std::uint8_t*>(wire.data()) + offset;
     const std::uint32_t length = (std::uint32_t{p[1]} << 24) | (p[2] << 16) | (p[3] << 8) | p[4];
-    REQUIRE(length >= 4);
-    REQUIRE(offset + 1 + length <= wire.size());
+    if (length < 4 || offset + 1 + length > wire.size()) FAIL("bad message length");
     capture.on_message(wire[offset], {p + 5, length - 4});
     offset += 1 + length;
   }
@@ -65,7 +64,8 @@ std::string complete(std::string_view tag) {
 // A whole SELECT: RowDescription, DataRows, CommandComplete.
 std::string select(const std::vector<proto::RowDescriptionField>& columns,
                    const std::vector<Values>& rows) {
-  return row_description(columns) + data_rows(rows) + complete("SELECT " + std::to_string(rows.size()));
+  return row_description(columns) + data_rows(rows) +
+         complete("SELECT " + std::to_string(rows.size()));
 }
 
 std::string error(std::string sqlstate) {
@@ -81,7 +81,7 @@ ResultCapture capture(const std::string& wire, const CompareRules& rules = {}) {
 }
 
 const std::vector<proto::RowDescriptionField> kUsers = {column("id", kInt4, 1),
-                                                       column("name", kText, 2)};
+                                                        column("name", kText, 2)};
 const std::vector<Values> kRows = {{"1", "ann"}, {"2", "bob"}, {"3", "cy"}};
 
 ComparisonResult compare(const std::string& primary, const std::string& secondary,
@@ -124,8 +124,8 @@ TEST_CASE("row order matters only for ordered comparisons", "[shadow]") {
 }
 
 TEST_CASE("a changed field is reported with its key, column and both values", "[shadow]") {
-  auto r = compare(select(kUsers, kRows), select(kUsers, {kRows[0], {"2", "bobby"}, kRows[2]}),
-                   {}, false, {0});
+  auto r = compare(select(kUsers, kRows), select(kUsers, {kRows[0], {"2", "bobby"}, kRows[2]}), {},
+                   false, {0});
   CHECK(r.outcome == Outcome::mismatch);
   REQUIRE(r.differences.size() == 1);
   const Difference& d = r.differences[0];
@@ -176,13 +176,15 @@ TEST_CASE("missing and extra rows", "[shadow]") {
 }
 
 TEST_CASE("column name or type differences", "[shadow]") {
-  auto renamed = compare(select(kUsers, kRows), select({column("id", kInt4), column("nm", kText)}, kRows));
+  auto renamed =
+      compare(select(kUsers, kRows), select({column("id", kInt4), column("nm", kText)}, kRows));
   CHECK(renamed.outcome == Outcome::mismatch);
   REQUIRE(renamed.differences.size() == 1);
   CHECK(renamed.differences[0].kind == DifferenceKind::columns);
   CHECK(renamed.differences[0].field == "(columns)");
   CHECK(renamed.differences[0].primary_value == "id:23, name:25");
-  auto retyped = compare(select(kUsers, kRows), select({column("id", 20), column("name", kText)}, kRows));
+  auto retyped =
+      compare(select(kUsers, kRows), select({column("id", 20), column("name", kText)}, kRows));
   CHECK(retyped.outcome == Outcome::mismatch);
   CHECK(retyped.differences.at(0).secondary_value == "id:20, name:25");
 }
@@ -280,8 +282,9 @@ TEST_CASE("a capture far larger than its budget keeps bounded memory and still c
     constexpr int kRowCount = 200000;  // ~4.6 MB of DataRows
     for (int n = 0; n < kRowCount; ++n) {
       const int i = reversed ? kRowCount - 1 - n : n;
-      feed(c, data_rows({{std::to_string(i), i == changed_row ? "changed" : "name-" + std::to_string(i)}}));
-      if (n % 1000 == 0) REQUIRE(c.buffered_bytes() <= rules.max_buffered_bytes);
+      feed(c, data_rows({{std::to_string(i),
+                          i == changed_row ? "changed" : "name-" + std::to_string(i)}}));
+      if (c.buffered_bytes() > rules.max_buffered_bytes) FAIL("over budget at row " << n);
     }
     feed(c, complete("SELECT 200000"));
     return c;
@@ -317,8 +320,9 @@ TEST_CASE("several result sets are compared one by one", "[shadow]") {
   REQUIRE(c.result_sets().size() == 4);
   CHECK(c.result_sets()[2].end == SetEnd::empty_query);
   CHECK(compare(primary, primary).outcome == Outcome::match);
-  auto r = compare(primary, first + select(kUsers, {{"1", "zed"}}) + empty_query + complete("BEGIN"),
-                   {}, false, {0});
+  auto r =
+      compare(primary, first + select(kUsers, {{"1", "zed"}}) + empty_query + complete("BEGIN"), {},
+              false, {0});
   REQUIRE(r.differences.size() == 1);
   CHECK(r.differences[0].result_set == 1);
   auto shorter = compare(primary, first);
@@ -364,7 +368,7 @@ TEST_CASE("malformed payloads mark the capture and compare as errors", "[shadow]
   CHECK(r.outcome == Outcome::error);
   CHECK(r.differences.at(0).field == "(malformed)");
   CHECK(capture(row_description(kUsers) + data_rows({{"1"}})).malformed());  // width mismatch
-  CHECK(capture("D\0\0\0\x0a\0\1\xff\xff\xff\xfe"s).malformed());              // length -2
+  CHECK(capture("D\0\0\0\x0a\0\1\xff\xff\xff\xfe"s).malformed());            // length -2
   CHECK(capture("T\0\0\0\5\0"s).malformed());
 }
 
@@ -387,7 +391,9 @@ TEST_CASE("discrepancy JSON redacts values unless full", "[shadow]") {
 
 TEST_CASE("JSON strings are escaped", "[shadow]") {
   std::string out;
-  append_json_string(out, "a\"b\\c\n\x01\x1f" "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+  append_json_string(out,
+                     "a\"b\\c\n\x01\x1f"
+                     "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
   CHECK(out == "\"a\\\"b\\\\c\\u000a\\u0001\\u001fcaf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
   out.clear();
   append_json_string(out, "\xff|\xc0\xaf|\xed\xa0\x80|\xe2\x82");  // invalid, overlong, surrogate

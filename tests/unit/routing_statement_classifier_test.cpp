@@ -290,6 +290,14 @@ TEST_CASE("flags describe the clauses that make a read a write", "[classifier]")
   CHECK_FALSE(only_statement(classify("SELECT lower('A')")).calls_write_function);
 }
 
+TEST_CASE("the outermost ORDER BY is recorded for result comparison", "[classifier]") {
+  CHECK(only_statement(classify("SELECT * FROM t ORDER BY id")).has_order_by);
+  CHECK(only_statement(classify("SELECT a FROM t UNION SELECT a FROM u ORDER BY 1")).has_order_by);
+  CHECK_FALSE(only_statement(classify("SELECT * FROM (SELECT * FROM t ORDER BY id) s"))
+                  .has_order_by);
+  CHECK_FALSE(only_statement(classify("SELECT * FROM t")).has_order_by);
+}
+
 TEST_CASE("functions are recorded as written, SQL value functions by name", "[classifier]") {
   const StatementInfo info = only_statement(
       classify("SELECT pg_catalog.now(), lower(name), CURRENT_DATE, app.audit(1), lower(x) "

@@ -128,6 +128,88 @@ bool deparse_statement(std::int32_t version, PgQuery__RawStmt& statement, std::s
   return ok;
 }
 
+std::string dotted_name(PgQuery__Node* const* parts, std::size_t count) {
+  std::string name;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (parts[i] == nullptr || parts[i]->node_case != PG_QUERY__NODE__NODE_STRING) return {};
+    if (i > 0) name += '.';
+    name += parts[i]->string->sval;
+  }
+  return name;
+}
+
+bool is_default(const PgQuery__Node* node) {
+  return node != nullptr && node->node_case == PG_QUERY__NODE__NODE_SET_TO_DEFAULT;
+}
+
+int target_index(PgQuery__Node* const* targets, std::size_t count, std::string_view column) {
+  for (std::size_t i = 0; i < count; ++i) {
+    const PgQuery__Node* target = targets[i];
+    if (target != nullptr && target->node_case == PG_QUERY__NODE__NODE_RES_TARGET &&
+        column == target->res_target->name) {
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
+const PgQuery__List* values_row(const PgQuery__SelectStmt& select, std::size_t row) {
+  if (row >= select.n_values_lists) return nullptr;
+  const PgQuery__Node* node = select.values_lists[row];
+  return node != nullptr && node->node_case == PG_QUERY__NODE__NODE_LIST ? node->list : nullptr;
+}
+
+std::string relation_name(const PgQuery__RangeVar& relation) {
+  const std::string schema = relation.schemaname != nullptr ? relation.schemaname : "";
+  const std::string name = relation.relname != nullptr ? relation.relname : "";
+  return schema.empty() ? name : schema + "." + name;
+}
+
+std::string regclass_literal(const PgQuery__Node* arg) {
+  if (arg != nullptr && arg->node_case == PG_QUERY__NODE__NODE_TYPE_CAST) {
+    const PgQuery__TypeName* type = arg->type_cast->type_name;
+    if (type == nullptr) return {};
+    const std::string name = dotted_name(type->names, type->n_names);
+    if (name != "regclass" && name != "pg_catalog.regclass") return {};
+    arg = arg->type_cast->arg;
+  }
+  if (arg == nullptr || arg->node_case != PG_QUERY__NODE__NODE_A_CONST ||
+      arg->a_const->val_case != PG_QUERY__A__CONST__VAL_SVAL) {
+    return {};
+  }
+  return arg->a_const->sval->sval;
+}
+
+int select_width(const PgQuery__Node* node) {
+  if (node == nullptr || node->node_case != PG_QUERY__NODE__NODE_SELECT_STMT) return -1;
+  const PgQuery__SelectStmt& select = *node->select_stmt;
+  if (select.op != PG_QUERY__SET_OPERATION__SETOP_NONE) return -1;
+  for (std::size_t i = 0; i < select.n_target_list; ++i) {
+    const PgQuery__Node* target = select.target_list[i];
+    if (target == nullptr || target->node_case != PG_QUERY__NODE__NODE_RES_TARGET) return -1;
+    const PgQuery__Node* value = target->res_target->val;
+    if (value == nullptr) return -1;
+    if (value->node_case == PG_QUERY__NODE__NODE_COLUMN_REF) {
+      const PgQuery__ColumnRef& ref = *value->column_ref;
+      if (ref.n_fields > 0 &&
+          ref.fields[ref.n_fields - 1]->node_case == PG_QUERY__NODE__NODE_A_STAR)
+        return -1;
+    } else if (value->node_case == PG_QUERY__NODE__NODE_A_INDIRECTION) {
+      return -1;  // (composite).* or an element: the width is not plain to see
+    }
+  }
+  return static_cast<int>(select.n_target_list);
+}
+
+const PgQuery__SelectStmt* values_of(const PgQuery__InsertStmt& insert) {
+  const PgQuery__Node* source = insert.select_stmt;
+  if (source == nullptr || source->node_case != PG_QUERY__NODE__NODE_SELECT_STMT) return nullptr;
+  const PgQuery__SelectStmt& select = *source->select_stmt;
+  if (select.n_values_lists == 0 || select.op != PG_QUERY__SET_OPERATION__SETOP_NONE)
+    return nullptr;
+  return &select;
+}
+
 NodePtr make_string_const(std::string_view value) {
   NodePtr node = make_a_const();
   node->a_const->sval = allocate(pg_query__string__init);
@@ -197,8 +279,8 @@ NodePtr make_values_select() {
 
 void replace_node(PgQuery__Node& target, NodePtr replacement) {
   ProtobufCMessage* previous = member_of(target);
-  const ProtobufCFieldDescriptor* field = protobuf_c_message_descriptor_get_field(
-      &pg_query__node__descriptor, replacement->node_case);
+  const ProtobufCFieldDescriptor* field =
+      protobuf_c_message_descriptor_get_field(&pg_query__node__descriptor, replacement->node_case);
   if (field == nullptr) return;  // an empty replacement: nothing to put in
   ProtobufCMessage* content = member_at<ProtobufCMessage*>(&replacement->base, field->offset);
   std::memcpy(reinterpret_cast<char*>(&target) + field->offset, &content, sizeof content);

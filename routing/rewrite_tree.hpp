@@ -50,6 +50,24 @@ NodePtr make_column_target(std::string_view column);  // a column of an INSERT's
 NodePtr make_list();                                  // an empty List (a VALUES row)
 NodePtr make_values_select();                         // VALUES with no row yet
 
+// Node readers.
+// "a.b.c" from a list of String nodes (a function's or type's qualified name); empty if a part
+// is not a String.
+std::string dotted_name(PgQuery__Node* const* parts, std::size_t count);
+bool is_default(const PgQuery__Node* node);  // the DEFAULT keyword (SetToDefault)
+// The index of the ResTarget naming `column` in an INSERT column list or SET list; -1 if none.
+int target_index(PgQuery__Node* const* targets, std::size_t count, std::string_view column);
+// Row `row` of a VALUES list; null if that item is not a List.
+const PgQuery__List* values_row(const PgQuery__SelectStmt& select, std::size_t row);
+// "schema.table" or "table", as written.
+std::string relation_name(const PgQuery__RangeVar& relation);
+// The text of 'name' or 'name'::regclass (nextval's usual argument); empty for anything else.
+std::string regclass_literal(const PgQuery__Node* node);
+// The number of columns a query gives when its target list shows it (no *); else -1.
+int select_width(const PgQuery__Node* query);
+// The VALUES lists of an INSERT ... VALUES; null for DEFAULT VALUES and INSERT ... SELECT.
+const PgQuery__SelectStmt* values_of(const PgQuery__InsertStmt& insert);
+
 // Puts `replacement`'s content into `target` (same address, so the parent needs no change)
 // and frees what `target` held before.
 void replace_node(PgQuery__Node& target, NodePtr replacement);

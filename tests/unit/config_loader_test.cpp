@@ -905,3 +905,64 @@ TEST_CASE("enum names round-trip", "[config]") {
   CHECK(format_host_port("::1", 6432) == "[::1]:6432");
   CHECK(format_host_port("db", 5432) == "db:5432");
 }
+
+TEST_CASE("migration.shadow_read: defaults, every key, and bad values", "[config]") {
+  {
+    const LoadResult r = load(kTrust + kBackends);
+    REQUIRE(r.ok());
+    const auto& s = r.config->migration.shadow_read;
+    CHECK(s.sample_rate == 1.0);
+    CHECK(s.mode == ShadowMode::compare);
+    CHECK(s.timeout == std::chrono::milliseconds(2000));
+    CHECK(s.log_values == LogValues::redacted);
+    CHECK(s.max_buffered_bytes == std::size_t{1} << 20);
+  }
+  {
+    const LoadResult r = load(kTrust + kBackends + R"(
+migration:
+  shadow_read:
+    sample_rate: 0.25
+    mode: aa
+    timeout_ms: 300
+    max_concurrent: 8
+    log_values: full
+    ignore_columns: [updated_at]
+    ignore_tables: [Sessions, audit.log]
+    float_tolerance: 1e-9
+    timestamp_precision: 3
+    max_detail_rows: 5
+    max_buffered_bytes: 64kB
+    match_window: 100
+)");
+    INFO(all_errors(r));
+    REQUIRE(r.ok());
+    const auto& s = r.config->migration.shadow_read;
+    CHECK(s.sample_rate == 0.25);
+    CHECK(s.mode == ShadowMode::aa);
+    CHECK(s.timeout == std::chrono::milliseconds(300));
+    CHECK(s.max_concurrent == 8);
+    CHECK(s.log_values == LogValues::full);
+    CHECK(s.ignore_columns == std::vector<std::string>{"updated_at"});
+    CHECK(s.ignore_tables == std::vector<std::string>{"public.sessions", "audit.log"});
+    CHECK(s.float_tolerance == 1e-9);
+    CHECK(s.timestamp_precision == 3);
+    CHECK(s.max_detail_rows == 5);
+    CHECK(s.max_buffered_bytes == 64 * 1024);
+    CHECK(s.match_window == 100);
+  }
+  {
+    const LoadResult r = load(kTrust + kBackends + R"(
+migration:
+  shadow_read:
+    sample_rate: 1.5
+    mode: sometimes
+    timestamp_precision: 9
+    surprise: 1
+)");
+    CHECK_FALSE(r.ok());
+    CHECK(has_error_at(r, "migration.shadow_read.sample_rate", "between 0 and 1"));
+    CHECK(has_error_at(r, "migration.shadow_read.mode", "compare, aa"));
+    CHECK(has_error_at(r, "migration.shadow_read.timestamp_precision"));
+    CHECK(has_error_at(r, "migration.shadow_read.surprise"));
+  }
+}

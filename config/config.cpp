@@ -53,6 +53,10 @@ constexpr NameTable<ShadowMode, 2> kShadowModes{{
     {ShadowMode::compare, "compare"},
     {ShadowMode::aa, "aa"},
 }};
+constexpr NameTable<Nondeterministic, 2> kNondeterministic{{
+    {Nondeterministic::allow, "allow"},
+    {Nondeterministic::reject, "reject"},
+}};
 constexpr NameTable<LogValues, 2> kLogValues{{
     {LogValues::redacted, "redacted"},
     {LogValues::full, "full"},
@@ -83,6 +87,7 @@ std::string_view to_string(Strategy v) { return name_of(kStrategies, v); }
 std::string_view to_string(OnSecondaryFailure v) { return name_of(kOnSecondaryFailure, v); }
 std::string_view to_string(DdlPolicy v) { return name_of(kDdlPolicies, v); }
 std::string_view to_string(ShadowMode v) { return name_of(kShadowModes, v); }
+std::string_view to_string(Nondeterministic v) { return name_of(kNondeterministic, v); }
 std::string_view to_string(LogValues v) { return name_of(kLogValues, v); }
 
 std::optional<AuthMethod> parse_auth_method(std::string_view s) {
@@ -96,6 +101,9 @@ std::optional<OnSecondaryFailure> parse_on_secondary_failure(std::string_view s)
 }
 std::optional<DdlPolicy> parse_ddl_policy(std::string_view s) { return value_of(kDdlPolicies, s); }
 std::optional<ShadowMode> parse_shadow_mode(std::string_view s) { return value_of(kShadowModes, s); }
+std::optional<Nondeterministic> parse_nondeterministic(std::string_view s) {
+  return value_of(kNondeterministic, s);
+}
 std::optional<LogValues> parse_log_values(std::string_view s) { return value_of(kLogValues, s); }
 
 bool is_scram_verifier(std::string_view password) {

@@ -96,6 +96,8 @@ struct TenantRule {
 };
 
 enum class ShadowMode { compare, aa };
+// What to do with a write whose non-deterministic values cannot be made identical.
+enum class Nondeterministic { allow, reject };
 enum class LogValues { redacted, full };
 
 // migration.shadow_read: the read comparator of the shadow_read phase (docs/shadow-reads.md).
@@ -130,6 +132,10 @@ struct MigrationConfig {
   std::vector<std::string> write_functions, read_only_functions;
   bool confirm_cleanup = false;  // entering cleanup requires this (cleanup cannot be rolled back)
   ShadowReadConfig shadow_read;
+  // Deterministic dual writes (docs/dual-write.md): now(), random(), sequences and volatile
+  // defaults become literals that both stores receive.
+  bool rewrite = true;
+  Nondeterministic nondeterministic = Nondeterministic::allow;
 };
 
 struct Config {
@@ -155,6 +161,7 @@ std::string_view to_string(Strategy);
 std::string_view to_string(OnSecondaryFailure);
 std::string_view to_string(DdlPolicy);
 std::string_view to_string(ShadowMode);
+std::string_view to_string(Nondeterministic);
 std::string_view to_string(LogValues);
 
 // Exact, case-sensitive inverse of to_string; nullopt for anything else.
@@ -165,6 +172,7 @@ std::optional<Strategy> parse_strategy(std::string_view);
 std::optional<OnSecondaryFailure> parse_on_secondary_failure(std::string_view);
 std::optional<DdlPolicy> parse_ddl_policy(std::string_view);
 std::optional<ShadowMode> parse_shadow_mode(std::string_view);
+std::optional<Nondeterministic> parse_nondeterministic(std::string_view);
 std::optional<LogValues> parse_log_values(std::string_view);
 
 // True when the stored password is a PostgreSQL SCRAM-SHA-256 verifier rather than a cleartext

@@ -148,7 +148,7 @@ MigrationConfig parse_migration(const YAML::Node& node, LoadContext& ctx) {
       node, "migration", ctx,
       {"phase", "strategy", "on_secondary_failure", "keep_old_in_sync", "ddl", "tables", "tenants",
        "async_queue_capacity", "write_functions", "read_only_functions", "confirm_cleanup",
-       "shadow_read"});
+       "shadow_read", "rewrite", "nondeterministic"});
   s.read_enum("phase", m.phase, parse_phase, kPhases);
   s.read_enum("strategy", m.strategy, parse_strategy, "sync, async");
   s.read_enum("on_secondary_failure", m.on_secondary_failure, parse_on_secondary_failure,
@@ -162,6 +162,8 @@ MigrationConfig parse_migration(const YAML::Node& node, LoadContext& ctx) {
   parse_functions(s, "read_only_functions", m.read_only_functions, ctx);
   s.read_bool("confirm_cleanup", m.confirm_cleanup);
   parse_shadow_read(s, m, ctx);
+  s.read_bool("rewrite", m.rewrite);
+  s.read_enum("nondeterministic", m.nondeterministic, parse_nondeterministic, "allow, reject");
 
   check_cleanup_confirmed(m, s.path(), ctx);
 

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "protocol/messages.hpp"
 #include "protocol/startup.hpp"
@@ -26,9 +27,16 @@
 #include "proxy/runtime.hpp"
 #include "proxy/secondary_leg.hpp"
 #include "routing/phase_rules.hpp"
+#include "routing/rewrite_pipeline.hpp"
 #include "routing/unit_builder.hpp"
 
 namespace pgdual::proxy {
+
+// The answer to pgdual's own values query (session_rewrite.cpp).
+struct PrimaryValues {
+  std::shared_ptr<shadow::ResultCapture> capture;
+  bool done = false;
+};
 
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
  public:
@@ -63,6 +71,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // re-run (swallowed), the unit it shadows.
     std::shared_ptr<shadow::ResultCapture> capture;
     UnitId shadow_of = 0;
+    // pgdual's query for the values of a deterministic rewrite (session_rewrite.cpp).
+    std::shared_ptr<PrimaryValues> primary_values;
   };
   // A shadowed read until both stores have answered (session_shadow.cpp).
   struct ShadowRead {
@@ -135,6 +145,23 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void abandon_shadows(bool secondary_side_only);
   boost::asio::awaitable<void> shadow_watchdog();
 
+  // session_rewrite.cpp: identical values on both stores
+  const routing::ColumnDefaults& session_defaults();
+  bool rewrite_candidate(std::string_view sql);
+  std::optional<std::string> handle_nondeterministic(bool as_parse, std::string_view name,
+                                                     const std::string& why);
+  boost::asio::awaitable<std::optional<std::vector<std::optional<std::string>>>>
+  fetch_primary_values(std::string sql);
+  boost::asio::awaitable<std::optional<routing::RewriteValues>> values_for_execution(
+      const routing::RewriteAnalysis& analysis, bool may_ask_primary, std::string& why);
+  void count_rewrite(const routing::RewriteAnalysis& analysis);
+  std::optional<std::string> rewrite_named_parse(
+      const std::string& name, const std::string& sql, const std::vector<std::int32_t>& param_oids,
+      std::shared_ptr<const routing::RewriteAnalysis> analysis);
+  boost::asio::awaitable<std::optional<std::string>> rewrite_frame(const protocol::Frame& frame);
+  boost::asio::awaitable<std::optional<std::string>> rewrite_bind(const protocol::Frame& frame);
+  void track_rewritten_statements(const protocol::Frame& frame);
+
   // session_outcomes.cpp: comparing the stores, failures
   void on_secondary_result(const SecondaryResult& result);
   void compare(const PrimaryOutcome& primary, const SecondaryResult& secondary);
@@ -190,6 +217,32 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::string shadow_aa_bytes_;  // A/A: the unit's bytes, re-run on the primary after it
   std::unique_ptr<boost::asio::steady_timer> shadow_timer_;
   bool shadow_cancelling_ = false;  // no reconfiguration until the cancel is delivered
+  std::unique_ptr<routing::RewriteCache> rewrite_cache_;
+  routing::RewritePipeline rewrite_pipeline_ = routing::RewritePipeline::for_store();
+  routing::ColumnDefaults session_defaults_;
+  std::vector<std::string> volatile_function_list_;
+  const routing::CatalogFacts* defaults_catalog_ = nullptr;  // what session_defaults_ is built from
+  std::vector<std::string> defaults_path_;
+  std::optional<std::string> transaction_timestamp_;  // the primary's now() of the open transaction
+  std::unique_ptr<boost::asio::steady_timer> primary_values_event_;
+  bool primary_gone_ = false;
+  std::unordered_set<std::string> nondeterministic_logged_;
+  std::string rewrite_table_;  // the table the frame being rewritten writes, for metrics
+  // Named prepared statements rewritten in parameter mode: their Binds carry extra values.
+  struct NamedRewrite {
+    std::shared_ptr<const routing::RewriteAnalysis> analysis;
+    std::size_t client_parameters = 0;
+  };
+  std::unordered_map<std::string, NamedRewrite> named_rewrites_;
+  // One per Describe of a statement, in order: how many parameters its ParameterDescription
+  // shows the client (nullopt: all of them).
+  struct ParameterTrim {
+    UnitId unit = 0;
+    std::optional<std::size_t> keep;
+  };
+  std::deque<ParameterTrim> parameter_trims_;
+  bool unit_bytes_flushed_ = false;  // part of the open unit went to the primary already
+  bool unit_has_flush_ = false;      // the open unit holds a Flush: its bytes cannot wait
   bool drain_requested_ = false;
   bool counted_ = false;
 };

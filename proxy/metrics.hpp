@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "proxy/metric_labels.hpp"
+#include "proxy/rewrite_metrics.hpp"
 #include "proxy/shadow_metrics.hpp"
 
 namespace pgdual::proxy {
@@ -119,6 +120,7 @@ class Metrics {
   void set_phase_info(std::vector<PhaseInfo> phases);
 
   ShadowMetrics& shadow() const { return *shadow_; }
+  RewriteMetrics& rewrite() const { return *rewrite_; }
 
   // Prometheus text exposition format (version 0.0.4) of the whole registry.
   std::string serialize() const;
@@ -161,6 +163,7 @@ class Metrics {
   std::unordered_map<std::string, prometheus::Counter*> divergence_by_table_;
 
   std::unique_ptr<ShadowMetrics> shadow_;
+  std::unique_ptr<RewriteMetrics> rewrite_;
 
   prometheus::Family<prometheus::Gauge>* phase_info_family_ = nullptr;
   std::mutex phase_info_mutex_;

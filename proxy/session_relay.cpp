@@ -12,6 +12,7 @@
 #include "protocol/constants.hpp"
 #include "proxy/classifier_context.hpp"
 #include "proxy/client_session.hpp"
+#include "proxy/rewrite_messages.hpp"
 
 namespace pgdual::proxy {
 
@@ -23,6 +24,7 @@ namespace {
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kReadyForQuerySize = 6;  // 'Z', int32 length 5, status byte
 constexpr auto kMaxSecondaryBackoff = std::chrono::milliseconds(30000);
+constexpr std::size_t kMaxHeldUnitBytes = 1 << 20;
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -75,6 +77,7 @@ asio::awaitable<void> ClientSession::relay() {
   auto& cache = worker_classification_cache(*config_);
   units_ = std::make_unique<routing::UnitBuilder>(cache, config_->classifier_options);
   shadow_timer_ = std::make_unique<asio::steady_timer>(co_await asio::this_coro::executor);
+  primary_values_event_ = std::make_unique<asio::steady_timer>(co_await asio::this_coro::executor);
   for (;;) {
     reconfigure_ = false;
     // The pumps run together; when one ends (client gone, backend gone,
@@ -197,21 +200,38 @@ asio::awaitable<void> ClientSession::pump_client() {
                            phase_ == config::Phase::shadow_read;
     units_->set_reject_ddl(mirroring && config_->config.migration.ddl == config::DdlPolicy::reject,
                            "DDL is not allowed during the migration (migration.ddl is \"reject\")");
+    const bool rewriting = mirroring && config_->config.migration.rewrite;
     while (auto frame = client_reader_.next()) {
       const auto role = units_->add(*frame);
       const auto raw = raw_frame(*frame);
-      if ((role == routing::FrameRole::part || role == routing::FrameRole::terminator) && !unit_open_) {
+      const bool opens_unit =
+          (role == routing::FrameRole::part || role == routing::FrameRole::terminator) && !unit_open_;
+      if (opens_unit) {
         // The unit is tracked from its first message: the primary may answer
         // (an error after a Flush) before the client's Sync completes it.
         unit_open_ = true;
+        unit_bytes_flushed_ = false;
+        unit_has_flush_ = false;
         unit_start_ = primary_out_.size();
         PrimaryUnit opened;
         opened.id = next_unit_++;
         opened.sent = Clock::now();
         primary_units_.push_back(std::move(opened));
       }
+      if (frame->type == protocol::frontend::kFlush) unit_has_flush_ = true;
+      std::optional<std::string> rewritten;
+      if (rewriting && !units_->replacement() && predicted_status_ != 'E') {
+        if (frame->type == protocol::frontend::kQuery || frame->type == protocol::frontend::kParse) {
+          rewritten = co_await rewrite_frame(*frame);
+        } else if (frame->type == protocol::frontend::kBind) {
+          rewritten = co_await rewrite_bind(*frame);
+        }
+      }
+      track_rewritten_statements(*frame);
       if (units_->replacement()) {
         primary_out_.append(*units_->replacement());
+      } else if (rewritten) {
+        primary_out_.append(*rewritten);
       } else {
         primary_out_.append(raw);
       }
@@ -225,7 +245,7 @@ asio::awaitable<void> ClientSession::pump_client() {
         }
         continue;
       }
-      if (mirroring) secondary_unit_bytes_.append(raw);
+      if (mirroring) secondary_unit_bytes_.append(rewritten ? std::string_view(*rewritten) : raw);
       if (shadow_aa) shadow_aa_bytes_.append(raw);
       if (role != routing::FrameRole::terminator) continue;
       dispatch_unit();
@@ -247,6 +267,17 @@ asio::awaitable<void> ClientSession::pump_client() {
       }
     }
     client_reader_.take_raw();
+    // An open extended batch waits for the rest of itself (the server answers nothing before
+    // its Sync or Flush anyway), so that pgdual can still ask the primary for rewrite values
+    // ahead of it; a batch with a Flush, or a very large one, goes out as it is.
+    std::string held;
+    if (unit_open_ && !unit_has_flush_ && unit_start_ <= primary_out_.size() &&
+        primary_out_.size() - unit_start_ <= kMaxHeldUnitBytes) {
+      held = primary_out_.substr(unit_start_);
+      primary_out_.resize(unit_start_);
+    } else if (unit_open_) {
+      unit_bytes_flushed_ = true;
+    }
     if (!primary_out_.empty()) {
       metrics.client_bytes_received().Increment(static_cast<double>(primary_out_.size()));
       metrics.backend(primary_->role()).bytes_sent->Increment(static_cast<double>(primary_out_.size()));
@@ -254,6 +285,8 @@ asio::awaitable<void> ClientSession::pump_client() {
       primary_out_.clear();
       if (ec) co_return;
     }
+    primary_out_ = std::move(held);
+    unit_start_ = 0;
     if (secondary_usable()) co_await secondary_->flush();
     if (terminate) co_return;
     if (status != FrameReader::Status::ok || !client_reader_.error().empty()) break;
@@ -402,6 +435,8 @@ asio::awaitable<void> ClientSession::pump_primary() {
       if (status == FrameReader::Status::protocol_error) {
         spdlog::error("invalid message from backend: {}", reader.error());
       }
+      primary_gone_ = true;  // nobody will answer a values query
+      primary_values_event_->cancel();
       co_return;
     }
     while (auto frame = reader.next()) {
@@ -416,6 +451,10 @@ asio::awaitable<void> ClientSession::pump_primary() {
         if (frame->type == protocol::backend::kReadyForQuery) {
           const UnitId shadowed = unit.shadow_of;
           const double seconds = seconds_since(unit.sent);
+          if (unit.primary_values) {
+            unit.primary_values->done = true;
+            primary_values_event_->cancel();
+          }
           primary_units_.pop_front();
           if (shadowed != 0) on_shadow_side_done(shadowed, false, seconds);
         }
@@ -425,6 +464,22 @@ asio::awaitable<void> ClientSession::pump_primary() {
       // cases (see ClientSession::negotiate_startup).
       if (frame->type == protocol::backend::kErrorResponse) {
         unit.error = true;
+        // The server skips the rest of the batch: its Describes get no answer.
+        const UnitId failed = unit.id;
+        std::erase_if(parameter_trims_, [&](const ParameterTrim& t) { return t.unit == failed; });
+      } else if (frame->type == protocol::backend::kParameterDescription && !parameter_trims_.empty()) {
+        const auto keep = parameter_trims_.front().keep;
+        parameter_trims_.pop_front();
+        if (keep) {
+          // A rewritten statement: the client sees only its own parameters.
+          auto trimmed = trimmed_parameter_description(frame->payload, *keep);
+          if (trimmed) {
+            auto before = reader.take_raw_before_last();
+            if (!before.empty() && co_await client_.write_all(before)) co_return;
+            reader.take_raw();
+            if (co_await client_.write_all(*trimmed)) co_return;
+          }
+        }
       } else if (frame->type == protocol::backend::kCommandComplete) {
         if (unit.mirrored) {
           if (auto tag = protocol::parse_command_complete(frame->payload)) unit.command_tags.push_back(*tag);
@@ -473,6 +528,7 @@ asio::awaitable<void> ClientSession::finish_primary_unit(char status) {
   metrics.backend(primary_->role()).query_duration->Observe(primary_seconds);
   transaction_status_ = status;
   if (primary_units_.empty()) predicted_status_ = status;
+  if (status == 'I') transaction_timestamp_.reset();
   if (status == 'I' && transaction_had_ddl_) {
     // Committed (or rolled back) DDL: functions and tables may have changed.
     transaction_had_ddl_ = false;

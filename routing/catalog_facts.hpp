@@ -23,6 +23,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "routing/rewrite_sites.hpp"
+
 namespace pgdual::routing {
 
 struct CatalogFacts {
@@ -33,6 +35,9 @@ struct CatalogFacts {
   // relation oid -> "schema.name", and the attribute numbers of its primary key.
   std::unordered_map<std::uint32_t, std::string> relation_names;
   std::unordered_map<std::uint32_t, std::vector<int>> primary_keys;
+  // "schema.table" -> its volatile-default columns (serial, identity, now(), uuid), for the
+  // deterministic rewrite (routing/rewrite_sites.hpp).
+  ColumnDefaults column_defaults;
 
   // `call` as the classifier reports it ("f" or "app.f"); a bare name
   // matches a volatile function of that name in any schema (the path that
@@ -40,13 +45,21 @@ struct CatalogFacts {
   bool is_volatile_user_function(std::string_view call) const;
 };
 
-// The query whose rows build CatalogFacts: every row is (kind, schema, name,
-// extra) as text. kind 'f': volatile function; 'r': relation (extra = oid);
-// 'k': primary key (name = relation oid, extra = attribute numbers).
+// The query whose rows build CatalogFacts: eight text columns, (kind, schema,
+// name, extra, ...). kind 'f': volatile function; 'r': relation (extra = oid);
+// 'k': primary key (name = relation oid, extra = attribute numbers); 'd': a
+// column with a default or an identity (extra = column, then identity kind,
+// position, default expression, sequence).
 extern const char* const kCatalogQuery;
 
 using TextRow = std::vector<std::optional<std::string>>;
 CatalogFacts catalog_facts_from_rows(const std::vector<TextRow>& rows);
+
+// The column defaults as a session sees them: every "schema.table" entry, plus
+// the bare table name for the table the session's search_path selects.
+ColumnDefaults defaults_for_session(const CatalogFacts& facts,
+                                    const std::vector<std::string>& search_path,
+                                    std::string_view user);
 
 // search_path as current_setting() reports it: `"$user", public, "My Schema"`
 // -> {"$user", "public", "My Schema"} (quotes removed, unquoted names folded).

@@ -80,8 +80,39 @@ NodePtr time_literal(const RewriteSite& site, const std::string& timestamp) {
   return make_cast(std::move(value), type_name(site.time_type), precision);
 }
 
+// Parameter mode: $n, numbered timestamps first, then randoms, uuids, sequence values.
+NodePtr parameter_for(const RewriteSite& site, const RewriteValues& values) {
+  int number = values.parameter_base + static_cast<int>(site.value_index);
+  if (site.kind != SiteKind::time) number += static_cast<int>(values.timestamps.size());
+  if (site.kind == SiteKind::uuid || site.kind == SiteKind::sequence) {
+    number += static_cast<int>(values.randoms.size());
+  }
+  if (site.kind == SiteKind::sequence) number += static_cast<int>(values.uuids.size());
+  NodePtr param = detail::make_param_ref(number);
+  switch (site.kind) {
+    case SiteKind::time: {
+      const bool plain = site.time_type == TimeType::timestamptz || site.is_column_default();
+      NodePtr value = make_cast(std::move(param), "timestamptz", plain ? site.precision : -1);
+      if (plain) return value;
+      const int precision = site.time_type == TimeType::date ? -1 : site.precision;
+      return make_cast(std::move(value), type_name(site.time_type), precision);
+    }
+    case SiteKind::random: return make_cast(std::move(param), "float8");
+    case SiteKind::uuid: return make_cast(std::move(param), "uuid");
+    case SiteKind::sequence:
+      // COALESCE($n, nextval('seq')): a Bind that could not get the value from the primary
+      // passes NULL, and each store draws from its own sequence (counted by the caller).
+      return detail::make_coalesce(
+          make_cast(std::move(param), "int8"),
+          detail::make_func_call("pg_catalog", "nextval",
+                                 make_cast(detail::make_string_const(site.sequence), "regclass")));
+  }
+  return param;
+}
+
 // The literal for one site, or null with `error` set when the value is missing or malformed.
 NodePtr literal_for(const RewriteSite& site, const RewriteValues& values, std::string& error) {
+  if (values.parameter_base > 0) return parameter_for(site, values);
   const std::size_t i = site.value_index;
   switch (site.kind) {
     case SiteKind::time:
@@ -197,6 +228,28 @@ bool ColumnDefaultsStep::apply(PgQuery__Node& statement, RewriteContext& context
     context.changed = true;
   }
   return true;
+}
+
+std::vector<std::int32_t> parameter_types(const RewriteAnalysis& analysis) {
+  constexpr std::int32_t kTimestampTz = 1184, kFloat8 = 701, kUuid = 2950, kInt8 = 20;
+  std::vector<std::int32_t> types(analysis.time_slots.size(), kTimestampTz);
+  types.insert(types.end(), analysis.random_count, kFloat8);
+  types.insert(types.end(), analysis.uuid_count, kUuid);
+  types.insert(types.end(), analysis.sequences.size(), kInt8);
+  return types;
+}
+
+std::vector<std::string> parameter_values(const RewriteValues& values) {
+  std::vector<std::string> texts = values.timestamps;
+  for (double value : values.randoms) {
+    char digits[64];
+    const auto end =
+        std::to_chars(digits, digits + sizeof digits, value, std::chars_format::general, 17);
+    texts.emplace_back(digits, end.ptr);
+  }
+  texts.insert(texts.end(), values.uuids.begin(), values.uuids.end());
+  for (std::int64_t value : values.sequence_values) texts.push_back(std::to_string(value));
+  return texts;
 }
 
 RewritePipeline RewritePipeline::for_store(std::vector<StepPtr> store_steps) {

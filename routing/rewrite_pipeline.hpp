@@ -51,7 +51,21 @@ struct RewriteValues {
   std::vector<double> randoms;                // random_count of them, finite
   std::vector<std::string> uuids;             // uuid_count of them, 8-4-4-4-12 hex digits
   std::vector<std::int64_t> sequence_values;  // one per RewriteAnalysis::sequences entry
+
+  // Parameter mode, for a named prepared statement whose text serves every execution: when
+  // > 0, each value becomes a parameter instead of a literal (same casts), numbered from
+  // parameter_base in the order of parameter_types(); the vectors above only need their sizes.
+  int parameter_base = 0;
 };
+
+// Parameter mode: the type OIDs of the added parameters, in order (timestamps, randoms,
+// uuids, sequence values), and the number of each.
+std::vector<std::int32_t> parameter_types(const RewriteAnalysis& analysis);
+
+// Parameter mode: the text of every added parameter's value for one execution, in the order
+// of parameter_types(). A sequence parameter is COALESCE($n, nextval('seq')): NULL lets each
+// store draw its own value.
+std::vector<std::string> parameter_values(const RewriteValues& values);
 
 // What a step sees while it rewrites one statement.
 struct RewriteContext {

@@ -523,6 +523,18 @@ class ValueNumbering {
   bool after_transaction_end_ = false;
 };
 
+// The highest parameter number ($n) anywhere in the tree.
+int highest_parameter(ProtobufCMessage* message) {
+  int highest = 0;
+  if (message->descriptor == &pg_query__param_ref__descriptor) {
+    highest = reinterpret_cast<PgQuery__ParamRef*>(message)->number;
+  }
+  detail::for_each_child(message, [&](const ProtobufCFieldDescriptor&, ProtobufCMessage* child) {
+    highest = std::max(highest, highest_parameter(child));
+  });
+  return highest;
+}
+
 RewriteAnalysis analyze_unguarded(const std::string& text, const ColumnDefaults& defaults,
                                   const std::vector<std::string>& volatile_functions) {
   RewriteAnalysis analysis;
@@ -544,6 +556,8 @@ RewriteAnalysis analyze_unguarded(const std::string& text, const ColumnDefaults&
                            ? std::min<std::size_t>(raw->stmt_len, text.size() - statement.location)
                            : text.size() - statement.location;
     numbering.number(statement, analysis.statements.size());
+    analysis.max_parameter = std::max(
+        analysis.max_parameter, highest_parameter(reinterpret_cast<ProtobufCMessage*>(raw->stmt)));
     if (!statement.sites.empty() || !statement.unrewritable.empty()) analysis.needs_rewrite = true;
     analysis.statements.push_back(std::move(statement));
   }

@@ -110,6 +110,7 @@ struct RewriteAnalysis {
   std::size_t random_count = 0;
   std::size_t uuid_count = 0;
   std::vector<std::string> sequences;  // the sequence of each sequence value, in order
+  int max_parameter = 0;               // the highest $n the text uses (0: none)
   // The text cannot go to both servers as it is: it has a site or an unrewritable construct.
   bool needs_rewrite = false;
 

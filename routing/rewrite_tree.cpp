@@ -226,6 +226,38 @@ NodePtr make_number_const(std::string_view literal) {
   return node;
 }
 
+NodePtr make_param_ref(int number) {
+  NodePtr node = make_node();
+  node->node_case = PG_QUERY__NODE__NODE_PARAM_REF;
+  node->param_ref = allocate(pg_query__param_ref__init);
+  node->param_ref->number = number;
+  node->param_ref->location = -1;
+  return node;
+}
+
+NodePtr make_func_call(const char* schema, const char* name, NodePtr arg) {
+  NodePtr node = make_node();
+  node->func_call = allocate(pg_query__func_call__init);
+  node->node_case = PG_QUERY__NODE__NODE_FUNC_CALL;
+  PgQuery__FuncCall& call = *node->func_call;
+  call.location = -1;
+  call.funcformat = PG_QUERY__COERCION_FORM__COERCE_EXPLICIT_CALL;
+  append_node(call.funcname, call.n_funcname, make_name_string(schema));
+  append_node(call.funcname, call.n_funcname, make_name_string(name));
+  append_node(call.args, call.n_args, std::move(arg));
+  return node;
+}
+
+NodePtr make_coalesce(NodePtr first, NodePtr second) {
+  NodePtr node = make_node();
+  node->coalesce_expr = allocate(pg_query__coalesce_expr__init);
+  node->node_case = PG_QUERY__NODE__NODE_COALESCE_EXPR;
+  node->coalesce_expr->location = -1;
+  append_node(node->coalesce_expr->args, node->coalesce_expr->n_args, std::move(first));
+  append_node(node->coalesce_expr->args, node->coalesce_expr->n_args, std::move(second));
+  return node;
+}
+
 NodePtr make_integer_const(std::int32_t value) {
   NodePtr node = make_a_const();
   node->a_const->ival = allocate(pg_query__integer__init);

@@ -44,6 +44,10 @@ bool deparse_statement(std::int32_t version, PgQuery__RawStmt& statement, std::s
 NodePtr make_string_const(std::string_view value);    // 'value'
 NodePtr make_number_const(std::string_view literal);  // a numeric literal, e.g. 0.25 or 1e-05
 NodePtr make_integer_const(std::int32_t value);
+NodePtr make_param_ref(int number);  // $number
+// schema.name(arg)
+NodePtr make_func_call(const char* schema, const char* name, NodePtr arg);
+NodePtr make_coalesce(NodePtr first, NodePtr second);  // COALESCE(first, second)
 // arg::pg_catalog.<type>, with (precision) when precision >= 0.
 NodePtr make_cast(NodePtr arg, const char* type, int precision = -1);
 NodePtr make_column_target(std::string_view column);  // a column of an INSERT's column list

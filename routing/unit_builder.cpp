@@ -4,24 +4,13 @@
 #include "protocol/message_reader.hpp"
 #include "protocol/messages.hpp"
 #include "routing/literal_key.hpp"
+#include "routing/policy_error.hpp"
 
 namespace pgdual::routing {
 
 namespace frontend = protocol::frontend;
 
 namespace {
-
-// A statement that makes PostgreSQL itself raise the policy's error, so the
-// client receives it in protocol order like any server error.
-std::string raise_statement(const std::string& reason) {
-  std::string escaped;
-  for (char c : reason) {
-    escaped.push_back(c);
-    if (c == '\'') escaped.push_back('\'');
-  }
-  return "DO $pgdual$BEGIN RAISE EXCEPTION USING ERRCODE = '0A000', MESSAGE = 'pgdual: " + escaped +
-         "'; END$pgdual$";
-}
 
 bool has_ddl(const Classification& classification) {
   for (const auto& statement : classification.statements) {
@@ -53,9 +42,9 @@ std::optional<std::string> UnitBuilder::rejection_if_ddl(const Classification& c
   if (!reject_ddl_ || !has_ddl(classification)) return std::nullopt;
   std::string bytes;
   if (as_parse) {
-    protocol::append_parse(bytes, name, raise_statement(reject_reason_), {});
+    protocol::append_parse(bytes, name, policy_error_statement(reject_reason_), {});
   } else {
-    protocol::append_query(bytes, raise_statement(reject_reason_));
+    protocol::append_query(bytes, policy_error_statement(reject_reason_));
   }
   return bytes;
 }

@@ -57,6 +57,11 @@ class UnitBuilder {
   // to mean the same thing as the primary: the named prepared statements
   // (Parse messages, then Sync) and the session's SET statements (Queries).
   std::string session_state_replay() const;
+  // The Parse message actually sent for a named statement, when pgdual rewrote it: a
+  // reconnected secondary must get that one.
+  void remember_named_parse(const std::string& name, std::string parse_bytes) {
+    named_parses_[name] = std::move(parse_bytes);
+  }
 
  private:
   using ClassificationPtr = std::shared_ptr<const Classification>;

@@ -10,8 +10,12 @@ using pgdual::config::Phase;
 namespace {
 
 TextRow row(const char* kind, std::optional<std::string> schema, std::optional<std::string> name,
-            std::optional<std::string> extra) {
-  return {std::string(kind), std::move(schema), std::move(name), std::move(extra)};
+            std::optional<std::string> extra, std::optional<std::string> identity = std::nullopt,
+            std::optional<std::string> position = std::nullopt,
+            std::optional<std::string> expression = std::nullopt,
+            std::optional<std::string> sequence = std::nullopt) {
+  return {std::string(kind),     std::move(schema),   std::move(name),       std::move(extra),
+          std::move(identity),   std::move(position), std::move(expression), std::move(sequence)};
 }
 
 CatalogFacts sample_facts() {
@@ -23,6 +27,13 @@ CatalogFacts sample_facts() {
       row("r", "app", "items", "16420"),
       row("k", std::nullopt, "16400", "1 3"),
       row("x", "ignored", "row", std::nullopt),
+      row("d", "public", "orders", "id", "", "1", "nextval('orders_id_seq'::regclass)",
+          "public.orders_id_seq"),
+      row("d", "public", "orders", "created", "", "3", "now()", std::nullopt),
+      row("d", "public", "orders", "ref", "", "4", "gen_random_uuid()", std::nullopt),
+      row("d", "public", "orders", "note", "", "5", "'none'::text", std::nullopt),
+      row("d", "app", "orders", "id", "a", "1", std::nullopt, "app.orders_id_seq"),
+      row("d", "app", "items", "n", "", "2", "nextval('shared_seq'::regclass)", std::nullopt),
       {std::string("f")},  // malformed: skipped
   });
 }
@@ -48,6 +59,28 @@ TEST_CASE("catalog rows become facts") {
   CHECK(facts.relation_names.at(16410) == "app.orders");
   CHECK(facts.primary_keys.at(16400) == std::vector<int>{1, 3});
   CHECK(facts.relation_schemas.at("orders").size() == 2);
+}
+
+TEST_CASE("volatile column defaults are classified for the rewrite") {
+  const auto facts = sample_facts();
+  const auto& orders = facts.column_defaults.at("public.orders");
+  REQUIRE(orders.size() == 3);  // the constant default is not volatile
+  CHECK(orders[0].column == "id");
+  CHECK(orders[0].kind == DefaultKind::sequence);
+  CHECK(orders[0].sequence == "public.orders_id_seq");
+  CHECK(orders[0].position == 1);
+  CHECK(orders[1].kind == DefaultKind::time);
+  CHECK(orders[2].kind == DefaultKind::uuid);
+  const auto& app = facts.column_defaults.at("app.orders");
+  CHECK(app[0].identity == Identity::always);
+  CHECK(app[0].sequence == "app.orders_id_seq");
+  CHECK(facts.column_defaults.at("app.items")[0].sequence == "shared_seq");
+  // The bare name is the table the search_path selects.
+  const std::vector<std::string> app_first{"app", "public"};
+  const std::vector<std::string> default_path{"$user", "public"};
+  CHECK(defaults_for_session(facts, app_first, "u").at("orders")[0].identity == Identity::always);
+  CHECK(defaults_for_session(facts, default_path, "u").at("orders").size() == 3);
+  CHECK_FALSE(defaults_for_session(facts, default_path, "u").contains("items"));
 }
 
 TEST_CASE("search_path text is split like PostgreSQL reports it") {

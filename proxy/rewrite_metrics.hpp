@@ -1,0 +1,40 @@
+#pragma once
+// Metrics of the deterministic rewrite (docs/dual-write.md, "Identical values on both
+// stores"): statements rewritten by reason, and statements whose non-deterministic values
+// could not be made identical, by table and by what pgdual did with them.
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/registry.h>
+
+#include <array>
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace pgdual::proxy {
+
+enum class RewriteReason : std::uint8_t { time, random, uuid, sequence, column_default };
+inline constexpr std::size_t kRewriteReasonCount = 5;
+std::string_view to_string(RewriteReason reason);
+
+class RewriteMetrics {
+ public:
+  explicit RewriteMetrics(prometheus::Registry& registry);
+
+  prometheus::Counter& rewritten(RewriteReason reason) const {
+    return *rewritten_[static_cast<std::size_t>(reason)];
+  }
+  // action: "allowed" (sent as it is) or "rejected".
+  void count_nondeterministic(const std::string& table, const std::string& action);
+
+  static constexpr std::size_t kMaxTables = 1000;
+
+ private:
+  std::array<prometheus::Counter*, kRewriteReasonCount> rewritten_{};
+  prometheus::Family<prometheus::Counter>& nondeterministic_;
+  std::mutex mutex_;
+  std::map<std::pair<std::string, std::string>, prometheus::Counter*> by_table_;
+};
+
+}  // namespace pgdual::proxy

@@ -1,7 +1,8 @@
 """pgbench TPC-B through pgdual in dual_write with strategy sync: after runs
 in each query mode, pgbench_accounts, _tellers and _branches are identical
 on both stores, and pgbench_history has the same rows by count and sum of
-delta (its mtime is taken on each server: the subject of a later issue)."""
+delta (test_deterministic_writes.py compares every column of it, mtime
+included)."""
 
 from __future__ import annotations
 

@@ -966,3 +966,30 @@ migration:
     CHECK(has_error_at(r, "migration.shadow_read.surprise"));
   }
 }
+
+TEST_CASE("migration.rewrite and migration.nondeterministic", "[config]") {
+  {
+    const LoadResult r = load(kTrust + kBackends);
+    REQUIRE(r.ok());
+    CHECK(r.config->migration.rewrite);
+    CHECK(r.config->migration.nondeterministic == Nondeterministic::allow);
+  }
+  {
+    const LoadResult r = load(kTrust + kBackends + R"(
+migration:
+  rewrite: false
+  nondeterministic: reject
+)");
+    INFO(all_errors(r));
+    REQUIRE(r.ok());
+    CHECK_FALSE(r.config->migration.rewrite);
+    CHECK(r.config->migration.nondeterministic == Nondeterministic::reject);
+  }
+  {
+    const LoadResult r = load(kTrust + kBackends + R"(
+migration:
+  nondeterministic: serialize
+)");
+    CHECK(has_error_at(r, "migration.nondeterministic", "allow, reject"));
+  }
+}

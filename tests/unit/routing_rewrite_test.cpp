@@ -503,3 +503,47 @@ TEST_CASE("the cache keeps analyses by text, least recently used out first") {
   CHECK(cache.size() == 0);
   CHECK(first->time_slots.size() == 1);  // still valid: shared with the caller
 }
+
+TEST_CASE("parameter mode turns each value into a typed parameter after the client's") {
+  const std::string sql = "INSERT INTO t (a, b) VALUES ($1, $2) RETURNING id, created";
+  const auto analysis = analyze_for_rewrite(sql, table_defaults());
+  REQUIRE(analysis.rewritable());
+  CHECK(analysis.max_parameter == 2);
+  RewriteValues shape;
+  shape.parameter_base = 3;
+  shape.timestamps.resize(analysis.time_slots.size());
+  shape.randoms.resize(analysis.random_count);
+  shape.uuids.resize(analysis.uuid_count);
+  shape.sequence_values.resize(analysis.sequences.size());
+  const auto result = rewrite_statement_text(sql, analysis, shape, RewritePipeline::for_store());
+  REQUIRE(result.ok);
+  INFO(result.sql);
+  CHECK(result.sql.find("$1") != std::string::npos);
+  CHECK(result.sql.find("$3") != std::string::npos);
+  // A sequence parameter falls back to the store's own sequence when it is NULL.
+  CHECK(result.sql.find("COALESCE(") != std::string::npos);
+  CHECK(result.sql.find("nextval(") != std::string::npos);
+  CHECK(result.sql.find("RETURNING") != std::string::npos);
+  const auto types = parameter_types(analysis);
+  CHECK(types.size() == analysis.time_slots.size() + analysis.random_count + analysis.uuid_count +
+                            analysis.sequences.size());
+  // The rewritten text has no site left and parses.
+  const auto again = analyze_for_rewrite(result.sql, {});
+  CHECK(again.parsed);
+  CHECK(again.max_parameter == 2 + static_cast<int>(types.size()));
+}
+
+TEST_CASE("parameter values are written in parameter_types order as text") {
+  const auto analysis = analyze_for_rewrite(
+      "SELECT now(), random(), gen_random_uuid(), nextval('s'), nextval('t')", {});
+  REQUIRE(analysis.rewritable());
+  RewriteValues values;
+  values.timestamps = {"2026-01-02 03:04:05.000006+00"};
+  values.randoms = {0.25};
+  values.uuids = {"123e4567-e89b-42d3-a456-426614174000"};
+  values.sequence_values = {7, -9};
+  CHECK(parameter_types(analysis) == std::vector<std::int32_t>{1184, 701, 2950, 20, 20});
+  CHECK(parameter_values(values) ==
+        std::vector<std::string>{"2026-01-02 03:04:05.000006+00", "0.25",
+                                 "123e4567-e89b-42d3-a456-426614174000", "7", "-9"});
+}

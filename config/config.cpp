@@ -53,8 +53,9 @@ constexpr NameTable<ShadowMode, 2> kShadowModes{{
     {ShadowMode::compare, "compare"},
     {ShadowMode::aa, "aa"},
 }};
-constexpr NameTable<Nondeterministic, 2> kNondeterministic{{
+constexpr NameTable<Nondeterministic, 3> kNondeterministic{{
     {Nondeterministic::allow, "allow"},
+    {Nondeterministic::serialize, "serialize"},
     {Nondeterministic::reject, "reject"},
 }};
 constexpr NameTable<LogValues, 2> kLogValues{{

@@ -97,7 +97,7 @@ struct TenantRule {
 
 enum class ShadowMode { compare, aa };
 // What to do with a write whose non-deterministic values cannot be made identical.
-enum class Nondeterministic { allow, reject };
+enum class Nondeterministic { allow, serialize, reject };
 enum class LogValues { redacted, full };
 
 // migration.shadow_read: the read comparator of the shadow_read phase (docs/shadow-reads.md).

@@ -163,7 +163,8 @@ MigrationConfig parse_migration(const YAML::Node& node, LoadContext& ctx) {
   s.read_bool("confirm_cleanup", m.confirm_cleanup);
   parse_shadow_read(s, m, ctx);
   s.read_bool("rewrite", m.rewrite);
-  s.read_enum("nondeterministic", m.nondeterministic, parse_nondeterministic, "allow, reject");
+  s.read_enum("nondeterministic", m.nondeterministic, parse_nondeterministic,
+              "allow, serialize, reject");
 
   check_cleanup_confirmed(m, s.path(), ctx);
 

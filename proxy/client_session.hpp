@@ -151,7 +151,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::optional<std::string> handle_nondeterministic(bool as_parse, std::string_view name,
                                                      const std::string& why);
   boost::asio::awaitable<std::optional<std::vector<std::optional<std::string>>>>
-  fetch_primary_values(std::string sql);
+  fetch_primary_values(std::string sql, std::chrono::seconds timeout);
   boost::asio::awaitable<std::optional<routing::RewriteValues>> values_for_execution(
       const routing::RewriteAnalysis& analysis, bool may_ask_primary, std::string& why);
   void count_rewrite(const routing::RewriteAnalysis& analysis);
@@ -161,6 +161,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   boost::asio::awaitable<std::optional<std::string>> rewrite_frame(const protocol::Frame& frame);
   boost::asio::awaitable<std::optional<std::string>> rewrite_bind(const protocol::Frame& frame);
   void track_rewritten_statements(const protocol::Frame& frame);
+  boost::asio::awaitable<void> take_serialize_lock();
+  boost::asio::awaitable<bool> release_serialize_locks();
 
   // session_outcomes.cpp: comparing the stores, failures
   void on_secondary_result(const SecondaryResult& result);
@@ -224,7 +226,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   const routing::CatalogFacts* defaults_catalog_ = nullptr;  // what session_defaults_ is built from
   std::vector<std::string> defaults_path_;
   std::optional<std::string> transaction_timestamp_;  // the primary's now() of the open transaction
-  std::unique_ptr<boost::asio::steady_timer> primary_values_event_;
+  std::unique_ptr<boost::asio::steady_timer> primary_progress_;
   bool primary_gone_ = false;
   std::unordered_set<std::string> nondeterministic_logged_;
   std::string rewrite_table_;  // the table the frame being rewritten writes, for metrics
@@ -234,6 +236,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::size_t client_parameters = 0;
   };
   std::unordered_map<std::string, NamedRewrite> named_rewrites_;
+  // Named prepared statements that cannot be rewritten: migration.nondeterministic applies at
+  // each execution.
+  struct NamedUnrewritable {
+    std::string table, why;
+  };
+  std::unordered_map<std::string, NamedUnrewritable> named_unrewritable_;
   // One per Describe of a statement, in order: how many parameters its ParameterDescription
   // shows the client (nullopt: all of them).
   struct ParameterTrim {
@@ -243,6 +251,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::deque<ParameterTrim> parameter_trims_;
   bool unit_bytes_flushed_ = false;  // part of the open unit went to the primary already
   bool unit_has_flush_ = false;      // the open unit holds a Flush: its bytes cannot wait
+  // migration.nondeterministic: serialize. The lock the current statement wants, and the
+  // session-level advisory locks held on the primary until the transaction is done on both.
+  std::optional<std::int64_t> serialize_lock_wanted_;
+  std::vector<std::int64_t> serialize_locks_;
   bool drain_requested_ = false;
   bool counted_ = false;
 };

@@ -77,7 +77,7 @@ asio::awaitable<void> ClientSession::relay() {
   auto& cache = worker_classification_cache(*config_);
   units_ = std::make_unique<routing::UnitBuilder>(cache, config_->classifier_options);
   shadow_timer_ = std::make_unique<asio::steady_timer>(co_await asio::this_coro::executor);
-  primary_values_event_ = std::make_unique<asio::steady_timer>(co_await asio::this_coro::executor);
+  primary_progress_ = std::make_unique<asio::steady_timer>(co_await asio::this_coro::executor);
   for (;;) {
     reconfigure_ = false;
     // The pumps run together; when one ends (client gone, backend gone,
@@ -265,6 +265,9 @@ asio::awaitable<void> ClientSession::pump_client() {
         if (!co_await catch_up_before_commit(commit_unit)) co_return;
         primary_out_.append(commit_bytes);
       }
+      if (!serialize_locks_.empty() && predicted_status_ == 'I') {
+        if (!co_await release_serialize_locks()) co_return;
+      }
     }
     client_reader_.take_raw();
     // An open extended batch waits for the rest of itself (the server answers nothing before
@@ -436,7 +439,7 @@ asio::awaitable<void> ClientSession::pump_primary() {
         spdlog::error("invalid message from backend: {}", reader.error());
       }
       primary_gone_ = true;  // nobody will answer a values query
-      primary_values_event_->cancel();
+      primary_progress_->cancel();
       co_return;
     }
     while (auto frame = reader.next()) {
@@ -453,7 +456,7 @@ asio::awaitable<void> ClientSession::pump_primary() {
           const double seconds = seconds_since(unit.sent);
           if (unit.primary_values) {
             unit.primary_values->done = true;
-            primary_values_event_->cancel();
+            primary_progress_->cancel();
           }
           primary_units_.pop_front();
           if (shadowed != 0) on_shadow_side_done(shadowed, false, seconds);
@@ -524,6 +527,7 @@ asio::awaitable<void> ClientSession::finish_primary_unit(char status) {
   auto& metrics = runtime_.metrics();
   auto unit = std::move(primary_units_.front());
   primary_units_.pop_front();
+  primary_progress_->cancel();  // wakes release_serialize_locks
   const double primary_seconds = seconds_since(unit.sent);
   metrics.backend(primary_->role()).query_duration->Observe(primary_seconds);
   transaction_status_ = status;

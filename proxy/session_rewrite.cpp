@@ -7,6 +7,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
 #include <charconv>
 #include <spdlog/spdlog.h>
 
@@ -23,6 +24,16 @@ namespace pgdual::proxy {
 namespace asio = boost::asio;
 
 namespace {
+
+// A 64-bit advisory-lock key per table, in a space of pgdual's own (FNV-1a of a prefixed name).
+std::int64_t serialize_lock_key(const std::string& table) {
+  std::uint64_t hash = 1469598103934665603ULL;
+  for (char c : "pgdual.serialize:" + table) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 1099511628211ULL;
+  }
+  return static_cast<std::int64_t>(hash);
+}
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr auto kPrimaryValuesTimeout = std::chrono::seconds(30);
@@ -84,7 +95,16 @@ std::optional<std::string> ClientSession::handle_nondeterministic(bool as_parse,
                                                                   const std::string& why) {
   const std::string& table = rewrite_table_;
   auto& metrics = runtime_.metrics().rewrite();
-  if (config_->config.migration.nondeterministic == config::Nondeterministic::reject) {
+  const auto policy = config_->config.migration.nondeterministic;
+  if (policy == config::Nondeterministic::serialize && unit_open_ && !unit_bytes_flushed_) {
+    // Sent as it is, but in the same order on both stores: take_serialize_lock() takes the
+    // table's lock on the primary before the unit, and it is held until the transaction is
+    // done on both stores.
+    metrics.count_nondeterministic(table, "serialized");
+    serialize_lock_wanted_ = serialize_lock_key(table);
+    return std::nullopt;
+  }
+  if (policy == config::Nondeterministic::reject) {
     metrics.count_nondeterministic(table, "rejected");
     const std::string reason = "this write would give different values on the two stores (" +
                                why + "); migration.nondeterministic is \"reject\"";
@@ -108,7 +128,7 @@ std::optional<std::string> ClientSession::handle_nondeterministic(bool as_parse,
 }
 
 asio::awaitable<std::optional<std::vector<std::optional<std::string>>>>
-ClientSession::fetch_primary_values(std::string sql) {
+ClientSession::fetch_primary_values(std::string sql, std::chrono::seconds timeout) {
   // Everything the client sent before this unit goes first; the values query runs between
   // it and the unit (whose bytes so far are held back), as a swallowed unit of pgdual's own.
   std::string held = primary_out_.substr(std::min(unit_start_, primary_out_.size()));
@@ -131,11 +151,11 @@ ClientSession::fetch_primary_values(std::string sql) {
   protocol::append_query(bytes, sql);
   if (co_await primary_->stream().write_all(bytes)) co_return std::nullopt;
 
-  const auto deadline = Clock::now() + kPrimaryValuesTimeout;
+  const auto deadline = Clock::now() + timeout;
   while (!request->done && !primary_gone_ && Clock::now() < deadline) {
     // pump_primary cancels the timer when the reply is complete.
-    primary_values_event_->expires_at(deadline);
-    co_await primary_values_event_->async_wait(use_tuple);
+    primary_progress_->expires_at(deadline);
+    co_await primary_progress_->async_wait(use_tuple);
   }
   const auto& sets = request->capture->result_sets();
   if (!request->done || sets.empty() || sets.front().end != shadow::SetEnd::complete ||
@@ -164,7 +184,7 @@ asio::awaitable<std::optional<routing::RewriteValues>> ClientSession::values_for
       co_return std::nullopt;
     }
     std::string values_sql = primary_values_query(request);
-    auto row = co_await fetch_primary_values(std::move(values_sql));
+    auto row = co_await fetch_primary_values(std::move(values_sql), kPrimaryValuesTimeout);
     const std::size_t expected = request.sequences.size() + (request.transaction_timestamp ? 1 : 0);
     if (!row || row->size() != expected) {
       // Most likely the statement fails on the primary too (no such sequence, aborted
@@ -241,9 +261,18 @@ std::optional<std::string> ClientSession::rewrite_named_parse(
 
 asio::awaitable<std::optional<std::string>> ClientSession::rewrite_bind(
     const protocol::Frame& frame) {
-  if (named_rewrites_.empty()) co_return std::nullopt;
+  serialize_lock_wanted_.reset();
+  if (named_rewrites_.empty() && named_unrewritable_.empty()) co_return std::nullopt;
   auto bind = protocol::parse_bind(frame.payload);
   if (!bind || bind->statement.empty()) co_return std::nullopt;
+  if (auto unrewritable = named_unrewritable_.find(std::string(bind->statement));
+      unrewritable != named_unrewritable_.end()) {
+    rewrite_table_ = unrewritable->second.table;
+    const std::string why = unrewritable->second.why;
+    handle_nondeterministic(false, {}, why);
+    co_await take_serialize_lock();
+    co_return std::nullopt;
+  }
   auto it = named_rewrites_.find(std::string(bind->statement));
   if (it == named_rewrites_.end()) co_return std::nullopt;
   const auto analysis = it->second.analysis;  // the map may change while we wait
@@ -258,6 +287,7 @@ asio::awaitable<std::optional<std::string>> ClientSession::rewrite_bind(
     // pgdual supplies its own, and NULL for the sequences: COALESCE($n, nextval(...)) then
     // lets each store draw its own value, which is counted.
     handle_nondeterministic(false, {}, why);
+    co_await take_serialize_lock();
     routing::RewriteValues fallback;
     build_rewrite_values(*analysis, std::nullopt,
                          std::vector<std::int64_t>(analysis->sequences.size(), 0), fallback);
@@ -274,6 +304,7 @@ asio::awaitable<std::optional<std::string>> ClientSession::rewrite_bind(
 
 asio::awaitable<std::optional<std::string>> ClientSession::rewrite_frame(
     const protocol::Frame& frame) {
+  serialize_lock_wanted_.reset();
   const bool as_parse = frame.type == protocol::frontend::kParse;
   std::string sql, name;
   std::vector<std::int32_t> param_oids;
@@ -296,14 +327,30 @@ asio::awaitable<std::optional<std::string>> ClientSession::rewrite_frame(
   // (Named locals throughout: GCC 12 mishandles temporaries in coroutines.)
   if (!analysis->rewritable()) {
     const std::string why = join(analysis->unrewritable());
-    co_return handle_nondeterministic(as_parse, name, why);
+    if (!name.empty() &&
+        config_->config.migration.nondeterministic != config::Nondeterministic::reject) {
+      // Parsing runs nothing: what the policy says happens at each execution (rewrite_bind).
+      named_unrewritable_[name] = NamedUnrewritable{rewrite_table_, why};
+      co_return std::nullopt;
+    }
+    auto replacement = handle_nondeterministic(as_parse, name, why);
+    co_await take_serialize_lock();
+    co_return replacement;
   }
   if (!name.empty()) co_return rewrite_named_parse(name, sql, param_oids, analysis);
   std::string why;
   auto values = co_await values_for_execution(*analysis, !unit_bytes_flushed_, why);
-  if (!values) co_return handle_nondeterministic(as_parse, name, why);
+  if (!values) {
+    auto replacement = handle_nondeterministic(as_parse, name, why);
+    co_await take_serialize_lock();
+    co_return replacement;
+  }
   const auto result = routing::rewrite_statement_text(sql, *analysis, *values, rewrite_pipeline_);
-  if (!result.ok) co_return handle_nondeterministic(as_parse, name, result.error);
+  if (!result.ok) {
+    auto replacement = handle_nondeterministic(as_parse, name, result.error);
+    co_await take_serialize_lock();
+    co_return replacement;
+  }
   if (!result.changed) co_return std::nullopt;
   count_rewrite(*analysis);
   std::string bytes;
@@ -326,16 +373,81 @@ void ClientSession::track_rewritten_statements(const protocol::Frame& frame) {
     parameter_trims_.push_back(trim);
   } else if (frame.type == protocol::frontend::kClose) {
     auto close = protocol::parse_close(frame.payload);
-    if (close && close->first == 'S') named_rewrites_.erase(std::string(close->second));
-  } else if (frame.type == protocol::frontend::kQuery && !named_rewrites_.empty()) {
+    if (close && close->first == 'S') {
+      named_rewrites_.erase(std::string(close->second));
+      named_unrewritable_.erase(std::string(close->second));
+    }
+  } else if (frame.type == protocol::frontend::kQuery &&
+             (!named_rewrites_.empty() || !named_unrewritable_.empty())) {
     // DEALLOCATE name / DEALLOCATE ALL / DISCARD ALL end protocol-level statements too.
     for (const auto* statement : units_->facts().statements) {
-      if (statement->command == "DEALLOCATE") named_rewrites_.erase(statement->name);
+      if (statement->command == "DEALLOCATE") {
+        named_rewrites_.erase(statement->name);
+        named_unrewritable_.erase(statement->name);
+      }
       if (statement->command == "DEALLOCATE ALL" || statement->command == "DISCARD ALL") {
         named_rewrites_.clear();
+        named_unrewritable_.clear();
       }
     }
   }
+}
+
+asio::awaitable<void> ClientSession::take_serialize_lock() {
+  if (!serialize_lock_wanted_) co_return;
+  const std::int64_t key = *serialize_lock_wanted_;
+  serialize_lock_wanted_.reset();
+  if (std::find(serialize_locks_.begin(), serialize_locks_.end(), key) != serialize_locks_.end()) {
+    co_return;  // this transaction holds it already
+  }
+  std::string sql = "SELECT pg_catalog.pg_advisory_lock(" + std::to_string(key) + ")";
+  // As long as it takes: another session may hold the lock for a whole transaction.
+  auto row = co_await fetch_primary_values(std::move(sql), std::chrono::hours(24));
+  if (row) {
+    serialize_locks_.push_back(key);
+  } else {
+    spdlog::warn("could not take the serialize lock of table {} on the primary; the write goes "
+                 "to both stores unordered",
+                 rewrite_table_);
+  }
+}
+
+asio::awaitable<bool> ClientSession::release_serialize_locks() {
+  // After the unit that ended the transaction: once it is done on the primary and on the
+  // secondary, the next session's serialized write on these tables may start.
+  const UnitId last = primary_units_.empty() ? 0 : primary_units_.back().id;
+  if (!primary_out_.empty()) {
+    if (co_await primary_->stream().write_all(primary_out_)) co_return false;
+    primary_out_.clear();
+    unit_start_ = 0;
+  }
+  const auto deadline = Clock::now() + config_->config.limits.secondary_timeout;
+  auto pending = [&] {
+    return std::any_of(primary_units_.begin(), primary_units_.end(),
+                       [&](const PrimaryUnit& unit) { return unit.id == last; });
+  };
+  while (last != 0 && pending() && !primary_gone_ && Clock::now() < deadline) {
+    primary_progress_->expires_at(deadline);
+    co_await primary_progress_->async_wait(use_tuple);
+  }
+  if (secondary_usable()) {
+    co_await secondary_->flush();
+    co_await secondary_->wait_through(last, config_->config.limits.secondary_timeout);
+  }
+  std::string sql;
+  for (std::int64_t key : serialize_locks_) {
+    sql += (sql.empty() ? "SELECT " : ", ") + std::string("pg_catalog.pg_advisory_unlock(") +
+           std::to_string(key) + ")";
+  }
+  serialize_locks_.clear();
+  PrimaryUnit unlock;
+  unlock.id = next_unit_++;
+  unlock.sent = Clock::now();
+  unlock.swallow = true;
+  primary_units_.push_back(std::move(unlock));
+  std::string bytes;
+  protocol::append_query(bytes, sql);
+  co_return !co_await primary_->stream().write_all(bytes);
 }
 
 }  // namespace pgdual::proxy

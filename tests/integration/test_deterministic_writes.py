@@ -191,3 +191,39 @@ def test_rewrite_off_sends_statements_as_they_are(env, proxy_factory, fresh_db, 
     rows = table_rows(direct_conn, fresh_db, "off")
     assert rows["old"] != rows["new"]  # each store drew its own number
     assert metric(proxy, "pgdual_statements_rewritten_total", {"reason": "random"}) == 0
+
+
+def test_serialize_runs_unrewritable_writes_in_the_same_order(env, proxy_factory, fresh_db,
+                                                              direct_conn):
+    """INSERT ... SELECT nextval(...) FROM generate_series(...) cannot take literals (one value
+    per row of a scan). Under serialize each such write holds the table's lock on the primary
+    until both stores applied it, so concurrent sessions draw the sequences of both stores in
+    the same order and the stores end up identical."""
+    on_both(direct_conn, fresh_db, "CREATE SEQUENCE q", "CREATE TABLE sr (id bigint, who text)")
+    proxy = proxy_factory(migration("dual_write", nondeterministic="serialize"))
+    failures = []
+
+    def client(n: int) -> None:
+        try:
+            with proxy.connect(fresh_db) as conn:
+                for k in range(10):
+                    sql = f"INSERT INTO sr SELECT nextval('q'), 'c{n}' FROM generate_series(1, 3)"
+                    if k % 2:
+                        with conn.transaction():
+                            conn.execute(sql)
+                    else:
+                        conn.execute(sql)
+        except Exception as exc:  # reported below
+            failures.append(repr(exc))
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not failures, failures
+    rows = table_rows(direct_conn, fresh_db, "sr", order="id")
+    assert len(rows["old"]) == 8 * 10 * 3
+    assert rows["old"] == rows["new"]
+    assert metric(proxy, "pgdual_nondeterministic_statements_total",
+                  {"table": "public.sr", "action": "serialized"}) == 80

@@ -988,8 +988,8 @@ migration:
   {
     const LoadResult r = load(kTrust + kBackends + R"(
 migration:
-  nondeterministic: serialize
+  nondeterministic: sometimes
 )");
-    CHECK(has_error_at(r, "migration.nondeterministic", "allow, reject"));
+    CHECK(has_error_at(r, "migration.nondeterministic", "allow, serialize, reject"));
   }
 }

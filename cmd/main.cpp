@@ -8,6 +8,7 @@
 
 #include "config/default_config.hpp"
 #include "config/loader.hpp"
+#include "proxy/sequence_sync.hpp"
 #include "proxy/server.hpp"
 
 namespace {
@@ -15,6 +16,9 @@ namespace {
 constexpr const char* kUsage = R"(usage:
   pgdual run [--config FILE]     run the proxy (without --config: the embedded demo config)
   pgdual check-config FILE       validate a config file and exit (0 valid, 1 invalid)
+  pgdual sequences sync --config FILE [--database DB] [--headroom N] [--dry-run]
+                                 set every sequence of the new store to the old store's
+                                 value + N (default 1000); run it before cutover
   pgdual --version
 
 Signals: SIGHUP reloads the config file (it is also watched for changes);
@@ -54,9 +58,59 @@ int run(const std::string& path) {
   return server.run();
 }
 
+int sequences_sync(int argc, char** argv) {
+  std::string path;
+  pgdual::proxy::SequenceSyncOptions options;
+  for (int i = 3; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--dry-run") {
+      options.dry_run = true;
+    } else if (i + 1 < argc && arg == "--config") {
+      path = argv[++i];
+    } else if (i + 1 < argc && arg == "--database") {
+      options.database = argv[++i];
+    } else if (i + 1 < argc && arg == "--headroom") {
+      try {
+        options.headroom = std::stoll(argv[++i]);
+      } catch (...) {
+        options.headroom = -1;
+      }
+      if (options.headroom < 0) {
+        std::fprintf(stderr, "--headroom: expected a number >= 0\n");
+        return 2;
+      }
+    } else {
+      std::fprintf(stderr, "unknown argument %s\n%s", arg.c_str(), kUsage);
+      return 2;
+    }
+  }
+  if (path.empty()) {
+    std::fprintf(stderr, "sequences sync needs --config FILE\n");
+    return 2;
+  }
+  auto result = pgdual::config::load_config_file(path);
+  if (!result.ok()) return print_errors(result.errors, path);
+  const auto report = pgdual::proxy::sync_sequences(*result.config, options);
+  if (!report.error.empty()) {
+    std::fprintf(stderr, "pgdual sequences sync: %s\n", report.error.c_str());
+    return 1;
+  }
+  for (const auto& line : report.lines) {
+    std::printf("%s\told=%s\tnew=%s%s%s\n", line.sequence.c_str(),
+                line.old_value.empty() ? "(unused)" : line.old_value.c_str(), line.new_value.c_str(),
+                line.error.empty() ? "" : "\tFAILED: ", line.error.c_str());
+  }
+  std::printf("%zu sequences %s\n", report.lines.size(),
+              options.dry_run ? "would be set (dry run)" : "processed");
+  return report.ok() ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 3 && std::strcmp(argv[1], "sequences") == 0 && std::strcmp(argv[2], "sync") == 0) {
+    return sequences_sync(argc, argv);
+  }
   if (argc >= 2 && (std::strcmp(argv[1], "--version") == 0 || std::strcmp(argv[1], "version") == 0)) {
     std::printf("pgdual %s\n", PGDUAL_VERSION);
     return 0;

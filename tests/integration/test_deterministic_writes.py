@@ -12,7 +12,7 @@ import psycopg.errors as errors
 import pytest
 
 from dual_write_helpers import (finish_process, metric, migration, needs_proxy, on_both,
-                                pgbench_cmd, pgbench_summary, query, scalar, start_process,
+                                on_store, pgbench_cmd, pgbench_summary, scalar, start_process,
                                 table_digest, table_rows)
 
 pytestmark = needs_proxy
@@ -227,3 +227,33 @@ def test_serialize_runs_unrewritable_writes_in_the_same_order(env, proxy_factory
     assert rows["old"] == rows["new"]
     assert metric(proxy, "pgdual_nondeterministic_statements_total",
                   {"table": "public.sr", "action": "serialized"}) == 80
+
+
+def test_sequences_sync_moves_the_new_store_past_the_old(env, proxy_factory, fresh_db,
+                                                         direct_conn, run):
+    """`pgdual sequences sync`: the new store's sequences end at the old store's value plus the
+    headroom (a sequence missing on the new store is reported and fails the command)."""
+    on_both(direct_conn, fresh_db, "CREATE SEQUENCE a", "CREATE SEQUENCE d INCREMENT -1",
+            "CREATE TABLE t (id serial PRIMARY KEY)")
+    with direct_conn("old", fresh_db) as conn:
+        for _ in range(5):
+            conn.execute("SELECT nextval('a'), nextval('d')")
+        conn.execute("INSERT INTO t DEFAULT VALUES")
+    proxy = proxy_factory(migration("dual_write"))
+    command = [env.pgdual_bin, "sequences", "sync", "--config", str(proxy.config_path),
+               "--database", fresh_db, "--headroom", "100"]
+    dry = run(command + ["--dry-run"], timeout=60)
+    assert "public.a\told=5\tnew=105" in dry.stdout, dry.stdout
+    assert scalar(direct_conn, "new", fresh_db, "SELECT last_value FROM a") == 1  # untouched
+    done = run(command, timeout=60)
+    assert "3 sequences processed" in done.stdout, done.stdout
+    assert scalar(direct_conn, "new", fresh_db, "SELECT last_value FROM a") == 105
+    assert scalar(direct_conn, "new", fresh_db, "SELECT last_value FROM d") == -105
+    assert scalar(direct_conn, "new", fresh_db, "SELECT last_value FROM t_id_seq") == 101
+    with direct_conn("new", fresh_db) as conn:
+        assert conn.execute("SELECT nextval('a')").fetchone()[0] == 106
+
+    on_store(direct_conn, "old", fresh_db, "CREATE SEQUENCE only_old")
+    missing = run(command, timeout=60, check=False)
+    assert missing.returncode == 1
+    assert "public.only_old" in missing.stdout and "FAILED" in missing.stdout

@@ -1,0 +1,132 @@
+// Backoff, SQLSTATE classification and the idempotency SQL of the replayer
+// (see replay_policy.hpp for the rules and why).
+
+#include "proxy/replay_policy.hpp"
+
+#include <algorithm>
+#include <array>
+
+namespace pgdual::proxy::replay {
+
+namespace {
+
+// Codes and classes where the same statement can succeed later unchanged.
+constexpr std::array<std::string_view, 3> kRetryableClasses = {"08", "53", "58"};
+constexpr std::array<std::string_view, 9> kRetryableCodes = {
+    "40001", "40P01", "55P03", "57014", "57P01", "57P02", "57P03", "57P05", "25006"};
+
+bool starts_with(std::string_view text, std::string_view prefix) {
+  return text.substr(0, prefix.size()) == prefix;
+}
+
+std::string without_nul(std::string_view text) {
+  std::string out(text);
+  out.erase(std::remove(out.begin(), out.end(), '\0'), out.end());
+  return out;
+}
+
+std::string table(std::string_view schema) {
+  return quote_identifier(schema) + "." + quote_identifier(kAppliedTable);
+}
+
+std::string key_condition(std::string_view instance, std::string_view id_operator,
+                          std::uint64_t journal_id) {
+  return " WHERE instance = " + quote_literal(instance) + " AND journal_id " +
+         std::string(id_operator) + " " + std::to_string(journal_id);
+}
+
+}  // namespace
+
+std::chrono::milliseconds backoff_ceiling(std::uint32_t attempt, std::chrono::milliseconds base,
+                                          std::chrono::milliseconds cap) {
+  using std::chrono::milliseconds;
+  if (base <= milliseconds::zero() || cap <= milliseconds::zero()) return milliseconds::zero();
+  milliseconds ceiling = std::min(base, cap);
+  for (std::uint32_t i = 0; i < attempt && ceiling < cap; ++i) {
+    ceiling = ceiling > cap / 2 ? cap : ceiling * 2;  // doubling past cap/2 could overflow
+  }
+  return std::min(ceiling, cap);
+}
+
+std::chrono::milliseconds next_delay(std::uint32_t attempt, std::chrono::milliseconds base,
+                                     std::chrono::milliseconds cap, double random) {
+  if (!(random >= 0.0)) random = 0.0;  // also catches NaN
+  if (random >= 1.0) random = 0.0;
+  const auto ceiling = backoff_ceiling(attempt, base, cap);
+  const auto delay = static_cast<std::int64_t>(random * static_cast<double>(ceiling.count()));
+  return std::chrono::milliseconds(std::clamp<std::int64_t>(delay, 0, ceiling.count()));
+}
+
+ErrorKind classify_sqlstate(std::string_view sqlstate,
+                            const std::vector<std::string>& extra_permanent) {
+  for (const auto& entry : extra_permanent) {
+    if (!entry.empty() && !sqlstate.empty() && starts_with(sqlstate, entry)) {
+      return ErrorKind::permanent;
+    }
+  }
+  if (sqlstate.empty()) return ErrorKind::retryable;  // no answer from the secondary
+  for (auto code : kRetryableCodes) {
+    if (sqlstate == code) return ErrorKind::retryable;
+  }
+  for (auto error_class : kRetryableClasses) {
+    if (starts_with(sqlstate, error_class)) return ErrorKind::retryable;
+  }
+  return ErrorKind::permanent;
+}
+
+Decision decide(std::string_view sqlstate, std::uint32_t failed_attempts, const Policy& policy) {
+  if (classify_sqlstate(sqlstate, policy.extra_permanent) == ErrorKind::retryable) {
+    return Decision::retry;
+  }
+  const std::uint32_t limit = std::max<std::uint32_t>(policy.max_attempts, 1);
+  return failed_attempts >= limit ? Decision::dead_letter : Decision::retry;
+}
+
+std::string quote_identifier(std::string_view name) {
+  std::string out = "\"";
+  for (char c : without_nul(name)) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string quote_literal(std::string_view text) {
+  const std::string clean = without_nul(text);
+  const bool has_backslash = clean.find('\\') != std::string::npos;
+  std::string out = has_backslash ? "E'" : "'";
+  for (char c : clean) {
+    if (c == '\'' || (c == '\\' && has_backslash)) out += c;
+    out += c;
+  }
+  return out + "'";
+}
+
+std::vector<std::string> applied_table_ddl(std::string_view schema) {
+  return {
+      "CREATE SCHEMA IF NOT EXISTS " + quote_identifier(schema),
+      "CREATE TABLE IF NOT EXISTS " + table(schema) +
+          " (journal_id bigint NOT NULL, instance text NOT NULL,"
+          " applied_at timestamptz NOT NULL DEFAULT now(),"
+          " PRIMARY KEY (instance, journal_id))",
+  };
+}
+
+std::string applied_check_sql(std::string_view schema, std::string_view instance,
+                              std::uint64_t journal_id) {
+  return "SELECT 1 FROM " + table(schema) + key_condition(instance, "=", journal_id);
+}
+
+std::string applied_marker_sql(std::string_view schema, std::string_view instance,
+                               std::uint64_t journal_id) {
+  return "INSERT INTO " + table(schema) + " (journal_id, instance, applied_at) VALUES (" +
+         std::to_string(journal_id) + ", " + quote_literal(instance) +
+         ", now()) ON CONFLICT (instance, journal_id) DO NOTHING RETURNING journal_id";
+}
+
+std::string applied_prune_sql(std::string_view schema, std::string_view instance,
+                              std::uint64_t through_id) {
+  return "DELETE FROM " + table(schema) + key_condition(instance, "<=", through_id);
+}
+
+}  // namespace pgdual::proxy::replay

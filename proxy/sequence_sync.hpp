@@ -1,0 +1,40 @@
+#pragma once
+// `pgdual sequences sync`: sets every sequence of the new store to the old store's value plus a
+// headroom. Logical copies and pgdual's deterministic writes do not advance the new store's
+// sequences (the new store receives explicit values), so before the new store draws values of
+// its own (cutover) its sequences must be moved past everything the old store handed out.
+// A control-plane job: blocking libpq, never on an I/O thread.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+
+namespace pgdual::proxy {
+
+struct SequenceSyncOptions {
+  std::string database;       // empty: the backends' dbname
+  std::int64_t headroom = 1000;
+  bool dry_run = false;       // report what would be set, change nothing
+};
+
+struct SequenceSyncLine {
+  std::string sequence;  // "schema"."name" as quote_ident writes it
+  std::string old_value;  // last_value on the old store ("" when never used)
+  std::string new_value;  // what the new store was (or would be) set to
+  std::string error;      // why it was not set (missing on the new store, permission, ...)
+};
+
+struct SequenceSyncReport {
+  std::string error;  // a connection or catalog failure: nothing was done
+  std::vector<SequenceSyncLine> lines;
+  bool ok() const;
+};
+
+SequenceSyncReport sync_sequences(const config::Config& config, const SequenceSyncOptions& options);
+
+// libpq keyword/value connection string for a backend (values quoted as libpq wants).
+std::string backend_conninfo(const config::BackendConfig& backend, const std::string& database);
+
+}  // namespace pgdual::proxy

@@ -121,6 +121,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   boost::asio::awaitable<void> pump_primary();
   boost::asio::awaitable<void> pump_secondary();
   void dispatch_unit();
+  bool unit_runs_copy() const;
   boost::asio::awaitable<bool> catch_up_before_commit(UnitId commit_unit);
   boost::asio::awaitable<void> finish_primary_unit(char status);
   boost::asio::awaitable<bool> refresh_phase_at_boundary();
@@ -162,6 +163,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   boost::asio::awaitable<std::optional<std::string>> rewrite_bind(const protocol::Frame& frame);
   void track_rewritten_statements(const protocol::Frame& frame);
   boost::asio::awaitable<void> take_serialize_lock();
+  boost::asio::awaitable<void> wait_primary_values(const PrimaryValues& request,
+                                                   std::chrono::seconds timeout = std::chrono::seconds(30));
+  void request_transaction_timestamp();
   boost::asio::awaitable<bool> release_serialize_locks();
 
   // session_outcomes.cpp: comparing the stores, failures
@@ -226,6 +230,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   const routing::CatalogFacts* defaults_catalog_ = nullptr;  // what session_defaults_ is built from
   std::vector<std::string> defaults_path_;
   std::optional<std::string> transaction_timestamp_;  // the primary's now() of the open transaction
+  std::shared_ptr<PrimaryValues> transaction_timestamp_request_;  // asked for after the BEGIN
+  std::string rewrite_shape_;  // the frame's text with its literals replaced
   std::unique_ptr<boost::asio::steady_timer> primary_progress_;
   bool primary_gone_ = false;
   std::unordered_set<std::string> nondeterministic_logged_;

@@ -248,8 +248,15 @@ asio::awaitable<void> ClientSession::pump_client() {
       if (mirroring) secondary_unit_bytes_.append(rewritten ? std::string_view(*rewritten) : raw);
       if (shadow_aa) shadow_aa_bytes_.append(raw);
       if (role != routing::FrameRole::terminator) continue;
+      const char status_before = predicted_status_;
       dispatch_unit();
       unit_open_ = false;
+      if (predicted_status_ == 'I') {
+        // The transaction ends with this unit: its timestamp is not the next one's.
+        transaction_timestamp_.reset();
+        transaction_timestamp_request_.reset();
+      }
+      if (rewriting && status_before == 'I' && predicted_status_ == 'T') request_transaction_timestamp();
       if (catch_up_for_) {
         // A COMMIT: what came before it goes out first, then the secondary
         // must catch up before the primary may commit.
@@ -270,12 +277,13 @@ asio::awaitable<void> ClientSession::pump_client() {
       }
     }
     client_reader_.take_raw();
-    // An open extended batch waits for the rest of itself (the server answers nothing before
-    // its Sync or Flush anyway), so that pgdual can still ask the primary for rewrite values
-    // ahead of it; a batch with a Flush, or a very large one, goes out as it is.
+    // While rewriting, an open extended batch waits for the rest of itself (the server answers
+    // nothing before its Sync or Flush anyway), so that pgdual can still ask the primary for
+    // rewrite values ahead of it; a batch with a Flush or a COPY, or a very large one, goes out
+    // as it is.
     std::string held;
-    if (unit_open_ && !unit_has_flush_ && unit_start_ <= primary_out_.size() &&
-        primary_out_.size() - unit_start_ <= kMaxHeldUnitBytes) {
+    if (unit_open_ && rewriting && !unit_has_flush_ && !unit_runs_copy() &&
+        unit_start_ <= primary_out_.size() && primary_out_.size() - unit_start_ <= kMaxHeldUnitBytes) {
       held = primary_out_.substr(unit_start_);
       primary_out_.resize(unit_start_);
     } else if (unit_open_) {
@@ -386,6 +394,15 @@ void ClientSession::dispatch_unit() {
   }
   for (const auto& table : unit.tables) transaction_write_tables_.push_back(table);
   units_->reset();
+}
+
+bool ClientSession::unit_runs_copy() const {
+  // COPY FROM STDIN waits for the server's CopyInResponse, which comes without a Sync: such a
+  // batch must reach the server as it is.
+  for (const auto* statement : units_->facts().statements) {
+    if (statement->command == "COPY") return true;
+  }
+  return false;
 }
 
 asio::awaitable<bool> ClientSession::catch_up_before_commit(UnitId commit_unit) {
@@ -532,7 +549,7 @@ asio::awaitable<void> ClientSession::finish_primary_unit(char status) {
   metrics.backend(primary_->role()).query_duration->Observe(primary_seconds);
   transaction_status_ = status;
   if (primary_units_.empty()) predicted_status_ = status;
-  if (status == 'I') transaction_timestamp_.reset();
+
   if (status == 'I' && transaction_had_ddl_) {
     // Committed (or rolled back) DDL: functions and tables may have changed.
     transaction_had_ddl_ = false;

@@ -68,8 +68,9 @@ const routing::ColumnDefaults& ClientSession::session_defaults() {
 bool ClientSession::rewrite_candidate(std::string_view sql) {
   // Cheap test on the classification (cached per statement shape) before the full analysis,
   // which parses the text itself.
+  rewrite_shape_ = routing::literal_key(sql);
   const auto& classification = worker_classification_cache(*config_).get(
-      routing::literal_key(sql), sql, config_->classifier_options);
+      rewrite_shape_, sql, config_->classifier_options);
   const auto names = name_context();
   rewrite_table_ = "(none)";
   for (const auto& statement : classification.statements) {
@@ -151,18 +152,41 @@ ClientSession::fetch_primary_values(std::string sql, std::chrono::seconds timeou
   protocol::append_query(bytes, sql);
   if (co_await primary_->stream().write_all(bytes)) co_return std::nullopt;
 
-  const auto deadline = Clock::now() + timeout;
-  while (!request->done && !primary_gone_ && Clock::now() < deadline) {
-    // pump_primary cancels the timer when the reply is complete.
-    primary_progress_->expires_at(deadline);
-    co_await primary_progress_->async_wait(use_tuple);
-  }
+  co_await wait_primary_values(*request, timeout);
   const auto& sets = request->capture->result_sets();
   if (!request->done || sets.empty() || sets.front().end != shadow::SetEnd::complete ||
       sets.front().rows.size() != 1) {
     co_return std::nullopt;
   }
   co_return sets.front().rows.front().values;
+}
+
+asio::awaitable<void> ClientSession::wait_primary_values(const PrimaryValues& request,
+                                                        std::chrono::seconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (!request.done && !primary_gone_ && Clock::now() < deadline) {
+    // pump_primary cancels the timer when the reply is complete.
+    primary_progress_->expires_at(deadline);
+    co_await primary_progress_->async_wait(use_tuple);
+  }
+}
+
+void ClientSession::request_transaction_timestamp() {
+  // Right behind a unit that opened a transaction, in the same write: the primary's now() for
+  // that transaction, without a round trip of its own before the first rewritten statement.
+  auto request = std::make_shared<PrimaryValues>();
+  request->capture = std::make_shared<shadow::ResultCapture>();
+  PrimaryUnit unit;
+  unit.id = next_unit_++;
+  unit.sent = Clock::now();
+  unit.swallow = true;
+  unit.capture = request->capture;
+  unit.primary_values = request;
+  primary_units_.push_back(std::move(unit));
+  PrimaryValuesRequest query;
+  query.transaction_timestamp = true;
+  protocol::append_query(primary_out_, primary_values_query(query));
+  transaction_timestamp_request_ = std::move(request);
 }
 
 asio::awaitable<std::optional<routing::RewriteValues>> ClientSession::values_for_execution(
@@ -174,6 +198,17 @@ asio::awaitable<std::optional<routing::RewriteValues>> ClientSession::values_for
     }
   }
   const bool in_transaction = predicted_status_ == 'T';
+  if (needs_transaction_time && in_transaction && !transaction_timestamp_ &&
+      transaction_timestamp_request_) {
+    // Asked for right after the BEGIN (request_transaction_timestamp): usually here already.
+    co_await wait_primary_values(*transaction_timestamp_request_);
+    const auto& sets = transaction_timestamp_request_->capture->result_sets();
+    if (transaction_timestamp_request_->done && sets.size() == 1 && sets.front().rows.size() == 1 &&
+        sets.front().rows.front().values.size() == 1) {
+      transaction_timestamp_ = sets.front().rows.front().values.front();
+    }
+    transaction_timestamp_request_.reset();
+  }
   PrimaryValuesRequest request;
   request.transaction_timestamp = needs_transaction_time && in_transaction && !transaction_timestamp_;
   request.sequences = analysis.sequences;
@@ -322,7 +357,7 @@ asio::awaitable<std::optional<std::string>> ClientSession::rewrite_frame(
   if (!rewrite_candidate(sql)) co_return std::nullopt;
   if (!rewrite_cache_) rewrite_cache_ = std::make_unique<routing::RewriteCache>(256);
   const auto& defaults = session_defaults();
-  const auto analysis = rewrite_cache_->get(sql, defaults, volatile_function_list_);
+  const auto analysis = rewrite_cache_->get(rewrite_shape_, sql, defaults, volatile_function_list_);
   if (!analysis->parsed || !analysis->needs_rewrite) co_return std::nullopt;
   // (Named locals throughout: GCC 12 mishandles temporaries in coroutines.)
   if (!analysis->rewritable()) {

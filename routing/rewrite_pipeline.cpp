@@ -379,24 +379,75 @@ RewriteCache::RewriteCache(std::size_t capacity, std::size_t max_text_bytes)
   index_.reserve(capacity_);
 }
 
-std::shared_ptr<const RewriteAnalysis> RewriteCache::get(
-    std::string_view sql, const ColumnDefaults& defaults,
-    const std::vector<std::string>& volatile_functions) {
-  if (const auto found = index_.find(sql); found != index_.end()) {
-    ++hits_;
-    entries_.splice(entries_.begin(), entries_, found->second);  // now most recently used
-    return found->second->analysis;
-  }
-  ++misses_;
-  auto analysis = std::make_shared<const RewriteAnalysis>(
-      analyze_for_rewrite(sql, defaults, volatile_functions));
-  if (sql.size() > max_text_bytes_) return analysis;
+std::shared_ptr<const RewriteAnalysis> RewriteCache::find(std::string_view key) {
+  const auto found = index_.find(key);
+  if (found == index_.end()) return nullptr;
+  ++hits_;
+  entries_.splice(entries_.begin(), entries_, found->second);  // now most recently used
+  return found->second->analysis;
+}
+
+void RewriteCache::remember(std::string_view key, std::shared_ptr<const RewriteAnalysis> analysis) {
+  if (key.size() > max_text_bytes_ || index_.contains(key)) return;
   if (index_.size() >= capacity_) {
     index_.erase(entries_.back().sql);
     entries_.pop_back();
   }
-  entries_.push_front(Entry{std::string(sql), analysis});
+  entries_.push_front(Entry{std::string(key), std::move(analysis)});
   index_.emplace(entries_.front().sql, entries_.begin());
+}
+
+std::shared_ptr<const RewriteAnalysis> RewriteCache::get(
+    std::string_view sql, const ColumnDefaults& defaults,
+    const std::vector<std::string>& volatile_functions) {
+  if (auto found = find(sql)) return found;
+  ++misses_;
+  auto analysis = std::make_shared<const RewriteAnalysis>(
+      analyze_for_rewrite(sql, defaults, volatile_functions));
+  remember(sql, analysis);
+  return analysis;
+}
+
+namespace {
+
+// Whether statements that differ from `analysis`'s only in literal values have the same
+// analysis: literals name the sequence of nextval('...') and give a time function's precision.
+bool literal_independent(const RewriteAnalysis& analysis) {
+  // One statement only: its byte offsets can be moved to another text (below), a list's not.
+  if (analysis.statements.size() != 1) return false;
+  for (const auto& statement : analysis.statements) {
+    for (const auto& site : statement.sites) {
+      if (site.kind == SiteKind::sequence && !site.is_column_default()) return false;
+      if (site.kind == SiteKind::time && site.precision >= 0) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::shared_ptr<const RewriteAnalysis> RewriteCache::get(
+    std::string_view shape, std::string_view sql, const ColumnDefaults& defaults,
+    const std::vector<std::string>& volatile_functions) {
+  // The shape's entry holds only literal-independent, single-statement analyses, so a hit is
+  // valid for `sql` once the statement's extent is moved to this text: what follows the
+  // statement (a semicolon, spaces) has no literal, so it is as long as in the analysed text.
+  if (auto found = find(shape)) {
+    if (found->text_size == sql.size() || found->statements.size() != 1) return found;
+    auto moved = std::make_shared<RewriteAnalysis>(*found);
+    const std::size_t tail = found->text_size - (found->statements[0].location +
+                                                  found->statements[0].length);
+    auto& statement = moved->statements[0];
+    if (sql.size() < statement.location + tail) return found;  // cannot happen for one shape
+    statement.length = sql.size() - statement.location - tail;
+    moved->text_size = sql.size();
+    return moved;
+  }
+  if (auto found = find(sql)) return found;
+  ++misses_;
+  auto analysis = std::make_shared<const RewriteAnalysis>(
+      analyze_for_rewrite(sql, defaults, volatile_functions));
+  remember(literal_independent(*analysis) ? shape : sql, analysis);
   return analysis;
 }
 

@@ -151,6 +151,13 @@ class RewriteCache {
       std::string_view sql, const ColumnDefaults& defaults,
       const std::vector<std::string>& volatile_functions = {});
 
+  // The same, keyed first by `shape` (the text with its literals replaced, routing/
+  // literal_key.hpp): statements that differ only in literal values share one analysis when it
+  // does not depend on them (no nextval('...') call, no time precision), so a client that
+  // inlines values does not pay a parse per statement for the analysis.
+  std::shared_ptr<const RewriteAnalysis> get(std::string_view shape, std::string_view sql,
+                                             const ColumnDefaults& defaults,
+                                             const std::vector<std::string>& volatile_functions);
   void clear();
   std::size_t size() const { return index_.size(); }
   std::uint64_t hits() const { return hits_; }
@@ -167,6 +174,9 @@ class RewriteCache {
   std::unordered_map<std::string_view, std::list<Entry>::iterator> index_;  // views Entry::sql
   std::uint64_t hits_ = 0;
   std::uint64_t misses_ = 0;
+
+  std::shared_ptr<const RewriteAnalysis> find(std::string_view key);
+  void remember(std::string_view key, std::shared_ptr<const RewriteAnalysis> analysis);
 };
 
 }  // namespace pgdual::routing

@@ -538,6 +538,7 @@ int highest_parameter(ProtobufCMessage* message) {
 RewriteAnalysis analyze_unguarded(const std::string& text, const ColumnDefaults& defaults,
                                   const std::vector<std::string>& volatile_functions) {
   RewriteAnalysis analysis;
+  analysis.text_size = text.size();
   detail::TreePtr tree = detail::parse_to_tree(text, analysis.error);
   if (tree == nullptr) return analysis;
   analysis.parsed = true;

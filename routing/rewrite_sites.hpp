@@ -111,6 +111,7 @@ struct RewriteAnalysis {
   std::size_t uuid_count = 0;
   std::vector<std::string> sequences;  // the sequence of each sequence value, in order
   int max_parameter = 0;               // the highest $n the text uses (0: none)
+  std::size_t text_size = 0;           // the analysed text's length (statement offsets are in it)
   // The text cannot go to both servers as it is: it has a site or an unrewritable construct.
   bool needs_rewrite = false;
 

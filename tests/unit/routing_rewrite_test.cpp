@@ -547,3 +547,25 @@ TEST_CASE("parameter values are written in parameter_types order as text") {
         std::vector<std::string>{"2026-01-02 03:04:05.000006+00", "0.25",
                                  "123e4567-e89b-42d3-a456-426614174000", "7", "-9"});
 }
+
+TEST_CASE("statements that differ only in values share one analysis, moved to each text") {
+  RewriteCache cache;
+  const std::string first = "INSERT INTO h (a, at) VALUES (1, CURRENT_TIMESTAMP);  ";
+  const std::string second = "INSERT INTO h (a, at) VALUES (123456, CURRENT_TIMESTAMP);  ";
+  const auto a = cache.get("shape", first, {}, {});
+  const auto b = cache.get("shape", second, {}, {});
+  CHECK(cache.misses() == 1);
+  REQUIRE(b->statements.size() == 1);
+  CHECK(b->statements[0].length == a->statements[0].length + 5);
+  RewriteValues values;
+  values.timestamps = {"2026-01-01 00:00:00+00"};
+  const auto result = rewrite_statement_text(second, *b, values, RewritePipeline::for_store());
+  REQUIRE(result.ok);
+  CHECK(result.sql.find("123456") != std::string::npos);
+  CHECK(result.sql.find("2026-01-01") != std::string::npos);
+  CHECK(analyze_for_rewrite(result.sql, {}).parsed);
+  // nextval('...') names its sequence with a literal: never shared by shape.
+  cache.get("shape2", "SELECT nextval('s')", {}, {});
+  const auto t = cache.get("shape2", "SELECT nextval('t')", {}, {});
+  CHECK(t->sequences == std::vector<std::string>{"t"});
+}

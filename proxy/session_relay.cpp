@@ -323,11 +323,15 @@ void ClientSession::dispatch_unit() {
   PrimaryUnit& unit = primary_units_.back();  // opened at the unit's first message
   unit.text = units_->first_text();
   unit.autocommit = predicted_status_ == 'I';
+  const auto names = name_context();
   for (const auto* statement : facts.statements) {
     if (statement->kind == routing::StatementKind::write || statement->kind == routing::StatementKind::ddl) {
       unit.is_write = true;
     }
-    for (const auto& table : statement->write_tables) unit.tables.push_back(table);
+    // Schema-qualified through the session's search_path, for metrics, logs and the retry path.
+    for (const auto& table : statement->write_tables) {
+      unit.tables.push_back(routing::qualified_table(table, names));
+    }
     if (statement->kind == routing::StatementKind::ddl) transaction_had_ddl_ = true;
     if (statement->kind == routing::StatementKind::session) track_search_path(*statement, unit.text);
   }

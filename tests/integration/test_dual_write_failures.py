@@ -210,7 +210,7 @@ def test_row_count_divergence_counted(proxy_factory, fresh_db, direct_conn):
 
     def divergences() -> float:
         return sum(v for labels, v in metric_samples(proxy, "pgdual_write_divergence_total")
-                   if labels.get("table", "").split(".")[-1] == "d")
+                   if labels.get("table") == "public.d")
 
     before = divergences()
     with proxy.connect(fresh_db) as conn:

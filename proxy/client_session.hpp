@@ -148,7 +148,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   // session_rewrite.cpp: identical values on both stores
   const routing::ColumnDefaults& session_defaults();
-  bool rewrite_candidate(std::string_view sql);
+  bool rewrite_candidate();
   std::optional<std::string> handle_nondeterministic(bool as_parse, std::string_view name,
                                                      const std::string& why);
   boost::asio::awaitable<std::optional<std::vector<std::optional<std::string>>>>
@@ -166,6 +166,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   boost::asio::awaitable<void> wait_primary_values(const PrimaryValues& request,
                                                    std::chrono::seconds timeout = std::chrono::seconds(30));
   void request_transaction_timestamp();
+  PrimaryUnit values_unit(const std::shared_ptr<PrimaryValues>& request);
+  static std::optional<std::vector<std::optional<std::string>>> single_row(
+      const PrimaryValues& request);
   boost::asio::awaitable<bool> release_serialize_locks();
 
   // session_outcomes.cpp: comparing the stores, failures
@@ -231,7 +234,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::vector<std::string> defaults_path_;
   std::optional<std::string> transaction_timestamp_;  // the primary's now() of the open transaction
   std::shared_ptr<PrimaryValues> transaction_timestamp_request_;  // asked for after the BEGIN
-  std::string rewrite_shape_;  // the frame's text with its literals replaced
   std::unique_ptr<boost::asio::steady_timer> primary_progress_;
   bool primary_gone_ = false;
   std::unordered_set<std::string> nondeterministic_logged_;

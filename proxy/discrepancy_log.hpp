@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "proxy/json_text.hpp"
 #include "proxy/result_compare.hpp"
 
 namespace pgdual::proxy::shadow {
@@ -26,8 +27,7 @@ struct DiscrepancyContext {
 std::string discrepancy_json(const Difference& difference, const DiscrepancyContext& ctx,
                              bool full_values);
 
-// Appends `text` as a JSON string: quotes, backslash and control characters escaped (\u00XX),
-// valid UTF-8 kept as is, each byte of an invalid UTF-8 sequence written as \ufffd.
-void append_json_string(std::string& out, std::string_view text);
+// JSON escaping lives in proxy/json_text.hpp.
+using proxy::append_json_string;
 
 }  // namespace pgdual::proxy::shadow

@@ -6,40 +6,14 @@
 #include <cstdio>
 #include <ctime>
 
+#include "proxy/json_text.hpp"
+
 namespace pgdual::proxy {
 
 namespace {
 
-// Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF).
-bool is_utf8(std::string_view text) {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto lead = static_cast<unsigned char>(text[i]);
-    std::size_t extra = 0;
-    unsigned min = 0, max = 0xBF;  // allowed range of the first continuation byte
-    if (lead < 0x80) {
-      ++i;
-      continue;
-    } else if (lead >= 0xC2 && lead <= 0xDF) {
-      extra = 1, min = 0x80;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-      extra = 2, min = lead == 0xE0 ? 0xA0 : 0x80, max = lead == 0xED ? 0x9F : 0xBF;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-      extra = 3, min = lead == 0xF0 ? 0x90 : 0x80, max = lead == 0xF4 ? 0x8F : 0xBF;
-    } else {
-      return false;
-    }
-    if (text.size() - i <= extra) return false;
-    for (std::size_t k = 1; k <= extra; ++k) {
-      const auto next = static_cast<unsigned char>(text[i + k]);
-      if (next < (k == 1 ? min : 0x80) || next > (k == 1 ? max : 0xBF)) return false;
-    }
-    i += extra + 1;
-  }
-  return true;
-}
-
-void append_json_string(std::string& out, std::string_view text) {
+// Short escapes (\n, \t) where JSON has them; the values were checked to be UTF-8.
+void append_json_text(std::string& out, std::string_view text) {
   out.push_back('"');
   for (char c : text) {
     switch (c) {
@@ -88,7 +62,7 @@ void append_bytes(std::string& out, std::string_view key, std::string_view bytes
   out += key;
   if (as_text && is_utf8(bytes)) {
     out += "\":";
-    append_json_string(out, bytes);
+    append_json_text(out, bytes);
   } else {
     out += "_hex\":\"" + hex(bytes) + '"';
   }
@@ -98,7 +72,7 @@ void append_field(std::string& out, std::string_view key, std::string_view value
   out += ",\"";
   out += key;
   out += "\":";
-  append_json_string(out, value);
+  append_json_text(out, value);
 }
 
 void append_list(std::string& out, std::string_view key, const std::vector<std::string>& values) {
@@ -107,14 +81,14 @@ void append_list(std::string& out, std::string_view key, const std::vector<std::
   out += "\":[";
   for (std::size_t i = 0; i < values.size(); ++i) {
     if (i > 0) out += ',';
-    append_json_string(out, values[i]);
+    append_json_text(out, values[i]);
   }
   out += ']';
 }
 
 void append_statement(std::string& out, const JournalStatement& statement) {
   out += "{\"sql\":";
-  append_json_string(out, statement.sql);
+  append_json_text(out, statement.sql);
   out += ",\"params\":[";
   for (std::size_t i = 0; i < statement.param_values.size(); ++i) {
     const bool binary =

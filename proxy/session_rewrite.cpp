@@ -12,11 +12,9 @@
 #include <spdlog/spdlog.h>
 
 #include "protocol/constants.hpp"
-#include "proxy/classifier_context.hpp"
 #include "proxy/client_session.hpp"
 #include "proxy/rewrite_messages.hpp"
 #include "proxy/rewrite_values.hpp"
-#include "routing/literal_key.hpp"
 #include "routing/policy_error.hpp"
 
 namespace pgdual::proxy {
@@ -65,15 +63,14 @@ const routing::ColumnDefaults& ClientSession::session_defaults() {
   return session_defaults_;
 }
 
-bool ClientSession::rewrite_candidate(std::string_view sql) {
-  // Cheap test on the classification (cached per statement shape) before the full analysis,
-  // which parses the text itself.
-  rewrite_shape_ = routing::literal_key(sql);
-  const auto& classification = worker_classification_cache(*config_).get(
-      rewrite_shape_, sql, config_->classifier_options);
+bool ClientSession::rewrite_candidate() {
+  // Cheap test on the frame's classification (the unit builder's, cached per statement shape)
+  // before the full analysis, which parses the text itself.
+  const auto& classification = units_->last_classification();
+  if (!classification) return false;
   const auto names = name_context();
   rewrite_table_ = "(none)";
-  for (const auto& statement : classification.statements) {
+  for (const auto& statement : classification->statements) {
     if (statement.kind != routing::StatementKind::write) continue;
     if (!statement.write_tables.empty()) {
       rewrite_table_ = routing::qualified_table(statement.write_tables.front(), names);
@@ -140,6 +137,17 @@ ClientSession::fetch_primary_values(std::string sql, std::chrono::seconds timeou
   primary_out_ = std::move(held);
   unit_start_ = 0;
   auto request = std::make_shared<PrimaryValues>();
+  primary_units_.insert(primary_units_.end() - 1, values_unit(request));  // before the open unit
+  std::string bytes;
+  protocol::append_query(bytes, sql);
+  if (co_await primary_->stream().write_all(bytes)) co_return std::nullopt;
+
+  co_await wait_primary_values(*request, timeout);
+  co_return single_row(*request);
+}
+
+ClientSession::PrimaryUnit ClientSession::values_unit(const std::shared_ptr<PrimaryValues>& request) {
+  // pgdual's own query: its reply is captured for pgdual and never reaches the client.
   request->capture = std::make_shared<shadow::ResultCapture>();
   PrimaryUnit unit;
   unit.id = next_unit_++;
@@ -147,18 +155,17 @@ ClientSession::fetch_primary_values(std::string sql, std::chrono::seconds timeou
   unit.swallow = true;
   unit.capture = request->capture;
   unit.primary_values = request;
-  primary_units_.insert(primary_units_.end() - 1, std::move(unit));  // before the open unit
-  std::string bytes;
-  protocol::append_query(bytes, sql);
-  if (co_await primary_->stream().write_all(bytes)) co_return std::nullopt;
+  return unit;
+}
 
-  co_await wait_primary_values(*request, timeout);
-  const auto& sets = request->capture->result_sets();
-  if (!request->done || sets.empty() || sets.front().end != shadow::SetEnd::complete ||
+std::optional<std::vector<std::optional<std::string>>> ClientSession::single_row(
+    const PrimaryValues& request) {
+  const auto& sets = request.capture->result_sets();
+  if (!request.done || sets.size() != 1 || sets.front().end != shadow::SetEnd::complete ||
       sets.front().rows.size() != 1) {
-    co_return std::nullopt;
+    return std::nullopt;
   }
-  co_return sets.front().rows.front().values;
+  return sets.front().rows.front().values;
 }
 
 asio::awaitable<void> ClientSession::wait_primary_values(const PrimaryValues& request,
@@ -175,14 +182,7 @@ void ClientSession::request_transaction_timestamp() {
   // Right behind a unit that opened a transaction, in the same write: the primary's now() for
   // that transaction, without a round trip of its own before the first rewritten statement.
   auto request = std::make_shared<PrimaryValues>();
-  request->capture = std::make_shared<shadow::ResultCapture>();
-  PrimaryUnit unit;
-  unit.id = next_unit_++;
-  unit.sent = Clock::now();
-  unit.swallow = true;
-  unit.capture = request->capture;
-  unit.primary_values = request;
-  primary_units_.push_back(std::move(unit));
+  primary_units_.push_back(values_unit(request));
   PrimaryValuesRequest query;
   query.transaction_timestamp = true;
   protocol::append_query(primary_out_, primary_values_query(query));
@@ -202,10 +202,8 @@ asio::awaitable<std::optional<routing::RewriteValues>> ClientSession::values_for
       transaction_timestamp_request_) {
     // Asked for right after the BEGIN (request_transaction_timestamp): usually here already.
     co_await wait_primary_values(*transaction_timestamp_request_);
-    const auto& sets = transaction_timestamp_request_->capture->result_sets();
-    if (transaction_timestamp_request_->done && sets.size() == 1 && sets.front().rows.size() == 1 &&
-        sets.front().rows.front().values.size() == 1) {
-      transaction_timestamp_ = sets.front().rows.front().values.front();
+    if (auto row = single_row(*transaction_timestamp_request_); row && row->size() == 1) {
+      transaction_timestamp_ = row->front();
     }
     transaction_timestamp_request_.reset();
   }
@@ -354,10 +352,10 @@ asio::awaitable<std::optional<std::string>> ClientSession::rewrite_frame(
     if (!query) co_return std::nullopt;
     sql = std::string(*query);
   }
-  if (!rewrite_candidate(sql)) co_return std::nullopt;
+  if (!rewrite_candidate()) co_return std::nullopt;
   if (!rewrite_cache_) rewrite_cache_ = std::make_unique<routing::RewriteCache>(256);
   const auto& defaults = session_defaults();
-  const auto analysis = rewrite_cache_->get(rewrite_shape_, sql, defaults, volatile_function_list_);
+  const auto analysis = rewrite_cache_->get(units_->last_key(), sql, defaults, volatile_function_list_);
   if (!analysis->parsed || !analysis->needs_rewrite) co_return std::nullopt;
   // (Named locals throughout: GCC 12 mishandles temporaries in coroutines.)
   if (!analysis->rewritable()) {

@@ -158,4 +158,32 @@ bool run_with_stack(std::size_t stack_bytes, const std::function<void()>& work) 
   return true;
 }
 
+namespace {
+
+// Stack budget for parsing: libpg_query and protobuf-c use up to ~2 KB per nesting level in a
+// release build, more under sanitizers, counted four times over. Statements whose bound fits
+// kDirectLevels are parsed on the caller's stack (at most ~2 MB of it); deeper ones on a helper
+// thread; beyond kMaxLevels (which PostgreSQL itself rejects with "stack depth limit exceeded")
+// they are not parsed at all.
+constexpr std::size_t kStackPerLevel = 8 * 1024;
+constexpr std::size_t kStackBase = 1024 * 1024;
+constexpr std::size_t kDirectLevels = 256;
+constexpr std::size_t kLevelMargin = 16;
+constexpr std::size_t kMaxLevels = 32 * 1024;
+
+}  // namespace
+
+ParseStack run_on_parse_stack(const std::string& text, const std::function<void()>& work) {
+  // A token is at least one byte, so short texts need no scan to bound their nesting.
+  const std::size_t levels =
+      (text.size() <= kDirectLevels ? text.size() : estimate_nesting(text)) + kLevelMargin;
+  if (levels <= kDirectLevels + kLevelMargin) {
+    work();
+    return ParseStack::ran;
+  }
+  if (levels > kMaxLevels) return ParseStack::too_deep;
+  return run_with_stack(levels * kStackPerLevel + kStackBase, work) ? ParseStack::ran
+                                                                    : ParseStack::no_thread;
+}
+
 }  // namespace pgdual::routing::detail

@@ -29,4 +29,10 @@ std::size_t estimate_nesting(const std::string& text);
 // exception from `work` is rethrown here. False if the thread could not be created.
 bool run_with_stack(std::size_t stack_bytes, const std::function<void()>& work);
 
+// Runs `work`, which parses `text` (and may deparse it), on a stack deep enough for the text's
+// nesting: the caller's own for ordinary statements, else a helper thread's. Not at all when the
+// nesting is beyond what PostgreSQL itself accepts (too_deep) or no thread could be started.
+enum class ParseStack { ran, too_deep, no_thread };
+ParseStack run_on_parse_stack(const std::string& text, const std::function<void()>& work);
+
 }  // namespace pgdual::routing::detail

@@ -15,52 +15,10 @@
 #include <string_view>
 #include <utility>
 
+#include "routing/protobuf_walk.hpp"
+
 namespace pgdual::routing::detail {
 namespace {
-
-template <class T>
-T member_at(const ProtobufCMessage* message, unsigned offset) {
-  T value;
-  std::memcpy(&value, reinterpret_cast<const char*>(message) + offset, sizeof value);
-  return value;
-}
-
-// Calls visit(field, child) for every message-typed child of `message`, in field order.
-template <class Visit>
-void for_each_child(const ProtobufCMessage* message, Visit&& visit) {
-  const ProtobufCMessageDescriptor* descriptor = message->descriptor;
-  if (descriptor == &pg_query__node__descriptor) {
-    // Node is one big oneof: go straight to its set member.
-    const auto* node = reinterpret_cast<const PgQuery__Node*>(message);
-    if (node->node_case == PG_QUERY__NODE__NODE__NOT_SET) return;
-    const ProtobufCFieldDescriptor* field =
-        protobuf_c_message_descriptor_get_field(descriptor, node->node_case);
-    if (field == nullptr || field->type != PROTOBUF_C_TYPE_MESSAGE) return;
-    if (const auto* child = member_at<const ProtobufCMessage*>(message, field->offset)) {
-      visit(*field, child);
-    }
-    return;
-  }
-  for (unsigned i = 0; i < descriptor->n_fields; ++i) {
-    const ProtobufCFieldDescriptor& field = descriptor->fields[i];
-    if (field.type != PROTOBUF_C_TYPE_MESSAGE) continue;
-    if (field.label == PROTOBUF_C_LABEL_REPEATED) {
-      const auto count = member_at<std::size_t>(message, field.quantifier_offset);
-      const auto* items = member_at<ProtobufCMessage* const*>(message, field.offset);
-      for (std::size_t k = 0; k < count; ++k) {
-        if (items[k] != nullptr) visit(field, items[k]);
-      }
-      continue;
-    }
-    if ((field.flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0 &&
-        member_at<std::uint32_t>(message, field.quantifier_offset) != field.id) {
-      continue;
-    }
-    if (const auto* child = member_at<const ProtobufCMessage*>(message, field.offset)) {
-      visit(field, child);
-    }
-  }
-}
 
 struct FieldRef {
   const ProtobufCMessageDescriptor* message;

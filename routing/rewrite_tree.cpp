@@ -10,14 +10,6 @@
 namespace pgdual::routing::detail {
 namespace {
 
-// The same stack budget as classify() (statement_classifier.cpp): about 2 KB per nesting level
-// for libpg_query's parse and deparse and for protobuf-c, counted four times over.
-constexpr std::size_t kStackPerLevel = 8 * 1024;
-constexpr std::size_t kStackBase = 1024 * 1024;
-constexpr std::size_t kDirectLevels = 256;
-constexpr std::size_t kLevelMargin = 16;
-constexpr std::size_t kMaxLevels = 32 * 1024;
-
 template <class T>
 T* allocate(void (*init)(T*)) {
   void* memory = std::calloc(1, sizeof(T));
@@ -87,22 +79,12 @@ TreePtr parse_to_tree(const std::string& text, std::string& error) {
 
 bool with_parse_stack(const std::string& text, const std::function<void()>& work,
                       std::string& error) {
-  // A token is at least one byte, so short texts need no scan to bound their nesting.
-  const std::size_t levels =
-      (text.size() <= kDirectLevels ? text.size() : estimate_nesting(text)) + kLevelMargin;
-  if (levels <= kDirectLevels + kLevelMargin) {
-    work();
-    return true;
-  }
-  if (levels > kMaxLevels) {
-    error = "statement nested too deeply to rewrite safely";
-    return false;
-  }
-  if (!run_with_stack(levels * kStackPerLevel + kStackBase, work)) {
+  const ParseStack outcome = run_on_parse_stack(text, work);
+  if (outcome == ParseStack::too_deep) error = "statement nested too deeply to rewrite safely";
+  if (outcome == ParseStack::no_thread) {
     error = "could not start a parser thread for a deeply nested statement";
-    return false;
   }
-  return true;
+  return outcome == ParseStack::ran;
 }
 
 bool deparse_statement(std::int32_t version, PgQuery__RawStmt& statement, std::string& sql,

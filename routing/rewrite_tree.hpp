@@ -10,11 +10,12 @@
 #include <pg_query/pg_query.pb-c.h>
 
 #include <cstdint>
-#include <cstring>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+
+#include "routing/protobuf_walk.hpp"
 
 namespace pgdual::routing::detail {
 
@@ -78,44 +79,5 @@ void replace_node(PgQuery__Node& target, NodePtr replacement);
 
 // Appends to a repeated Node field (items, count).
 void append_node(PgQuery__Node**& items, std::size_t& count, NodePtr node);
-
-template <class T>
-T member_at(const ProtobufCMessage* message, unsigned offset) {
-  T value;
-  std::memcpy(&value, reinterpret_cast<const char*>(message) + offset, sizeof value);
-  return value;
-}
-
-// Calls visit(field, child) for every message-typed child of `message`, in field order. Uses
-// protobuf-c's reflection, so no node type has to be listed.
-template <class Visit>
-void for_each_child(ProtobufCMessage* message, Visit&& visit) {
-  const ProtobufCMessageDescriptor* descriptor = message->descriptor;
-  if (descriptor == &pg_query__node__descriptor) {  // a oneof: only its set member
-    auto* node = reinterpret_cast<PgQuery__Node*>(message);
-    const ProtobufCFieldDescriptor* field =
-        protobuf_c_message_descriptor_get_field(descriptor, node->node_case);
-    if (field == nullptr || field->type != PROTOBUF_C_TYPE_MESSAGE) return;
-    if (auto* child = member_at<ProtobufCMessage*>(message, field->offset)) visit(*field, child);
-    return;
-  }
-  for (unsigned i = 0; i < descriptor->n_fields; ++i) {
-    const ProtobufCFieldDescriptor& field = descriptor->fields[i];
-    if (field.type != PROTOBUF_C_TYPE_MESSAGE) continue;
-    if (field.label == PROTOBUF_C_LABEL_REPEATED) {
-      const auto count = member_at<std::size_t>(message, field.quantifier_offset);
-      auto* const* items = member_at<ProtobufCMessage* const*>(message, field.offset);
-      for (std::size_t k = 0; k < count; ++k) {
-        if (items[k] != nullptr) visit(field, items[k]);
-      }
-      continue;
-    }
-    if ((field.flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0 &&
-        member_at<std::uint32_t>(message, field.quantifier_offset) != field.id) {
-      continue;
-    }
-    if (auto* child = member_at<ProtobufCMessage*>(message, field.offset)) visit(field, child);
-  }
-}
 
 }  // namespace pgdual::routing::detail

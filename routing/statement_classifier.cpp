@@ -14,17 +14,6 @@
 namespace pgdual::routing {
 namespace {
 
-// Stack budget for parsing (see routing/parse_guard.hpp): libpg_query and protobuf-c use up to
-// ~2 KB per nesting level in a release build, more under sanitizers. Statements whose bound fits
-// kDirectLevels are parsed on the caller's stack (at most ~2 MB of it); deeper ones on a helper
-// thread; beyond kMaxLevels (which PostgreSQL itself rejects with "stack depth limit exceeded")
-// they are not parsed at all.
-constexpr std::size_t kStackPerLevel = 8 * 1024;
-constexpr std::size_t kStackBase = 1024 * 1024;
-constexpr std::size_t kDirectLevels = 256;
-constexpr std::size_t kLevelMargin = 16;
-constexpr std::size_t kMaxLevels = 32 * 1024;
-
 StatementInfo analyze(const PgQuery__Node& statement, const ClassifierOptions& options);
 
 int write_rank(StatementKind kind) {
@@ -461,24 +450,15 @@ Classification classify(std::string_view sql, const ClassifierOptions& options) 
     return result;
   }
   const std::string text(sql);
-  // A token is at least one byte, so short texts need no scan to bound their nesting.
-  const std::size_t levels =
-      (text.size() <= kDirectLevels ? text.size() : detail::estimate_nesting(text)) + kLevelMargin;
-  if (levels <= kDirectLevels + kLevelMargin) return detail::classify_unguarded(text, options);
-  if (levels > kMaxLevels) {
-    Classification result;
-    result.unsupported = true;
-    result.error = "statement nested too deeply to classify safely";
-    return result;
-  }
   Classification result;
-  const bool ran = detail::run_with_stack(levels * kStackPerLevel + kStackBase, [&] {
-    result = detail::classify_unguarded(text, options);
-  });
-  if (!ran) {
-    result.unsupported = true;
-    result.error = "could not start a parser thread for a deeply nested statement";
-  }
+  const auto outcome = detail::run_on_parse_stack(
+      text, [&] { result = detail::classify_unguarded(text, options); });
+  if (outcome == detail::ParseStack::ran) return result;
+  result = Classification{};
+  result.unsupported = true;
+  result.error = outcome == detail::ParseStack::too_deep
+                     ? "statement nested too deeply to classify safely"
+                     : "could not start a parser thread for a deeply nested statement";
   return result;
 }
 

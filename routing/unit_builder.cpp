@@ -72,6 +72,7 @@ void UnitBuilder::remember_settings(const Classification& classification, std::s
 
 FrameRole UnitBuilder::add(const protocol::Frame& frame) {
   replacement_.reset();
+  last_classification_.reset();
   protocol::MessageReader reader(frame.payload);
   switch (frame.type) {
     case frontend::kQuery: {
@@ -80,7 +81,9 @@ FrameRole UnitBuilder::add(const protocol::Frame& frame) {
         facts_.parse_failed = true;
         return FrameRole::terminator;
       }
-      auto classification = std::make_shared<const Classification>(cache_.get(literal_key(*sql), *sql, *options_));
+      last_key_ = literal_key(*sql);
+      auto classification = std::make_shared<const Classification>(cache_.get(last_key_, *sql, *options_));
+      last_classification_ = classification;
       if (first_text_.empty()) first_text_ = std::string(*sql);
       replacement_ = rejection_if_ddl(*classification, false, {});
       remember_settings(*classification, *sql);
@@ -94,7 +97,9 @@ FrameRole UnitBuilder::add(const protocol::Frame& frame) {
         facts_.parse_failed = true;
         return FrameRole::part;
       }
-      auto classification = std::make_shared<const Classification>(cache_.get(literal_key(*sql), *sql, *options_));
+      last_key_ = literal_key(*sql);
+      auto classification = std::make_shared<const Classification>(cache_.get(last_key_, *sql, *options_));
+      last_classification_ = classification;
       if (first_text_.empty()) first_text_ = std::string(*sql);
       replacement_ = rejection_if_ddl(*classification, true, *name);
       if (!name->empty()) {

@@ -48,6 +48,12 @@ class UnitBuilder {
   const std::optional<std::string>& replacement() const { return replacement_; }
 
   const UnitFacts& facts() const { return facts_; }
+  // The Query or Parse text add() just classified (null for other frames), and its literal key
+  // (routing/literal_key.hpp): later steps on the same frame reuse them.
+  const std::shared_ptr<const Classification>& last_classification() const {
+    return last_classification_;
+  }
+  const std::string& last_key() const { return last_key_; }
   // The first statement text of the unit, for logs and retry context.
   const std::string& first_text() const { return first_text_; }
   // Starts a new unit. The facts of the old one stay valid until then.
@@ -81,6 +87,8 @@ class UnitBuilder {
   UnitFacts facts_;
   std::string first_text_;
   std::optional<std::string> replacement_;
+  std::shared_ptr<const Classification> last_classification_;
+  std::string last_key_;
   bool reject_ddl_ = false;
   std::string reject_reason_;
 };

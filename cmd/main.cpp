@@ -8,6 +8,7 @@
 
 #include "config/default_config.hpp"
 #include "config/loader.hpp"
+#include "proxy/journal_admin.hpp"
 #include "proxy/sequence_sync.hpp"
 #include "proxy/server.hpp"
 
@@ -17,6 +18,8 @@ constexpr const char* kUsage = R"(usage:
   pgdual run [--config FILE]     run the proxy (without --config: the embedded demo config)
   pgdual check-config FILE       validate a config file and exit (0 valid, 1 invalid)
   pgdual sequences sync --config FILE [--database DB] [--headroom N] [--dry-run]
+  pgdual journal status --config FILE [--database DB]
+  pgdual journal purge --config FILE [--database DB] [--dead-letter]
                                  set every sequence of the new store to the old store's
                                  value + N (default 1000); run it before cutover
   pgdual --version
@@ -105,9 +108,46 @@ int sequences_sync(int argc, char** argv) {
   return report.ok() ? 0 : 1;
 }
 
+int journal_command(int argc, char** argv) {
+  const std::string command = argv[2];
+  std::string path;
+  pgdual::proxy::JournalAdminOptions options;
+  for (int i = 3; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--dead-letter" && command == "purge") {
+      options.dead_letter = true;
+    } else if (i + 1 < argc && arg == "--config") {
+      path = argv[++i];
+    } else if (i + 1 < argc && arg == "--database") {
+      options.database = argv[++i];
+    } else {
+      std::fprintf(stderr, "unknown argument %s\n%s", arg.c_str(), kUsage);
+      return 2;
+    }
+  }
+  if (path.empty()) {
+    std::fprintf(stderr, "journal %s needs --config FILE\n", command.c_str());
+    return 2;
+  }
+  auto result = pgdual::config::load_config_file(path);
+  if (!result.ok()) return print_errors(result.errors, path);
+  const auto report = command == "purge" ? pgdual::proxy::journal_purge(*result.config, options)
+                                         : pgdual::proxy::journal_status(*result.config, options);
+  for (const auto& line : report.lines) std::printf("%s\n", line.c_str());
+  if (!report.error.empty()) {
+    std::fprintf(stderr, "pgdual journal %s: %s\n", command.c_str(), report.error.c_str());
+    return 1;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 3 && std::strcmp(argv[1], "journal") == 0 &&
+      (std::strcmp(argv[2], "status") == 0 || std::strcmp(argv[2], "purge") == 0)) {
+    return journal_command(argc, argv);
+  }
   if (argc >= 3 && std::strcmp(argv[1], "sequences") == 0 && std::strcmp(argv[2], "sync") == 0) {
     return sequences_sync(argc, argv);
   }

@@ -34,9 +34,14 @@ constexpr NameTable<Phase, 6> kPhases{{
     {Phase::cleanup, "cleanup"},
 }};
 
-constexpr NameTable<Strategy, 2> kStrategies{{
+constexpr NameTable<Strategy, 3> kStrategies{{
     {Strategy::sync, "sync"},
     {Strategy::async, "async"},
+    {Strategy::outbox, "outbox"},
+}};
+constexpr NameTable<JournalStore, 2> kJournalStores{{
+    {JournalStore::table, "table"},
+    {JournalStore::file, "file"},
 }};
 
 constexpr NameTable<OnSecondaryFailure, 2> kOnSecondaryFailure{{
@@ -85,6 +90,7 @@ std::string_view to_string(AuthMethod v) { return name_of(kAuthMethods, v); }
 std::string_view to_string(SslMode v) { return name_of(kSslModes, v); }
 std::string_view to_string(Phase v) { return name_of(kPhases, v); }
 std::string_view to_string(Strategy v) { return name_of(kStrategies, v); }
+std::string_view to_string(JournalStore v) { return name_of(kJournalStores, v); }
 std::string_view to_string(OnSecondaryFailure v) { return name_of(kOnSecondaryFailure, v); }
 std::string_view to_string(DdlPolicy v) { return name_of(kDdlPolicies, v); }
 std::string_view to_string(ShadowMode v) { return name_of(kShadowModes, v); }
@@ -97,6 +103,7 @@ std::optional<AuthMethod> parse_auth_method(std::string_view s) {
 std::optional<SslMode> parse_ssl_mode(std::string_view s) { return value_of(kSslModes, s); }
 std::optional<Phase> parse_phase(std::string_view s) { return value_of(kPhases, s); }
 std::optional<Strategy> parse_strategy(std::string_view s) { return value_of(kStrategies, s); }
+std::optional<JournalStore> parse_journal_store(std::string_view s) { return value_of(kJournalStores, s); }
 std::optional<OnSecondaryFailure> parse_on_secondary_failure(std::string_view s) {
   return value_of(kOnSecondaryFailure, s);
 }

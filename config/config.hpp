@@ -77,7 +77,8 @@ struct LogConfig {
 
 // The six phases of the dual-write pattern, in order.
 enum class Phase { prepare, dual_write, backfill, shadow_read, cutover, cleanup };
-enum class Strategy { sync, async };
+enum class Strategy { sync, async, outbox };
+enum class JournalStore { table, file };
 enum class OnSecondaryFailure { continue_, fail };
 enum class DdlPolicy { mirror, primary_only, reject };
 
@@ -116,6 +117,22 @@ struct ShadowReadConfig {
   std::size_t match_window = 1000;          // reads per table behind the match-rate gauge
 };
 
+// migration.journal: the durable replay journal of writes the secondary did not apply, and the
+// outbox of strategy outbox (docs/journal.md).
+struct JournalConfig {
+  bool enabled = true;                  // false: failed secondary writes are only logged and counted
+  JournalStore store = JournalStore::table;
+  std::string schema = "pgdual";        // table store: schema on the primary (and the secondary's marker)
+  std::string directory = "/var/lib/pgdual/journal";  // file store: one directory per instance
+  std::string instance;                 // empty: the host name (the pod name under Kubernetes)
+  std::vector<std::string> databases;   // the relay also serves these (besides those sessions used)
+  std::uint32_t max_attempts = 5;       // failed attempts before a permanent error is dead-lettered
+  std::chrono::milliseconds retry_base{100};
+  std::chrono::milliseconds retry_max{30000};
+  std::chrono::milliseconds poll_interval{200};  // how often an idle relay looks for new entries
+  std::vector<std::string> permanent_sqlstates;  // also treated as permanent ("23505" or class "23")
+};
+
 struct MigrationConfig {
   Phase phase = Phase::prepare;
   Strategy strategy = Strategy::sync;
@@ -136,6 +153,7 @@ struct MigrationConfig {
   // defaults become literals that both stores receive.
   bool rewrite = true;
   Nondeterministic nondeterministic = Nondeterministic::allow;
+  JournalConfig journal;
 };
 
 struct Config {
@@ -158,6 +176,7 @@ std::string_view to_string(AuthMethod);
 std::string_view to_string(SslMode);
 std::string_view to_string(Phase);
 std::string_view to_string(Strategy);
+std::string_view to_string(JournalStore);
 std::string_view to_string(OnSecondaryFailure);
 std::string_view to_string(DdlPolicy);
 std::string_view to_string(ShadowMode);
@@ -169,6 +188,7 @@ std::optional<AuthMethod> parse_auth_method(std::string_view);
 std::optional<SslMode> parse_ssl_mode(std::string_view);
 std::optional<Phase> parse_phase(std::string_view);
 std::optional<Strategy> parse_strategy(std::string_view);
+std::optional<JournalStore> parse_journal_store(std::string_view);
 std::optional<OnSecondaryFailure> parse_on_secondary_failure(std::string_view);
 std::optional<DdlPolicy> parse_ddl_policy(std::string_view);
 std::optional<ShadowMode> parse_shadow_mode(std::string_view);

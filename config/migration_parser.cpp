@@ -123,6 +123,50 @@ void parse_shadow_read(Section& s, MigrationConfig& m, LoadContext& ctx) {
   sr.read_integer("match_window", c.match_window, 1, 1000000);
 }
 
+void parse_journal(Section& s, MigrationConfig& m, LoadContext& ctx) {
+  if (!s.has("journal")) return;
+  Section j(s.get("journal"), s.key_path("journal"), ctx,
+            {"enabled", "store", "schema", "directory", "instance", "databases", "max_attempts",
+             "retry_base_ms", "retry_max_ms", "poll_interval_ms", "permanent_sqlstates"});
+  auto& c = m.journal;
+  j.read_bool("enabled", c.enabled);
+  j.read_enum("store", c.store, parse_journal_store, "table, file");
+  j.read_string("schema", c.schema);
+  j.read_string("directory", c.directory);
+  j.read_string("instance", c.instance);
+  j.read_string_list("databases", c.databases);
+  j.read_integer("max_attempts", c.max_attempts, 1, 1000000);
+  j.read_milliseconds("retry_base_ms", c.retry_base, 1, 3600000);
+  j.read_milliseconds("retry_max_ms", c.retry_max, 1, 86400000);
+  j.read_milliseconds("poll_interval_ms", c.poll_interval, 10, 60000);
+  j.read_string_list("permanent_sqlstates", c.permanent_sqlstates);
+  auto plain = [](const std::string& v) {
+    return !v.empty() && v.size() <= 63 &&
+           std::all_of(v.begin(), v.end(), [](char ch) {
+             return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_';
+           }) && !(v[0] >= '0' && v[0] <= '9');
+  };
+  if (!plain(c.schema)) {
+    j.error("schema", "must be a plain lower-case identifier (letters, digits, _; at most 63)");
+  }
+  if (c.instance.find('\0') != std::string::npos || c.instance.size() > 200) {
+    j.error("instance", "must be at most 200 characters without NUL");
+  }
+  for (std::size_t i = 0; i < c.permanent_sqlstates.size(); ++i) {
+    const auto& code = c.permanent_sqlstates[i];
+    const bool ok = (code.size() == 2 || code.size() == 5) &&
+                    std::all_of(code.begin(), code.end(), [](char ch) {
+                      return (ch >= '0' && ch <= '9') || (ch >= 'A' && ch <= 'Z');
+                    });
+    if (!ok) {
+      ctx.diag.error(index_path(j.key_path("permanent_sqlstates"), i),
+                     "expected a SQLSTATE (\"23505\") or a class (\"23\")");
+    }
+  }
+  if (c.retry_max < c.retry_base) j.error("retry_max_ms", "must not be below retry_base_ms");
+  if (c.store == JournalStore::file && c.directory.empty()) j.error("directory", "must be set for the file store");
+}
+
 void check_cleanup_confirmed(const MigrationConfig& m, const std::string& path, LoadContext& ctx) {
   if (m.confirm_cleanup) return;
   if (m.phase == Phase::cleanup) ctx.diag.error(child_path(path, "phase"), kCleanupRefusal);
@@ -148,9 +192,9 @@ MigrationConfig parse_migration(const YAML::Node& node, LoadContext& ctx) {
       node, "migration", ctx,
       {"phase", "strategy", "on_secondary_failure", "keep_old_in_sync", "ddl", "tables", "tenants",
        "async_queue_capacity", "write_functions", "read_only_functions", "confirm_cleanup",
-       "shadow_read", "rewrite", "nondeterministic"});
+       "shadow_read", "rewrite", "nondeterministic", "journal"});
   s.read_enum("phase", m.phase, parse_phase, kPhases);
-  s.read_enum("strategy", m.strategy, parse_strategy, "sync, async");
+  s.read_enum("strategy", m.strategy, parse_strategy, "sync, async, outbox");
   s.read_enum("on_secondary_failure", m.on_secondary_failure, parse_on_secondary_failure,
               "continue, fail");
   s.read_bool("keep_old_in_sync", m.keep_old_in_sync);
@@ -166,6 +210,7 @@ MigrationConfig parse_migration(const YAML::Node& node, LoadContext& ctx) {
   s.read_enum("nondeterministic", m.nondeterministic, parse_nondeterministic,
               "allow, serialize, reject");
 
+  parse_journal(s, m, ctx);
   check_cleanup_confirmed(m, s.path(), ctx);
 
   for (std::size_t i = 0; i < m.read_only_functions.size(); ++i) {
@@ -175,6 +220,18 @@ MigrationConfig parse_migration(const YAML::Node& node, LoadContext& ctx) {
       s.error("read_only_functions",
               "function " + name + " is also listed in migration.write_functions; keep it in one");
     }
+  }
+  if (m.strategy == Strategy::outbox && !m.journal.enabled) {
+    s.error("strategy", "outbox records every write in the journal: it needs migration.journal.enabled");
+  }
+  if (m.strategy == Strategy::outbox && m.journal.store != JournalStore::table) {
+    s.error("strategy", "outbox commits each record with the client's transaction on the primary: it "
+                        "needs migration.journal.store: table");
+  }
+  if (m.strategy == Strategy::outbox && m.on_secondary_failure == OnSecondaryFailure::fail) {
+    s.error("on_secondary_failure",
+            "fail needs strategy sync: with outbox the secondary applies the write after the client "
+            "has its reply");
   }
   if (m.strategy == Strategy::async && m.on_secondary_failure == OnSecondaryFailure::fail) {
     s.error("on_secondary_failure",

@@ -309,6 +309,8 @@ asio::awaitable<bool> ClientSession::connect_backends() {
                startup_.parameter("application_name").value_or("")};
   phase_ = routing::session_phase(migration, identity_);
   roles_ = routing::roles_for(phase_, migration.keep_old_in_sync);
+  // The relay serves the journal of every database sessions write.
+  if (migration.journal.enabled) runtime_.journal().note_database(identity_.database);
 
   BackendFailure failure;
   primary_ = co_await open_backend(roles_.primary, failure);
@@ -336,7 +338,8 @@ asio::awaitable<bool> ClientSession::connect_backends() {
     }
     co_return false;
   }
-  if (roles_.secondary) {
+  // Under outbox the relay alone writes the secondary: sessions need no connection to it.
+  if (roles_.secondary && !journal_mode()) {
     BackendFailure secondary_failure;
     auto secondary = co_await open_backend(*roles_.secondary, secondary_failure);
     if (secondary) {

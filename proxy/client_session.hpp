@@ -23,6 +23,7 @@
 #include "proxy/backend_connection.hpp"
 #include "proxy/cancel_registry.hpp"
 #include "proxy/frame_reader.hpp"
+#include "proxy/journal_record.hpp"
 #include "proxy/pg_stream.hpp"
 #include "proxy/runtime.hpp"
 #include "proxy/secondary_leg.hpp"
@@ -73,6 +74,28 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     UnitId shadow_of = 0;
     // pgdual's query for the values of a deterministic rewrite (session_rewrite.cpp).
     std::shared_ptr<PrimaryValues> primary_values;
+    // The journal (session_journal.cpp): the unit went to the journal instead of the secondary;
+    // an outbox autocommit write wrapped in pgdual's BEGIN ... COMMIT (its ReadyForQuery waits
+    // for that COMMIT); pgdual's journal INSERT (its error is counted); pgdual's COMMIT of such a
+    // wrapper (its errors reach the client, then the held ReadyForQuery).
+    bool journaled = false;
+    bool wrapped = false;
+    bool journal_insert = false;
+    bool wrapped_insert = false;  // that INSERT belongs to an autocommit wrapper
+    bool wrapper_commit = false;
+  };
+  // The frames of one transaction as the secondary gets (or should get) them, kept until the
+  // secondary has applied it, so a failure can send it to the journal (session_journal.cpp).
+  struct TransactionCapture {
+    std::string bytes;
+    std::vector<std::string> session_state;  // SET statements in force when it began
+    std::string state_parses;                // the session's named Parse messages then
+    std::vector<std::string> tables;
+    UnitId first_unit = 0, last_unit = 0;
+    bool has_write = false;
+    bool failed = false;   // the secondary did not apply (part of) it
+    bool in_band = false;  // outbox: its record was inserted inside the transaction
+    std::string reason, sqlstate;
   };
   // A shadowed read until both stores have answered (session_shadow.cpp).
   struct ShadowRead {
@@ -171,6 +194,24 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
       const PrimaryValues& request);
   boost::asio::awaitable<bool> release_serialize_locks();
 
+  // session_journal.cpp: the replay journal and the outbox
+  bool journal_enabled() const;
+  bool outbox() const { return config_->config.migration.strategy == config::Strategy::outbox; }
+  // The session's writes go to the journal instead of the secondary now.
+  bool journal_mode() const;
+  void capture_unit(PrimaryUnit& unit, bool transaction_start);
+  void outbox_in_band(PrimaryUnit& unit, char status_before);
+  std::optional<JournalRecord> journal_record(const TransactionCapture& capture);
+  void journal_capture(TransactionCapture capture, std::string reason);
+  boost::asio::awaitable<void> end_capture(const PrimaryUnit& unit, bool committed);
+  void mark_capture_failed(UnitId unit, const std::string& reason, const std::string& sqlstate);
+  void resolve_unconfirmed(UnitId unit);
+  void journal_unconfirmed(const std::string& reason);
+  boost::asio::awaitable<void> wait_journal_appends();
+  void leave_journaled_transaction();
+  // Bytes for the client: a WARNING when an outbox INSERT failed.
+  std::string on_journal_statement_error(PrimaryUnit& unit, std::span<const std::uint8_t> payload);
+
   // session_outcomes.cpp: comparing the stores, failures
   void on_secondary_result(const SecondaryResult& result);
   void compare(const PrimaryOutcome& primary, const SecondaryResult& secondary);
@@ -265,6 +306,18 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::vector<std::int64_t> serialize_locks_;
   bool drain_requested_ = false;
   bool counted_ = false;
+  // session_journal.cpp
+  TransactionCapture open_capture_;
+  bool capturing_ = false;
+  bool journaling_tx_ = false;        // the open transaction goes to the journal
+  bool entered_journal_gate_ = false;  // JournalService::enter_journaled() is ours to leave
+  bool secondary_missed_units_ = false;  // the leg did not get every unit: reconnect before reuse
+  bool copy_captured_ = false;         // CopyData of the last unit belongs to the capture
+  bool wrapped_statement_failed_ = false;  // outbox: the wrapped statement itself failed
+  std::optional<protocol::ErrorFields> outbox_insert_error_;  // outbox: pgdual's INSERT failed
+  std::deque<TransactionCapture> unconfirmed_;  // committed on the primary, not yet on the secondary
+  struct AppendTracker;
+  std::shared_ptr<AppendTracker> appends_;
 };
 
 }  // namespace pgdual::proxy

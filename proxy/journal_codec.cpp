@@ -134,7 +134,9 @@ std::optional<JournalRecord> decode_body(std::string_view body) {
   auto sqlstate = reason ? reader.text() : std::nullopt;
   auto attempts = sqlstate ? reader.u32() : std::nullopt;
   auto last_error = attempts ? reader.text() : std::nullopt;
-  if (!last_error) return std::nullopt;
+  auto database = last_error ? reader.text() : std::nullopt;
+  auto marker = database ? reader.text() : std::nullopt;
+  if (!marker) return std::nullopt;
   record.id = *id;
   record.instance = std::string(*instance);
   record.session = static_cast<std::int32_t>(*session);
@@ -145,6 +147,8 @@ std::optional<JournalRecord> decode_body(std::string_view body) {
   record.sqlstate = std::string(*sqlstate);
   record.attempts = *attempts;
   record.last_error = std::string(*last_error);
+  record.database = std::string(*database);
+  record.marker = std::string(*marker);
   if (!decode_texts(reader, record.session_state) || !decode_texts(reader, record.tables)) {
     return std::nullopt;
   }
@@ -176,6 +180,8 @@ std::string encode(const JournalRecord& record) {
   writer.text(record.sqlstate);
   put_u32(out, record.attempts);
   writer.text(record.last_error);
+  writer.text(record.database);
+  writer.text(record.marker);
   writer.texts(record.session_state);
   writer.texts(record.tables);
   writer.count(record.statements.size());

@@ -50,6 +50,14 @@ struct JournalRecord {
   std::string sqlstate;  // the secondary's, when it answered
   std::uint32_t attempts = 0;
   std::string last_error;
+  // The client's database: where the table store keeps the record, and which
+  // database of the secondary the file store replays it into.
+  std::string database;
+  // Idempotency key. When non-empty, the original (direct) write may already
+  // have recorded this key in <schema>.applied_transactions on the secondary
+  // inside its own transaction, so the replay checks and inserts this key;
+  // when empty the key is "<instance>:<id>" (replay_policy.hpp, marker_key).
+  std::string marker;
   // Run first, in order, on a clean replay session (SET search_path TO ...).
   std::vector<std::string> session_state;
   std::vector<std::string> tables;  // tables it writes: what to reconcile if it dies
@@ -132,8 +140,9 @@ class JournalRecordBuilder {
 // encode returns "" when a field is too large for its u32 length (>= 4 GiB);
 // decode returns nullopt for anything but one whole, intact record of a known
 // version, checks every length against what remains before allocating, and
-// never reads out of bounds.
-inline constexpr std::uint8_t kJournalFormatVersion = 1;
+// never reads out of bounds. Version 2 added database and marker (after
+// last_error); version 1 records are refused like any unknown version.
+inline constexpr std::uint8_t kJournalFormatVersion = 2;
 std::string encode(const JournalRecord& record);
 std::optional<JournalRecord> decode(std::string_view bytes);
 

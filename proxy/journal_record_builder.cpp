@@ -19,7 +19,7 @@ namespace fe = protocol::frontend;
 
 std::size_t payload_size(const JournalRecord& record) {
   std::size_t total = record.instance.size() + record.reason.size() + record.sqlstate.size() +
-                      record.last_error.size();
+                      record.last_error.size() + record.database.size() + record.marker.size();
   for (const auto& text : record.session_state) total += text.size();
   for (const auto& table : record.tables) total += table.size();
   for (const auto& statement : record.statements) {

@@ -171,6 +171,7 @@ Metrics::Metrics(const std::string& version) : registry_(std::make_shared<promet
   catalog_refreshes_failed_ = &catalog.Add({{"result", "failed"}});
   shadow_ = std::make_unique<ShadowMetrics>(registry);
   rewrite_ = std::make_unique<RewriteMetrics>(registry);
+  journal_ = std::make_unique<JournalMetrics>(registry);
 
   // ---- dual-write
   add_per_value<SecondaryFailure>(

@@ -23,6 +23,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "proxy/journal_metrics.hpp"
 #include "proxy/metric_labels.hpp"
 #include "proxy/rewrite_metrics.hpp"
 #include "proxy/shadow_metrics.hpp"
@@ -121,6 +122,8 @@ class Metrics {
 
   ShadowMetrics& shadow() const { return *shadow_; }
   RewriteMetrics& rewrite() const { return *rewrite_; }
+  // The replay journal and outbox relay (docs/journal.md).
+  JournalMetrics& journal() const { return *journal_; }
 
   // Prometheus text exposition format (version 0.0.4) of the whole registry.
   std::string serialize() const;
@@ -164,6 +167,7 @@ class Metrics {
 
   std::unique_ptr<ShadowMetrics> shadow_;
   std::unique_ptr<RewriteMetrics> rewrite_;
+  std::unique_ptr<JournalMetrics> journal_;
 
   prometheus::Family<prometheus::Gauge>* phase_info_family_ = nullptr;
   std::mutex phase_info_mutex_;

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <array>
 
+#include "proxy/journal_dead_letter.hpp"  // format_utc
+
 namespace pgdual::proxy::replay {
 
 namespace {
@@ -27,12 +29,6 @@ std::string without_nul(std::string_view text) {
 
 std::string table(std::string_view schema) {
   return quote_identifier(schema) + "." + quote_identifier(kAppliedTable);
-}
-
-std::string key_condition(std::string_view instance, std::string_view id_operator,
-                          std::uint64_t journal_id) {
-  return " WHERE instance = " + quote_literal(instance) + " AND journal_id " +
-         std::string(id_operator) + " " + std::to_string(journal_id);
 }
 
 }  // namespace
@@ -102,31 +98,33 @@ std::string quote_literal(std::string_view text) {
   return out + "'";
 }
 
+std::string marker_key(std::string_view marker, std::string_view instance,
+                       std::uint64_t journal_id) {
+  if (!marker.empty()) return std::string(marker);
+  return std::string(instance) + ":" + std::to_string(journal_id);
+}
+
 std::vector<std::string> applied_table_ddl(std::string_view schema) {
   return {
       "CREATE SCHEMA IF NOT EXISTS " + quote_identifier(schema),
       "CREATE TABLE IF NOT EXISTS " + table(schema) +
-          " (journal_id bigint NOT NULL, instance text NOT NULL,"
-          " applied_at timestamptz NOT NULL DEFAULT now(),"
-          " PRIMARY KEY (instance, journal_id))",
+          " (key text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
   };
 }
 
-std::string applied_check_sql(std::string_view schema, std::string_view instance,
-                              std::uint64_t journal_id) {
-  return "SELECT 1 FROM " + table(schema) + key_condition(instance, "=", journal_id);
+std::string applied_check_sql(std::string_view schema, std::string_view key) {
+  return "SELECT 1 FROM " + table(schema) + " WHERE key = " + quote_literal(key);
 }
 
-std::string applied_marker_sql(std::string_view schema, std::string_view instance,
-                               std::uint64_t journal_id) {
-  return "INSERT INTO " + table(schema) + " (journal_id, instance, applied_at) VALUES (" +
-         std::to_string(journal_id) + ", " + quote_literal(instance) +
-         ", now()) ON CONFLICT (instance, journal_id) DO NOTHING RETURNING journal_id";
+std::string applied_marker_sql(std::string_view schema, std::string_view key) {
+  return "INSERT INTO " + table(schema) + " (key, applied_at) VALUES (" + quote_literal(key) +
+         ", now()) ON CONFLICT (key) DO NOTHING RETURNING key";
 }
 
-std::string applied_prune_sql(std::string_view schema, std::string_view instance,
-                              std::uint64_t through_id) {
-  return "DELETE FROM " + table(schema) + key_condition(instance, "<=", through_id);
+std::string applied_prune_sql(std::string_view schema,
+                              std::chrono::system_clock::time_point before) {
+  return "DELETE FROM " + table(schema) + " WHERE applied_at < " +
+         quote_literal(format_utc(before)) + "::timestamptz";
 }
 
 }  // namespace pgdual::proxy::replay

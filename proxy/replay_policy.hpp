@@ -16,7 +16,7 @@
 //
 // Idempotency. A write that timed out may still have committed on the
 // secondary. Each replay therefore runs, inside the replayed transaction, an
-// INSERT of (instance, journal id) into pgdual.applied_transactions; the
+// INSERT of its key (marker_key) into pgdual.applied_transactions; the
 // primary key turns a second application into "already applied". The replay
 // of one record:
 //   1. on a clean session (new, or after DISCARD ALL), the record's
@@ -84,20 +84,25 @@ std::string quote_literal(std::string_view text);
 inline constexpr std::string_view kDefaultSchema = "pgdual";
 inline constexpr std::string_view kAppliedTable = "applied_transactions";
 
+// The idempotency key of a replay: the record's marker when the original
+// write may have recorded one itself, else "<instance>:<journal id>".
+std::string marker_key(std::string_view marker, std::string_view instance,
+                       std::uint64_t journal_id);
+
 // CREATE SCHEMA IF NOT EXISTS and CREATE TABLE IF NOT EXISTS
-// <schema>.applied_transactions (journal_id bigint, instance text,
-// applied_at timestamptz, primary key (instance, journal_id)), in order.
+// <schema>.applied_transactions (key text primary key, applied_at timestamptz
+// default now()), in order.
 std::vector<std::string> applied_table_ddl(std::string_view schema = kDefaultSchema);
-// One row when (instance, journal_id) was applied already.
-std::string applied_check_sql(std::string_view schema, std::string_view instance,
-                              std::uint64_t journal_id);
-// INSERT ... ON CONFLICT DO NOTHING RETURNING journal_id: a row when this
-// replay is the first application, none when the record was applied before.
-std::string applied_marker_sql(std::string_view schema, std::string_view instance,
-                               std::uint64_t journal_id);
-// Forgets markers of ids <= through_id: safe once the journal has marked them
-// done and no original write carrying those ids can still be in flight.
-std::string applied_prune_sql(std::string_view schema, std::string_view instance,
-                              std::uint64_t through_id);
+// One row when `key` was applied already.
+std::string applied_check_sql(std::string_view schema, std::string_view key);
+// INSERT ... ON CONFLICT DO NOTHING RETURNING key: a row when this replay is
+// the first application, none when the record was applied before. The data
+// path's direct write may run the same statement in its own transaction.
+std::string applied_marker_sql(std::string_view schema, std::string_view key);
+// Forgets markers applied before `before`: safe once no pending record and no
+// original write still in flight can carry those keys (the relay keeps an
+// hour of margin before its oldest pending entry).
+std::string applied_prune_sql(std::string_view schema,
+                              std::chrono::system_clock::time_point before);
 
 }  // namespace pgdual::proxy::replay

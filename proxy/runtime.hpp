@@ -11,6 +11,7 @@
 #include "config/config.hpp"
 #include "proxy/cancel_registry.hpp"
 #include "proxy/catalog_cache.hpp"
+#include "proxy/journal_service.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/result_capture.hpp"
 #include "proxy/retry_queue.hpp"
@@ -39,7 +40,8 @@ class Runtime {
       : metrics_(metrics),
         retry_queue_(metrics, kRetryQueueCapacity),
         server_tls_(std::move(server_tls)),
-        config_(std::move(config)) {}
+        config_(std::move(config)),
+        journal_(std::make_unique<JournalService>(metrics, [this] { return this->config(); })) {}
 
   static constexpr std::size_t kRetryQueueCapacity = 100000;
 
@@ -50,6 +52,8 @@ class Runtime {
   CancelRegistry& cancels() { return cancels_; }
   RetryQueue& retry_queue() { return retry_queue_; }
   CatalogCache& catalogs() { return catalogs_; }
+  // Started by the server; sessions append to it and consult its gate.
+  JournalService& journal() { return *journal_; }
   boost::asio::ssl::context* server_tls() { return server_tls_.get(); }
 
   std::atomic<std::size_t>& client_count() { return client_count_; }
@@ -68,6 +72,7 @@ class Runtime {
   std::atomic<std::size_t> client_count_{0};
   std::atomic<std::size_t> shadow_reads_in_flight_{0};
   std::atomic<bool> draining_{false};
+  std::unique_ptr<JournalService> journal_;  // last: its threads read the members above
 };
 
 }  // namespace pgdual::proxy

@@ -4,6 +4,8 @@
 
 #include <memory>
 
+#include "proxy/libpq_conninfo.hpp"
+
 namespace pgdual::proxy {
 
 namespace {
@@ -16,18 +18,6 @@ struct ResultClearer {
 };
 using Connection = std::unique_ptr<PGconn, ConnectionCloser>;
 using Result = std::unique_ptr<PGresult, ResultClearer>;
-
-void add_keyword(std::string& conninfo, const char* keyword, const std::string& value) {
-  if (value.empty()) return;
-  conninfo += conninfo.empty() ? "" : " ";
-  conninfo += keyword;
-  conninfo += "='";
-  for (char c : value) {
-    if (c == '\'' || c == '\\') conninfo.push_back('\\');
-    conninfo.push_back(c);
-  }
-  conninfo += "'";
-}
 
 std::string connect_error(PGconn* connection) {
   std::string message = connection ? PQerrorMessage(connection) : "out of memory";
@@ -53,20 +43,7 @@ bool SequenceSyncReport::ok() const {
 }
 
 std::string backend_conninfo(const config::BackendConfig& backend, const std::string& database) {
-  std::string conninfo;
-  add_keyword(conninfo, "host", backend.host);
-  add_keyword(conninfo, "port", std::to_string(backend.port));
-  add_keyword(conninfo, "user", backend.user);
-  add_keyword(conninfo, "password", backend.password);
-  add_keyword(conninfo, "dbname", database);
-  add_keyword(conninfo, "sslmode", std::string(config::to_string(backend.sslmode)));
-  add_keyword(conninfo, "sslrootcert", backend.sslrootcert);
-  add_keyword(conninfo, "sslcert", backend.sslcert);
-  add_keyword(conninfo, "sslkey", backend.sslkey);
-  add_keyword(conninfo, "connect_timeout",
-              std::to_string(std::max<long long>(1, backend.connect_timeout.count() / 1000)));
-  add_keyword(conninfo, "application_name", "pgdual sequences sync");
-  return conninfo;
+  return libpq_conninfo(backend, database, "pgdual sequences sync");
 }
 
 SequenceSyncReport sync_sequences(const config::Config& config, const SequenceSyncOptions& options) {

@@ -80,6 +80,7 @@ int Server::run() {
   }
   runtime_ = std::make_unique<Runtime>(metrics_, runtime_config, server_tls);
   metrics_.config_last_reload_success_timestamp().SetToCurrentTime();
+  runtime_->journal().start();
 
   probe_ = std::make_unique<BackendProbe>(control_, metrics_);
   probe_->set_targets(initial_config_.old_backend.host, initial_config_.old_backend.port,
@@ -102,6 +103,7 @@ int Server::run() {
   wait_for_signals();
   control_.run();
   stop_workers();
+  runtime_->journal().stop();  // after the sessions: their last appends complete first
   spdlog::info("pgdual stopped");
   return 0;
 }
@@ -267,6 +269,31 @@ void Server::publish_phase(const config::MigrationConfig& migration) {
                                                                  : BackendRole::new_backend);
 }
 
+std::optional<std::string> Server::primary_switch_refusal(const config::MigrationConfig& running,
+                                                          const config::MigrationConfig& next) {
+  // Cutover and its reversal move the primary to the other store. The journal lives on the
+  // primary and holds what the other store has not received yet: switching before it is
+  // drained would leave those writes behind on the store that stops being written first.
+  const auto before = routing::roles_for(running.phase, running.keep_old_in_sync);
+  const auto after = routing::roles_for(next.phase, next.keep_old_in_sync);
+  if (before.primary == after.primary || !running.journal.enabled) return std::nullopt;
+  const auto status = runtime_->journal().status();
+  const char* target = after.primary == routing::Store::old_store ? "old" : "new";
+  if (!status.known) {
+    return fmt::format("phase {} makes the {} store primary, but the journal's depth is not known yet "
+                       "(the relay has not reached the primary); try again once "
+                       "pgdual_journal_depth_records is 0", config::to_string(next.phase), target);
+  }
+  if (status.records > 0) {
+    return fmt::format("phase {} makes the {} store primary, but the journal still holds {} "
+                       "transaction(s) the {} store has not received; the switch is refused until the "
+                       "journal is drained (pgdual_journal_depth_records 0)",
+                       config::to_string(next.phase), target, status.records,
+                       after.primary == routing::Store::old_store ? "old" : "new");
+  }
+  return std::nullopt;
+}
+
 void Server::reload(const char* trigger) {
   if (config_path_.empty()) {
     spdlog::warn("reload ({}) ignored: running on the embedded config", trigger);
@@ -291,6 +318,13 @@ void Server::reload(const char* trigger) {
     metrics_.record_config_reload(false);
     config_valid_ = false;
     spdlog::error("config reload rejected ({}): {}", trigger, error);
+    return;
+  }
+  if (auto refusal = primary_switch_refusal(running->config.migration, next->config.migration)) {
+    metrics_.record_config_reload(false);
+    config_valid_ = false;
+    spdlog::error("config reload rejected ({}): {}", trigger, *refusal);
+    spdlog::error("keeping the previous configuration in force");
     return;
   }
   configure_logging(next->config.log);

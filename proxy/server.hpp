@@ -1,4 +1,6 @@
 #pragma once
+#include <optional>
+#include <string>
 // The process: one io_context per worker thread for client sessions, and a
 // control io_context on the calling thread for the acceptor, the admin HTTP
 // server, signals and config reloads.
@@ -40,6 +42,9 @@ class Server {
   boost::asio::awaitable<void> watch_config_file();
   boost::asio::awaitable<void> drain_and_stop();
   void reload(const char* trigger);
+  // Why a reload that moves the primary to the other store must wait, if it must.
+  std::optional<std::string> primary_switch_refusal(const config::MigrationConfig& running,
+                                                    const config::MigrationConfig& next);
   void publish_phase(const config::MigrationConfig& migration);
   void wait_for_signals();
   void start_workers();

@@ -29,10 +29,12 @@ void ClientSession::on_secondary_result(const SecondaryResult& result) {
     }
   }
   auto it = awaiting_secondary_.find(result.unit);
-  if (it == awaiting_secondary_.end()) return;
-  auto outcome = std::move(it->second);
-  awaiting_secondary_.erase(it);
-  compare(outcome, result);
+  if (it != awaiting_secondary_.end()) {
+    auto outcome = std::move(it->second);
+    awaiting_secondary_.erase(it);
+    compare(outcome, result);
+  }
+  if (result.purpose == EntryPurpose::body) resolve_unconfirmed(result.unit);
 }
 
 void ClientSession::compare(const PrimaryOutcome& primary, const SecondaryResult& secondary) {
@@ -68,7 +70,12 @@ void ClientSession::compare(const PrimaryOutcome& primary, const SecondaryResult
     }
     std::vector<std::string> tables = primary.tables;
     for (const auto& table : transaction_write_tables_) tables.push_back(table);
-    record_unmirrored_write("secondary rejected", primary.text, tables, sqlstate);
+    if (journal_enabled()) {
+      // The whole transaction goes to the journal once the primary committed it.
+      mark_capture_failed(secondary.unit, "secondary rejected", sqlstate);
+    } else {
+      record_unmirrored_write("secondary rejected", primary.text, tables, sqlstate);
+    }
     return;
   }
   if (primary.error || secondary.error) return;
@@ -119,6 +126,8 @@ void ClientSession::on_session_end() {
   // without the secondary having it is recorded: autocommit writes and
   // COMMITs that were in flight or not yet applied on the secondary.
   abandon_shadows(false);
+  leave_journaled_transaction();
+  if (journal_enabled() && !unconfirmed_.empty()) journal_unconfirmed("client left before the secondary applied it");
   if (!secondary_usable()) return;
   std::vector<std::string> tables;
   std::string text;
@@ -171,7 +180,13 @@ void ClientSession::on_secondary_broken() {
     if (text.empty()) text = outcome.text;
   }
   awaiting_secondary_.clear();
-  if (!tables.empty()) record_unmirrored_write("secondary " + reason, text, tables, "");
+  if (journal_enabled()) {
+    // What the primary committed and the secondary had not confirmed, in order; the open
+    // transaction follows when the primary commits it.
+    journal_unconfirmed("secondary " + reason);
+  } else if (!tables.empty()) {
+    record_unmirrored_write("secondary " + reason, text, tables, "");
+  }
   secondary_backoff_ = std::chrono::milliseconds(1000);
   next_secondary_attempt_ = Clock::now() + secondary_backoff_;
 }

@@ -150,7 +150,17 @@ asio::awaitable<bool> ClientSession::refresh_phase_at_boundary() {
     }
     co_return false;
   }
-  if (secondary_usable() || Clock::now() < next_secondary_attempt_) co_return false;
+  if (secondary_ && secondary_missed_units_ && !journal_mode() && secondary_->outstanding() == 0) {
+    // The leg stayed open while writes went through the journal, so it lacks what those
+    // units prepared: a fresh connection gets the session's state replayed instead.
+    secondary_->mark_broken("resync after the journal");
+    secondary_->take_failure_report();
+    runtime_.metrics().backend(secondary_->connection().role()).connections->Decrement();
+    secondary_->connection().stream().close();
+    secondary_.reset();
+    next_secondary_attempt_ = Clock::now();
+  }
+  if (secondary_usable() || Clock::now() < next_secondary_attempt_ || journal_mode()) co_return false;
   // (Re)connect the secondary, with backoff while it stays down.
   BackendFailure failure;
   auto connection = co_await open_backend(*roles_.secondary, failure);
@@ -165,6 +175,7 @@ asio::awaitable<bool> ClientSession::refresh_phase_at_boundary() {
   }
   if (secondary_) runtime_.metrics().backend(secondary_->connection().role()).connections->Decrement();
   secondary_ = std::make_unique<SecondaryLeg>(std::move(connection));
+  secondary_missed_units_ = false;
   secondary_backoff_ = std::chrono::milliseconds(0);
   if (auto replay = units_->session_state_replay(); !replay.empty()) {
     // A new connection mid-session: give it the session's prepared
@@ -195,12 +206,13 @@ asio::awaitable<void> ClientSession::pump_client() {
       }
     }
     bool terminate = false;
-    const bool mirroring = secondary_usable();
+    // The secondary's bytes are collected for the secondary and for the journal's capture.
+    const bool mirroring = secondary_usable() || journal_enabled();
     const bool shadow_aa = config_->config.migration.shadow_read.mode == config::ShadowMode::aa &&
                            phase_ == config::Phase::shadow_read;
-    units_->set_reject_ddl(mirroring && config_->config.migration.ddl == config::DdlPolicy::reject,
+    units_->set_reject_ddl((secondary_usable() || journal_enabled()) && config_->config.migration.ddl == config::DdlPolicy::reject,
                            "DDL is not allowed during the migration (migration.ddl is \"reject\")");
-    const bool rewriting = mirroring && config_->config.migration.rewrite;
+    const bool rewriting = (secondary_usable() || journal_enabled()) && config_->config.migration.rewrite;
     while (auto frame = client_reader_.next()) {
       const auto role = units_->add(*frame);
       const auto raw = raw_frame(*frame);
@@ -243,6 +255,7 @@ asio::awaitable<void> ClientSession::pump_client() {
         if (secondary_usable() && copy_route_.second != MirrorMode::none) {
           co_await secondary_->append_to_unit(copy_route_.first, raw);
         }
+        if (copy_captured_ && capturing_) open_capture_.bytes.append(raw);
         continue;
       }
       if (mirroring) secondary_unit_bytes_.append(rewritten ? std::string_view(*rewritten) : raw);
@@ -346,6 +359,9 @@ void ClientSession::dispatch_unit() {
 
   const MirrorMode mode = unit.decision.mode;
   const auto& migration = config_->config.migration;
+  const char status_before = predicted_status_;
+  const bool capture = mode == MirrorMode::follow && journal_enabled();
+  if (capture) capture_unit(unit, status_before == 'I');
   if (mode == MirrorMode::follow && secondary_usable() && migration.strategy == config::Strategy::async &&
       secondary_->outstanding() >= migration.async_queue_capacity) {
     // The secondary cannot keep up: rather than grow without bound, detach
@@ -356,7 +372,11 @@ void ClientSession::dispatch_unit() {
     secondary_->mark_broken("async queue full");
     on_secondary_broken();
   }
-  if (mode == MirrorMode::follow && secondary_usable()) {
+  if (mode == MirrorMode::follow && unit.journaled) {
+    // The journal has it; the secondary gets it from the relay.
+    if (secondary_) secondary_missed_units_ = true;
+    metrics.routing_decisions(RoutingDecision::both).Increment();
+  } else if (mode == MirrorMode::follow && secondary_usable()) {
     unit.mirrored = true;
     // Held until the primary has executed it (see routing/phase_rules.hpp).
     secondary_->enqueue(unit.id, EntryPurpose::body, std::move(secondary_unit_bytes_), false);
@@ -369,17 +389,19 @@ void ClientSession::dispatch_unit() {
     metrics.routing_decisions(roles_.primary == routing::Store::old_store ? RoutingDecision::old_only
                                                                           : RoutingDecision::new_only)
         .Increment();
-    if (mode == MirrorMode::follow && unit.is_write) {
+    if (mode == MirrorMode::follow && unit.is_write && !capture) {
       // The phase wants this write on the secondary, which is unreachable.
       record_unmirrored_write("secondary unavailable", unit.text, unit.tables, "");
     }
   }
-  if (phase_ == config::Phase::shadow_read || !config_->config.migration.tables.empty()) {
+  if ((phase_ == config::Phase::shadow_read || !config_->config.migration.tables.empty()) && !journal_mode()) {
+    // Not while writes go through the journal: the secondary is behind.
     start_shadow(unit, facts);
   }
   secondary_unit_bytes_.clear();
   shadow_aa_bytes_.clear();
   copy_route_ = {unit.id, unit.mirrored ? mode : MirrorMode::none};
+  copy_captured_ = capture;
   if (unit.decision.ends_transaction) predicted_status_ = 'I';
 
   for (const auto* statement : facts.statements) {
@@ -397,6 +419,7 @@ void ClientSession::dispatch_unit() {
     }
   }
   for (const auto& table : unit.tables) transaction_write_tables_.push_back(table);
+  if (capture) outbox_in_band(unit, status_before);
   units_->reset();
 }
 
@@ -471,7 +494,26 @@ asio::awaitable<void> ClientSession::pump_primary() {
         // pgdual's own statement: forward what came before, drop its reply.
         auto before = reader.take_raw_before_last();
         if (!before.empty() && co_await client_.write_all(before)) co_return;
-        reader.take_raw();
+        auto own = reader.take_raw();
+        if (frame->type == protocol::backend::kErrorResponse && (unit.journal_insert || unit.wrapper_commit)) {
+          const std::string notice = on_journal_statement_error(unit, frame->payload);
+          if (!notice.empty() && co_await client_.write_all(notice)) co_return;
+          // The COMMIT of an outbox wrapper failed: the client's statement did not commit.
+          if (unit.wrapper_commit && co_await client_.write_all(own)) co_return;
+        }
+        if (frame->type == protocol::backend::kReadyForQuery && unit.wrapper_commit) {
+          // The wrapped autocommit statement is committed (or not) now: its ReadyForQuery.
+          std::string ready;
+          if (outbox_insert_error_) {
+            protocol::append_error_response(ready, *outbox_insert_error_);
+            outbox_insert_error_.reset();
+          } else if (!unit.error && !wrapped_statement_failed_) {
+            runtime_.journal().note_appended(identity_.database);
+          }
+          leave_journaled_transaction();
+          protocol::append_ready_for_query(ready, 'I');
+          if (co_await client_.write_all(ready)) co_return;
+        }
         if (frame->type == protocol::backend::kReadyForQuery) {
           const UnitId shadowed = unit.shadow_of;
           const double seconds = seconds_since(unit.sent);
@@ -505,15 +547,24 @@ asio::awaitable<void> ClientSession::pump_primary() {
           }
         }
       } else if (frame->type == protocol::backend::kCommandComplete) {
-        if (unit.mirrored) {
+        if (unit.mirrored || unit.journaled) {
           if (auto tag = protocol::parse_command_complete(frame->payload)) unit.command_tags.push_back(*tag);
         }
       } else if (frame->type == protocol::backend::kReadyForQuery) {
         const char tx = protocol::parse_ready_for_query(frame->payload).value_or('I');
         // A unit that ends with the primary idle committed (or rolled back)
         // something: under sync its ReadyForQuery waits for the secondary.
-        const bool wait = unit.mirrored && sync && tx == 'I' && secondary_usable();
-        if (!wait) {
+        const bool wait = (unit.mirrored && sync && tx == 'I' && secondary_usable()) || unit.wrapped;
+        if (unit.wrapped) {
+          // pgdual's BEGIN made the primary report a transaction; the client sent an autocommit
+          // statement, and hears 'I' once pgdual's COMMIT is done.
+          auto raw = reader.take_raw();
+          raw.remove_suffix(kReadyForQuerySize);
+          metrics.client_bytes_sent().Increment(static_cast<double>(raw.size()));
+          if (!raw.empty() && co_await client_.write_all(raw)) co_return;
+          wrapped_statement_failed_ = unit.error;
+          co_await finish_primary_unit('I');
+        } else if (!wait) {
           co_await finish_primary_unit(tx);
         } else {
           auto raw = reader.take_raw();
@@ -565,6 +616,12 @@ asio::awaitable<void> ClientSession::finish_primary_unit(char status) {
     (unit.error ? primary_metrics.writes_error : primary_metrics.writes_ok)->Increment();
     primary_metrics.write_duration->Observe(primary_seconds);
   }
+  if (capturing_ && status == 'I' && unit.id >= open_capture_.first_unit && !unit.mirrored) {
+    // Journaled, or nothing reached the secondary: settled now. (A mirrored unit is settled
+    // further down, after the secondary had its chance.)
+    const bool committed = !unit.error && (unit.command_tags.empty() || unit.command_tags.back() != "ROLLBACK");
+    co_await end_capture(unit, committed);
+  }
   if (!unit.mirrored) {
     if (status == 'I') transaction_write_tables_.clear();
     co_return;
@@ -587,12 +644,18 @@ asio::awaitable<void> ClientSession::finish_primary_unit(char status) {
     record_unmirrored_write("partially committed multi-statement string", unit.text, unit.tables, "");
   }
 
+  if (capturing_ && status == 'I' && unit.id >= open_capture_.first_unit) {
+    const bool committed = !unit.error && (unit.command_tags.empty() || unit.command_tags.back() != "ROLLBACK");
+    co_await end_capture(unit, committed);  // into unconfirmed_ until the secondary answers
+  }
   PrimaryOutcome outcome{unit.error, status, std::move(unit.command_tags), std::move(unit.tables),
                          std::move(unit.text)};
   if (unit.error) {
     // Nothing went to the secondary: nothing to compare.
   } else if (unit.secondary) {
+    const UnitId answered = unit.id;
     compare(outcome, *unit.secondary);
+    resolve_unconfirmed(answered);
   } else {
     awaiting_secondary_.emplace(unit.id, std::move(outcome));
   }
@@ -607,6 +670,7 @@ asio::awaitable<void> ClientSession::finish_primary_unit(char status) {
       on_secondary_broken();
     }
   }
+  if (sync) co_await wait_journal_appends();  // what failed is durable before the client hears
   report_secondary_depth();
 
   if (auto rejected = secondary_rejections_.find(unit.id); rejected != secondary_rejections_.end()) {

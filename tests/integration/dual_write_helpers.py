@@ -249,3 +249,212 @@ def pipeline_batch(dsn: str, statements: list, timeout: float = 20.0,
         return results
     finally:
         pg.finish()
+
+
+# --------------------------------------------------------------------------
+# The replay journal, the outbox and rollback (test_journal.py,
+# test_outbox.py, test_rollback.py; docs/journal.md)
+
+JOURNAL_SCHEMA = "pgdual"
+# Short intervals so that the relay reacts within a test's patience.
+FAST_JOURNAL = {"poll_interval_ms": 100, "retry_base_ms": 50, "retry_max_ms": 500}
+
+
+def journal_migration(phase: str = "dual_write", strategy: str = "sync",
+                      on_secondary_failure: str = "continue", **journal) -> dict:
+    """migration(...) overrides with migration.journal set to FAST_JOURNAL
+    updated by `journal` (any key of migration.journal)."""
+    settings = dict(FAST_JOURNAL)
+    settings.update(journal)
+    return migration(phase, strategy=strategy, on_secondary_failure=on_secondary_failure,
+                     journal=settings)
+
+
+def metric_sum(proxy, name: str, **labels) -> float:
+    """The sum of every sample of a metric whose labels include `labels`
+    (0 when there is none): the journal's gauges may carry a database label."""
+    return sum(value for found, value in metric_samples(proxy, name)
+               if all(found.get(k) == str(v) for k, v in labels.items()))
+
+
+def journal_count(direct_conn, which: str, dbname: str, table: str = "journal",
+                  schema: str = JOURNAL_SCHEMA) -> int:
+    """Rows of <schema>.<table> (journal, dead_letter) on one store, read
+    directly; 0 while the table does not exist yet (it is created lazily)."""
+    with direct_conn(which, dbname) as conn:
+        exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL",
+                              (f"{schema}.{table}",)).fetchone()[0]
+        if not exists:
+            return 0
+        return conn.execute(f"SELECT count(*) FROM {schema}.{table}").fetchone()[0]
+
+
+def wait_journal_drained(proxy, direct_conn, primary: str, dbname: str, timeout: float,
+                         table_store: bool = True, schema: str = JOURNAL_SCHEMA) -> None:
+    """Waits until pgdual_journal_depth_records is 0 and, for the table
+    store, <schema>.journal on the primary is empty."""
+    state = {}
+
+    def drained() -> bool:
+        state["metric"] = metric_sum(proxy, "pgdual_journal_depth_records")
+        if table_store:
+            state["rows"] = journal_count(direct_conn, primary, dbname, schema=schema)
+        return state["metric"] == 0 and state.get("rows", 0) == 0
+
+    deadline = time.monotonic() + timeout
+    while not drained():
+        if time.monotonic() > deadline:
+            pytest.fail(f"the journal did not drain within {timeout}s (depth metric "
+                        f"{state.get('metric')}, rows on {primary}: {state.get('rows')})\n"
+                        + proxy.log_tail())
+        time.sleep(0.2)
+
+
+def applied_marker_columns(direct_conn, which: str, dbname: str,
+                           schema: str = JOURNAL_SCHEMA) -> list[str]:
+    """The columns of <schema>.applied_transactions (the idempotency marker
+    on the secondary), [] when the table does not exist."""
+    return [r[0] for r in query(
+        direct_conn, which, dbname,
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = %s AND table_name = 'applied_transactions' "
+        "ORDER BY ordinal_position", (schema,))]
+
+
+def applied_marker_insert(columns: list[str], instance: str, journal_id: int,
+                          schema: str = JOURNAL_SCHEMA) -> tuple[str, tuple]:
+    """The INSERT of the marker of journal entry `journal_id` of `instance`,
+    for either layout: key text = '<instance>:<id>', or (instance, journal_id)."""
+    if "key" in columns:
+        return (f"INSERT INTO {schema}.applied_transactions (key) VALUES (%s)",
+                (f"{instance}:{journal_id}",))
+    if "instance" in columns and "journal_id" in columns:
+        return (f"INSERT INTO {schema}.applied_transactions (instance, journal_id) "
+                f"VALUES (%s, %s)", (instance, journal_id))
+    pytest.fail(f"{schema}.applied_transactions has an unknown layout: {columns}")
+
+
+class PgServers:
+    """Stops and starts the test's PostgreSQL servers ("old", "new") with
+    pg_ctl, as the user that owns the data directory (found with SHOW
+    data_directory while the server is up; scripts/lib/pg_cluster.sh keeps
+    server.log next to it). Whatever is stopped is started again at the end
+    of the test (fixture pg_servers)."""
+
+    def __init__(self, env):
+        self.env = env
+        self._data: dict[str, str] = {}
+        self.stopped: set[str] = set()
+
+    def data_dir(self, which: str) -> str:
+        if which not in self._data:
+            with psycopg.connect(host=self.env.host, port=self.env.port(which),
+                                 dbname="postgres", user=self.env.user,
+                                 password=self.env.password, autocommit=True,
+                                 connect_timeout=10) as conn:
+                self._data[which] = conn.execute("SHOW data_directory").fetchone()[0]
+        return self._data[which]
+
+    def _pg_ctl(self, which: str, *args: str, timeout: float) -> None:
+        import os
+        import pwd
+
+        from conftest import run
+
+        data = self.data_dir(which)
+        owner_uid = os.stat(data).st_uid
+        cmd = [tool("pg_ctl"), "-D", data, *args]
+        if os.geteuid() != owner_uid:
+            owner = pwd.getpwuid(owner_uid).pw_name
+            cmd = (["runuser", "-u", owner, "--", *cmd] if os.geteuid() == 0
+                   else ["sudo", "-n", "-u", owner, *cmd])
+        run(cmd, timeout=timeout, cwd="/")
+
+    def is_up(self, which: str) -> bool:
+        try:
+            with psycopg.connect(host=self.env.host, port=self.env.port(which),
+                                 dbname="postgres", user=self.env.user,
+                                 password=self.env.password, connect_timeout=3) as conn:
+                conn.execute("SELECT 1")
+            return True
+        except psycopg.OperationalError:
+            return False
+
+    def stop(self, which: str) -> None:
+        """Fast shutdown (open sessions are ended), waiting until it is down."""
+        self.data_dir(which)
+        self.stopped.add(which)
+        self._pg_ctl(which, "-m", "fast", "-w", "-t", "30", "stop", timeout=60)
+
+    def start(self, which: str) -> None:
+        import os
+        log = os.path.join(os.path.dirname(self.data_dir(which).rstrip("/")), "server.log")
+        self._pg_ctl(which, "-l", log, "-w", "-t", "60", "start", timeout=90)
+        self.stopped.discard(which)
+        wait_for(lambda: self.is_up(which), 30, what=f"the {which} server to accept connections")
+
+    def restore(self) -> None:
+        for which in sorted(self.stopped):
+            self.start(which)
+
+
+@pytest.fixture
+def pg_servers(env, make_db):
+    """A PgServers; every server it stopped is started again after the test,
+    before the test's databases are dropped (hence make_db)."""
+    servers = PgServers(env)
+    yield servers
+    servers.restore()
+
+
+def pgdual_cli(env, *args: str, timeout: float = 60, check: bool = True):
+    """Runs `pgdual ARGS...` (e.g. journal status --config FILE): the
+    CompletedProcess, text output."""
+    from conftest import run
+    return run([env.pgdual_bin, *args], timeout=timeout, check=check)
+
+
+def cli_count(output: str, word: str) -> int | None:
+    """The number an operator command prints next to `word` ("pending",
+    "dead"); None when absent."""
+    for pattern in (rf"{word}[\w ]*?[:=]\s*(\d+)",  # "pending: 3", "dead letters = 0"
+                    rf"{word}\w*\s+(\d+)",            # "pending 3", "dead_letter 0"
+                    rf"(\d+)\s+{word}"):               # "3 pending", "0 dead letters"
+        match = re.search(pattern, output, re.IGNORECASE)
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def reload_outcome(proxy, expect_ok: bool, timeout: float = 10.0, **overrides) -> str:
+    """Rewrites the config, sends SIGHUP and waits until pgdual counts the
+    reload as ok or failed; fails the test unless it was the expected one.
+    Returns what the log gained meanwhile."""
+    ok_before = metric(proxy, "pgdual_config_reloads_total", {"result": "ok"})
+    failed_before = metric(proxy, "pgdual_config_reloads_total", {"result": "failed"})
+    log_mark = len(proxy.log_text())
+    proxy.update_config(**overrides)
+    proxy.reload()
+    outcome = {}
+
+    def settled() -> bool:
+        outcome["ok"] = metric(proxy, "pgdual_config_reloads_total", {"result": "ok"}) > ok_before
+        outcome["failed"] = metric(proxy, "pgdual_config_reloads_total",
+                                   {"result": "failed"}) > failed_before
+        return outcome["ok"] or outcome["failed"]
+
+    deadline = time.monotonic() + timeout
+    while not settled():
+        if time.monotonic() > deadline:
+            pytest.fail(f"no reload was counted within {timeout}s\n" + proxy.log_tail())
+        time.sleep(0.05)
+    time.sleep(0.3)  # the watcher and SIGHUP may both fire: let the second land too
+    settled()
+    new_log = proxy.log_text()[log_mark:]
+    if expect_ok:
+        assert outcome["ok"] and not outcome["failed"], \
+            f"the reload was refused, expected it accepted: {overrides}\n{new_log}"
+    else:
+        assert outcome["failed"] and not outcome["ok"], \
+            f"the reload was accepted, expected it refused: {overrides}\n{new_log}"
+    return new_log

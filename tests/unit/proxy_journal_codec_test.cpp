@@ -31,6 +31,8 @@ JournalRecord sample_record() {
   record.sqlstate = "08006";
   record.attempts = 2;
   record.last_error = "connection refused";
+  record.database = "shop";
+  record.marker = "pod-7:s12:tx99";
   record.session_state = {"SET search_path TO app, public", "SET TimeZone TO 'UTC'"};
   record.tables = {"app.orders", "app.order_lines"};
   JournalStatement insert;
@@ -65,6 +67,8 @@ std::string body_head() {
   journal_bytes::put_u32(body, 0);  // sqlstate
   journal_bytes::put_u32(body, 0);  // attempts
   journal_bytes::put_u32(body, 0);  // last_error
+  journal_bytes::put_u32(body, 0);  // database
+  journal_bytes::put_u32(body, 0);  // marker
   return body;
 }
 
@@ -164,4 +168,37 @@ TEST_CASE("random bodies with a valid checksum never crash the decoder") {
     auto decoded = decode(envelope(body));  // checksum valid: only the body's checks apply
     if (decoded) CHECK(decoded->statements.size() <= 3);
   }
+}
+
+TEST_CASE("format version 2 carries database and marker; version 1 is refused") {
+  JournalRecord record = sample_record();
+  auto decoded = decode(encode(record));
+  REQUIRE(decoded);
+  CHECK(decoded->database == "shop");
+  CHECK(decoded->marker == "pod-7:s12:tx99");
+  CHECK(kJournalFormatVersion == 2);
+
+  // A version-1 body (no database, no marker) in a valid envelope of either
+  // version does not decode: the body is two fields short for v2, and v1 is
+  // not a known version any more.
+  std::string v1_body;
+  journal_bytes::put_u64(v1_body, 1);  // id
+  journal_bytes::put_u32(v1_body, 0);  // instance
+  journal_bytes::put_u32(v1_body, 0);  // session
+  journal_bytes::put_u64(v1_body, 0);  // created_at
+  for (int i = 0; i < 4; ++i) journal_bytes::put_u32(v1_body, 0);  // reason .. last_error
+  journal_bytes::put_u32(v1_body, 0);  // session_state
+  journal_bytes::put_u32(v1_body, 0);  // tables
+  journal_bytes::put_u32(v1_body, 0);  // statements
+  std::string v1 = envelope(v1_body);
+  CHECK_FALSE(decode(v1));
+  v1[0] = 1;
+  CHECK_FALSE(decode(v1));
+
+  // Non-ASCII and embedded NUL bytes survive.
+  record.database = std::string("d\0b\xc3\xa9", 5);
+  record.marker = std::string(300, 'm');
+  decoded = decode(encode(record));
+  REQUIRE(decoded);
+  CHECK(*decoded == record);
 }

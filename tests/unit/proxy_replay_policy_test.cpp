@@ -100,19 +100,26 @@ TEST_CASE("idempotency SQL") {
   REQUIRE(ddl.size() == 2);
   CHECK(ddl[0] == R"(CREATE SCHEMA IF NOT EXISTS "pgdual")");
   CHECK(ddl[1] ==
-        R"(CREATE TABLE IF NOT EXISTS "pgdual"."applied_transactions" (journal_id bigint NOT NULL,)"
-        R"( instance text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(),)"
-        R"( PRIMARY KEY (instance, journal_id)))");
+        R"(CREATE TABLE IF NOT EXISTS "pgdual"."applied_transactions" (key text PRIMARY KEY,)"
+        R"( applied_at timestamptz NOT NULL DEFAULT now()))");
   CHECK(applied_table_ddl(R"(my"schema)")[0] == R"(CREATE SCHEMA IF NOT EXISTS "my""schema")");
 
-  CHECK(applied_marker_sql("pgdual", "pod'7", 42) ==
-        R"(INSERT INTO "pgdual"."applied_transactions" (journal_id, instance, applied_at))"
-        R"( VALUES (42, 'pod''7', now()) ON CONFLICT (instance, journal_id) DO NOTHING)"
-        R"( RETURNING journal_id)");
-  CHECK(applied_check_sql("pgdual", "pod'7", 42) ==
-        R"(SELECT 1 FROM "pgdual"."applied_transactions" WHERE instance = 'pod''7')"
-        R"( AND journal_id = 42)");
-  CHECK(applied_prune_sql("ops", R"(a\b)", 100) ==
-        R"(DELETE FROM "ops"."applied_transactions" WHERE instance = E'a\\b')"
-        R"( AND journal_id <= 100)");
+  CHECK(applied_marker_sql("pgdual", "pod'7:42") ==
+        R"(INSERT INTO "pgdual"."applied_transactions" (key, applied_at))"
+        R"( VALUES ('pod''7:42', now()) ON CONFLICT (key) DO NOTHING RETURNING key)");
+  CHECK(applied_check_sql("pgdual", "pod'7:42") ==
+        R"(SELECT 1 FROM "pgdual"."applied_transactions" WHERE key = 'pod''7:42')");
+  const auto when = std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000));
+  CHECK(applied_prune_sql("ops", when) ==
+        R"(DELETE FROM "ops"."applied_transactions" WHERE applied_at <)"
+        R"( '2023-11-14T22:13:20.000000Z'::timestamptz)");
+  CHECK(applied_marker_sql("s", R"(a\b)") ==
+        R"(INSERT INTO "s"."applied_transactions" (key, applied_at) VALUES (E'a\\b', now()))"
+        R"( ON CONFLICT (key) DO NOTHING RETURNING key)");
+}
+
+TEST_CASE("marker key: the record's marker, else instance:id") {
+  CHECK(marker_key("", "pod-1", 42) == "pod-1:42");
+  CHECK(marker_key("direct:pod-1:7:99", "pod-1", 42) == "direct:pod-1:7:99");
+  CHECK(marker_key("", "", 0) == ":0");
 }

@@ -1,0 +1,77 @@
+#pragma once
+// Metrics of the replay journal and the outbox relay (docs/journal.md): how
+// much is waiting and for how long, what the appender and the relay did, who
+// relays, whether sessions currently journal (the gate), whether the secondary
+// answers, and which tables need a reconciliation because a transaction could
+// not be journaled or was given up on.
+//
+// Thread safety: every member may be called from any thread.
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace pgdual::proxy {
+
+class JournalMetrics {
+ public:
+  explicit JournalMetrics(prometheus::Registry& registry);
+
+  // ---- depth, as the monitor last saw it (all instances' pending entries)
+  // Also sets pgdual_outbox_lag_seconds / _transactions, which carry the same
+  // values under the outbox strategy's names.
+  void set_depth(double records, double bytes, double oldest_age_seconds);
+
+  void count_append(bool ok) const { (ok ? appends_ok_ : appends_error_)->Increment(); }
+  prometheus::Counter& replays_applied() const { return *replays_applied_; }
+  prometheus::Counter& replays_already_applied() const { return *replays_already_applied_; }
+  prometheus::Counter& replays_failed() const { return *replays_failed_; }
+  prometheus::Counter& retries() const { return *retries_; }
+  prometheus::Counter& dead_letters() const { return *dead_letters_; }
+
+  // pgdual_journal_relay_active: 1 while this instance holds the relay lock of
+  // at least one database.
+  void set_relay_active(bool active) const { relay_active_->Set(active ? 1 : 0); }
+  // pgdual_journal_relay_info{instance}: one series, value 1, for this instance.
+  void set_instance(const std::string& instance);
+  void set_gate_active(bool active) const { gate_active_->Set(active ? 1 : 0); }
+  void set_secondary_healthy(bool healthy) const { secondary_healthy_->Set(healthy ? 1 : 0); }
+
+  // pgdual_reconciliation_needed_total{table}: one count per table of a
+  // transaction that was dead-lettered or could not be journaled at all.
+  // Beyond kMaxTables distinct tables the rest count under table="_other".
+  void count_reconciliation(const std::vector<std::string>& tables);
+
+  static constexpr std::size_t kMaxTables = 1000;
+
+ private:
+  prometheus::Gauge* depth_records_ = nullptr;
+  prometheus::Gauge* depth_bytes_ = nullptr;
+  prometheus::Gauge* oldest_age_ = nullptr;
+  prometheus::Gauge* outbox_lag_seconds_ = nullptr;
+  prometheus::Gauge* outbox_lag_transactions_ = nullptr;
+  prometheus::Counter* appends_ok_ = nullptr;
+  prometheus::Counter* appends_error_ = nullptr;
+  prometheus::Counter* replays_applied_ = nullptr;
+  prometheus::Counter* replays_already_applied_ = nullptr;
+  prometheus::Counter* replays_failed_ = nullptr;
+  prometheus::Counter* retries_ = nullptr;
+  prometheus::Counter* dead_letters_ = nullptr;
+  prometheus::Gauge* relay_active_ = nullptr;
+  prometheus::Gauge* gate_active_ = nullptr;
+  prometheus::Gauge* secondary_healthy_ = nullptr;
+
+  prometheus::Family<prometheus::Gauge>& relay_info_;
+  prometheus::Family<prometheus::Counter>& reconciliation_;
+  std::mutex mutex_;
+  prometheus::Gauge* relay_info_series_ = nullptr;
+  std::map<std::string, prometheus::Counter*, std::less<>> by_table_;
+};
+
+}  // namespace pgdual::proxy

@@ -1,0 +1,169 @@
+// SQL builders of the table store (see journal_table.hpp).
+
+#include "proxy/journal_table.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include "proxy/replay_policy.hpp"
+
+namespace pgdual::proxy::journal_table {
+
+namespace {
+
+using replay::quote_identifier;
+using replay::quote_literal;
+
+// FNV-1a, 64 bits: a stable key for the advisory locks (the same on every
+// instance and every version of pgdual, unlike std::hash).
+std::int64_t fnv1a(std::string_view text) {
+  std::uint64_t hash = 14695981039346656037ull;
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  return static_cast<std::int64_t>(hash);
+}
+
+std::string hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char byte : bytes) {
+    out.push_back(kDigits[byte >> 4]);
+    out.push_back(kDigits[byte & 0x0F]);
+  }
+  return out;
+}
+
+// A value as an operator reads it in the dead letter: text values as quoted
+// literals, binary ones as hex.
+std::string shown_value(const std::optional<std::string>& value, ParamFormat format) {
+  if (!value) return "NULL";
+  if (format == ParamFormat::binary) return "'\\x" + hex(*value) + "'";
+  return quote_literal(*value);
+}
+
+std::string one_line(std::string_view sql) {
+  std::string out(sql);
+  std::replace(out.begin(), out.end(), '\n', ' ');
+  std::replace(out.begin(), out.end(), '\r', ' ');
+  return out;
+}
+
+}  // namespace
+
+std::string qualified(std::string_view schema, std::string_view name) {
+  return quote_identifier(schema) + "." + quote_identifier(name);
+}
+
+std::vector<std::string> ddl(std::string_view schema) {
+  return {
+      "CREATE SCHEMA IF NOT EXISTS " + quote_identifier(schema),
+      "CREATE TABLE IF NOT EXISTS " + qualified(schema, "journal") +
+          " (id bigserial PRIMARY KEY, instance text NOT NULL,"
+          " created_at timestamptz NOT NULL DEFAULT clock_timestamp(), reason text NOT NULL,"
+          " tables text[] NOT NULL DEFAULT '{}', bytes int NOT NULL,"
+          " attempts int NOT NULL DEFAULT 0, last_sqlstate text, last_error text,"
+          " record bytea NOT NULL)",
+      "CREATE TABLE IF NOT EXISTS " + qualified(schema, "dead_letter") +
+          " (id bigint PRIMARY KEY, instance text, created_at timestamptz,"
+          " died_at timestamptz DEFAULT now(), reason text, attempts int, sqlstate text,"
+          " error text, tables text[], statements text, record bytea)",
+  };
+}
+
+std::string ddl_lock_sql(std::string_view schema) {
+  return "SELECT pg_advisory_xact_lock(" +
+         std::to_string(fnv1a("pgdual journal ddl:" + std::string(schema))) + ")";
+}
+
+std::int64_t relay_lock_key(std::string_view schema) {
+  return fnv1a("pgdual journal relay:" + std::string(schema));
+}
+
+std::string relay_lock_sql(std::string_view schema) {
+  return "SELECT pg_try_advisory_lock(" + std::to_string(relay_lock_key(schema)) + ")";
+}
+
+std::string bytea_literal(std::string_view bytes) {
+  return quote_literal("\\x" + hex(bytes)) + "::bytea";
+}
+
+std::string text_array_literal(const std::vector<std::string>& values) {
+  std::string out = "ARRAY[";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ", ";
+    out += quote_literal(values[i]);
+  }
+  return out + "]::text[]";
+}
+
+std::string insert_sql(std::string_view schema, const JournalRecord& record) {
+  const std::string bytes = encode(record);
+  if (bytes.empty()) return {};
+  const auto size = std::min<std::size_t>(bytes.size(), std::numeric_limits<std::int32_t>::max());
+  return "INSERT INTO " + qualified(schema, "journal") +
+         " (instance, reason, tables, bytes, record) VALUES (" + quote_literal(record.instance) +
+         ", " + quote_literal(record.reason) + ", " + text_array_literal(record.tables) + ", " +
+         std::to_string(size) + ", " + bytea_literal(bytes) + ")";
+}
+
+std::string pending_sql(std::string_view schema, std::size_t limit) {
+  return "SELECT id::text, instance, attempts::text, record FROM " +
+         qualified(schema, "journal") + " ORDER BY id LIMIT " + std::to_string(limit);
+}
+
+std::string delete_sql(std::string_view schema, std::uint64_t id) {
+  return "DELETE FROM " + qualified(schema, "journal") + " WHERE id = " + std::to_string(id);
+}
+
+std::string failure_sql(std::string_view schema, std::uint64_t id, std::string_view sqlstate,
+                        std::string_view error) {
+  return "UPDATE " + qualified(schema, "journal") +
+         " SET attempts = attempts + 1, last_sqlstate = " + quote_literal(sqlstate) +
+         ", last_error = " + quote_literal(error) + " WHERE id = " + std::to_string(id);
+}
+
+std::string dead_letter_sql(std::string_view schema, std::uint64_t id, std::uint32_t attempts,
+                            std::string_view sqlstate, std::string_view error,
+                            std::string_view statements) {
+  return "WITH moved AS (DELETE FROM " + qualified(schema, "journal") +
+         " WHERE id = " + std::to_string(id) + " RETURNING *) INSERT INTO " +
+         qualified(schema, "dead_letter") +
+         " (id, instance, created_at, died_at, reason, attempts, sqlstate, error, tables,"
+         " statements, record) SELECT id, instance, created_at, now(), reason, " +
+         std::to_string(attempts) + ", " + quote_literal(sqlstate) + ", " + quote_literal(error) +
+         ", tables, " + quote_literal(statements) +
+         ", record FROM moved ON CONFLICT (id) DO NOTHING";
+}
+
+std::string monitor_sql(std::string_view schema, std::string_view instance) {
+  return "SELECT count(*), coalesce(sum(bytes), 0),"
+         " coalesce(greatest(extract(epoch FROM now() - min(created_at)), 0), 0),"
+         " count(*) FILTER (WHERE instance = " +
+         quote_literal(instance) + "), (SELECT count(*) FROM " +
+         qualified(schema, "dead_letter") + ") FROM " + qualified(schema, "journal");
+}
+
+std::string statements_text(const JournalRecord& record, bool log_parameters) {
+  std::string out;
+  for (const auto& statement : record.statements) {
+    out += one_line(statement.sql);
+    const std::size_t count = statement.param_values.size();
+    if (count > 0) out += "  --";
+    for (std::size_t i = 0; i < count; ++i) {
+      const ParamFormat format =
+          i < statement.param_formats.size() ? statement.param_formats[i] : ParamFormat::text;
+      out += " $" + std::to_string(i + 1) + "=";
+      out += log_parameters ? shown_value(statement.param_values[i], format) : "<redacted>";
+    }
+    if (statement.copy_data) {
+      out += "  -- COPY data: " + std::to_string(statement.copy_data->size()) + " bytes";
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+}  // namespace pgdual::proxy::journal_table

@@ -60,6 +60,14 @@ std::vector<std::string> keys_needing_restart(const Config& running, const Confi
   // would split sessions between two pairs of servers.
   compare_backend(d, "backends.old", running.old_backend, reloaded.old_backend);
   compare_backend(d, "backends.new", running.new_backend, reloaded.new_backend);
+  // The journal's threads open their store once: the tables' schema, the file directory and the
+  // instance name (which entries are this instance's) stay as they started.
+  const auto& a = running.migration.journal;
+  const auto& b = reloaded.migration.journal;
+  d.compare("migration.journal.store", a.store, b.store);
+  d.compare("migration.journal.schema", a.schema, b.schema);
+  d.compare("migration.journal.directory", a.directory, b.directory);
+  d.compare("migration.journal.instance", a.instance, b.instance);
   return std::move(d.keys);
 }
 

@@ -43,6 +43,10 @@ config::Config keep_restart_only_keys(const config::Config& running, config::Con
   };
   keep_backend(running.old_backend, next.old_backend);
   keep_backend(running.new_backend, next.new_backend);
+  next.migration.journal.store = running.migration.journal.store;
+  next.migration.journal.schema = running.migration.journal.schema;
+  next.migration.journal.directory = running.migration.journal.directory;
+  next.migration.journal.instance = running.migration.journal.instance;
   return next;
 }
 

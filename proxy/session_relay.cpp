@@ -547,7 +547,8 @@ asio::awaitable<void> ClientSession::pump_primary() {
           }
         }
       } else if (frame->type == protocol::backend::kCommandComplete) {
-        if (unit.mirrored || unit.journaled) {
+        // Also while a transaction is captured: its last tag says whether it committed.
+        if (unit.mirrored || unit.journaled || capturing_) {
           if (auto tag = protocol::parse_command_complete(frame->payload)) unit.command_tags.push_back(*tag);
         }
       } else if (frame->type == protocol::backend::kReadyForQuery) {

@@ -754,7 +754,7 @@ migration:
     CHECK(has_error(r,
                     "migration.phase: expected one of prepare, dual_write, backfill, "
                     "shadow_read, cutover, cleanup, got \"dual-write\""));
-    CHECK(has_error_at(r, "migration.strategy", "sync, async"));
+    CHECK(has_error_at(r, "migration.strategy", "sync, async, outbox"));
     CHECK(has_error_at(r, "migration.on_secondary_failure", "continue, fail"));
     CHECK(has_error_at(r, "migration.ddl", "mirror, primary_only, reject"));
     CHECK(has_error_at(r, "migration.keep_old_in_sync", "true or false"));
@@ -847,6 +847,16 @@ migration: { phase: dual_write, strategy: async, tables: { t: { phase: cutover }
                                base);
   REQUIRE(live.ok());
   CHECK(keys_needing_restart(*a.config, *live.config).empty());
+
+  const LoadResult journal = load(kTrust + kBackends + R"(
+migration:
+  journal: { store: file, schema: other, directory: /tmp/j, instance: pod-2, max_attempts: 2 }
+)",
+                                  base);
+  REQUIRE(journal.ok());
+  CHECK(keys_needing_restart(*a.config, *journal.config) ==
+        std::vector<std::string>{"migration.journal.store", "migration.journal.schema",
+                                 "migration.journal.directory", "migration.journal.instance"});
 
   ScopedEnv pw("PGDUAL_TEST_RESTART_PW", "pw");
   const LoadResult b = load(R"(
@@ -991,5 +1001,69 @@ migration:
   nondeterministic: sometimes
 )");
     CHECK(has_error_at(r, "migration.nondeterministic", "allow, serialize, reject"));
+  }
+}
+
+TEST_CASE("migration.journal and strategy outbox", "[config]") {
+  SECTION("defaults") {
+    const LoadResult r = load(kTrust + kBackends);
+    REQUIRE(r.ok());
+    const auto& j = r.config->migration.journal;
+    CHECK(j.enabled);
+    CHECK(j.store == JournalStore::table);
+    CHECK(j.schema == "pgdual");
+    CHECK(j.instance.empty());
+    CHECK(j.max_attempts == 5);
+    CHECK(j.retry_base == std::chrono::milliseconds(100));
+    CHECK(j.retry_max == std::chrono::milliseconds(30000));
+  }
+  SECTION("every key") {
+    const LoadResult r = load(kTrust + kBackends + R"(
+migration:
+  strategy: outbox
+  journal:
+    store: table
+    schema: mig_state
+    instance: pod-7
+    databases: [app, billing]
+    max_attempts: 3
+    retry_base_ms: 10
+    retry_max_ms: 500
+    poll_interval_ms: 50
+    permanent_sqlstates: ["23505", "22"]
+)");
+    REQUIRE(r.ok());
+    const auto& m = r.config->migration;
+    CHECK(m.strategy == Strategy::outbox);
+    CHECK(m.journal.schema == "mig_state");
+    CHECK(m.journal.instance == "pod-7");
+    CHECK(m.journal.databases == std::vector<std::string>{"app", "billing"});
+    CHECK(m.journal.max_attempts == 3);
+    CHECK(m.journal.poll_interval == std::chrono::milliseconds(50));
+    CHECK(m.journal.permanent_sqlstates == std::vector<std::string>{"23505", "22"});
+  }
+  SECTION("bad values are refused with the key") {
+    const LoadResult r = load(kTrust + kBackends + R"(
+migration:
+  journal:
+    schema: "Bad-Schema"
+    permanent_sqlstates: ["2350", "x"]
+    retry_base_ms: 1000
+    retry_max_ms: 10
+    store: disk
+)");
+    CHECK(has_error_at(r, "migration.journal.schema", "plain lower-case identifier"));
+    CHECK(has_error_at(r, "migration.journal.permanent_sqlstates[0]", "SQLSTATE"));
+    CHECK(has_error_at(r, "migration.journal.permanent_sqlstates[1]", "SQLSTATE"));
+    CHECK(has_error_at(r, "migration.journal.retry_max_ms", "retry_base_ms"));
+    CHECK(has_error_at(r, "migration.journal.store", "table, file"));
+  }
+  SECTION("outbox needs the table journal and continue") {
+    CHECK(has_error_at(load(kTrust + kBackends + "migration: { strategy: outbox, journal: { enabled: false } }\n"),
+                       "migration.strategy", "journal.enabled"));
+    CHECK(has_error_at(load(kTrust + kBackends + "migration: { strategy: outbox, journal: { store: file } }\n"),
+                       "migration.strategy", "store: table"));
+    CHECK(has_error_at(load(kTrust + kBackends + "migration: { strategy: outbox, on_secondary_failure: fail }\n"),
+                       "migration.on_secondary_failure", "outbox"));
   }
 }

@@ -746,7 +746,7 @@ migration:
     const LoadResult r = load(kTrust + kBackends + R"(
 migration:
   phase: dual-write
-  strategy: outbox
+  strategy: eventual
   on_secondary_failure: ignore
   ddl: allow
   keep_old_in_sync: sometimes

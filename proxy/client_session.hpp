@@ -96,6 +96,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     bool failed = false;   // the secondary did not apply (part of) it
     bool in_band = false;  // outbox: its record was inserted inside the transaction
     std::string reason, sqlstate;
+    // Sent directly as an explicit transaction: the secondary's transaction id, asked for just
+    // before its COMMIT, so a replay can tell whether a COMMIT whose reply was lost committed.
+    std::shared_ptr<shadow::ResultCapture> secondary_xid;
+    bool sent_to_secondary = false;  // some of it reached the secondary directly
+    bool outcome_unknown = false;    // its last unit was on the wire when the secondary failed
   };
   // A shadowed read until both stores have answered (session_shadow.cpp).
   struct ShadowRead {
@@ -207,6 +212,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void mark_capture_failed(UnitId unit, const std::string& reason, const std::string& sqlstate);
   void resolve_unconfirmed(UnitId unit);
   void journal_unconfirmed(const std::string& reason);
+  void ask_secondary_xid();
+  std::string replay_marker(const TransactionCapture& capture) const;
   boost::asio::awaitable<void> wait_journal_appends();
   void leave_journaled_transaction();
   // Bytes for the client: a WARNING when an outbox INSERT failed.

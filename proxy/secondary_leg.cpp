@@ -33,8 +33,18 @@ void SecondaryLeg::mark_broken(std::string reason) {
   notify();
 }
 
-void SecondaryLeg::enqueue(UnitId unit, EntryPurpose purpose, std::string bytes, bool ready) {
-  queued_.push_back(Entry{unit, purpose, std::move(bytes), ready});
+bool SecondaryLeg::sent_unanswered(UnitId unit) const {
+  for (const auto& entry : in_flight_) {
+    if (entry.unit == unit && entry.purpose == EntryPurpose::body) return true;
+  }
+  return false;
+}
+
+void SecondaryLeg::enqueue(UnitId unit, EntryPurpose purpose, std::string bytes, bool ready,
+                           std::shared_ptr<shadow::ResultCapture> capture) {
+  Entry entry{unit, purpose, std::move(bytes), ready};
+  entry.capture = std::move(capture);
+  queued_.push_back(std::move(entry));
 }
 
 void SecondaryLeg::enqueue_shadow(UnitId unit, std::string bytes,

@@ -63,8 +63,10 @@ class SecondaryLeg {
   // rolls back whatever was open on it when it closes.
   void mark_broken(std::string reason);
 
-  // Appends an entry; ready entries at the head are sent by flush().
-  void enqueue(UnitId unit, EntryPurpose purpose, std::string bytes, bool ready);
+  // Appends an entry; ready entries at the head are sent by flush(). With a
+  // capture, its replies also feed the capture (pgdual's own queries).
+  void enqueue(UnitId unit, EntryPurpose purpose, std::string bytes, bool ready,
+               std::shared_ptr<shadow::ResultCapture> capture = nullptr);
   // Appends a shadow read (ready at once) whose replies feed `capture`.
   void enqueue_shadow(UnitId unit, std::string bytes,
                       std::shared_ptr<shadow::ResultCapture> capture);
@@ -90,6 +92,9 @@ class SecondaryLeg {
   // True when nothing of `unit` (or before it) is queued or awaiting replies.
   bool done_through(UnitId unit) const;
   std::size_t outstanding() const { return queued_.size() + in_flight_.size(); }
+  // True when a body entry of `unit` went out on the wire and its reply has not been read:
+  // after a failure, whether the server may have run it is unknown.
+  bool sent_unanswered(UnitId unit) const;
   // Waits until done_through(unit), the leg breaks, or the timeout passes.
   // Returns false on timeout.
   boost::asio::awaitable<bool> wait_through(UnitId unit, std::chrono::milliseconds timeout);

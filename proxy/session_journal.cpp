@@ -185,6 +185,7 @@ std::optional<JournalRecord> ClientSession::journal_record(const TransactionCapt
   std::sort(record.tables.begin(), record.tables.end());
   record.tables.erase(std::unique(record.tables.begin(), record.tables.end()), record.tables.end());
   record.database = identity_.database;
+  record.marker = replay_marker(capture);
   return record;
 }
 
@@ -268,6 +269,31 @@ void ClientSession::mark_capture_failed(UnitId unit, const std::string& reason, 
   }
 }
 
+void ClientSession::ask_secondary_xid() {
+  // Just before the secondary's COMMIT, in its transaction: a cheap query, pipelined (nobody
+  // waits for it). Only transactions that wrote need it.
+  if (!open_capture_.has_write || open_capture_.secondary_xid) return;
+  open_capture_.secondary_xid = std::make_shared<shadow::ResultCapture>();
+  secondary_->enqueue(next_unit_++, EntryPurpose::control, query_bytes("SELECT pg_catalog.pg_current_xact_id()"),
+                      true, open_capture_.secondary_xid);
+}
+
+std::string ClientSession::replay_marker(const TransactionCapture& capture) const {
+  // How a replay knows whether the direct write already committed on the secondary
+  // (docs/journal.md, "Idempotency"): nothing reached it, or it was refused (the secondary
+  // rolled it back): replay. An explicit transaction with a known secondary transaction id:
+  // the relay asks pg_xact_status. Otherwise the outcome is unknown: never replayed.
+  if (!capture.sent_to_secondary || !capture.outcome_unknown) return {};
+  if (capture.secondary_xid) {
+    const auto& sets = capture.secondary_xid->result_sets();
+    if (sets.size() == 1 && sets.front().rows.size() == 1 && !sets.front().rows.front().values.empty() &&
+        sets.front().rows.front().values.front()) {
+      return "xid:" + *sets.front().rows.front().values.front();
+    }
+  }
+  return "unknown";
+}
+
 void ClientSession::resolve_unconfirmed(UnitId unit) {
   // The secondary has answered through `unit`: transactions that end there
   // or before are settled; the failed ones go to the journal.
@@ -279,9 +305,11 @@ void ClientSession::resolve_unconfirmed(UnitId unit) {
 }
 
 void ClientSession::journal_unconfirmed(const std::string& reason) {
+  // The leg broke: a transaction whose last unit was on the wire may have committed there.
   while (!unconfirmed_.empty()) {
     auto capture = std::move(unconfirmed_.front());
     unconfirmed_.pop_front();
+    capture.outcome_unknown = secondary_ && secondary_->sent_unanswered(capture.last_unit);
     journal_capture(std::move(capture), reason);
   }
   if (capturing_) mark_capture_failed(open_capture_.first_unit, reason, "");

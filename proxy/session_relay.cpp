@@ -378,6 +378,10 @@ void ClientSession::dispatch_unit() {
     metrics.routing_decisions(RoutingDecision::both).Increment();
   } else if (mode == MirrorMode::follow && secondary_usable()) {
     unit.mirrored = true;
+    if (capture) {
+      open_capture_.sent_to_secondary = true;
+      if (unit.decision.is_commit && status_before != 'I') ask_secondary_xid();
+    }
     // Held until the primary has executed it (see routing/phase_rules.hpp).
     secondary_->enqueue(unit.id, EntryPurpose::body, std::move(secondary_unit_bytes_), false);
     metrics.routing_decisions(RoutingDecision::both).Increment();

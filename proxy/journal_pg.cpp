@@ -42,6 +42,11 @@ bool wait_socket(PGconn* conn, bool for_write, Clock::time_point deadline,
   }
 }
 
+// libpq prints NOTICE and WARNING messages on stderr by default. The replay
+// draws expected ones (the client's BEGIN inside ours), and a notice may
+// quote row values, so they are dropped.
+void ignore_notice(void*, const char*) {}
+
 Reply broken_reply(PGconn* conn, std::string why) {
   Reply reply;
   reply.broken = true;
@@ -120,7 +125,10 @@ Conn connect(const std::string& conninfo, std::chrono::milliseconds timeout,
   const auto deadline = Clock::now() + std::max(timeout, std::chrono::milliseconds(500));
   PostgresPollingStatusType state = PGRES_POLLING_WRITING;
   for (;;) {
-    if (state == PGRES_POLLING_OK) return conn;
+    if (state == PGRES_POLLING_OK) {
+      PQsetNoticeProcessor(conn.get(), ignore_notice, nullptr);
+      return conn;
+    }
     if (state == PGRES_POLLING_FAILED) {
       error = connection_error(conn.get());
       return {};

@@ -70,6 +70,12 @@ JournalRelay::Attempt JournalRelay::replay_one(const RuntimeConfig& runtime,
       spdlog::warn("journal relay: entry {} of database \"{}\" ends with ROLLBACK: nothing applied",
                    record.id, database);
       break;
+    case ReplayResult::Kind::give_up:
+      context_.metrics.replays_failed().Increment();
+      attempt.verdict = Verdict::dead;
+      attempt.attempts = record.attempts + 1;
+      attempt.error = std::move(result.error);
+      return attempt;
     case ReplayResult::Kind::failed:
       if (cancelled()) return attempt;  // our own shutdown, not the secondary's fault
       context_.metrics.set_secondary_healthy(!result.broken && secondary_answered(result.sqlstate));

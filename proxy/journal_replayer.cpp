@@ -107,6 +107,36 @@ ReplayResult replay_record(PGconn* conn, const JournalRecord& record, std::strin
     out.kind = ReplayResult::Kind::nothing_to_apply;
     return out;
   }
+  if (record.marker == "unknown") {
+    ReplayResult out = failed("", "the secondary may have committed the original write (its reply was lost): "
+                                  "not replayed, to never apply it twice");
+    out.kind = ReplayResult::Kind::give_up;
+    return out;
+  }
+  if (record.marker.starts_with("xid:")) {
+    const std::string xid = record.marker.substr(4);
+    const bool digits = !xid.empty() && std::all_of(xid.begin(), xid.end(), [](unsigned char c) {
+      return std::isdigit(c) != 0;
+    });
+    pg::Reply status = digits ? pg::exec(conn, "SELECT pg_catalog.pg_xact_status('" + xid + "'::xid8)", cancelled)
+                              : pg::Reply{};
+    if (digits && !status.ok) return failed(std::move(status));
+    const std::string outcome = digits && status.rows() == 1 ? status.value(0, 0) : "";
+    if (outcome == "committed") {
+      ReplayResult out;
+      out.kind = ReplayResult::Kind::already_applied;
+      return out;
+    }
+    if (outcome == "in progress") {
+      return failed("55P03", "the original write's transaction is still in progress on the secondary");
+    }
+    if (outcome != "aborted") {
+      ReplayResult out = failed("", "the outcome of the original write's transaction " + xid +
+                                        " on the secondary is no longer known: not replayed");
+      out.kind = ReplayResult::Kind::give_up;
+      return out;
+    }
+  }
   // A clean session: whatever an earlier record set (search_path, role,
   // prepared statements, temp tables) must not leak into this one.
   if (PQtransactionStatus(conn) != PQTRANS_IDLE) pg::exec(conn, "ROLLBACK", cancelled);

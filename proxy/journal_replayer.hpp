@@ -23,14 +23,23 @@
 namespace pgdual::proxy {
 
 struct ReplayResult {
-  enum class Kind { applied, already_applied, nothing_to_apply, failed };
+  // give_up: replaying could apply the transaction twice (its outcome on the secondary is
+  // unknown): it goes to the dead letter at once, its tables to reconciliation.
+  enum class Kind { applied, already_applied, nothing_to_apply, failed, give_up };
   Kind kind = Kind::failed;
   std::string sqlstate;  // failed: the secondary's ("" = no answer)
   std::string error;
   bool broken = false;   // the connection is unusable: drop it
 };
 
-// `key` is replay::marker_key(...). On failure the secondary's transaction has
+// `key` is replay::marker_key(...). record.marker, when the data path set it:
+//   "xid:N"   the direct write's transaction on the secondary was N; pg_xact_status(N)
+//             decides: committed = already applied, aborted = replay, in progress = retry
+//             later, unknown (too old) = give up.
+//   "unknown" the direct write's last message was on the wire when the secondary failed and
+//             nothing tells whether it committed: give up (never apply twice).
+//   other     the key itself (a marker the original write inserted).
+// On failure the secondary's transaction has
 // been rolled back, unless the connection broke.
 ReplayResult replay_record(PGconn* secondary, const JournalRecord& record, std::string_view schema,
                            std::string_view key, const pg::Cancelled& cancelled);

@@ -310,7 +310,18 @@ asio::awaitable<bool> ClientSession::connect_backends() {
   phase_ = routing::session_phase(migration, identity_);
   roles_ = routing::roles_for(phase_, migration.keep_old_in_sync);
   // The relay serves the journal of every database sessions write.
-  if (migration.journal.enabled) runtime_.journal().note_database(identity_.database);
+  if (migration.journal.enabled && roles_.secondary &&
+      (runtime_.journal().note_database(identity_.database) || runtime_.journal().gate_active())) {
+    // A database (or a process) whose journal was not looked at yet: give the relay a moment
+    // to count this instance's entries, rather than journal every write until it has.
+    asio::steady_timer pause(co_await asio::this_coro::executor);
+    const auto until = Clock::now() + std::chrono::milliseconds(1000);
+    while (runtime_.journal().gate_active() && !runtime_.journal().looked_at(identity_.database) &&
+           Clock::now() < until) {
+      pause.expires_after(std::chrono::milliseconds(5));
+      co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  }
 
   BackendFailure failure;
   primary_ = co_await open_backend(roles_.primary, failure);
@@ -339,7 +350,7 @@ asio::awaitable<bool> ClientSession::connect_backends() {
     co_return false;
   }
   // Under outbox the relay alone writes the secondary: sessions need no connection to it.
-  if (roles_.secondary && !journal_mode()) {
+  if (roles_.secondary && !(outbox() && config_->config.migration.journal.enabled)) {
     BackendFailure secondary_failure;
     auto secondary = co_await open_backend(*roles_.secondary, secondary_failure);
     if (secondary) {

@@ -153,6 +153,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   boost::asio::awaitable<bool> catch_up_before_commit(UnitId commit_unit);
   boost::asio::awaitable<void> finish_primary_unit(char status);
   boost::asio::awaitable<bool> refresh_phase_at_boundary();
+  void drop_secondary();
+  boost::asio::awaitable<bool> connect_secondary(routing::Store store);
   bool idle() const { return transaction_status_ == 'I' && primary_units_.empty(); }
   bool secondary_usable() const { return secondary_ && !secondary_->broken(); }
 

@@ -47,6 +47,16 @@ bool JournalContext::add_database(const std::string& database) {
   return databases_.insert(database).second;
 }
 
+void JournalContext::mark_looked(const std::vector<std::string>& databases) {
+  std::lock_guard lock(mutex_);
+  looked_.insert(databases.begin(), databases.end());
+}
+
+bool JournalContext::looked_at(const std::string& database) const {
+  std::lock_guard lock(mutex_);
+  return looked_.contains(database);
+}
+
 void JournalContext::wake_relay() {
   {
     std::lock_guard lock(mutex_);

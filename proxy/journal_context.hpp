@@ -66,6 +66,10 @@ struct JournalContext {
   // True when it was new.
   bool add_database(const std::string& database);
 
+  // Databases a complete pass of the relay has counted (sessions wait for that once).
+  void mark_looked(const std::vector<std::string>& databases);
+  bool looked_at(const std::string& database) const;
+
   // Wakes the relay before its poll interval ends.
   void wake_relay();
   // Sleeps up to `timeout` or until woken or stopping.
@@ -76,6 +80,7 @@ struct JournalContext {
   std::condition_variable wake_cv_;
   bool wake_ = false;
   std::set<std::string> databases_;
+  std::set<std::string> looked_;
 };
 
 }  // namespace pgdual::proxy

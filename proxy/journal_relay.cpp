@@ -118,11 +118,12 @@ bool JournalRelay::pass() {
     total.dead += look.dead;
     total.oldest_age_seconds = std::max(total.oldest_age_seconds, look.oldest_age_seconds);
   };
+  const auto databases = context_.known_databases(journal);
   if (context_.store == config::JournalStore::file) {
     add(file_pass(*runtime, can_replay, more));
     relay_active = context_.file != nullptr;
   } else {
-    for (const auto& database : context_.known_databases(journal)) {
+    for (const auto& database : databases) {
       if (cancelled()) return false;
       auto& primary = primaries_[database];
       add(table_pass(*runtime, database, primary, can_replay, more));
@@ -134,6 +135,7 @@ bool JournalRelay::pass() {
     context_.metrics.set_depth(static_cast<double>(total.records),
                                static_cast<double>(total.bytes), total.oldest_age_seconds);
     context_.gate.finish_count(ticket, total.mine);
+    context_.mark_looked(databases);
   }
   context_.metrics.set_gate_active(context_.gate.active());
   std::lock_guard lock(status_mutex_);

@@ -3,6 +3,8 @@
 
 #include "proxy/journal_service.hpp"
 
+#include <set>
+
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
@@ -43,6 +45,8 @@ struct JournalService::Impl {
   std::mutex lifecycle;
   bool started = false;
   bool stopped = false;
+  mutable std::mutex ready_mutex;
+  std::set<std::string, std::less<>> schema_ready;  // outbox: primaries whose tables exist
 
   bool enabled() const {
     auto runtime = context.config();
@@ -151,14 +155,42 @@ void JournalService::note_appended(const std::string& database) {
   context.wake_relay();
 }
 
-void JournalService::note_database(const std::string& database) {
-  if (database.empty() || !impl_->context.add_database(database)) return;
+bool JournalService::note_database(const std::string& database) {
+  if (database.empty() || !impl_->context.add_database(database)) return false;
   // Its journal has not been counted yet: it may hold entries of this
   // instance from an earlier run. The relay creates its tables and counts.
   impl_->context.gate.mark_pending();
   impl_->context.wake_relay();
+  return true;
+}
+
+bool JournalService::looked_at(const std::string& database) const {
+  return impl_->context.looked_at(database);
 }
 
 JournalService::Status JournalService::status() const { return impl_->relay.status(); }
+
+}  // namespace pgdual::proxy
+
+namespace pgdual::proxy {
+
+std::string JournalService::schema_sql() const {
+  // Serialised with the relay's and the appender's own DDL by the same advisory lock.
+  const auto& schema = impl_->context.schema;
+  std::string sql = "BEGIN; " + journal_table::ddl_lock_sql(schema) + "; ";
+  for (const auto& statement : journal_table::ddl(schema)) sql += statement + "; ";
+  sql += "COMMIT";
+  return sql;
+}
+
+bool JournalService::schema_ready(const std::string& key) const {
+  std::lock_guard lock(impl_->ready_mutex);
+  return impl_->schema_ready.contains(key);
+}
+
+void JournalService::note_schema_ready(const std::string& key) {
+  std::lock_guard lock(impl_->ready_mutex);
+  impl_->schema_ready.insert(key);
+}
 
 }  // namespace pgdual::proxy

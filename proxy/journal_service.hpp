@@ -87,11 +87,21 @@ class JournalService {
   // Outbox: the INSERT of one record into the table store, for the
   // session's primary connection (simple query, no parameters).
   std::string insert_sql(const JournalRecord& record) const;
+  // Outbox: the statements (one simple Query string, in its own transaction) that create the
+  // journal tables if missing, for a session to run on its primary connection before its first
+  // in-band insert; `key` names that primary and database, and is remembered once done.
+  std::string schema_sql() const;
+  bool schema_ready(const std::string& key) const;
+  void note_schema_ready(const std::string& key);
   // An in-band insert committed (outbox): the relay looks at once.
   void note_appended(const std::string& database);
   // The databases sessions write; the relay serves these and
-  // migration.journal.databases.
-  void note_database(const std::string& database);
+  // migration.journal.databases. True the first time a database is seen: the
+  // gate then stays open until the relay has counted its entries (a session
+  // may wait a moment for that, so it does not journal needlessly).
+  bool note_database(const std::string& database);
+  // The relay has counted that database's journal at least once.
+  bool looked_at(const std::string& database) const;
 
   // ---- operators, rollback checks
   struct Status {

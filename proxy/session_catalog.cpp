@@ -59,6 +59,18 @@ asio::awaitable<void> ClientSession::load_catalog() {
     }
   }
   if (facts) catalog_ = std::move(facts);
+  if (outbox() && config_->config.migration.journal.enabled && roles_.secondary &&
+      !runtime_.journal().schema_ready(key)) {
+    // The outbox inserts its records on this connection: its tables must exist first.
+    auto result = co_await run_internal_query(*primary_, runtime_.journal().schema_sql());
+    pending_client_bytes_.append(result.for_client);
+    if (result.ok) {
+      runtime_.journal().note_schema_ready(key);
+    } else {
+      spdlog::error("outbox: cannot create the journal tables on the primary: {}",
+                    result.error ? result.error->message : std::string("connection lost"));
+    }
+  }
   if (search_path_needed()) {
     std::string sql = "SELECT pg_catalog.current_setting('search_path')";
     auto result = co_await run_internal_query(*primary_, std::move(sql));

@@ -117,20 +117,34 @@ asio::awaitable<bool> ClientSession::refresh_phase_at_boundary() {
   const auto& migration = config_->config.migration;
   phase_ = routing::session_phase(migration, identity_);
   auto roles = routing::roles_for(phase_, migration.keep_old_in_sync);
+  bool changed = false;
+
+  if (secondary_ && secondary_missed_units_ && !journal_mode() && secondary_->outstanding() == 0) {
+    // The leg stayed open while writes went through the journal, so it lacks what those
+    // units prepared: a fresh connection gets the session's state replayed instead.
+    drop_secondary();
+    next_secondary_attempt_ = Clock::now();
+    changed = true;
+  }
 
   if (roles.primary != roles_.primary) {
-    // Cutover (or its rollback): the other store becomes primary. Its
-    // session already holds the same state, since it followed every write.
-    if (!secondary_usable() || roles.secondary != roles_.primary) {
+    // Cutover (or its rollback): the other store becomes primary. A leg that followed every
+    // write holds the same session state; one that missed units (they went through the
+    // journal) or none at all (outbox) is replaced by a fresh connection with the state
+    // replayed.
+    if (secondary_ && secondary_missed_units_ && secondary_->outstanding() == 0) drop_secondary();
+    if (!secondary_usable()) co_await connect_secondary(roles.primary);
+    if (!secondary_usable() || secondary_missed_units_) {
       spdlog::warn("phase {} wants the other store as primary, but this session has no healthy "
                    "connection to it; the switch waits for a new session",
                    config::to_string(phase_));
-      co_return false;
+      co_return changed;
     }
     auto old_primary = std::move(primary_);
     primary_ = std::unique_ptr<BackendConnection>(secondary_->release_connection());
     secondary_ = std::make_unique<SecondaryLeg>(std::move(old_primary));
     roles_ = roles;
+    if (!roles_.secondary || (outbox() && migration.journal.enabled)) drop_secondary();
     register_cancel_targets();
     catalog_generation_ = 0;  // the new primary's catalog entry is looked up at the next boundary
     spdlog::info("session switched primary to the {} store (phase {})",
@@ -139,31 +153,34 @@ asio::awaitable<bool> ClientSession::refresh_phase_at_boundary() {
   }
   roles_ = roles;
 
-  if (!roles_.secondary) {
+  if (!roles_.secondary || (outbox() && migration.journal.enabled)) {
     if (secondary_) {
-      // Rolled back to a phase without a secondary: stop writing it.
-      runtime_.metrics().backend(secondary_->connection().role()).connections->Decrement();
-      secondary_->connection().stream().close();
-      secondary_.reset();
-      register_cancel_targets();
+      // Rolled back to a phase without a secondary (or outbox: the relay writes it): stop
+      // writing it from this session.
+      drop_secondary();
       co_return true;
     }
-    co_return false;
+    co_return changed;
   }
-  if (secondary_ && secondary_missed_units_ && !journal_mode() && secondary_->outstanding() == 0) {
-    // The leg stayed open while writes went through the journal, so it lacks what those
-    // units prepared: a fresh connection gets the session's state replayed instead.
-    secondary_->mark_broken("resync after the journal");
-    secondary_->take_failure_report();
-    runtime_.metrics().backend(secondary_->connection().role()).connections->Decrement();
-    secondary_->connection().stream().close();
-    secondary_.reset();
-    next_secondary_attempt_ = Clock::now();
-  }
-  if (secondary_usable() || Clock::now() < next_secondary_attempt_ || journal_mode()) co_return false;
+  if (secondary_usable() || Clock::now() < next_secondary_attempt_ || journal_mode()) co_return changed;
+  co_return co_await connect_secondary(*roles_.secondary) || changed;
+}
+
+void ClientSession::drop_secondary() {
+  if (!secondary_) return;
+  secondary_->mark_broken("closed by pgdual");
+  secondary_->take_failure_report();  // not a failure of the secondary
+  runtime_.metrics().backend(secondary_->connection().role()).connections->Decrement();
+  secondary_->connection().stream().close();
+  secondary_.reset();
+  secondary_missed_units_ = false;
+  register_cancel_targets();
+}
+
+asio::awaitable<bool> ClientSession::connect_secondary(routing::Store store) {
   // (Re)connect the secondary, with backoff while it stays down.
   BackendFailure failure;
-  auto connection = co_await open_backend(*roles_.secondary, failure);
+  auto connection = co_await open_backend(store, failure);
   if (!connection) {
     runtime_.metrics().secondary_failures(SecondaryFailure::connect).Increment();
     secondary_backoff_ = std::min(kMaxSecondaryBackoff,

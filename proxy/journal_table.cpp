@@ -110,8 +110,10 @@ std::string insert_sql(std::string_view schema, const JournalRecord& record) {
 }
 
 std::string pending_sql(std::string_view schema, std::size_t limit) {
-  return "SELECT id::text, instance, attempts::text, record FROM " +
-         qualified(schema, "journal") + " ORDER BY id LIMIT " + std::to_string(limit);
+  // ORDER BY the table's column: an output column named id (the ::text one) would sort as
+  // text, and 10 would be replayed before 2.
+  return "SELECT j.id::text AS entry_id, j.instance, j.attempts::text, j.record FROM " +
+         qualified(schema, "journal") + " AS j ORDER BY j.id LIMIT " + std::to_string(limit);
 }
 
 std::string delete_sql(std::string_view schema, std::uint64_t id) {

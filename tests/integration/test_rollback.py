@@ -50,6 +50,28 @@ def journal_status(env, proxy, dbname: str) -> tuple[int | None, int | None, str
     return cli_count(out, "pending"), cli_count(out, "dead"), out
 
 
+def switch_primary(proxy, expect_ok: bool, phase: str, timeout: float = 10.0) -> str:
+    """A reload that moves the primary role (to or from cutover). pgdual also
+    refuses it while the journal's depth is not known yet (just after the
+    start); that refusal is retried, bounded, until pgdual decides on the
+    journal's actual state. Returns the log of the deciding attempt."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            log = reload_outcome(proxy, expect_ok, migration={"phase": phase})
+        except AssertionError:
+            log = proxy.log_text()[-2000:]
+            if not expect_ok or "not known yet" not in log or time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+            continue
+        if expect_ok or "not known yet" not in log:
+            return log
+        if time.monotonic() > deadline:
+            pytest.fail(f"the journal's depth stayed unknown for {timeout}s\n{log}")
+        time.sleep(0.3)
+
+
 def _entry_pending_in_prepare(env, proxy, direct_conn, pg_servers, dbname: str) -> None:
     """Row 1 written in dual_write (both stores); row 2 while new is down
     (journaled); then phase prepare and new up again: the entry must stay."""
@@ -130,7 +152,10 @@ def test_rollback_transition(fresh_db, proxy_factory, direct_conn, start, target
     with proxy.connect(fresh_db) as held:
         assert read_store(held) == READ_STORE[start]
         held.execute("INSERT INTO r VALUES (1, 'before')")
-        reload_outcome(proxy, True, migration={"phase": target})
+        # Until its first count of the journal a new pgdual journals its writes
+        # (the gate starts open): the switch waits for an empty journal.
+        wait_journal_drained(proxy, direct_conn, READ_STORE[start], fresh_db, timeout=10)
+        switch_primary(proxy, True, target)
         # A session adopts the phase at its next transaction boundary.
         assert read_store(held) == READ_STORE[target]
         held.execute("INSERT INTO r VALUES (2, 'held session')")
@@ -163,7 +188,7 @@ def test_cutover_reversal_refused_while_journal_pending(fresh_db, proxy_factory,
              what="the write made while old was down in the journal on new")
 
     for target in ("dual_write", "shadow_read"):
-        log = reload_outcome(proxy, False, migration={"phase": target})
+        log = switch_primary(proxy, False, target)
         assert "journal" in log.lower(), f"the refusal does not say why:\n{log}"
         with proxy.connect(fresh_db) as conn:
             assert read_store(conn) == "new", f"a refused reload to {target} took effect"
@@ -173,7 +198,7 @@ def test_cutover_reversal_refused_while_journal_pending(fresh_db, proxy_factory,
     wait_journal_drained(proxy, direct_conn, "new", fresh_db, timeout=30)
     assert ids(table_rows(direct_conn, fresh_db, "r")["old"]) == [1, 2]
 
-    reload_outcome(proxy, True, migration={"phase": "dual_write"})
+    switch_primary(proxy, True, "dual_write")
     with proxy.connect(fresh_db) as conn:
         assert read_store(conn) == "old"
         conn.execute("INSERT INTO r VALUES (3, 'old primary again')")

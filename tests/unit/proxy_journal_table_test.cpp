@@ -80,7 +80,10 @@ TEST_CASE("insert_sql quotes everything and carries the encoded record") {
 
 TEST_CASE("relay statements") {
   CHECK(journal_table::pending_sql("pgdual") ==
-        R"(SELECT id::text, instance, attempts::text, record FROM "pgdual"."journal" ORDER BY id LIMIT 100)");
+        R"(SELECT j.id::text AS entry_id, j.instance, j.attempts::text, j.record FROM "pgdual"."journal" AS j ORDER BY j.id LIMIT 100)");
+  // The order is the column's, not the text's (10 after 9): the output column must not be called id.
+  CHECK(journal_table::pending_sql("pgdual").find("::text, ") != std::string::npos);
+  CHECK(journal_table::pending_sql("pgdual").find("ORDER BY j.id") != std::string::npos);
   CHECK(journal_table::delete_sql("pgdual", 7) == R"(DELETE FROM "pgdual"."journal" WHERE id = 7)");
   CHECK(journal_table::failure_sql("pgdual", 7, "08006", "it's gone") ==
         R"(UPDATE "pgdual"."journal" SET attempts = attempts + 1, last_sqlstate = '08006',)"

@@ -128,9 +128,19 @@ def checked_table(direct_conn, fresh_db):
     return fresh_db
 
 
-def test_secondary_only_rejection_continue(proxy_factory, checked_table, direct_conn):
+# Quick retries, so a transaction the secondary keeps refusing reaches the dead letter in
+# well under a second (docs/journal.md).
+FAST_JOURNAL = {"max_attempts": 2, "retry_base_ms": 10, "retry_max_ms": 50, "poll_interval_ms": 50}
+DEAD = ("pgdual_journal_dead_letters_total", None)
+
+
+@pytest.mark.parametrize("journal", ["journal", "no_journal"])
+def test_secondary_only_rejection_continue(proxy_factory, checked_table, direct_conn, journal):
+    """With the journal, the refused transactions are retried, then dead-lettered, and the
+    writes behind them wait their turn; without it they are only recorded."""
     db = checked_table
-    proxy = proxy_factory(migration("dual_write", on_secondary_failure="continue"))
+    settings = dict(FAST_JOURNAL) if journal == "journal" else {"enabled": False}
+    proxy = proxy_factory(migration("dual_write", on_secondary_failure="continue", journal=settings))
     rejected_before = metric(proxy, *REJECTED)
     depth_before = metric(proxy, *RETRY_DEPTH)
 
@@ -148,22 +158,38 @@ def test_secondary_only_rejection_continue(proxy_factory, checked_table, direct_
 
     rows = table_rows(direct_conn, db, "s")
     assert [r[0] for r in rows["old"]] == [1, 2, 3, 4, 5, 6]
-    assert [r[0] for r in rows["new"]] == [3, 6]
-    # Three refusals: two autocommit writes and one transaction.
-    wait_for(lambda: metric(proxy, *REJECTED) >= rejected_before + 3, timeout=5,
-             what=f"{REJECTED} to count 3 refusals (was {rejected_before}, now "
+    # Without the journal, three refusals: two autocommit writes and one transaction. With
+    # it, the sessions see the first; the rest went through the journal (the relay's refusals
+    # are counted as dead letters below).
+    refusals = 3 if journal == "no_journal" else 1
+    wait_for(lambda: metric(proxy, *REJECTED) >= rejected_before + refusals, timeout=5,
+             what=f"{REJECTED} to count {refusals} refusals (was {rejected_before}, now "
                   f"{metric(proxy, *REJECTED)})")
-    depth = metric(proxy, *RETRY_DEPTH)
-    assert depth >= depth_before + 3, f"retry queue depth {depth_before} -> {depth}"
     log = proxy.log_text()
     assert "secondary rejected" in log and "23514" in log, proxy.log_tail()
+    if journal == "no_journal":
+        assert [r[0] for r in table_rows(direct_conn, db, "s")["new"]] == [3, 6]
+        depth = metric(proxy, *RETRY_DEPTH)
+        assert depth >= depth_before + 3, f"retry queue depth {depth_before} -> {depth}"
+        return
+    # Everything after the first refusal went through the journal, in order: the refused
+    # transactions end in the dead letter (the whole transaction 4+5), the rest applies.
+    wait_for(lambda: [r[0] for r in table_rows(direct_conn, db, "s")["new"]] == [3, 6], timeout=20,
+             what="rows 3 and 6 on the new store")
+    wait_for(lambda: (metric(proxy, *DEAD) or 0) >= 3, timeout=10, what=f"{DEAD} to count 3")
+    with direct_conn("old", db) as conn:
+        dead = conn.execute("SELECT sqlstate, tables, statements FROM pgdual.dead_letter "
+                            "ORDER BY id").fetchall()
+    assert [d[0] for d in dead] == ["23514"] * 3, dead
+    assert all(d[1] == ["public.s"] for d in dead), dead
+    assert "INSERT INTO s" in dead[2][2] and dead[2][2].count("INSERT") == 2, dead[2][2]
 
 
 @pytest.mark.parametrize("protocol", ["simple", "extended"])
 def test_secondary_only_rejection_fail_autocommit(proxy_factory, checked_table, direct_conn,
                                                   protocol):
     db = checked_table
-    proxy = proxy_factory(migration("dual_write", on_secondary_failure="fail"))
+    proxy = proxy_factory(migration("dual_write", on_secondary_failure="fail", journal=FAST_JOURNAL))
     rejected_before = metric(proxy, *REJECTED)
     with connect(proxy, db, protocol) as conn:
         with pytest.raises(psycopg.Error) as info:
@@ -174,9 +200,11 @@ def test_secondary_only_rejection_fail_autocommit(proxy_factory, checked_table, 
         assert conn.execute("INSERT INTO s VALUES (%s, %s)", (2, 5), **ext(protocol)).rowcount == 1
     rows = table_rows(direct_conn, db, "s")
     # Autocommit: the primary committed before the secondary refused; it
-    # cannot be rolled back, only reported.
+    # cannot be rolled back, only reported (and journaled: retried, then dead-lettered, while
+    # the next write waits behind it).
     assert rows["old"] == [(1, 500), (2, 5)]
-    assert rows["new"] == [(2, 5)]
+    wait_for(lambda: table_rows(direct_conn, db, "s")["new"] == [(2, 5)], timeout=20,
+             what="(2, 5) on the new store")
     assert metric(proxy, *REJECTED) >= rejected_before + 1
 
 

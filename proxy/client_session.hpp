@@ -217,6 +217,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void ask_secondary_xid();
   std::string replay_marker(const TransactionCapture& capture) const;
   boost::asio::awaitable<void> wait_journal_appends();
+  void announce_async_write(const PrimaryUnit& unit);
   void leave_journaled_transaction();
   // Bytes for the client: a WARNING when an outbox INSERT failed.
   std::string on_journal_statement_error(PrimaryUnit& unit, std::span<const std::uint8_t> payload);

@@ -81,6 +81,23 @@ void JournalAppender::push(std::string database, JournalRecord record,
   finish(context_, done, false, "the journal is not running");
 }
 
+void JournalAppender::push_statement(std::string database, std::string sql,
+                                     JournalService::AppendDone done) {
+  {
+    std::lock_guard lock(mutex_);
+    if (running_ && !stopping_) {
+      Task task;
+      task.database = std::move(database);
+      task.done = std::move(done);
+      task.statement = std::move(sql);
+      queue_.push_back(std::move(task));
+      cv_.notify_all();
+      return;
+    }
+  }
+  if (done) done(false, "the journal is not running");
+}
+
 void JournalAppender::run() {
   for (;;) {
     Task task;
@@ -92,6 +109,12 @@ void JournalAppender::run() {
       queue_.pop_front();
     }
     std::string error;
+    if (!task.statement.empty()) {
+      const bool ok = store_in_table(task, true, error);
+      if (!ok) spdlog::warn("journal: bookkeeping in database \"{}\" failed: {}", task.database, error);
+      if (task.done) task.done(ok, error);
+      continue;
+    }
     const bool ok = store(task, error);
     finish(context_, task.done, ok, error);
   }
@@ -143,7 +166,8 @@ bool JournalAppender::store_in_table(Task& task, bool last_try, std::string& err
     error = "primary unreachable: " + error;
     return false;
   }
-  const std::string sql = journal_table::insert_sql(context_.schema, task.record);
+  const std::string sql = task.statement.empty() ? journal_table::insert_sql(context_.schema, task.record)
+                                                 : task.statement;
   if (sql.empty()) {
     error = "the record is too large to encode";
     return false;

@@ -30,12 +30,16 @@ class JournalAppender {
   void stop();
   // `done` runs on the appender's thread (inline when it is not running).
   void push(std::string database, JournalRecord record, JournalService::AppendDone done);
+  // One of pgdual's own statements for the table store (instances bookkeeping), in the same
+  // FIFO order; not a journal entry (the gate and the append metrics ignore it).
+  void push_statement(std::string database, std::string sql, JournalService::AppendDone done);
 
  private:
   struct Task {
     std::string database;
     JournalRecord record;
     JournalService::AppendDone done;
+    std::string statement;  // push_statement: run this instead of storing the record
   };
 
   void run();

@@ -191,6 +191,7 @@ JournalRelay::Look JournalRelay::table_pass(const RuntimeConfig& runtime,
     }
     primary.schema_ready = true;
   }
+  if (!primary.instance_checked) check_instance(database, primary);
   if (!primary.holder) {
     auto reply = pg::exec(primary.link.get(), journal_table::relay_lock_sql(schema), cancelled_);
     if (!reply.ok) {
@@ -302,6 +303,37 @@ bool JournalRelay::table_replay(const RuntimeConfig& runtime, const std::string&
     }
   }
   return rows == static_cast<int>(journal_table::kBatch);
+}
+
+}  // namespace pgdual::proxy
+
+namespace pgdual::proxy {
+
+void JournalRelay::check_instance(const std::string& database, Primary& primary) {
+  const std::string& schema = context_.schema;
+  auto check = pg::exec(primary.link.get(), journal_table::instance_check_sql(schema, context_.instance),
+                        cancelled_);
+  if (!check.ok) return;
+  if (check.rows() == 1 && check.value(0, 0) == "false" && !check.value(0, 1).empty()) {
+    std::vector<std::string> tables;
+    std::string rest = check.value(0, 1);
+    for (std::size_t start = 0; start <= rest.size();) {
+      const auto comma = rest.find(',', start);
+      const auto end = comma == std::string::npos ? rest.size() : comma;
+      if (end > start) tables.push_back(rest.substr(start, end - start));
+      start = end + 1;
+    }
+    // Strategy async acknowledges before the secondary applied: what was queued in memory
+    // when the process died is gone. Which tables it wrote is known; say so loudly.
+    context_.metrics.count_reconciliation(tables);
+    spdlog::error("pgdual instance {} did not stop cleanly while writing under strategy async: "
+                  "writes it had queued in memory for the secondary may be lost; reconcile tables "
+                  "[{}] of database \"{}\" (strategy outbox loses nothing)",
+                  context_.instance, rest, database);
+  }
+  auto start = pg::exec(primary.link.get(), journal_table::instance_start_sql(schema, context_.instance),
+                        cancelled_);
+  if (start.ok) primary.instance_checked = true;
 }
 
 }  // namespace pgdual::proxy

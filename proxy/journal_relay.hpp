@@ -57,6 +57,7 @@ class JournalRelay {
   struct Primary {
     pg::Link link;
     bool schema_ready = false;
+    bool instance_checked = false;  // <schema>.instances looked at and marked started
     bool holder = false;
     bool down_logged = false;
     Backoff backoff;
@@ -83,6 +84,8 @@ class JournalRelay {
   Look file_pass(const RuntimeConfig& runtime, bool can_replay, bool& more);
 
   // Secondary side (journal_relay_secondary.cpp).
+  // Once per database and process: did this instance stop cleanly last time? (journal_table.hpp)
+  void check_instance(const std::string& database, Primary& primary);
   Attempt replay_one(const RuntimeConfig& runtime, const std::string& database,
                      const JournalRecord& record, const std::string& key);
   Attempt failure(const RuntimeConfig& runtime, const JournalRecord& record,

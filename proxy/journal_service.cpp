@@ -47,6 +47,7 @@ struct JournalService::Impl {
   bool stopped = false;
   mutable std::mutex ready_mutex;
   std::set<std::string, std::less<>> schema_ready;  // outbox: primaries whose tables exist
+  std::set<std::pair<std::string, std::string>> async_tables;  // (database, table) recorded
 
   bool enabled() const {
     auto runtime = context.config();
@@ -112,6 +113,16 @@ void JournalService::stop() {
   context.abandon_at = std::chrono::duration_cast<std::chrono::nanoseconds>(
                            abandon.time_since_epoch())
                            .count();
+  if (context.store == config::JournalStore::table) {
+    // A clean stop: nothing of strategy async is left queued in memory (the sessions are gone).
+    auto runtime = context.config();
+    if (runtime) {
+      for (const auto& database : context.known_databases(runtime->config.migration.journal)) {
+        impl_->appender.push_statement(database, journal_table::instance_stop_sql(context.schema, context.instance),
+                                       nullptr);
+      }
+    }
+  }
   context.stopping = true;
   context.wake_relay();
   impl_->appender.stop();  // drains the queue first
@@ -191,6 +202,36 @@ bool JournalService::schema_ready(const std::string& key) const {
 void JournalService::note_schema_ready(const std::string& key) {
   std::lock_guard lock(impl_->ready_mutex);
   impl_->schema_ready.insert(key);
+}
+
+}  // namespace pgdual::proxy
+
+namespace pgdual::proxy {
+
+bool JournalService::announce_async_tables(const std::string& database,
+                                           const std::vector<std::string>& tables, AppendDone done) {
+  if (impl_->context.store != config::JournalStore::table || tables.empty()) return true;
+  std::vector<std::string> fresh;
+  {
+    std::lock_guard lock(impl_->ready_mutex);
+    for (const auto& table : tables) {
+      if (!impl_->async_tables.contains({database, table})) fresh.push_back(table);
+    }
+  }
+  if (fresh.empty()) return true;
+  // A table counts as recorded only once the row is stored: two sessions writing a new table
+  // at once both wait for (idempotent) upserts rather than one acknowledging early.
+  Impl* impl = impl_.get();
+  impl_->appender.push_statement(
+      database, journal_table::instance_async_tables_sql(impl_->context.schema, impl_->context.instance, fresh),
+      [impl, database, fresh, done = std::move(done)](bool ok, const std::string& error) {
+        if (ok) {
+          std::lock_guard lock(impl->ready_mutex);
+          for (const auto& table : fresh) impl->async_tables.emplace(database, table);
+        }
+        if (done) done(ok, error);
+      });
+  return false;
 }
 
 }  // namespace pgdual::proxy

@@ -87,6 +87,12 @@ class JournalService {
   // Outbox: the INSERT of one record into the table store, for the
   // session's primary connection (simple query, no parameters).
   std::string insert_sql(const JournalRecord& record) const;
+  // Strategy async: records (table store) that this instance writes these tables, before such
+  // a write is acknowledged, so a crash that loses writes queued in memory names them at the
+  // next start. True when they are recorded already (then `done` is not called); else `done`
+  // runs on a service thread once stored.
+  bool announce_async_tables(const std::string& database, const std::vector<std::string>& tables,
+                             AppendDone done);
   // Outbox: the statements (one simple Query string, in its own transaction) that create the
   // journal tables if missing, for a session to run on its primary connection before its first
   // in-band insert; `key` names that primary and database, and is remembered once done.

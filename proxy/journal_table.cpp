@@ -70,7 +70,37 @@ std::vector<std::string> ddl(std::string_view schema) {
           " (id bigint PRIMARY KEY, instance text, created_at timestamptz,"
           " died_at timestamptz DEFAULT now(), reason text, attempts int, sqlstate text,"
           " error text, tables text[], statements text, record bytea)",
+      "CREATE TABLE IF NOT EXISTS " + qualified(schema, "instances") +
+          " (instance text PRIMARY KEY, started_at timestamptz NOT NULL DEFAULT now(),"
+          " stopped_cleanly boolean NOT NULL DEFAULT false,"
+          " async_tables text[] NOT NULL DEFAULT '{}')",
   };
+}
+
+std::string instance_check_sql(std::string_view schema, std::string_view instance) {
+  return "SELECT stopped_cleanly::text, array_to_string(async_tables, ',') FROM " +
+         qualified(schema, "instances") + " WHERE instance = " + quote_literal(instance);
+}
+
+std::string instance_start_sql(std::string_view schema, std::string_view instance) {
+  return "INSERT INTO " + qualified(schema, "instances") + " AS i (instance) VALUES (" +
+         quote_literal(instance) +
+         ") ON CONFLICT (instance) DO UPDATE SET started_at = now(), stopped_cleanly = false";
+}
+
+std::string instance_async_tables_sql(std::string_view schema, std::string_view instance,
+                                      const std::vector<std::string>& tables) {
+  std::string list;
+  for (const auto& table : tables) list += (list.empty() ? "" : ", ") + quote_literal(table);
+  return "INSERT INTO " + qualified(schema, "instances") + " AS i (instance, async_tables) VALUES (" +
+         quote_literal(instance) + ", ARRAY[" + list +
+         "]::text[]) ON CONFLICT (instance) DO UPDATE SET async_tables = ARRAY(SELECT DISTINCT t FROM "
+         "unnest(i.async_tables || EXCLUDED.async_tables) AS t ORDER BY t)";
+}
+
+std::string instance_stop_sql(std::string_view schema, std::string_view instance) {
+  return "UPDATE " + qualified(schema, "instances") +
+         " SET stopped_cleanly = true, async_tables = '{}' WHERE instance = " + quote_literal(instance);
 }
 
 std::string ddl_lock_sql(std::string_view schema) {

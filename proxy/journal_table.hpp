@@ -56,6 +56,16 @@ std::string text_array_literal(const std::vector<std::string>& values);
 // cannot be encoded (a field of 4 GiB or more).
 std::string insert_sql(std::string_view schema, const JournalRecord& record);
 
+// <schema>.instances: one row per pgdual instance, so that a crash under strategy async (which
+// loses what was queued in memory) is visible at the next start. async_tables lists the tables
+// the instance wrote under async since it started (recorded before the first such write is
+// acknowledged); a row found with stopped_cleanly false names the tables to reconcile.
+std::string instance_check_sql(std::string_view schema, std::string_view instance);
+std::string instance_start_sql(std::string_view schema, std::string_view instance);
+std::string instance_async_tables_sql(std::string_view schema, std::string_view instance,
+                                      const std::vector<std::string>& tables);
+std::string instance_stop_sql(std::string_view schema, std::string_view instance);
+
 // Pending entries, id order: id::text, instance, attempts::text, record; for a
 // binary-format result (the text columns are then their plain bytes).
 std::string pending_sql(std::string_view schema, std::size_t limit = kBatch);

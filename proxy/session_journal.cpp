@@ -213,6 +213,23 @@ void ClientSession::journal_capture(TransactionCapture capture, std::string reas
                             });
 }
 
+void ClientSession::announce_async_write(const PrimaryUnit& unit) {
+  // Strategy async acknowledges before the secondary has the write: the tables written that
+  // way are recorded (once per process) before the acknowledgement, so a crash that loses
+  // the in-memory queue names them at the next start (docs/journal.md).
+  if (!appends_) appends_ = std::make_shared<AppendTracker>(client_.socket().get_executor());
+  auto tracker = appends_;
+  const bool known = runtime_.journal().announce_async_tables(
+      identity_.database, unit.tables, [tracker](bool ok, const std::string& error) {
+        if (!ok) spdlog::error("journal: could not record the tables written under async: {}", error);
+        asio::post(tracker->executor, [tracker] {
+          --tracker->in_flight;
+          tracker->signal.cancel();
+        });
+      });
+  if (!known) ++tracker->in_flight;
+}
+
 asio::awaitable<void> ClientSession::wait_journal_appends() {
   if (!appends_) co_return;
   auto tracker = appends_;

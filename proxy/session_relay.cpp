@@ -406,6 +406,9 @@ void ClientSession::dispatch_unit() {
     if (unit.decision.ends_transaction && config_->config.migration.strategy == config::Strategy::sync) {
       catch_up_for_ = unit.id;
     }
+    if (capture && migration.strategy == config::Strategy::async && !unit.tables.empty()) {
+      announce_async_write(unit);
+    }
   } else {
     metrics.routing_decisions(roles_.primary == routing::Store::old_store ? RoutingDecision::old_only
                                                                           : RoutingDecision::new_only)
@@ -692,7 +695,7 @@ asio::awaitable<void> ClientSession::finish_primary_unit(char status) {
       on_secondary_broken();
     }
   }
-  if (sync) co_await wait_journal_appends();  // what failed is durable before the client hears
+  co_await wait_journal_appends();  // what failed (or, under async, what it wrote) is durable first
   report_secondary_depth();
 
   if (auto rejected = secondary_rejections_.find(unit.id); rejected != secondary_rejections_.end()) {

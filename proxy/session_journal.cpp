@@ -85,10 +85,8 @@ bool ClientSession::journal_mode() const {
 
 void ClientSession::capture_unit(PrimaryUnit& unit, bool transaction_start) {
   if (!capturing_ || transaction_start) {
-    if (capturing_) {
-      // The previous transaction ended without the primary saying so (should not happen).
-      capturing_ = false;
-    }
+    // A transaction's first mirrored unit (a capture still open here belonged to a
+    // transaction whose end the primary never reported: it is replaced).
     open_capture_ = TransactionCapture{};
     open_capture_.first_unit = unit.id;
     // What the session had set up when the transaction began: the replay
@@ -107,7 +105,11 @@ void ClientSession::capture_unit(PrimaryUnit& unit, bool transaction_start) {
       runtime_.journal().enter_journaled();
       entered_journal_gate_ = true;
     }
-    if (journaling_tx_) open_capture_.reason = outbox() ? "outbox" : secondary_usable() ? "queued behind the journal" : "secondary unavailable";
+    if (journaling_tx_) {
+      open_capture_.reason = outbox()              ? "outbox"
+                             : secondary_usable() ? "queued behind the journal"
+                                                  : "secondary unavailable";
+    }
   }
   open_capture_.bytes.append(secondary_unit_bytes_);
   open_capture_.last_unit = unit.id;

@@ -73,7 +73,7 @@ void JournalAppender::push(std::string database, JournalRecord record,
   {
     std::lock_guard lock(mutex_);
     if (running_ && !stopping_) {
-      queue_.push_back(Task{std::move(database), std::move(record), std::move(done)});
+      queue_.push_back(Task{std::move(database), std::move(record), std::move(done), {}});
       cv_.notify_all();
       return;
     }

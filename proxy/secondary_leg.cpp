@@ -42,15 +42,13 @@ bool SecondaryLeg::sent_unanswered(UnitId unit) const {
 
 void SecondaryLeg::enqueue(UnitId unit, EntryPurpose purpose, std::string bytes, bool ready,
                            std::shared_ptr<shadow::ResultCapture> capture) {
-  Entry entry{unit, purpose, std::move(bytes), ready};
-  entry.capture = std::move(capture);
+  Entry entry{unit, purpose, std::move(bytes), ready, {}, std::move(capture)};
   queued_.push_back(std::move(entry));
 }
 
 void SecondaryLeg::enqueue_shadow(UnitId unit, std::string bytes,
                                   std::shared_ptr<shadow::ResultCapture> capture) {
-  Entry entry{unit, EntryPurpose::shadow, std::move(bytes), true};
-  entry.capture = std::move(capture);
+  Entry entry{unit, EntryPurpose::shadow, std::move(bytes), true, {}, std::move(capture)};
   queued_.push_back(std::move(entry));
 }
 

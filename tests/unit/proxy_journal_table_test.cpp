@@ -45,13 +45,15 @@ TEST_CASE("literals: bytea as hex, text[] from quoted elements") {
 
 TEST_CASE("DDL of the journal and dead letter") {
   const auto ddl = journal_table::ddl("pgdual");
-  REQUIRE(ddl.size() == 3);
+  REQUIRE(ddl.size() == 4);
   CHECK(ddl[0] == R"(CREATE SCHEMA IF NOT EXISTS "pgdual")");
   CHECK(ddl[1].find(R"(CREATE TABLE IF NOT EXISTS "pgdual"."journal" (id bigserial PRIMARY KEY,)") == 0);
   CHECK(ddl[1].find("created_at timestamptz NOT NULL DEFAULT clock_timestamp()") != std::string::npos);
   CHECK(ddl[1].find("record bytea NOT NULL") != std::string::npos);
   CHECK(ddl[2].find(R"(CREATE TABLE IF NOT EXISTS "pgdual"."dead_letter" (id bigint PRIMARY KEY,)") == 0);
   CHECK(ddl[2].find("statements text, record bytea)") != std::string::npos);
+  CHECK(ddl[3].find(R"(CREATE TABLE IF NOT EXISTS "pgdual"."instances" (instance text PRIMARY KEY,)") == 0);
+  CHECK(ddl[3].find("async_tables text[] NOT NULL DEFAULT '{}'") != std::string::npos);
   CHECK(journal_table::ddl_lock_sql("pgdual").find("SELECT pg_advisory_xact_lock(") == 0);
 }
 
@@ -140,4 +142,20 @@ TEST_CASE("libpq conninfo quoting") {
   CHECK(conninfo ==
         R"(host='db.example' port='6543' user='o\'neil' password='p\\w\'d' dbname='my db')"
         R"( sslmode='prefer' connect_timeout='1' application_name='pgdual journal relay')");
+}
+
+TEST_CASE("instances: the async crash check") {
+  CHECK(journal_table::instance_check_sql("pgdual", "pod'1") ==
+        R"(SELECT stopped_cleanly::text, array_to_string(async_tables, ',') FROM "pgdual"."instances" WHERE instance = 'pod''1')");
+  // A restart marks the row started but keeps the tables a crashed run left: they are
+  // reported until a clean stop clears them.
+  const auto start = journal_table::instance_start_sql("pgdual", "pod-1");
+  CHECK(start.find("ON CONFLICT (instance) DO UPDATE SET started_at = now(), stopped_cleanly = false") !=
+        std::string::npos);
+  CHECK(start.find("async_tables") == std::string::npos);
+  const auto add = journal_table::instance_async_tables_sql("pgdual", "pod-1", {"public.a", "x'y"});
+  CHECK(add.find("ARRAY['public.a', 'x''y']::text[]") != std::string::npos);
+  CHECK(add.find("unnest(i.async_tables || EXCLUDED.async_tables)") != std::string::npos);
+  CHECK(journal_table::instance_stop_sql("pgdual", "pod-1") ==
+        R"(UPDATE "pgdual"."instances" SET stopped_cleanly = true, async_tables = '{}' WHERE instance = 'pod-1')");
 }

@@ -104,7 +104,7 @@ void JournalService::start() {
   impl_->relay.start();
 }
 
-void JournalService::stop() {
+void JournalService::stop(bool clean) {
   std::lock_guard lock(impl_->lifecycle);
   if (!impl_->started || impl_->stopped) return;
   impl_->stopped = true;
@@ -113,7 +113,7 @@ void JournalService::stop() {
   context.abandon_at = std::chrono::duration_cast<std::chrono::nanoseconds>(
                            abandon.time_since_epoch())
                            .count();
-  if (context.store == config::JournalStore::table) {
+  if (clean && context.store == config::JournalStore::table) {
     // A clean stop: nothing of strategy async is left queued in memory (the sessions are gone).
     auto runtime = context.config();
     if (runtime) {

@@ -67,8 +67,10 @@ class JournalService {
   void start();
   // Stops and joins the threads; appends still queued are completed first
   // (bounded by their connect timeouts) so an acknowledged-to-be-journaled
-  // transaction is not dropped on a graceful shutdown.
-  void stop();
+  // transaction is not dropped on a graceful shutdown. `clean`: every session
+  // ended on its own, so nothing queued under strategy async was dropped
+  // (recorded in <schema>.instances; a crash or a cut-off session is not clean).
+  void stop(bool clean = true);
 
   // migration.journal.instance, or the host name when that is empty.
   const std::string& instance() const;

@@ -64,7 +64,17 @@ Server::Server(config::Config config, std::string config_path)
       metrics_(PGDUAL_VERSION),
       acceptor_(control_) {}
 
-Server::~Server() { stop_workers(); }
+Server::~Server() {
+  stop_workers();
+  // A pending accept owns a socket of a worker's io_context, and control_ is destroyed after
+  // the workers: let the closed acceptor's aborted accept complete now (its coroutine ends)
+  // rather than leave it to be destroyed with control_ after its worker is gone.
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+  if (signals_) signals_->cancel(ignored);  // ends signal_loop the same way
+  control_.restart();
+  control_.poll();
+}
 
 int Server::run() {
   configure_logging(initial_config_.log);
@@ -107,7 +117,9 @@ int Server::run() {
   wait_for_signals();
   control_.run();
   stop_workers();
-  runtime_->journal().stop();  // after the sessions: their last appends complete first
+  // After the sessions: their last appends complete first. A stop is clean (nothing queued
+  // under async was dropped) only when every session ended on its own before the drain timeout.
+  runtime_->journal().stop(!drain_timed_out_);
   spdlog::info("pgdual stopped");
   return 0;
 }
@@ -188,22 +200,21 @@ asio::awaitable<void> Server::accept_loop() {
 }
 
 void Server::wait_for_signals() {
-  auto signals = std::make_shared<asio::signal_set>(control_, SIGINT, SIGTERM, SIGHUP);
-  auto handler = std::make_shared<std::function<void(boost::system::error_code, int)>>();
-  *handler = [this, signals, handler](boost::system::error_code ec, int signal) {
-    if (ec) return;
+  signals_ = std::make_unique<asio::signal_set>(control_, SIGINT, SIGTERM, SIGHUP);
+  asio::co_spawn(control_, signal_loop(), asio::detached);
+}
+
+asio::awaitable<void> Server::signal_loop() {
+  for (;;) {
+    auto [ec, signal] = co_await signals_->async_wait(use_tuple);
+    if (ec) co_return;  // cancelled: the server is going away
     if (signal == SIGHUP) {
       reload("SIGHUP");
-      signals->async_wait(*handler);
-      return;
-    }
-    if (!stopping_) {
+    } else if (!stopping_) {
       spdlog::info("received signal {}: draining sessions", signal);
       asio::co_spawn(control_, drain_and_stop(), asio::detached);
     }
-    signals->async_wait(*handler);
-  };
-  signals->async_wait(*handler);
+  }
 }
 
 asio::awaitable<void> Server::drain_and_stop() {
@@ -227,6 +238,7 @@ asio::awaitable<void> Server::drain_and_stop() {
     co_await tick.async_wait(use_tuple);
   }
   if (runtime_->client_count().load() > 0) {
+    drain_timed_out_ = true;
     spdlog::warn("drain timeout: closing {} sessions still in a transaction", runtime_->client_count().load());
   }
   admin_->stop();

@@ -1,16 +1,16 @@
 #pragma once
-#include <optional>
-#include <string>
 // The process: one io_context per worker thread for client sessions, and a
 // control io_context on the calling thread for the acceptor, the admin HTTP
 // server, signals and config reloads.
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,6 +47,7 @@ class Server {
                                                     const config::MigrationConfig& next);
   void publish_phase(const config::MigrationConfig& migration);
   void wait_for_signals();
+  boost::asio::awaitable<void> signal_loop();
   void start_workers();
   void stop_workers();
   void track(const std::shared_ptr<ClientSession>& session, Executor executor);
@@ -60,10 +61,12 @@ class Server {
   std::vector<std::thread> worker_threads_;
   std::size_t next_worker_ = 0;
   boost::asio::ip::tcp::acceptor acceptor_;
+  std::unique_ptr<boost::asio::signal_set> signals_;
   std::unique_ptr<AdminServer> admin_;
   std::unique_ptr<BackendProbe> probe_;
   bool config_valid_ = true;
   bool stopping_ = false;
+  bool drain_timed_out_ = false;  // sessions were cut off: the journal's stop is not clean
 
   std::mutex sessions_mutex_;
   std::list<std::pair<std::weak_ptr<ClientSession>, Executor>> sessions_;

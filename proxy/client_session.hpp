@@ -207,6 +207,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // The session's writes go to the journal instead of the secondary now.
   bool journal_mode() const;
   void capture_unit(PrimaryUnit& unit, bool transaction_start);
+  std::vector<std::string> replay_settings() const;
   void outbox_in_band(PrimaryUnit& unit, char status_before);
   std::optional<JournalRecord> journal_record(const TransactionCapture& capture);
   void journal_capture(TransactionCapture capture, std::string reason);

@@ -18,7 +18,10 @@ std::string ClientSession::catalog_key() const {
 }
 
 bool ClientSession::search_path_needed() const {
-  return !search_path_known_ && !config_->config.migration.tables.empty();
+  // Table overrides resolve names through it; a journal record recreates it for the replay.
+  return !search_path_known_ &&
+         (!config_->config.migration.tables.empty() ||
+          (config_->config.migration.journal.enabled && roles_.secondary.has_value()));
 }
 
 bool ClientSession::catalog_refresh_due() {

@@ -26,6 +26,7 @@
 #include "protocol/messages.hpp"
 #include "proxy/client_session.hpp"
 #include "proxy/journal_metrics.hpp"
+#include "proxy/replay_policy.hpp"
 
 namespace pgdual::proxy {
 
@@ -89,6 +90,7 @@ void ClientSession::capture_unit(PrimaryUnit& unit, bool transaction_start) {
     // transaction whose end the primary never reported: it is replaced).
     open_capture_ = TransactionCapture{};
     open_capture_.first_unit = unit.id;
+    open_capture_.session_state = replay_settings();
     // What the session had set up when the transaction began: the replay
     // recreates it first.
     for_each_frame(units_->session_state_replay(), [&](const protocol::Frame& frame) {
@@ -116,6 +118,28 @@ void ClientSession::capture_unit(PrimaryUnit& unit, bool transaction_start) {
   open_capture_.has_write = open_capture_.has_write || unit.is_write;
   for (const auto& table : unit.tables) open_capture_.tables.push_back(table);
   unit.journaled = journaling_tx_;
+}
+
+std::vector<std::string> ClientSession::replay_settings() const {
+  // The settings that change how the server reads the statements' text and values, as this
+  // session has them (its startup parameters and `options`, as the primary reported them), so
+  // the relay's own connection reads a replayed timestamp, string or name the same way. The
+  // session's own SET statements follow them in the record.
+  std::vector<std::string> settings;
+  for (const auto& [name, value] : primary_->parameter_status()) {
+    if (name == "client_encoding" || name == "DateStyle" || name == "TimeZone" ||
+        name == "IntervalStyle" || name == "standard_conforming_strings") {
+      settings.push_back("SET " + name + " TO " + replay::quote_literal(value));
+    }
+  }
+  if (search_path_known_) {
+    std::string path;
+    for (const auto& schema : search_path_) {
+      path += (path.empty() ? "" : ", ") + replay::quote_identifier(schema);
+    }
+    settings.push_back("SET search_path TO " + (path.empty() ? std::string("''") : path));
+  }
+  return settings;
 }
 
 void ClientSession::outbox_in_band(PrimaryUnit& unit, char status_before) {

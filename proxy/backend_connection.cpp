@@ -29,7 +29,7 @@ BackendConnection::BackendConnection(tcp::socket socket, const config::BackendCo
                                      BackendRole role)
     : stream_(std::move(socket)),
       reader_(stream_, kBackendStartupMaxMessage, false),
-      config_(&config),
+      config_(config),
       role_(role) {}
 
 boost::asio::awaitable<std::unique_ptr<BackendConnection>> BackendConnection::open(
@@ -75,7 +75,7 @@ boost::asio::awaitable<std::unique_ptr<BackendConnection>> BackendConnection::op
 boost::asio::awaitable<bool> BackendConnection::negotiate_tls(boost::asio::ssl::context* tls,
                                                               BackendFailure& failure) {
   using config::SslMode;
-  if (config_->sslmode == SslMode::disable || tls == nullptr) co_return true;
+  if (config_.sslmode == SslMode::disable || tls == nullptr) co_return true;
   std::string request;
   protocol::append_ssl_request(request);
   if (auto ec = co_await stream_.write_all(request)) {
@@ -89,17 +89,17 @@ boost::asio::awaitable<bool> BackendConnection::negotiate_tls(boost::asio::ssl::
     co_return false;
   }
   if (answer == 'N') {
-    if (config_->sslmode == SslMode::prefer) co_return true;
-    failure.reason = "server " + config_->host + " does not support SSL, but sslmode requires it";
+    if (config_.sslmode == SslMode::prefer) co_return true;
+    failure.reason = "server " + config_.host + " does not support SSL, but sslmode requires it";
     co_return false;
   }
   if (answer != 'S') {
     failure.reason = "unexpected answer to SSLRequest";
     co_return false;
   }
-  const bool verify_host = config_->sslmode == SslMode::verify_full;
-  if (auto handshake_ec = co_await stream_.handshake_as_client(*tls, config_->host, verify_host)) {
-    failure.reason = "TLS handshake with " + config_->host + " failed: " + handshake_ec.message();
+  const bool verify_host = config_.sslmode == SslMode::verify_full;
+  if (auto handshake_ec = co_await stream_.handshake_as_client(*tls, config_.host, verify_host)) {
+    failure.reason = "TLS handshake with " + config_.host + " failed: " + handshake_ec.message();
     co_return false;
   }
   co_return true;
@@ -156,7 +156,7 @@ boost::asio::awaitable<bool> BackendConnection::startup(const StartupParameters&
 boost::asio::awaitable<bool> BackendConnection::answer_authentication(
     const protocol::AuthenticationRequest& request, BackendFailure& failure) {
   std::string reply;
-  const std::string& password = config_->password;
+  const std::string& password = config_.password;
   switch (request.code) {
     case 0:  // AuthenticationOk
       co_return true;
@@ -169,7 +169,7 @@ boost::asio::awaitable<bool> BackendConnection::answer_authentication(
         co_return false;
       }
       std::span<const std::uint8_t, 4> salt(request.data.data(), 4);
-      protocol::append_password(reply, protocol::md5_password_response(config_->user, password, salt));
+      protocol::append_password(reply, protocol::md5_password_response(config_.user, password, salt));
       break;
     }
     case 10: {  // SASL: mechanisms as a list of C strings

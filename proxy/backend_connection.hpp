@@ -42,7 +42,7 @@ class BackendConnection {
   PgStream& stream() { return stream_; }
   FrameReader& reader() { return reader_; }
   BackendRole role() const { return role_; }
-  const config::BackendConfig& config() const { return *config_; }
+  const config::BackendConfig& config() const { return config_; }
   // What the server reported during startup.
   const StartupParameters& parameter_status() const { return parameter_status_; }
   std::int32_t process_id() const { return process_id_; }
@@ -58,7 +58,9 @@ class BackendConnection {
 
   PgStream stream_;
   FrameReader reader_;
-  const config::BackendConfig* config_;
+  // A copy: the RuntimeConfig it came from is freed when a reload replaces it, while this
+  // connection lives on (and is asked for its host and port, e.g. to cancel on it).
+  config::BackendConfig config_;
   BackendRole role_;
   StartupParameters parameter_status_;
   std::int32_t process_id_ = 0;

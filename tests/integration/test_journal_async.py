@@ -70,7 +70,7 @@ def test_async_clean_stop_reports_nothing(fresh_db, proxy_factory, direct_conn):
     wait_for(lambda: instance_row(direct_conn, fresh_db, "async-clean")[0] is False, 15,
              what="the restarted instance to mark itself started")
     assert CRASH_LINE not in proxy.log_text()
-    assert metric_sum(proxy, RECONCILE) == 0
+    assert metric_sum(proxy, RECONCILE) == 0, proxy.log_text()[-3000:]
 
 
 def test_async_queue_overflow_goes_to_the_journal(fresh_db, proxy_factory, direct_conn):

@@ -215,7 +215,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void mark_capture_failed(UnitId unit, const std::string& reason, const std::string& sqlstate);
   void resolve_unconfirmed(UnitId unit);
   void journal_unconfirmed(const std::string& reason);
-  void ask_secondary_xid();
+  void ask_secondary_xid(UnitId commit_unit);
   std::string replay_marker(const TransactionCapture& capture) const;
   boost::asio::awaitable<void> wait_journal_appends();
   void announce_async_write(const PrimaryUnit& unit);

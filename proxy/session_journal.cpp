@@ -312,12 +312,14 @@ void ClientSession::mark_capture_failed(UnitId unit, const std::string& reason, 
   }
 }
 
-void ClientSession::ask_secondary_xid() {
+void ClientSession::ask_secondary_xid(UnitId commit_unit) {
   // Just before the secondary's COMMIT, in its transaction: a cheap query, pipelined (nobody
-  // waits for it). Only transactions that wrote need it.
+  // waits for it). Only transactions that wrote need it. It carries the COMMIT's unit id: the
+  // leg's waits compare ids at the head of its queue, so an entry with a later id ahead of the
+  // COMMIT would let a wait for the COMMIT end before the COMMIT was answered.
   if (!open_capture_.has_write || open_capture_.secondary_xid) return;
   open_capture_.secondary_xid = std::make_shared<shadow::ResultCapture>();
-  secondary_->enqueue(next_unit_++, EntryPurpose::control, query_bytes("SELECT pg_catalog.pg_current_xact_id()"),
+  secondary_->enqueue(commit_unit, EntryPurpose::control, query_bytes("SELECT pg_catalog.pg_current_xact_id()"),
                       true, open_capture_.secondary_xid);
 }
 

@@ -133,13 +133,16 @@ asio::awaitable<bool> ClientSession::refresh_phase_at_boundary() {
     // journal) or none at all (outbox) is replaced by a fresh connection with the state
     // replayed.
     if (secondary_ && secondary_missed_units_ && secondary_->outstanding() == 0) drop_secondary();
-    if (!secondary_usable()) co_await connect_secondary(roles.primary);
-    if (!secondary_usable() || secondary_missed_units_) {
+    if (!secondary_usable()) {
+      // Open one now; the switch happens at a later boundary, once the new connection has
+      // the session's state (its replay runs when the pumps restart).
+      if (co_await connect_secondary(roles.primary)) co_return true;
       spdlog::warn("phase {} wants the other store as primary, but this session has no healthy "
-                   "connection to it; the switch waits for a new session",
+                   "connection to it; the switch waits",
                    config::to_string(phase_));
       co_return changed;
     }
+    if (secondary_missed_units_ || secondary_->outstanding() != 0) co_return changed;
     auto old_primary = std::move(primary_);
     primary_ = std::unique_ptr<BackendConnection>(secondary_->release_connection());
     secondary_ = std::make_unique<SecondaryLeg>(std::move(old_primary));
@@ -397,7 +400,7 @@ void ClientSession::dispatch_unit() {
     unit.mirrored = true;
     if (capture) {
       open_capture_.sent_to_secondary = true;
-      if (unit.decision.is_commit && status_before != 'I') ask_secondary_xid();
+      if (unit.decision.is_commit && status_before != 'I') ask_secondary_xid(unit.id);
     }
     // Held until the primary has executed it (see routing/phase_rules.hpp).
     secondary_->enqueue(unit.id, EntryPurpose::body, std::move(secondary_unit_bytes_), false);

@@ -149,8 +149,11 @@ void ClientSession::outbox_in_band(PrimaryUnit& unit, char status_before) {
   if (!outbox() || !journaling_tx_ || unit_bytes_flushed_) return;
   const auto& facts = units_->facts();
   const bool commit = unit.decision.is_commit && status_before != 'I';
+  // Not a COPY: its data arrives after the unit, so its record cannot be written ahead of the
+  // wrapper's COMMIT (it is appended after the commit instead).
   const bool autocommit_write = status_before == 'I' && unit.decision.ends_transaction == false &&
-                                predicted_status_ == 'I' && unit.is_write && !has_transaction_control(facts);
+                                predicted_status_ == 'I' && unit.is_write &&
+                                !has_transaction_control(facts) && !unit_runs_copy();
   if (commit && !open_capture_.has_write) return;
   if (!commit && !autocommit_write) return;
   auto record = journal_record(open_capture_);

@@ -320,7 +320,11 @@ void ClientSession::ask_secondary_xid(UnitId commit_unit) {
   // waits for it). Only transactions that wrote need it. It carries the COMMIT's unit id: the
   // leg's waits compare ids at the head of its queue, so an entry with a later id ahead of the
   // COMMIT would let a wait for the COMMIT end before the COMMIT was answered.
-  if (!open_capture_.has_write || open_capture_.secondary_xid) return;
+  // Not in a transaction the secondary already refused: the query would only fail there.
+  if (!open_capture_.has_write || open_capture_.secondary_xid || open_capture_.failed ||
+      transaction_secondary_error_) {
+    return;
+  }
   open_capture_.secondary_xid = std::make_shared<shadow::ResultCapture>();
   secondary_->enqueue(commit_unit, EntryPurpose::control, query_bytes("SELECT pg_catalog.pg_current_xact_id()"),
                       true, open_capture_.secondary_xid);

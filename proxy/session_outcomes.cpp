@@ -21,6 +21,9 @@ void ClientSession::on_secondary_result(const SecondaryResult& result) {
     on_shadow_side_done(result.unit, false, result.seconds);
     return;
   }
+  // pgdual's own statements (state replay, the transaction-id query before a COMMIT, which
+  // shares the COMMIT's unit id) are not the client's: only the body's outcome is compared.
+  if (result.purpose == EntryPurpose::control) return;
   for (auto& unit : primary_units_) {
     if (unit.id == result.unit) {
       // The secondary finished first: compared when the primary does.

@@ -655,6 +655,12 @@ asio::awaitable<void> ClientSession::finish_primary_unit(char status) {
     co_return;
   }
 
+  if (capturing_ && status == 'I' && unit.id >= open_capture_.first_unit) {
+    // Into unconfirmed_ until the secondary answers. Before the flush below: the secondary's
+    // answer can arrive while the flush is suspended, and must find it there.
+    const bool committed = !unit.error && (unit.command_tags.empty() || unit.command_tags.back() != "ROLLBACK");
+    co_await end_capture(unit, committed);
+  }
   if (secondary_usable()) {
     // The secondary follows only what the primary accepted (invariants 5, 7).
     if (unit.error) {
@@ -672,10 +678,6 @@ asio::awaitable<void> ClientSession::finish_primary_unit(char status) {
     record_unmirrored_write("partially committed multi-statement string", unit.text, unit.tables, "");
   }
 
-  if (capturing_ && status == 'I' && unit.id >= open_capture_.first_unit) {
-    const bool committed = !unit.error && (unit.command_tags.empty() || unit.command_tags.back() != "ROLLBACK");
-    co_await end_capture(unit, committed);  // into unconfirmed_ until the secondary answers
-  }
   PrimaryOutcome outcome{unit.error, status, std::move(unit.command_tags), std::move(unit.tables),
                          std::move(unit.text)};
   if (unit.error) {

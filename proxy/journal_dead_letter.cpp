@@ -45,17 +45,6 @@ void append_json_text(std::string& out, std::string_view text) {
   out.push_back('"');
 }
 
-std::string hex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char byte : bytes) {
-    out.push_back(kDigits[byte >> 4]);
-    out.push_back(kDigits[byte & 0x0F]);
-  }
-  return out;
-}
-
 // "key":"text" or "key_hex":"..." for bytes that are not text.
 void append_bytes(std::string& out, std::string_view key, std::string_view bytes, bool as_text) {
   out += '"';
@@ -64,7 +53,7 @@ void append_bytes(std::string& out, std::string_view key, std::string_view bytes
     out += "\":";
     append_json_text(out, bytes);
   } else {
-    out += "_hex\":\"" + hex(bytes) + '"';
+    out += "_hex\":\"" + hex_lower(bytes) + '"';
   }
 }
 

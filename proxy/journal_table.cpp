@@ -2,6 +2,8 @@
 
 #include "proxy/journal_table.hpp"
 
+#include "proxy/json_text.hpp"
+
 #include <algorithm>
 #include <limits>
 
@@ -25,22 +27,11 @@ std::int64_t fnv1a(std::string_view text) {
   return static_cast<std::int64_t>(hash);
 }
 
-std::string hex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char byte : bytes) {
-    out.push_back(kDigits[byte >> 4]);
-    out.push_back(kDigits[byte & 0x0F]);
-  }
-  return out;
-}
-
 // A value as an operator reads it in the dead letter: text values as quoted
 // literals, binary ones as hex.
 std::string shown_value(const std::optional<std::string>& value, ParamFormat format) {
   if (!value) return "NULL";
-  if (format == ParamFormat::binary) return "'\\x" + hex(*value) + "'";
+  if (format == ParamFormat::binary) return "'\\x" + hex_lower(*value) + "'";
   return quote_literal(*value);
 }
 
@@ -117,7 +108,7 @@ std::string relay_lock_sql(std::string_view schema) {
 }
 
 std::string bytea_literal(std::string_view bytes) {
-  return quote_literal("\\x" + hex(bytes)) + "::bytea";
+  return quote_literal("\\x" + hex_lower(bytes)) + "::bytea";
 }
 
 std::string text_array_literal(const std::vector<std::string>& values) {

@@ -73,4 +73,14 @@ void append_json_string(std::string& out, std::string_view text) {
   out += '"';
 }
 
+std::string hex_lower(std::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char byte : bytes) {
+    out.push_back(kHex[byte >> 4]);
+    out.push_back(kHex[byte & 0x0F]);
+  }
+  return out;
+}
+
 }  // namespace pgdual::proxy

@@ -19,4 +19,7 @@ bool is_utf8(std::string_view text);
 // valid UTF-8 kept as is, each byte of an invalid UTF-8 sequence written as \ufffd.
 void append_json_string(std::string& out, std::string_view text);
 
+// Every byte as two lowercase hex digits (bytea literals, binary values in JSON lines).
+std::string hex_lower(std::string_view bytes);
+
 }  // namespace pgdual::proxy

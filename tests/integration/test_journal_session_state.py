@@ -45,3 +45,33 @@ def test_replay_uses_the_sessions_settings(fresh_db, proxy_factory, direct_conn,
     assert str(rows["new"][2][2]) == "2024-04-03"
     assert rows["new"][3][3] == "back\\slash"
     assert table_rows(direct_conn, fresh_db, "public.events")["new"] == [], "replayed into the wrong schema"
+
+
+def test_journal_bad_input_is_refused_and_loses_nothing(env, fresh_db, proxy_factory, direct_conn,
+                                                        tmp_path):
+    """The journal's config and commands refuse bad input with a clear message: a reload with a
+    bad journal key keeps the running config (writes still reach both stores), and the CLI
+    names what is wrong and exits 2."""
+    from dual_write_helpers import pgdual_cli, reload_outcome
+
+    on_both(direct_conn, fresh_db, "CREATE TABLE b (id int PRIMARY KEY)")
+    proxy = proxy_factory(journal_migration("dual_write"))
+    reload_outcome(proxy, False, migration={"journal": {"max_attempts": 0,
+                                                       "permanent_sqlstates": ["nope"]}})
+    log = proxy.log_text()
+    assert "migration.journal.max_attempts" in log, proxy.log_tail()
+    assert "migration.journal.permanent_sqlstates[0]" in log and "SQLSTATE" in log, proxy.log_tail()
+    with proxy.connect(fresh_db) as conn:
+        conn.execute("INSERT INTO b VALUES (1)")
+    wait_journal_drained(proxy, direct_conn, "old", fresh_db, timeout=30)
+    rows = table_rows(direct_conn, fresh_db, "b")
+    assert rows["old"] == rows["new"] == [(1,)]
+
+    missing = pgdual_cli(env, "journal", "status", check=False)
+    assert missing.returncode == 2 and "needs --config" in missing.stderr, missing
+    unknown = pgdual_cli(env, "journal", "purge", "--config", "x.yaml", "--everything", check=False)
+    assert unknown.returncode == 2 and "unknown argument --everything" in unknown.stderr, unknown
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("migration:\n  journal:\n    store: disk\n")
+    refused = pgdual_cli(env, "journal", "status", "--config", str(bad), check=False)
+    assert refused.returncode != 0 and "migration.journal.store" in refused.stderr, refused

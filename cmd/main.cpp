@@ -8,9 +8,9 @@
 
 #include "config/default_config.hpp"
 #include "config/loader.hpp"
-#include "proxy/journal_admin.hpp"
-#include "proxy/sequence_sync.hpp"
-#include "proxy/server.hpp"
+#include "jobs/journal/journal_admin.hpp"
+#include "jobs/sequences/sequence_sync.hpp"
+#include "proxy/server/server.hpp"
 
 namespace {
 

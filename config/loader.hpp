@@ -30,4 +30,8 @@ LoadResult load_config_string(std::string_view yaml, const std::string& base_dir
 // auth.method, backends.* except password): the key paths that differ, in a stable order.
 std::vector<std::string> keys_needing_restart(const Config& running, const Config& reloaded);
 
+// `next` with every restart-only key set back to its running value (the same table as
+// keys_needing_restart).
+Config keep_restart_only_keys(const Config& running, Config next);
+
 }  // namespace pgdual::config

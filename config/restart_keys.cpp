@@ -1,74 +1,135 @@
-// keys_needing_restart: which changed keys a live reload cannot apply. The list must agree with
-// the "Reload" column of docs/configuration.md.
+// The one table of restart-only keys: which changed keys a live reload cannot apply, and how the
+// running values are kept. The list must agree with the "Reload" column of
+// docs/configuration.md.
+
+#include <functional>
 
 #include "config/loader.hpp"
 
 namespace pgdual::config {
 namespace {
 
-class Differences {
- public:
-  template <class T>
-  void compare(const char* path, const T& running, const T& reloaded) {
-    if (!(running == reloaded)) keys.emplace_back(path);
-  }
-  std::vector<std::string> keys;
+// One restart-only key: its path as the docs name it, how to tell that it changed, and how a
+// reload keeps the running value. Compared field by field so that a report names the key,
+// never its value.
+struct RestartOnlyKey {
+  std::string path;
+  std::function<bool(const Config& running, const Config& reloaded)> changed;
+  std::function<void(const Config& running, Config& next)> keep;
 };
 
-void compare_backend(Differences& d, const std::string& prefix, const BackendConfig& a,
-                     const BackendConfig& b) {
-  const auto key = [&](const char* name) { return prefix + "." + name; };
-  // Compared field by field so that the report names the key, never its value.
-  if (a.host != b.host) d.keys.push_back(key("host"));
-  if (a.port != b.port) d.keys.push_back(key("port"));
-  if (a.user != b.user) d.keys.push_back(key("user"));
+// A key that is one member of the config, reached by `field`: a generic lambda, so the same one
+// reads the running config and writes the next.
+template <class Field>
+RestartOnlyKey member(std::string path, Field field) {
+  return {std::move(path),
+          [field](const Config& a, const Config& b) { return !(field(a) == field(b)); },
+          [field](const Config& running, Config& next) { field(next) = field(running); }};
+}
+
+void add_backend(std::vector<RestartOnlyKey>& keys, const std::string& prefix,
+                 BackendConfig Config::*backend) {
   // password is absent on purpose: it is only used when a new backend connection logs in, so a
   // rotated password (password_file on a Kubernetes Secret volume) applies live.
-  if (a.dbname != b.dbname) d.keys.push_back(key("dbname"));
-  if (a.sslmode != b.sslmode) d.keys.push_back(key("sslmode"));
-  if (a.sslrootcert != b.sslrootcert) d.keys.push_back(key("sslrootcert"));
-  if (a.sslcert != b.sslcert) d.keys.push_back(key("sslcert"));
-  if (a.sslkey != b.sslkey) d.keys.push_back(key("sslkey"));
-  if (a.connect_timeout != b.connect_timeout) d.keys.push_back(key("connect_timeout_ms"));
+#define PGDUAL_BACKEND_KEY(name, member_name)                                          \
+  keys.push_back(member(prefix + "." name,                                            \
+                        [backend](auto& c) -> auto& { return (c.*backend).member_name; }))
+  PGDUAL_BACKEND_KEY("host", host);
+  PGDUAL_BACKEND_KEY("port", port);
+  PGDUAL_BACKEND_KEY("user", user);
+  PGDUAL_BACKEND_KEY("dbname", dbname);
+  PGDUAL_BACKEND_KEY("sslmode", sslmode);
+  PGDUAL_BACKEND_KEY("sslrootcert", sslrootcert);
+  PGDUAL_BACKEND_KEY("sslcert", sslcert);
+  PGDUAL_BACKEND_KEY("sslkey", sslkey);
+  PGDUAL_BACKEND_KEY("connect_timeout_ms", connect_timeout);
+#undef PGDUAL_BACKEND_KEY
+}
+
+void add_tls_field(std::vector<RestartOnlyKey>& keys, const char* path,
+                   std::function<bool(const ServerTlsConfig&, const ServerTlsConfig&)> differs,
+                   std::function<void(const ServerTlsConfig&, ServerTlsConfig&)> copy) {
+  // Only when tls is present on both sides; the "tls" key covers a section added or removed.
+  keys.push_back({path,
+                  [differs](const Config& a, const Config& b) {
+                    return a.tls && b.tls && differs(*a.tls, *b.tls);
+                  },
+                  [copy](const Config& running, Config& next) {
+                    if (running.tls && next.tls) copy(*running.tls, *next.tls);
+                  }});
+}
+
+std::vector<RestartOnlyKey> build_table() {
+  std::vector<RestartOnlyKey> keys;
+  // The listening sockets and the worker threads are created once at start.
+  keys.push_back({"listen",
+                  [](const Config& a, const Config& b) {
+                    return a.listen_host != b.listen_host || a.listen_port != b.listen_port;
+                  },
+                  [](const Config& running, Config& next) {
+                    next.listen_host = running.listen_host;
+                    next.listen_port = running.listen_port;
+                  }});
+  keys.push_back({"admin_listen",
+                  [](const Config& a, const Config& b) {
+                    return a.admin_host != b.admin_host || a.admin_port != b.admin_port;
+                  },
+                  [](const Config& running, Config& next) {
+                    next.admin_host = running.admin_host;
+                    next.admin_port = running.admin_port;
+                  }});
+  keys.push_back(member("workers", [](auto& c) -> auto& { return c.workers; }));
+  // The TLS context is built once at start; the handshake code depends on it.
+  keys.push_back({"tls",
+                  [](const Config& a, const Config& b) { return a.tls.has_value() != b.tls.has_value(); },
+                  [](const Config& running, Config& next) {
+                    if (running.tls.has_value() != next.tls.has_value()) next.tls = running.tls;
+                  }});
+#define PGDUAL_TLS_KEY(name)                                                                \
+  add_tls_field(                                                                            \
+      keys, "tls." #name, [](const ServerTlsConfig& a, const ServerTlsConfig& b) { return !(a.name == b.name); }, \
+      [](const ServerTlsConfig& running, ServerTlsConfig& next) { next.name = running.name; })
+  PGDUAL_TLS_KEY(cert_file);
+  PGDUAL_TLS_KEY(key_file);
+  PGDUAL_TLS_KEY(ca_file);
+  PGDUAL_TLS_KEY(require);
+#undef PGDUAL_TLS_KEY
+  // Changing the method under connected clients would make pgdual's answer to a
+  // half-finished authentication exchange ambiguous; users and passwords reload live.
+  keys.push_back(member("auth.method", [](auto& c) -> auto& { return c.auth.method; }));
+  // Open sessions hold connections to the backends; pointing them elsewhere mid-migration
+  // would split sessions between two pairs of servers.
+  add_backend(keys, "backends.old", &Config::old_backend);
+  add_backend(keys, "backends.new", &Config::new_backend);
+  // The journal's threads open their store once: the tables' schema, the file directory and the
+  // instance name (which entries are this instance's) stay as they started.
+  keys.push_back(member("migration.journal.store",
+                        [](auto& c) -> auto& { return c.migration.journal.store; }));
+  keys.push_back(member("migration.journal.schema",
+                        [](auto& c) -> auto& { return c.migration.journal.schema; }));
+  keys.push_back(member("migration.journal.directory", [](auto& c) -> auto& { return c.migration.journal.directory; }));
+  keys.push_back(member("migration.journal.instance", [](auto& c) -> auto& { return c.migration.journal.instance; }));
+  return keys;
+}
+
+const std::vector<RestartOnlyKey>& restart_only_keys() {
+  static const std::vector<RestartOnlyKey> table = build_table();
+  return table;
 }
 
 }  // namespace
 
 std::vector<std::string> keys_needing_restart(const Config& running, const Config& reloaded) {
-  Differences d;
-  // The listening sockets and the worker threads are created once at start.
-  if (running.listen_host != reloaded.listen_host || running.listen_port != reloaded.listen_port) {
-    d.keys.emplace_back("listen");
+  std::vector<std::string> changed;
+  for (const auto& key : restart_only_keys()) {
+    if (key.changed(running, reloaded)) changed.push_back(key.path);
   }
-  if (running.admin_host != reloaded.admin_host || running.admin_port != reloaded.admin_port) {
-    d.keys.emplace_back("admin_listen");
-  }
-  d.compare("workers", running.workers, reloaded.workers);
-  // The TLS context is built once at start; the handshake code depends on it.
-  if (running.tls.has_value() != reloaded.tls.has_value()) {
-    d.keys.emplace_back("tls");
-  } else if (running.tls) {
-    d.compare("tls.cert_file", running.tls->cert_file, reloaded.tls->cert_file);
-    d.compare("tls.key_file", running.tls->key_file, reloaded.tls->key_file);
-    d.compare("tls.ca_file", running.tls->ca_file, reloaded.tls->ca_file);
-    d.compare("tls.require", running.tls->require, reloaded.tls->require);
-  }
-  // Changing the method under connected clients would make pgdual's answer to a
-  // half-finished authentication exchange ambiguous; users and passwords reload live.
-  d.compare("auth.method", running.auth.method, reloaded.auth.method);
-  // Open sessions hold connections to the backends; pointing them elsewhere mid-migration
-  // would split sessions between two pairs of servers.
-  compare_backend(d, "backends.old", running.old_backend, reloaded.old_backend);
-  compare_backend(d, "backends.new", running.new_backend, reloaded.new_backend);
-  // The journal's threads open their store once: the tables' schema, the file directory and the
-  // instance name (which entries are this instance's) stay as they started.
-  const auto& a = running.migration.journal;
-  const auto& b = reloaded.migration.journal;
-  d.compare("migration.journal.store", a.store, b.store);
-  d.compare("migration.journal.schema", a.schema, b.schema);
-  d.compare("migration.journal.directory", a.directory, b.directory);
-  d.compare("migration.journal.instance", a.instance, b.instance);
-  return std::move(d.keys);
+  return changed;
+}
+
+Config keep_restart_only_keys(const Config& running, Config next) {
+  for (const auto& key : restart_only_keys()) key.keep(running, next);
+  return next;
 }
 
 }  // namespace pgdual::config

@@ -1,4 +1,5 @@
 #include "config/value_parsers.hpp"
+#include "text/ascii.hpp"
 
 #include <cctype>
 #include <charconv>
@@ -7,12 +8,6 @@
 
 namespace pgdual::config {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -74,7 +69,7 @@ std::optional<HostPort> parse_host_port(std::string_view text) {
 }
 
 std::optional<bool> parse_bool(std::string_view text) {
-  const std::string s = lower(text);
+  const std::string s = text::ascii_lower(text);
   if (s == "true" || s == "yes" || s == "on") return true;
   if (s == "false" || s == "no" || s == "off") return false;
   return std::nullopt;
@@ -86,7 +81,7 @@ std::optional<std::uint64_t> parse_byte_size(std::string_view text) {
   while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
   const auto number = parse_unsigned(text.substr(0, digits));
   if (!number) return std::nullopt;
-  const std::string unit = lower(trim(text.substr(digits)));
+  const std::string unit = text::ascii_lower(trim(text.substr(digits)));
   std::uint64_t multiplier = 0;
   if (unit.empty() || unit == "b") {
     multiplier = 1;
@@ -128,7 +123,7 @@ std::optional<std::string> normalise_qualified_name(std::string_view text, int m
     } else {
       if (i >= text.size() || !is_ident_start(text[i])) return std::nullopt;
       while (i < text.size() && is_ident_char(text[i])) part += text[i++];
-      part = lower(part);
+      part = text::ascii_lower(part);
     }
     parts.push_back(std::move(part));
     if (i == text.size()) break;

@@ -90,6 +90,12 @@ void append_query(std::string& out, std::string_view sql) {
   MessageWriter(out, frontend::kQuery).cstring(sql);
 }
 
+std::string query_message(std::string_view sql) {
+  std::string bytes;
+  append_query(bytes, sql);
+  return bytes;
+}
+
 void append_password(std::string& out, std::string_view password) {
   MessageWriter(out, frontend::kPassword).cstring(password);
 }

@@ -56,6 +56,8 @@ void append_ssl_request(std::string& out);
 void append_gssenc_request(std::string& out);
 void append_cancel_request(std::string& out, std::int32_t process_id, std::int32_t secret_key);
 void append_query(std::string& out, std::string_view sql);
+// One Query message holding `sql`.
+std::string query_message(std::string_view sql);
 void append_password(std::string& out, std::string_view password);
 void append_sasl_initial_response(std::string& out, std::string_view mechanism,
                                   std::string_view data);

@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "routing/catalog_facts.hpp"
-#include "routing/statement_classifier.hpp"
+#include "routing/classify/catalog_facts.hpp"
+#include "routing/classify/statement_classifier.hpp"
 
 namespace pgdual::routing {
 

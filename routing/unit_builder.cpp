@@ -3,8 +3,8 @@
 #include "protocol/constants.hpp"
 #include "protocol/message_reader.hpp"
 #include "protocol/messages.hpp"
-#include "routing/literal_key.hpp"
-#include "routing/policy_error.hpp"
+#include "routing/classify/literal_key.hpp"
+#include "routing/rewrite/policy_error.hpp"
 
 namespace pgdual::routing {
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "protocol/frame_decoder.hpp"
-#include "routing/classification_cache.hpp"
+#include "routing/classify/classification_cache.hpp"
 #include "routing/phase_rules.hpp"
 
 namespace pgdual::routing {
@@ -49,7 +49,7 @@ class UnitBuilder {
 
   const UnitFacts& facts() const { return facts_; }
   // The Query or Parse text add() just classified (null for other frames), and its literal key
-  // (routing/literal_key.hpp): later steps on the same frame reuse them.
+  // (routing/classify/literal_key.hpp): later steps on the same frame reuse them.
   const std::shared_ptr<const Classification>& last_classification() const {
     return last_classification_;
   }

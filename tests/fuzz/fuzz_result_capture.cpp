@@ -11,8 +11,8 @@
 #include <span>
 
 #include "protocol/messages.cpp"
-#include "proxy/result_capture.cpp"
-#include "proxy/result_compare.cpp"
+#include "proxy/shadow/result_capture.cpp"
+#include "proxy/shadow/result_compare.cpp"
 
 namespace {
 

@@ -1,0 +1,95 @@
+#include "jobs/sequences/sequence_sync.hpp"
+
+#include <libpq-fe.h>
+
+#include <memory>
+
+#include "libpq/conninfo.hpp"
+
+namespace pgdual::proxy {
+
+namespace {
+
+struct ConnectionCloser {
+  void operator()(PGconn* connection) const { PQfinish(connection); }
+};
+struct ResultClearer {
+  void operator()(PGresult* result) const { PQclear(result); }
+};
+using Connection = std::unique_ptr<PGconn, ConnectionCloser>;
+using Result = std::unique_ptr<PGresult, ResultClearer>;
+
+std::string connect_error(PGconn* connection) {
+  std::string message = connection ? PQerrorMessage(connection) : "out of memory";
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  return message;
+}
+
+// Every sequence with its last value and direction. Sequences of extensions are included: the
+// new store needs them moved too.
+constexpr const char* kSequencesQuery =
+    "SELECT pg_catalog.quote_ident(schemaname) || '.' || pg_catalog.quote_ident(sequencename), "
+    "last_value::text, start_value::text, increment_by::text "
+    "FROM pg_catalog.pg_sequences ORDER BY 1";
+
+}  // namespace
+
+bool SequenceSyncReport::ok() const {
+  if (!error.empty()) return false;
+  for (const auto& line : lines) {
+    if (!line.error.empty()) return false;
+  }
+  return true;
+}
+
+std::string backend_conninfo(const config::BackendConfig& backend, const std::string& database) {
+  return libpq_conninfo(backend, database, "pgdual sequences sync");
+}
+
+SequenceSyncReport sync_sequences(const config::Config& config, const SequenceSyncOptions& options) {
+  SequenceSyncReport report;
+  const std::string old_db = options.database.empty() ? config.old_backend.dbname.value_or("")
+                                                      : options.database;
+  const std::string new_db = options.database.empty() ? config.new_backend.dbname.value_or("")
+                                                      : options.database;
+  if (old_db.empty() || new_db.empty()) {
+    report.error = "no database: give --database (the backends' dbname is not set)";
+    return report;
+  }
+  Connection old_store(PQconnectdb(backend_conninfo(config.old_backend, old_db).c_str()));
+  if (PQstatus(old_store.get()) != CONNECTION_OK) {
+    report.error = "old store: " + connect_error(old_store.get());
+    return report;
+  }
+  Connection new_store(PQconnectdb(backend_conninfo(config.new_backend, new_db).c_str()));
+  if (PQstatus(new_store.get()) != CONNECTION_OK) {
+    report.error = "new store: " + connect_error(new_store.get());
+    return report;
+  }
+  Result sequences(PQexec(old_store.get(), kSequencesQuery));
+  if (PQresultStatus(sequences.get()) != PGRES_TUPLES_OK) {
+    report.error = "old store: " + connect_error(old_store.get());
+    return report;
+  }
+  for (int row = 0; row < PQntuples(sequences.get()); ++row) {
+    SequenceSyncLine line;
+    line.sequence = PQgetvalue(sequences.get(), row, 0);
+    const bool used = !PQgetisnull(sequences.get(), row, 1);
+    line.old_value = used ? PQgetvalue(sequences.get(), row, 1) : "";
+    const std::int64_t base = std::stoll(used ? line.old_value : PQgetvalue(sequences.get(), row, 2));
+    const bool descending = std::stoll(PQgetvalue(sequences.get(), row, 3)) < 0;
+    // Past everything the old store handed out, by the headroom, in the sequence's direction.
+    line.new_value = std::to_string(descending ? base - options.headroom : base + options.headroom);
+    if (!options.dry_run) {
+      const char* params[] = {line.sequence.c_str(), line.new_value.c_str()};
+      Result set(PQexecParams(new_store.get(),
+                              "SELECT pg_catalog.setval($1::pg_catalog.regclass, $2::bigint, true)",
+                              2, nullptr, params, nullptr, nullptr, 0));
+      if (PQresultStatus(set.get()) != PGRES_TUPLES_OK) line.error = connect_error(new_store.get());
+    }
+    report.lines.push_back(std::move(line));
+  }
+  return report;
+}
+
+}  // namespace pgdual::proxy

@@ -1,0 +1,56 @@
+#pragma once
+// Buffers bytes from a PgStream and hands out whole protocol frames.
+// Frames are views into the buffer: valid until the next fill() call.
+// Consecutive frames are contiguous, so a relay forwards them with one write.
+
+#include <boost/asio/awaitable.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/frame_decoder.hpp"
+#include "proxy/net/pg_stream.hpp"
+
+namespace pgdual::proxy {
+
+class FrameReader {
+ public:
+  enum class Status { ok, closed, io_error, protocol_error, cancelled };
+
+  FrameReader(PgStream& stream, std::size_t max_message_size, bool check_frontend_types);
+
+  // Reads until at least one complete frame is buffered (none is, if not ok).
+  boost::asio::awaitable<Status> fill();
+
+  // The next complete buffered frame, or nullopt when the buffered bytes
+  // hold no complete frame (call fill()). Sets error() on a framing error.
+  std::optional<protocol::Frame> next();
+
+  // Raw bytes of the frames returned by next() since the last take_raw().
+  std::string_view take_raw();
+  // The same, but without the frame next() returned last, which stays
+  // pending (for a caller that must not forward that frame).
+  std::string_view take_raw_before_last();
+
+  bool has_buffered_bytes() const { return end_ > begin_; }
+  void set_startup_phase(bool startup) { startup_phase_ = startup; }
+  void set_max_message_size(std::size_t size) { max_message_size_ = size; }
+  const std::string& error() const { return error_; }
+  PgStream& stream() { return stream_; }
+
+ private:
+  PgStream& stream_;
+  std::vector<std::uint8_t> buffer_;
+  std::size_t raw_begin_ = 0;  // start of frames handed out but not yet taken as raw
+  std::size_t begin_ = 0;      // start of frames not yet handed out
+  std::size_t last_frame_ = 0; // start of the frame next() returned last
+  std::size_t end_ = 0;        // end of buffered bytes
+  std::size_t max_message_size_;
+  bool check_frontend_types_;
+  bool startup_phase_ = false;
+  bool failed_ = false;
+  std::string error_;
+};
+
+}  // namespace pgdual::proxy

@@ -1,0 +1,33 @@
+#include "proxy/server/runtime.hpp"
+
+#include "proxy/net/tls_contexts.hpp"
+
+namespace pgdual::proxy {
+
+std::shared_ptr<const RuntimeConfig> make_runtime_config(config::Config config, std::string& error) {
+  auto old_tls = make_backend_tls_context(config.old_backend, error);
+  if (!error.empty()) {
+    error = "backends.old." + error;
+    return nullptr;
+  }
+  auto new_tls = make_backend_tls_context(config.new_backend, error);
+  if (!error.empty()) {
+    error = "backends.new." + error;
+    return nullptr;
+  }
+  UserDirectory users(config.auth);
+  routing::ClassifierOptions options{config.migration.write_functions,
+                                     config.migration.read_only_functions};
+  const auto& shadow_read = config.migration.shadow_read;
+  shadow::CompareRules rules;
+  rules.ignore_columns = shadow_read.ignore_columns;
+  rules.float_tolerance = shadow_read.float_tolerance;
+  rules.timestamp_precision = static_cast<int>(shadow_read.timestamp_precision);
+  rules.max_buffered_bytes = shadow_read.max_buffered_bytes;
+  rules.max_detail_rows = shadow_read.max_detail_rows;
+  return std::make_shared<const RuntimeConfig>(
+      RuntimeConfig{std::move(config), std::move(users), std::move(old_tls), std::move(new_tls),
+                    std::move(options), std::move(rules)});
+}
+
+}  // namespace pgdual::proxy

@@ -1,0 +1,85 @@
+#pragma once
+// State shared by every worker: the config in force (swapped whole on
+// reload), metrics, the cancel registry and the connection count. Sessions
+// take a snapshot of the config when they start and at transaction
+// boundaries, so a reload never changes anything under a running statement.
+
+#include <atomic>
+#include <boost/asio/ssl/context.hpp>
+#include <memory>
+
+#include "config/config.hpp"
+#include "proxy/net/cancel_registry.hpp"
+#include "routing/classify/catalog_cache.hpp"
+#include "journal/service.hpp"
+#include "metrics/metrics.hpp"
+#include "proxy/shadow/result_capture.hpp"
+#include "journal/retry_queue.hpp"
+#include "proxy/auth/user_directory.hpp"
+#include "routing/classify/statement_classifier.hpp"
+
+namespace pgdual::proxy {
+
+struct RuntimeConfig {
+  config::Config config;
+  UserDirectory users;
+  std::shared_ptr<boost::asio::ssl::context> old_tls;  // null: sslmode disable
+  std::shared_ptr<boost::asio::ssl::context> new_tls;
+  routing::ClassifierOptions classifier_options;  // from migration.write_functions / read_only_functions
+  shadow::CompareRules compare_rules;             // from migration.shadow_read
+};
+
+// Builds the derived parts (SCRAM secrets, backend TLS contexts); nullptr
+// with error set when a certificate cannot be loaded.
+std::shared_ptr<const RuntimeConfig> make_runtime_config(config::Config config, std::string& error);
+
+class Runtime {
+ public:
+  Runtime(Metrics& metrics, std::shared_ptr<const RuntimeConfig> config,
+          std::shared_ptr<boost::asio::ssl::context> server_tls)
+      : metrics_(metrics),
+        retry_queue_(metrics, kRetryQueueCapacity),
+        server_tls_(std::move(server_tls)),
+        config_(std::move(config)),
+        journal_(std::make_unique<JournalService>(metrics, [this] { return journal_config(); })) {}
+
+  static constexpr std::size_t kRetryQueueCapacity = 100000;
+
+  std::shared_ptr<const RuntimeConfig> config() const { return config_.load(); }
+  // The journal reads plain config (it knows nothing of the proxy's derived parts): an aliasing
+  // pointer that keeps the whole snapshot alive.
+  std::shared_ptr<const config::Config> journal_config() const {
+    auto snapshot = config();
+    if (!snapshot) return nullptr;
+    return std::shared_ptr<const config::Config>(snapshot, &snapshot->config);
+  }
+  void set_config(std::shared_ptr<const RuntimeConfig> config) { config_.store(std::move(config)); }
+
+  Metrics& metrics() { return metrics_; }
+  CancelRegistry& cancels() { return cancels_; }
+  RetryQueue& retry_queue() { return retry_queue_; }
+  CatalogCache& catalogs() { return catalogs_; }
+  // Started by the server; sessions append to it and consult its gate.
+  JournalService& journal() { return *journal_; }
+  boost::asio::ssl::context* server_tls() { return server_tls_.get(); }
+
+  std::atomic<std::size_t>& client_count() { return client_count_; }
+  // Shadow reads in flight on every session (migration.shadow_read.max_concurrent).
+  std::atomic<std::size_t>& shadow_reads_in_flight() { return shadow_reads_in_flight_; }
+  bool draining() const { return draining_.load(std::memory_order_relaxed); }
+  void start_draining() { draining_.store(true); }
+
+ private:
+  Metrics& metrics_;
+  CancelRegistry cancels_;
+  RetryQueue retry_queue_;
+  CatalogCache catalogs_;
+  std::shared_ptr<boost::asio::ssl::context> server_tls_;
+  std::atomic<std::shared_ptr<const RuntimeConfig>> config_;
+  std::atomic<std::size_t> client_count_{0};
+  std::atomic<std::size_t> shadow_reads_in_flight_{0};
+  std::atomic<bool> draining_{false};
+  std::unique_ptr<JournalService> journal_;  // last: its threads read the members above
+};
+
+}  // namespace pgdual::proxy

@@ -1,0 +1,332 @@
+#include "proxy/server/server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fstream>
+#include <sstream>
+#include <spdlog/spdlog.h>
+
+#include "config/loader.hpp"
+#include "proxy/session/client_session.hpp"
+#include "proxy/server/logging.hpp"
+#include "proxy/net/tls_contexts.hpp"
+#include "routing/phase_rules.hpp"
+
+namespace pgdual::proxy {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr auto kConfigPollInterval = std::chrono::seconds(1);
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+}  // namespace
+
+Server::Server(config::Config config, std::string config_path)
+    : config_path_(std::move(config_path)),
+      initial_config_(std::move(config)),
+      metrics_(PGDUAL_VERSION),
+      acceptor_(control_) {}
+
+Server::~Server() {
+  stop_workers();
+  // A pending accept owns a socket of a worker's io_context, and control_ is destroyed after
+  // the workers: let the closed acceptor's aborted accept complete now (its coroutine ends)
+  // rather than leave it to be destroyed with control_ after its worker is gone.
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+  if (signals_) signals_->cancel(ignored);  // ends signal_loop the same way
+  control_.restart();
+  control_.poll();
+}
+
+int Server::run() {
+  configure_logging(initial_config_.log);
+  std::string error;
+  std::shared_ptr<asio::ssl::context> server_tls;
+  if (initial_config_.tls) {
+    server_tls = make_server_tls_context(*initial_config_.tls, error);
+    if (!server_tls) {
+      spdlog::critical("{}", error);
+      return 1;
+    }
+  }
+  auto runtime_config = make_runtime_config(initial_config_, error);
+  if (!runtime_config) {
+    spdlog::critical("{}", error);
+    return 1;
+  }
+  runtime_ = std::make_unique<Runtime>(metrics_, runtime_config, server_tls);
+  metrics_.config_last_reload_success_timestamp().SetToCurrentTime();
+  runtime_->journal().start();
+
+  probe_ = std::make_unique<BackendProbe>(control_, metrics_);
+  probe_->set_targets(initial_config_.old_backend.host, initial_config_.old_backend.port,
+                      initial_config_.new_backend.host, initial_config_.new_backend.port);
+  publish_phase(initial_config_.migration);
+  probe_->start();
+  admin_ = std::make_unique<AdminServer>(control_, metrics_,
+                                         [this] { return probe_->readiness(config_valid_); });
+  if (auto ec = admin_->listen(initial_config_.admin_host, initial_config_.admin_port)) {
+    spdlog::critical("cannot listen on admin address {}:{}: {}", initial_config_.admin_host,
+                     initial_config_.admin_port, ec.message());
+    return 1;
+  }
+  spdlog::info("admin endpoints (/metrics /healthz /readyz) listening on {}:{}", initial_config_.admin_host, admin_->port());
+  start_workers();
+  if (!start_listening()) return 1;
+
+  asio::co_spawn(control_, accept_loop(), asio::detached);
+  if (!config_path_.empty()) asio::co_spawn(control_, watch_config_file(), asio::detached);
+  wait_for_signals();
+  control_.run();
+  stop_workers();
+  // After the sessions: their last appends complete first. A stop is clean (nothing queued
+  // under async was dropped) only when every session ended on its own before the drain timeout.
+  runtime_->journal().stop(!drain_timed_out_);
+  spdlog::info("pgdual stopped");
+  return 0;
+}
+
+bool Server::start_listening() {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(initial_config_.listen_host, ec);
+  if (ec) {
+    tcp::resolver resolver(control_);
+    auto results = resolver.resolve(initial_config_.listen_host, "", ec);
+    if (ec || results.empty()) {
+      spdlog::critical("cannot resolve listen host {}: {}", initial_config_.listen_host, ec.message());
+      return false;
+    }
+    address = results.begin()->endpoint().address();
+  }
+  tcp::endpoint endpoint(address, initial_config_.listen_port);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    spdlog::critical("cannot listen on {}:{}: {}", initial_config_.listen_host, initial_config_.listen_port, ec.message());
+    return false;
+  }
+  spdlog::info("pgdual {} listening on {}:{} (phase {}, {} workers)", PGDUAL_VERSION,
+               initial_config_.listen_host, acceptor_.local_endpoint().port(),
+               config::to_string(initial_config_.migration.phase), workers_.size());
+  return true;
+}
+
+void Server::start_workers() {
+  unsigned count = initial_config_.workers;
+  if (count == 0) count = std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < count; ++i) {
+    workers_.push_back(std::make_unique<asio::io_context>(1));
+  }
+  for (auto& worker : workers_) {
+    worker_threads_.emplace_back([context = worker.get()] {
+      auto guard = asio::make_work_guard(*context);
+      context->run();
+    });
+  }
+}
+
+void Server::stop_workers() {
+  for (auto& worker : workers_) worker->stop();
+  for (auto& thread : worker_threads_) {
+    if (thread.joinable()) thread.join();
+  }
+  worker_threads_.clear();
+}
+
+void Server::track(const std::shared_ptr<ClientSession>& session, Executor executor) {
+  std::lock_guard lock(sessions_mutex_);
+  // Forget sessions that ended, so the list stays as long as the live ones.
+  sessions_.remove_if([](const auto& entry) { return entry.first.expired(); });
+  sessions_.emplace_back(session, executor);
+}
+
+asio::awaitable<void> Server::accept_loop() {
+  for (;;) {
+    auto& worker = *workers_[next_worker_++ % workers_.size()];
+    auto [ec, socket] = co_await acceptor_.async_accept(worker, use_tuple);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || stopping_) co_return;
+      spdlog::warn("accept failed: {}", ec.message());
+      // Out of file descriptors and the like: back off instead of spinning.
+      asio::steady_timer pause(control_, std::chrono::milliseconds(50));
+      co_await pause.async_wait(use_tuple);
+      continue;
+    }
+    auto session = std::make_shared<ClientSession>(std::move(socket), *runtime_);
+    track(session, worker.get_executor());
+    asio::co_spawn(worker, [session]() -> asio::awaitable<void> { co_await session->run(); },
+                   asio::detached);
+  }
+}
+
+void Server::wait_for_signals() {
+  signals_ = std::make_unique<asio::signal_set>(control_, SIGINT, SIGTERM, SIGHUP);
+  asio::co_spawn(control_, signal_loop(), asio::detached);
+}
+
+asio::awaitable<void> Server::signal_loop() {
+  for (;;) {
+    auto [ec, signal] = co_await signals_->async_wait(use_tuple);
+    if (ec) co_return;  // cancelled: the server is going away
+    if (signal == SIGHUP) {
+      reload("SIGHUP");
+    } else if (!stopping_) {
+      spdlog::info("received signal {}: draining sessions", signal);
+      asio::co_spawn(control_, drain_and_stop(), asio::detached);
+    }
+  }
+}
+
+asio::awaitable<void> Server::drain_and_stop() {
+  stopping_ = true;
+  runtime_->start_draining();
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+  {
+    std::lock_guard lock(sessions_mutex_);
+    for (auto& [weak, executor] : sessions_) {
+      if (auto session = weak.lock()) {
+        asio::post(executor, [session] { session->request_drain(); });
+      }
+    }
+  }
+  const auto deadline = std::chrono::steady_clock::now() + runtime_->config()->config.limits.drain_timeout;
+  asio::steady_timer tick(control_);
+  while (runtime_->client_count().load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    metrics_.sessions_draining().Set(static_cast<double>(runtime_->client_count().load()));
+    tick.expires_after(std::chrono::milliseconds(50));
+    co_await tick.async_wait(use_tuple);
+  }
+  if (runtime_->client_count().load() > 0) {
+    drain_timed_out_ = true;
+    spdlog::warn("drain timeout: closing {} sessions still in a transaction", runtime_->client_count().load());
+  }
+  admin_->stop();
+  probe_->stop();
+  control_.stop();
+}
+
+asio::awaitable<void> Server::watch_config_file() {
+  // Polling the content (not inotify) also sees Kubernetes ConfigMap updates,
+  // which swap a symlink rather than write the file.
+  std::string last = read_file(config_path_);
+  asio::steady_timer timer(control_);
+  while (!stopping_) {
+    timer.expires_after(kConfigPollInterval);
+    co_await timer.async_wait(use_tuple);
+    std::string current = read_file(config_path_);
+    if (current != last) {
+      last = std::move(current);
+      reload("file change");
+    }
+  }
+}
+
+void Server::publish_phase(const config::MigrationConfig& migration) {
+  // The gauge of the active phase per scope (the spec's "feature flag state
+  // per tenant/entity"), and which backend /readyz requires.
+  std::vector<PhaseInfo> phases;
+  phases.push_back({"default", "", std::string(config::to_string(migration.phase))});
+  for (const auto& [table, phase] : migration.tables) {
+    phases.push_back({"table", table, std::string(config::to_string(phase))});
+  }
+  for (const auto& rule : migration.tenants) {
+    std::string name;
+    if (rule.match.database) name += "database=" + *rule.match.database;
+    if (rule.match.user) name += (name.empty() ? "" : ",") + ("user=" + *rule.match.user);
+    if (rule.match.application_name) {
+      name += (name.empty() ? "" : ",") + ("application_name=" + *rule.match.application_name);
+    }
+    phases.push_back({"tenant", name, std::string(config::to_string(rule.phase))});
+  }
+  metrics_.set_phase_info(std::move(phases));
+  const auto roles = routing::roles_for(migration.phase, migration.keep_old_in_sync);
+  probe_->set_primary(roles.primary == routing::Store::old_store ? BackendRole::old_backend
+                                                                 : BackendRole::new_backend);
+}
+
+std::optional<std::string> Server::primary_switch_refusal(const config::MigrationConfig& running,
+                                                          const config::MigrationConfig& next) {
+  // Cutover and its reversal move the primary to the other store. The journal lives on the
+  // primary and holds what the other store has not received yet: switching before it is
+  // drained would leave those writes behind on the store that stops being written first.
+  const auto before = routing::roles_for(running.phase, running.keep_old_in_sync);
+  const auto after = routing::roles_for(next.phase, next.keep_old_in_sync);
+  if (before.primary == after.primary || !running.journal.enabled) return std::nullopt;
+  const auto status = runtime_->journal().status();
+  const char* target = after.primary == routing::Store::old_store ? "old" : "new";
+  if (!status.known) {
+    return fmt::format("phase {} makes the {} store primary, but the journal's depth is not known yet "
+                       "(the relay has not reached the primary); try again once "
+                       "pgdual_journal_depth_records is 0", config::to_string(next.phase), target);
+  }
+  if (status.records > 0) {
+    return fmt::format("phase {} makes the {} store primary, but the journal still holds {} "
+                       "transaction(s) the {} store has not received; the switch is refused until the "
+                       "journal is drained (pgdual_journal_depth_records 0)",
+                       config::to_string(next.phase), target, status.records,
+                       after.primary == routing::Store::old_store ? "old" : "new");
+  }
+  return std::nullopt;
+}
+
+void Server::reload(const char* trigger) {
+  if (config_path_.empty()) {
+    spdlog::warn("reload ({}) ignored: running on the embedded config", trigger);
+    return;
+  }
+  auto result = config::load_config_file(config_path_);
+  if (!result.ok()) {
+    metrics_.record_config_reload(false);
+    config_valid_ = false;
+    for (const auto& error : result.errors) spdlog::error("config reload rejected ({}): {}", trigger, error);
+    spdlog::error("keeping the previous configuration in force");
+    return;
+  }
+  for (const auto& warning : result.warnings) spdlog::warn("config: {}", warning);
+  auto running = runtime_->config();
+  for (const auto& key : config::keys_needing_restart(running->config, *result.config)) {
+    spdlog::warn("config key {} changed but needs a restart to take effect; the running value stays", key);
+  }
+  std::string error;
+  auto next = make_runtime_config(config::keep_restart_only_keys(running->config, std::move(*result.config)), error);
+  if (!next) {
+    metrics_.record_config_reload(false);
+    config_valid_ = false;
+    spdlog::error("config reload rejected ({}): {}", trigger, error);
+    return;
+  }
+  if (auto refusal = primary_switch_refusal(running->config.migration, next->config.migration)) {
+    metrics_.record_config_reload(false);
+    config_valid_ = false;
+    spdlog::error("config reload rejected ({}): {}", trigger, *refusal);
+    spdlog::error("keeping the previous configuration in force");
+    return;
+  }
+  configure_logging(next->config.log);
+  publish_phase(next->config.migration);
+  runtime_->set_config(std::move(next));
+  // DDL run around pgdual becomes visible to routing on a reload.
+  runtime_->catalogs().mark_all_stale();
+  config_valid_ = true;
+  metrics_.record_config_reload(true);
+  spdlog::info("configuration reloaded ({})", trigger);
+}
+
+}  // namespace pgdual::proxy

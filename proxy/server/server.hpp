@@ -1,0 +1,75 @@
+#pragma once
+// The process: one io_context per worker thread for client sessions, and a
+// control io_context on the calling thread for the acceptor, the admin HTTP
+// server, signals and config reloads.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/config.hpp"
+#include "proxy/admin/admin_server.hpp"
+#include "proxy/admin/backend_probe.hpp"
+#include "metrics/metrics.hpp"
+#include "proxy/server/runtime.hpp"
+
+namespace pgdual::proxy {
+
+class ClientSession;
+
+class Server {
+ public:
+  // config_path may be empty (embedded config: reload by file is off).
+  Server(config::Config config, std::string config_path);
+  ~Server();
+
+  // Runs until SIGTERM/SIGINT and the drain that follows. Returns the exit code.
+  int run();
+
+ private:
+  using Executor = boost::asio::io_context::executor_type;
+
+  bool start_listening();
+  boost::asio::awaitable<void> accept_loop();
+  boost::asio::awaitable<void> watch_config_file();
+  boost::asio::awaitable<void> drain_and_stop();
+  void reload(const char* trigger);
+  // Why a reload that moves the primary to the other store must wait, if it must.
+  std::optional<std::string> primary_switch_refusal(const config::MigrationConfig& running,
+                                                    const config::MigrationConfig& next);
+  void publish_phase(const config::MigrationConfig& migration);
+  void wait_for_signals();
+  boost::asio::awaitable<void> signal_loop();
+  void start_workers();
+  void stop_workers();
+  void track(const std::shared_ptr<ClientSession>& session, Executor executor);
+
+  std::string config_path_;
+  config::Config initial_config_;
+  Metrics metrics_;
+  std::unique_ptr<Runtime> runtime_;
+  boost::asio::io_context control_;
+  std::vector<std::unique_ptr<boost::asio::io_context>> workers_;
+  std::vector<std::thread> worker_threads_;
+  std::size_t next_worker_ = 0;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::unique_ptr<boost::asio::signal_set> signals_;
+  std::unique_ptr<AdminServer> admin_;
+  std::unique_ptr<BackendProbe> probe_;
+  bool config_valid_ = true;
+  bool stopping_ = false;
+  bool drain_timed_out_ = false;  // sessions were cut off: the journal's stop is not clean
+
+  std::mutex sessions_mutex_;
+  std::list<std::pair<std::weak_ptr<ClientSession>, Executor>> sessions_;
+};
+
+}  // namespace pgdual::proxy

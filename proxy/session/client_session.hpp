@@ -1,0 +1,335 @@
+#pragma once
+// One client connection, from the first byte to the last: startup and TLS
+// negotiation, authentication, backend connections, then the relay. A
+// session lives on one worker thread with its backend connections, so
+// nothing in it takes a lock.
+//
+// The relay (session_relay.cpp) forwards the client's messages to the
+// primary and, per the migration phase, to the secondary (secondary_leg),
+// and the primary's replies to the client. session_outcomes.cpp compares
+// what the two stores did with each mirrored unit.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "protocol/messages.hpp"
+#include "protocol/startup.hpp"
+#include "proxy/backend/backend_connection.hpp"
+#include "proxy/net/cancel_registry.hpp"
+#include "proxy/net/frame_reader.hpp"
+#include "journal/record/record.hpp"
+#include "proxy/net/pg_stream.hpp"
+#include "proxy/server/runtime.hpp"
+#include "proxy/backend/secondary_leg.hpp"
+#include "routing/phase_rules.hpp"
+#include "routing/rewrite/pipeline.hpp"
+#include "routing/unit_builder.hpp"
+
+namespace pgdual::proxy {
+
+// The answer to pgdual's own values query (session_rewrite.cpp).
+struct PrimaryValues {
+  std::shared_ptr<shadow::ResultCapture> capture;
+  bool done = false;
+};
+
+class ClientSession : public std::enable_shared_from_this<ClientSession> {
+ public:
+  ClientSession(tcp::socket socket, Runtime& runtime);
+  ~ClientSession();
+
+  boost::asio::awaitable<void> run();
+
+  // Graceful shutdown: closes the session at once if it is idle, otherwise
+  // as soon as its transaction ends. Call on the session's executor.
+  void request_drain();
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  enum class StartupOutcome { proceed, done };
+
+  // One unit of client work on the primary, until its ReadyForQuery.
+  struct PrimaryUnit {
+    UnitId id = 0;
+    Clock::time_point sent;
+    bool swallow = false;  // pgdual's own statement: its replies never reach the client
+    routing::MirrorDecision decision;
+    bool mirrored = false;
+    bool is_write = false;
+    bool autocommit = false;  // sent outside a transaction
+    bool error = false;
+    std::vector<std::string> command_tags;
+    std::vector<std::string> tables;
+    std::string text;  // first statement, for logs
+    std::optional<SecondaryResult> secondary;  // arrived before the primary finished
+    // Shadow reads: the primary's rows of a shadowed unit; for an A/A
+    // re-run (swallowed), the unit it shadows.
+    std::shared_ptr<shadow::ResultCapture> capture;
+    UnitId shadow_of = 0;
+    // pgdual's query for the values of a deterministic rewrite (session_rewrite.cpp).
+    std::shared_ptr<PrimaryValues> primary_values;
+    // The journal (session_journal.cpp): the unit went to the journal instead of the secondary;
+    // an outbox autocommit write wrapped in pgdual's BEGIN ... COMMIT (its ReadyForQuery waits
+    // for that COMMIT); pgdual's journal INSERT (its error is counted); pgdual's COMMIT of such a
+    // wrapper (its errors reach the client, then the held ReadyForQuery).
+    bool journaled = false;
+    bool wrapped = false;
+    bool journal_insert = false;
+    bool wrapped_insert = false;  // that INSERT belongs to an autocommit wrapper
+    bool wrapper_commit = false;
+  };
+  // The frames of one transaction as the secondary gets (or should get) them, kept until the
+  // secondary has applied it, so a failure can send it to the journal (session_journal.cpp).
+  struct TransactionCapture {
+    std::string bytes;
+    std::vector<std::string> session_state;  // SET statements in force when it began
+    std::string state_parses;                // the session's named Parse messages then
+    std::vector<std::string> tables;
+    UnitId first_unit = 0, last_unit = 0;
+    bool has_write = false;
+    bool failed = false;   // the secondary did not apply (part of) it
+    bool in_band = false;  // outbox: its record was inserted inside the transaction
+    std::string reason, sqlstate;
+    // Sent directly as an explicit transaction: the secondary's transaction id, asked for just
+    // before its COMMIT, so a replay can tell whether a COMMIT whose reply was lost committed.
+    std::shared_ptr<shadow::ResultCapture> secondary_xid;
+    bool sent_to_secondary = false;  // some of it reached the secondary directly
+    bool outcome_unknown = false;    // its last unit was on the wire when the secondary failed
+  };
+  // A shadowed read until both stores have answered (session_shadow.cpp).
+  struct ShadowRead {
+    std::shared_ptr<shadow::ResultCapture> primary, secondary;
+    std::string table;  // the first table it reads, for metrics and logs
+    std::string text;
+    bool ordered = false;
+    bool aa = false;  // the other side is the primary itself
+    bool primary_done = false, secondary_done = false, timed_out = false;
+    double primary_seconds = 0, secondary_seconds = 0;
+  };
+  // A mirrored unit the primary finished, waiting for the secondary's result.
+  struct PrimaryOutcome {
+    bool error = false;
+    char status = 'I';
+    std::vector<std::string> command_tags;
+    std::vector<std::string> tables;
+    std::string text;
+  };
+
+  // client_session.cpp: startup
+  // What to do with one startup-phase packet (decided without I/O).
+  struct StartupStep {
+    enum class Action { close, refuse, cancel, answer_no, start_tls, startup };
+    Action action = Action::close;
+    protocol::ErrorFields error;
+    protocol::StartupPacket packet;
+  };
+  StartupStep next_startup_step(FrameReader::Status status);
+  boost::asio::awaitable<bool> start_client_tls();
+  boost::asio::awaitable<bool> start_and_connect();
+  boost::asio::awaitable<StartupOutcome> negotiate_startup();
+  boost::asio::awaitable<void> handle_cancel_request(const protocol::StartupPacket& packet);
+  boost::asio::awaitable<bool> connect_backends();
+  boost::asio::awaitable<std::unique_ptr<BackendConnection>> open_backend(routing::Store store,
+                                                                          BackendFailure& failure);
+  boost::asio::awaitable<void> send_startup_reply();
+  boost::asio::awaitable<void> send_error(const protocol::ErrorFields& error);
+  boost::asio::awaitable<void> send_fatal(std::string_view sqlstate, std::string_view message);
+  StartupParameters backend_parameters(const config::BackendConfig& backend) const;
+  void register_cancel_targets();
+  void close_all();
+
+  // session_relay.cpp: the data path
+  boost::asio::awaitable<void> relay();
+  boost::asio::awaitable<void> pump_client();
+  boost::asio::awaitable<void> pump_primary();
+  boost::asio::awaitable<void> pump_secondary();
+  void dispatch_unit();
+  bool unit_runs_copy() const;
+  boost::asio::awaitable<bool> catch_up_before_commit(UnitId commit_unit);
+  boost::asio::awaitable<void> finish_primary_unit(char status);
+  boost::asio::awaitable<bool> refresh_phase_at_boundary();
+  void drop_secondary();
+  boost::asio::awaitable<bool> connect_secondary(routing::Store store);
+  bool idle() const { return transaction_status_ == 'I' && primary_units_.empty(); }
+  bool secondary_usable() const { return secondary_ && !secondary_->broken(); }
+
+  // session_catalog.cpp: the primary's catalog facts and the search_path
+  std::string catalog_key() const;
+  bool search_path_needed() const;
+  bool catalog_refresh_due();
+  boost::asio::awaitable<void> load_catalog();
+  void track_search_path(const routing::StatementInfo& statement, const std::string& text);
+  routing::NameContext name_context() const;
+
+  // session_shadow.cpp: shadow reads
+  bool shadow_eligible(const routing::UnitFacts& facts, const routing::MirrorDecision& decision,
+                       std::string& table);
+  void start_shadow(PrimaryUnit& unit, const routing::UnitFacts& facts);
+  void on_shadow_side_done(UnitId id, bool primary_side, double seconds);
+  void finish_shadow(ShadowRead& read);
+  std::vector<std::size_t> shadow_key_columns(const shadow::ResultCapture& capture) const;
+  void abandon_shadows(bool secondary_side_only);
+  boost::asio::awaitable<void> shadow_watchdog();
+
+  // session_rewrite.cpp: identical values on both stores
+  const routing::ColumnDefaults& session_defaults();
+  bool rewrite_candidate();
+  std::optional<std::string> handle_nondeterministic(bool as_parse, std::string_view name,
+                                                     const std::string& why);
+  boost::asio::awaitable<std::optional<std::vector<std::optional<std::string>>>>
+  fetch_primary_values(std::string sql, std::chrono::seconds timeout);
+  boost::asio::awaitable<std::optional<routing::RewriteValues>> values_for_execution(
+      const routing::RewriteAnalysis& analysis, bool may_ask_primary, std::string& why);
+  void count_rewrite(const routing::RewriteAnalysis& analysis);
+  std::optional<std::string> rewrite_named_parse(
+      const std::string& name, const std::string& sql, const std::vector<std::int32_t>& param_oids,
+      std::shared_ptr<const routing::RewriteAnalysis> analysis);
+  boost::asio::awaitable<std::optional<std::string>> rewrite_frame(const protocol::Frame& frame);
+  boost::asio::awaitable<std::optional<std::string>> rewrite_bind(const protocol::Frame& frame);
+  void track_rewritten_statements(const protocol::Frame& frame);
+  boost::asio::awaitable<void> take_serialize_lock();
+  boost::asio::awaitable<void> wait_primary_values(const PrimaryValues& request,
+                                                   std::chrono::seconds timeout = std::chrono::seconds(30));
+  void request_transaction_timestamp();
+  PrimaryUnit values_unit(const std::shared_ptr<PrimaryValues>& request);
+  static std::optional<std::vector<std::optional<std::string>>> single_row(
+      const PrimaryValues& request);
+  boost::asio::awaitable<bool> release_serialize_locks();
+
+  // session_journal.cpp: the replay journal and the outbox
+  bool journal_enabled() const;
+  bool outbox() const { return config_->config.migration.strategy == config::Strategy::outbox; }
+  // The session's writes go to the journal instead of the secondary now.
+  bool journal_mode() const;
+  void capture_unit(PrimaryUnit& unit, bool transaction_start);
+  std::vector<std::string> replay_settings() const;
+  void outbox_in_band(PrimaryUnit& unit, char status_before);
+  std::optional<JournalRecord> journal_record(const TransactionCapture& capture);
+  void journal_capture(TransactionCapture capture, std::string reason);
+  boost::asio::awaitable<void> end_capture(const PrimaryUnit& unit, bool committed);
+  void mark_capture_failed(UnitId unit, const std::string& reason, const std::string& sqlstate);
+  void resolve_unconfirmed(UnitId unit);
+  void journal_unconfirmed(const std::string& reason);
+  void ask_secondary_xid(UnitId commit_unit);
+  std::string replay_marker(const TransactionCapture& capture) const;
+  boost::asio::awaitable<void> wait_journal_appends();
+  void announce_async_write(const PrimaryUnit& unit);
+  void leave_journaled_transaction();
+  // Bytes for the client: a WARNING when an outbox INSERT failed.
+  std::string on_journal_statement_error(PrimaryUnit& unit, std::span<const std::uint8_t> payload);
+
+  // session_outcomes.cpp: comparing the stores, failures
+  void on_secondary_result(const SecondaryResult& result);
+  void compare(const PrimaryOutcome& primary, const SecondaryResult& secondary);
+  void record_unmirrored_write(const std::string& reason, const std::string& text,
+                               const std::vector<std::string>& tables, const std::string& sqlstate);
+  void on_secondary_broken();
+  boost::asio::awaitable<void> let_secondary_finish();
+  void on_session_end();
+  void report_secondary_depth();
+
+  PgStream client_;
+  FrameReader client_reader_;
+  Runtime& runtime_;
+  std::shared_ptr<const RuntimeConfig> config_;
+  protocol::StartupPacket startup_;
+  routing::SessionIdentity identity_;
+  config::Phase phase_ = config::Phase::prepare;
+  routing::PhaseRoles roles_;
+
+  std::unique_ptr<BackendConnection> primary_;
+  std::unique_ptr<SecondaryLeg> secondary_;
+  std::unique_ptr<routing::UnitBuilder> units_;
+  std::optional<CancelKey> cancel_key_;
+
+  std::deque<PrimaryUnit> primary_units_;
+  std::unordered_map<UnitId, PrimaryOutcome> awaiting_secondary_;
+  std::unordered_map<UnitId, protocol::ErrorFields> secondary_rejections_;  // for on_secondary_failure: fail
+  UnitId next_unit_ = 1;
+  std::pair<UnitId, routing::MirrorMode> copy_route_{0, routing::MirrorMode::none};
+  std::string primary_out_;
+  std::string secondary_unit_bytes_;
+  std::size_t unit_start_ = 0;  // where the unit being built starts in primary_out_
+  bool unit_open_ = false;
+  std::optional<UnitId> catch_up_for_;  // a COMMIT unit waiting for the secondary to catch up
+  // A write of the open transaction that only the secondary refused.
+  std::optional<protocol::ErrorFields> transaction_secondary_error_;
+  std::vector<std::string> transaction_write_tables_;  // written in the open transaction
+  char transaction_status_ = 'I';  // the primary's, from its last ReadyForQuery
+  char predicted_status_ = 'I';    // after the units sent so far
+  bool reconfigure_ = false;       // the relay restarts with other connections
+  Clock::time_point next_secondary_attempt_{};
+  std::chrono::milliseconds secondary_backoff_{0};
+  double reported_secondary_depth_ = 0;  // this session's share of the depth gauges
+  std::shared_ptr<const routing::CatalogFacts> catalog_;
+  std::uint64_t catalog_generation_ = 0;
+  Clock::time_point catalog_retry_after_{};
+  bool catalog_refresh_pending_ = false;  // the relay fetches it before restarting the pumps
+  bool transaction_had_ddl_ = false;      // the catalog goes stale when it commits
+  std::vector<std::string> initial_search_path_, search_path_;
+  bool search_path_known_ = false;
+  std::string pending_client_bytes_;  // asynchronous messages that arrived during startup
+  std::unordered_map<UnitId, ShadowRead> shadows_;
+  std::string shadow_aa_bytes_;  // A/A: the unit's bytes, re-run on the primary after it
+  std::unique_ptr<boost::asio::steady_timer> shadow_timer_;
+  bool shadow_cancelling_ = false;  // no reconfiguration until the cancel is delivered
+  std::unique_ptr<routing::RewriteCache> rewrite_cache_;
+  routing::RewritePipeline rewrite_pipeline_ = routing::RewritePipeline::for_store();
+  routing::ColumnDefaults session_defaults_;
+  std::vector<std::string> volatile_function_list_;
+  const routing::CatalogFacts* defaults_catalog_ = nullptr;  // what session_defaults_ is built from
+  std::vector<std::string> defaults_path_;
+  std::optional<std::string> transaction_timestamp_;  // the primary's now() of the open transaction
+  std::shared_ptr<PrimaryValues> transaction_timestamp_request_;  // asked for after the BEGIN
+  std::unique_ptr<boost::asio::steady_timer> primary_progress_;
+  bool primary_gone_ = false;
+  std::unordered_set<std::string> nondeterministic_logged_;
+  std::string rewrite_table_;  // the table the frame being rewritten writes, for metrics
+  // Named prepared statements rewritten in parameter mode: their Binds carry extra values.
+  struct NamedRewrite {
+    std::shared_ptr<const routing::RewriteAnalysis> analysis;
+    std::size_t client_parameters = 0;
+  };
+  std::unordered_map<std::string, NamedRewrite> named_rewrites_;
+  // Named prepared statements that cannot be rewritten: migration.nondeterministic applies at
+  // each execution.
+  struct NamedUnrewritable {
+    std::string table, why;
+  };
+  std::unordered_map<std::string, NamedUnrewritable> named_unrewritable_;
+  // One per Describe of a statement, in order: how many parameters its ParameterDescription
+  // shows the client (nullopt: all of them).
+  struct ParameterTrim {
+    UnitId unit = 0;
+    std::optional<std::size_t> keep;
+  };
+  std::deque<ParameterTrim> parameter_trims_;
+  bool unit_bytes_flushed_ = false;  // part of the open unit went to the primary already
+  bool unit_has_flush_ = false;      // the open unit holds a Flush: its bytes cannot wait
+  // migration.nondeterministic: serialize. The lock the current statement wants, and the
+  // session-level advisory locks held on the primary until the transaction is done on both.
+  std::optional<std::int64_t> serialize_lock_wanted_;
+  std::vector<std::int64_t> serialize_locks_;
+  bool drain_requested_ = false;
+  bool counted_ = false;
+  // session_journal.cpp
+  TransactionCapture open_capture_;
+  bool capturing_ = false;
+  bool journaling_tx_ = false;        // the open transaction goes to the journal
+  bool entered_journal_gate_ = false;  // JournalService::enter_journaled() is ours to leave
+  bool secondary_missed_units_ = false;  // the leg did not get every unit: reconnect before reuse
+  bool copy_captured_ = false;         // CopyData of the last unit belongs to the capture
+  bool wrapped_statement_failed_ = false;  // outbox: the wrapped statement itself failed
+  std::optional<protocol::ErrorFields> outbox_insert_error_;  // outbox: pgdual's INSERT failed
+  std::deque<TransactionCapture> unconfirmed_;  // committed on the primary, not yet on the secondary
+  struct AppendTracker;
+  std::shared_ptr<AppendTracker> appends_;
+};
+
+}  // namespace pgdual::proxy

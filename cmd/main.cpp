@@ -38,7 +38,8 @@ int print_errors(const std::vector<std::string>& errors, const std::string& sour
 }
 
 void print_warnings(const std::vector<std::string>& warnings, const std::string& source) {
-  for (const auto& warning : warnings) std::fprintf(stderr, "%s: warning: %s\n", source.c_str(), warning.c_str());
+  for (const auto& warning : warnings)
+    std::fprintf(stderr, "%s: warning: %s\n", source.c_str(), warning.c_str());
 }
 
 int check_config(const std::string& path) {
@@ -51,9 +52,9 @@ int check_config(const std::string& path) {
 }
 
 int run(const std::string& path) {
-  auto result = path.empty()
-                    ? pgdual::config::load_config_string(pgdual::config::embedded_demo_config(), ".")
-                    : pgdual::config::load_config_file(path);
+  auto result =
+      path.empty() ? pgdual::config::load_config_string(pgdual::config::embedded_demo_config(), ".")
+                   : pgdual::config::load_config_file(path);
   const std::string source = path.empty() ? "embedded config" : path;
   if (!result.ok()) return print_errors(result.errors, source);
   print_warnings(result.warnings, source);
@@ -100,8 +101,8 @@ int sequences_sync(int argc, char** argv) {
   }
   for (const auto& line : report.lines) {
     std::printf("%s\told=%s\tnew=%s%s%s\n", line.sequence.c_str(),
-                line.old_value.empty() ? "(unused)" : line.old_value.c_str(), line.new_value.c_str(),
-                line.error.empty() ? "" : "\tFAILED: ", line.error.c_str());
+                line.old_value.empty() ? "(unused)" : line.old_value.c_str(),
+                line.new_value.c_str(), line.error.empty() ? "" : "\tFAILED: ", line.error.c_str());
   }
   std::printf("%zu sequences %s\n", report.lines.size(),
               options.dry_run ? "would be set (dry run)" : "processed");
@@ -151,7 +152,8 @@ int main(int argc, char** argv) {
   if (argc >= 3 && std::strcmp(argv[1], "sequences") == 0 && std::strcmp(argv[2], "sync") == 0) {
     return sequences_sync(argc, argv);
   }
-  if (argc >= 2 && (std::strcmp(argv[1], "--version") == 0 || std::strcmp(argv[1], "version") == 0)) {
+  if (argc >= 2 &&
+      (std::strcmp(argv[1], "--version") == 0 || std::strcmp(argv[1], "version") == 0)) {
     std::printf("pgdual %s\n", PGDUAL_VERSION);
     return 0;
   }

@@ -103,12 +103,16 @@ std::optional<AuthMethod> parse_auth_method(std::string_view s) {
 std::optional<SslMode> parse_ssl_mode(std::string_view s) { return value_of(kSslModes, s); }
 std::optional<Phase> parse_phase(std::string_view s) { return value_of(kPhases, s); }
 std::optional<Strategy> parse_strategy(std::string_view s) { return value_of(kStrategies, s); }
-std::optional<JournalStore> parse_journal_store(std::string_view s) { return value_of(kJournalStores, s); }
+std::optional<JournalStore> parse_journal_store(std::string_view s) {
+  return value_of(kJournalStores, s);
+}
 std::optional<OnSecondaryFailure> parse_on_secondary_failure(std::string_view s) {
   return value_of(kOnSecondaryFailure, s);
 }
 std::optional<DdlPolicy> parse_ddl_policy(std::string_view s) { return value_of(kDdlPolicies, s); }
-std::optional<ShadowMode> parse_shadow_mode(std::string_view s) { return value_of(kShadowModes, s); }
+std::optional<ShadowMode> parse_shadow_mode(std::string_view s) {
+  return value_of(kShadowModes, s);
+}
 std::optional<Nondeterministic> parse_nondeterministic(std::string_view s) {
   return value_of(kNondeterministic, s);
 }

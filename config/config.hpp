@@ -103,34 +103,35 @@ enum class LogValues { redacted, full };
 
 // migration.shadow_read: the read comparator of the shadow_read phase (docs/shadow-reads.md).
 struct ShadowReadConfig {
-  double sample_rate = 1.0;  // share of eligible reads also run on the secondary
-  ShadowMode mode = ShadowMode::compare;  // aa: compare the primary with itself (noise floor)
+  double sample_rate = 1.0;                 // share of eligible reads also run on the secondary
+  ShadowMode mode = ShadowMode::compare;    // aa: compare the primary with itself (noise floor)
   std::chrono::milliseconds timeout{2000};  // then the secondary's statement is cancelled
   std::size_t max_concurrent = 64;          // shadow reads in flight per pgdual instance
   LogValues log_values = LogValues::redacted;
-  std::vector<std::string> ignore_columns;  // "column" or "schema.table.column"
-  std::vector<std::string> ignore_tables;   // reads touching these are not shadowed
-  double float_tolerance = 0;               // relative, for float4/float8/numeric
-  unsigned timestamp_precision = 6;         // fractional second digits compared
-  std::size_t max_detail_rows = 10;         // differing rows logged per read
+  std::vector<std::string> ignore_columns;                // "column" or "schema.table.column"
+  std::vector<std::string> ignore_tables;                 // reads touching these are not shadowed
+  double float_tolerance = 0;                             // relative, for float4/float8/numeric
+  unsigned timestamp_precision = 6;                       // fractional second digits compared
+  std::size_t max_detail_rows = 10;                       // differing rows logged per read
   std::size_t max_buffered_bytes = std::size_t{1} << 20;  // per side; beyond: digests only
-  std::size_t match_window = 1000;          // reads per table behind the match-rate gauge
+  std::size_t match_window = 1000;  // reads per table behind the match-rate gauge
 };
 
 // migration.journal: the durable replay journal of writes the secondary did not apply, and the
 // outbox of strategy outbox (docs/journal.md).
 struct JournalConfig {
-  bool enabled = true;                  // false: failed secondary writes are only logged and counted
+  bool enabled = true;  // false: failed secondary writes are only logged and counted
   JournalStore store = JournalStore::table;
-  std::string schema = "pgdual";        // table store: schema on the primary (and the secondary's marker)
+  std::string schema = "pgdual";  // table store: schema on the primary (and the secondary's marker)
   std::string directory = "/var/lib/pgdual/journal";  // file store: one directory per instance
-  std::string instance;                 // empty: the host name (the pod name under Kubernetes)
-  std::vector<std::string> databases;   // the relay also serves these (besides those sessions used)
-  std::uint32_t max_attempts = 5;       // failed attempts before a permanent error is dead-lettered
+  std::string instance;                // empty: the host name (the pod name under Kubernetes)
+  std::vector<std::string> databases;  // the relay also serves these (besides those sessions used)
+  std::uint32_t max_attempts = 5;      // failed attempts before a permanent error is dead-lettered
   std::chrono::milliseconds retry_base{100};
   std::chrono::milliseconds retry_max{30000};
   std::chrono::milliseconds poll_interval{200};  // how often an idle relay looks for new entries
-  std::vector<std::string> permanent_sqlstates;  // also treated as permanent ("23505" or class "23")
+  std::vector<std::string>
+      permanent_sqlstates;  // also treated as permanent ("23505" or class "23")
 };
 
 struct MigrationConfig {

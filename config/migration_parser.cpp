@@ -141,10 +141,9 @@ void parse_journal(Section& s, MigrationConfig& m, LoadContext& ctx) {
   j.read_milliseconds("poll_interval_ms", c.poll_interval, 10, 60000);
   j.read_string_list("permanent_sqlstates", c.permanent_sqlstates);
   auto plain = [](const std::string& v) {
-    return !v.empty() && v.size() <= 63 &&
-           std::all_of(v.begin(), v.end(), [](char ch) {
-             return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_';
-           }) && !(v[0] >= '0' && v[0] <= '9');
+    return !v.empty() && v.size() <= 63 && std::all_of(v.begin(), v.end(), [](char ch) {
+      return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_';
+    }) && !(v[0] >= '0' && v[0] <= '9');
   };
   if (!plain(c.schema)) {
     j.error("schema", "must be a plain lower-case identifier (letters, digits, _; at most 63)");
@@ -164,7 +163,8 @@ void parse_journal(Section& s, MigrationConfig& m, LoadContext& ctx) {
     }
   }
   if (c.retry_max < c.retry_base) j.error("retry_max_ms", "must not be below retry_base_ms");
-  if (c.store == JournalStore::file && c.directory.empty()) j.error("directory", "must be set for the file store");
+  if (c.store == JournalStore::file && c.directory.empty())
+    j.error("directory", "must be set for the file store");
 }
 
 void check_cleanup_confirmed(const MigrationConfig& m, const std::string& path, LoadContext& ctx) {
@@ -188,11 +188,10 @@ void check_cleanup_confirmed(const MigrationConfig& m, const std::string& path, 
 
 MigrationConfig parse_migration(const YAML::Node& node, LoadContext& ctx) {
   MigrationConfig m;
-  Section s(
-      node, "migration", ctx,
-      {"phase", "strategy", "on_secondary_failure", "keep_old_in_sync", "ddl", "tables", "tenants",
-       "async_queue_capacity", "write_functions", "read_only_functions", "confirm_cleanup",
-       "shadow_read", "rewrite", "nondeterministic", "journal"});
+  Section s(node, "migration", ctx,
+            {"phase", "strategy", "on_secondary_failure", "keep_old_in_sync", "ddl", "tables",
+             "tenants", "async_queue_capacity", "write_functions", "read_only_functions",
+             "confirm_cleanup", "shadow_read", "rewrite", "nondeterministic", "journal"});
   s.read_enum("phase", m.phase, parse_phase, kPhases);
   s.read_enum("strategy", m.strategy, parse_strategy, "sync, async, outbox");
   s.read_enum("on_secondary_failure", m.on_secondary_failure, parse_on_secondary_failure,
@@ -222,16 +221,19 @@ MigrationConfig parse_migration(const YAML::Node& node, LoadContext& ctx) {
     }
   }
   if (m.strategy == Strategy::outbox && !m.journal.enabled) {
-    s.error("strategy", "outbox records every write in the journal: it needs migration.journal.enabled");
+    s.error("strategy",
+            "outbox records every write in the journal: it needs migration.journal.enabled");
   }
   if (m.strategy == Strategy::outbox && m.journal.store != JournalStore::table) {
-    s.error("strategy", "outbox commits each record with the client's transaction on the primary: it "
-                        "needs migration.journal.store: table");
+    s.error("strategy",
+            "outbox commits each record with the client's transaction on the primary: it "
+            "needs migration.journal.store: table");
   }
   if (m.strategy == Strategy::outbox && m.on_secondary_failure == OnSecondaryFailure::fail) {
-    s.error("on_secondary_failure",
-            "fail needs strategy sync: with outbox the secondary applies the write after the client "
-            "has its reply");
+    s.error(
+        "on_secondary_failure",
+        "fail needs strategy sync: with outbox the secondary applies the write after the client "
+        "has its reply");
   }
   if (m.strategy == Strategy::async && m.on_secondary_failure == OnSecondaryFailure::fail) {
     s.error("on_secondary_failure",

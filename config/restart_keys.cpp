@@ -31,9 +31,9 @@ void add_backend(std::vector<RestartOnlyKey>& keys, const std::string& prefix,
                  BackendConfig Config::*backend) {
   // password is absent on purpose: it is only used when a new backend connection logs in, so a
   // rotated password (password_file on a Kubernetes Secret volume) applies live.
-#define PGDUAL_BACKEND_KEY(name, member_name)                                          \
-  keys.push_back(member(prefix + "." name,                                            \
-                        [backend](auto& c) -> auto& { return (c.*backend).member_name; }))
+#define PGDUAL_BACKEND_KEY(name, member_name) \
+  keys.push_back(member(                      \
+      prefix + "." name, [backend](auto& c) -> auto& { return (c.*backend).member_name; }))
   PGDUAL_BACKEND_KEY("host", host);
   PGDUAL_BACKEND_KEY("port", port);
   PGDUAL_BACKEND_KEY("user", user);
@@ -78,16 +78,19 @@ std::vector<RestartOnlyKey> build_table() {
                     next.admin_host = running.admin_host;
                     next.admin_port = running.admin_port;
                   }});
-  keys.push_back(member("workers", [](auto& c) -> auto& { return c.workers; }));
+  keys.push_back(member(
+      "workers", [](auto& c) -> auto& { return c.workers; }));
   // The TLS context is built once at start; the handshake code depends on it.
-  keys.push_back({"tls",
-                  [](const Config& a, const Config& b) { return a.tls.has_value() != b.tls.has_value(); },
-                  [](const Config& running, Config& next) {
-                    if (running.tls.has_value() != next.tls.has_value()) next.tls = running.tls;
-                  }});
-#define PGDUAL_TLS_KEY(name)                                                                \
-  add_tls_field(                                                                            \
-      keys, "tls." #name, [](const ServerTlsConfig& a, const ServerTlsConfig& b) { return !(a.name == b.name); }, \
+  keys.push_back(
+      {"tls",
+       [](const Config& a, const Config& b) { return a.tls.has_value() != b.tls.has_value(); },
+       [](const Config& running, Config& next) {
+         if (running.tls.has_value() != next.tls.has_value()) next.tls = running.tls;
+       }});
+#define PGDUAL_TLS_KEY(name)                                                                  \
+  add_tls_field(                                                                              \
+      keys, "tls." #name,                                                                     \
+      [](const ServerTlsConfig& a, const ServerTlsConfig& b) { return !(a.name == b.name); }, \
       [](const ServerTlsConfig& running, ServerTlsConfig& next) { next.name = running.name; })
   PGDUAL_TLS_KEY(cert_file);
   PGDUAL_TLS_KEY(key_file);
@@ -96,19 +99,23 @@ std::vector<RestartOnlyKey> build_table() {
 #undef PGDUAL_TLS_KEY
   // Changing the method under connected clients would make pgdual's answer to a
   // half-finished authentication exchange ambiguous; users and passwords reload live.
-  keys.push_back(member("auth.method", [](auto& c) -> auto& { return c.auth.method; }));
+  keys.push_back(member(
+      "auth.method", [](auto& c) -> auto& { return c.auth.method; }));
   // Open sessions hold connections to the backends; pointing them elsewhere mid-migration
   // would split sessions between two pairs of servers.
   add_backend(keys, "backends.old", &Config::old_backend);
   add_backend(keys, "backends.new", &Config::new_backend);
   // The journal's threads open their store once: the tables' schema, the file directory and the
   // instance name (which entries are this instance's) stay as they started.
-  keys.push_back(member("migration.journal.store",
-                        [](auto& c) -> auto& { return c.migration.journal.store; }));
-  keys.push_back(member("migration.journal.schema",
-                        [](auto& c) -> auto& { return c.migration.journal.schema; }));
-  keys.push_back(member("migration.journal.directory", [](auto& c) -> auto& { return c.migration.journal.directory; }));
-  keys.push_back(member("migration.journal.instance", [](auto& c) -> auto& { return c.migration.journal.instance; }));
+  keys.push_back(member(
+      "migration.journal.store", [](auto& c) -> auto& { return c.migration.journal.store; }));
+  keys.push_back(member(
+      "migration.journal.schema", [](auto& c) -> auto& { return c.migration.journal.schema; }));
+  keys.push_back(member(
+      "migration.journal.directory",
+      [](auto& c) -> auto& { return c.migration.journal.directory; }));
+  keys.push_back(member(
+      "migration.journal.instance", [](auto& c) -> auto& { return c.migration.journal.instance; }));
   return keys;
 }
 

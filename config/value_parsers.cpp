@@ -1,10 +1,11 @@
 #include "config/value_parsers.hpp"
-#include "text/ascii.hpp"
 
 #include <cctype>
 #include <charconv>
 #include <limits>
 #include <vector>
+
+#include "text/ascii.hpp"
 
 namespace pgdual::config {
 namespace {

@@ -1,10 +1,9 @@
 #include "config/yaml_section.hpp"
 
-#include <charconv>
-#include <sstream>
-
 #include <algorithm>
 #include <cctype>
+#include <charconv>
+#include <sstream>
 
 #include "config/files.hpp"
 #include "config/value_parsers.hpp"

@@ -4,8 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "journal/store/table_journal.hpp"
 #include "journal/relay/replay_policy.hpp"
+#include "journal/store/table_journal.hpp"
 
 namespace pgdual::proxy {
 
@@ -110,7 +110,8 @@ void JournalAppender::run() {
     std::string error;
     if (!task.statement.empty()) {
       const bool ok = store_in_table(task, true, error);
-      if (!ok) spdlog::warn("journal: bookkeeping in database \"{}\" failed: {}", task.database, error);
+      if (!ok)
+        spdlog::warn("journal: bookkeeping in database \"{}\" failed: {}", task.database, error);
       if (task.done) task.done(ok, error);
       continue;
     }
@@ -165,8 +166,9 @@ bool JournalAppender::store_in_table(Task& task, bool last_try, std::string& err
     error = "primary unreachable: " + error;
     return false;
   }
-  const std::string sql = task.statement.empty() ? journal_table::insert_sql(context_.schema, task.record)
-                                                 : task.statement;
+  const std::string sql = task.statement.empty()
+                              ? journal_table::insert_sql(context_.schema, task.record)
+                              : task.statement;
   if (sql.empty()) {
     error = "the record is too large to encode";
     return false;

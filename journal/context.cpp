@@ -15,8 +15,7 @@ std::optional<StoreTarget> store_target(const config::Config& settings, const st
   const auto& backend =
       *store == routing::Store::old_store ? config.old_backend : config.new_backend;
   StoreTarget target;
-  target.conninfo =
-      libpq_conninfo(backend, backend.dbname.value_or(database), application_name);
+  target.conninfo = libpq_conninfo(backend, backend.dbname.value_or(database), application_name);
   target.connect_timeout = backend.connect_timeout;
   return target;
 }

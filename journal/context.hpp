@@ -16,10 +16,10 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "journal/store/file_journal.hpp"
 #include "journal/gate.hpp"
-#include "metrics/journal_metrics.hpp"
 #include "journal/service.hpp"
+#include "journal/store/file_journal.hpp"
+#include "metrics/journal_metrics.hpp"
 
 namespace pgdual::proxy {
 

@@ -1,7 +1,8 @@
 #include "journal/retry_queue.hpp"
 
-#include <algorithm>
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 namespace pgdual::proxy {
 
@@ -14,8 +15,10 @@ void RetryQueue::push(FailedTransaction failed) {
     // Bounded memory: the oldest entry leaves the queue, but its tables stay
     // on the reconciliation list and the eviction is logged.
     ++evicted_;
-    spdlog::error("retry queue full ({} entries): oldest failed write evicted; its tables remain "
-                  "marked for reconciliation ({} evicted so far)", capacity_, evicted_);
+    spdlog::error(
+        "retry queue full ({} entries): oldest failed write evicted; its tables remain "
+        "marked for reconciliation ({} evicted so far)",
+        capacity_, evicted_);
     entries_.pop_front();
   }
   entries_.push_back(std::move(failed));

@@ -19,9 +19,9 @@ namespace pgdual::proxy {
 struct FailedTransaction {
   std::chrono::system_clock::time_point when;
   std::int32_t session = 0;
-  std::string reason;    // "secondary rejected", "secondary unreachable", "timeout", ...
-  std::string sqlstate;  // the secondary's, when it answered
-  std::string statement; // first statement text (values are not logged unless asked)
+  std::string reason;     // "secondary rejected", "secondary unreachable", "timeout", ...
+  std::string sqlstate;   // the secondary's, when it answered
+  std::string statement;  // first statement text (values are not logged unless asked)
   std::vector<std::string> tables;
 };
 

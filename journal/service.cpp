@@ -3,14 +3,12 @@
 
 #include "journal/service.hpp"
 
-#include <set>
-
-#include <unistd.h>
-
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <climits>
 #include <mutex>
+#include <set>
 
 #include "journal/appender.hpp"
 #include "journal/context.hpp"
@@ -85,8 +83,8 @@ void JournalService::start() {
     } else {
       const auto recovery = file->recovery();
       if (recovery.torn_tails > 0) {
-        spdlog::warn("journal: truncated a torn last record ({} bytes) in {}",
-                     recovery.torn_bytes, context.directory);
+        spdlog::warn("journal: truncated a torn last record ({} bytes) in {}", recovery.torn_bytes,
+                     context.directory);
       }
       context.file = std::move(file);
     }
@@ -109,16 +107,15 @@ void JournalService::stop(bool clean) {
   impl_->stopped = true;
   auto& context = impl_->context;
   const auto abandon = std::chrono::steady_clock::now() + kStopGrace;
-  context.abandon_at = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                           abandon.time_since_epoch())
-                           .count();
+  context.abandon_at =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(abandon.time_since_epoch()).count();
   if (clean && context.store == config::JournalStore::table) {
     // A clean stop: nothing of strategy async is left queued in memory (the sessions are gone).
     auto settings = context.config();
     if (settings) {
       for (const auto& database : context.known_databases(settings->migration.journal)) {
-        impl_->appender.push_statement(database, journal_table::instance_stop_sql(context.schema, context.instance),
-                                       nullptr);
+        impl_->appender.push_statement(
+            database, journal_table::instance_stop_sql(context.schema, context.instance), nullptr);
       }
     }
   }
@@ -208,7 +205,8 @@ void JournalService::note_schema_ready(const std::string& key) {
 namespace pgdual::proxy {
 
 bool JournalService::announce_async_tables(const std::string& database,
-                                           const std::vector<std::string>& tables, AppendDone done) {
+                                           const std::vector<std::string>& tables,
+                                           AppendDone done) {
   if (impl_->context.store != config::JournalStore::table || tables.empty()) return true;
   std::vector<std::string> fresh;
   {
@@ -222,7 +220,9 @@ bool JournalService::announce_async_tables(const std::string& database,
   // at once both wait for (idempotent) upserts rather than one acknowledging early.
   Impl* impl = impl_.get();
   impl_->appender.push_statement(
-      database, journal_table::instance_async_tables_sql(impl_->context.schema, impl_->context.instance, fresh),
+      database,
+      journal_table::instance_async_tables_sql(impl_->context.schema, impl_->context.instance,
+                                               fresh),
       [impl, database, fresh, done = std::move(done)](bool ok, const std::string& error) {
         if (ok) {
           std::lock_guard lock(impl->ready_mutex);

@@ -113,8 +113,8 @@ class JournalService {
 
   // ---- operators, rollback checks
   struct Status {
-    bool known = false;             // false until the first look at every known database
-    std::size_t records = 0;        // pending entries, all instances
+    bool known = false;       // false until the first look at every known database
+    std::size_t records = 0;  // pending entries, all instances
     std::uint64_t bytes = 0;
     double oldest_age_seconds = 0;  // 0 when empty
     std::size_t dead_letters = 0;   // rows in the dead letter

@@ -31,7 +31,8 @@ bool wait_socket(PGconn* conn, bool for_write, Clock::time_point deadline,
                  const Cancelled& cancelled) {
   for (;;) {
     if (is_cancelled(cancelled)) return false;
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) return false;
     pollfd fd{PQsocket(conn), static_cast<short>(for_write ? POLLOUT : POLLIN), 0};
     if (fd.fd < 0) return false;
@@ -149,9 +150,9 @@ Reply exec(PGconn* conn, const std::string& sql, const Cancelled& cancelled) {
 Reply exec_params(PGconn* conn, const std::string& sql, const Params& params, int result_format,
                   const Cancelled& cancelled) {
   const int count = static_cast<int>(params.values.size());
-  if (!PQsendQueryParams(conn, sql.c_str(), count, params.types.empty() ? nullptr : params.types.data(),
-                         params.values.data(), params.lengths.data(), params.formats.data(),
-                         result_format)) {
+  if (!PQsendQueryParams(conn, sql.c_str(), count,
+                         params.types.empty() ? nullptr : params.types.data(), params.values.data(),
+                         params.lengths.data(), params.formats.data(), result_format)) {
     return broken_reply(conn, "");
   }
   return collect(conn, cancelled);

@@ -37,7 +37,9 @@ struct Reply {
   std::string sqlstate;  // the server's, "" when it did not answer
   std::string error;     // primary message only (DETAIL may hold row values)
 
-  ExecStatusType status() const { return result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR; }
+  ExecStatusType status() const {
+    return result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
+  }
   int rows() const { return result ? PQntuples(result.get()) : 0; }
   std::string value(int row, int column) const;  // "" for NULL
 };
@@ -83,7 +85,10 @@ class Link {
               const Cancelled& cancelled, std::string& error, bool* fresh = nullptr);
   PGconn* get() const { return conn_.get(); }
   bool connected() const { return conn_ != nullptr; }
-  void reset() { conn_.reset(); conninfo_.clear(); }
+  void reset() {
+    conn_.reset();
+    conninfo_.clear();
+  }
 
  private:
   Conn conn_;

@@ -102,9 +102,10 @@ Metrics::Metrics(const std::string& version) : registry_(std::make_shared<promet
   auto& connect_errors = counter_family(registry, "pgdual_backend_connect_errors_total",
                                         "Failed attempts to open a server connection, per backend "
                                         "(network, TLS or authentication).");
-  auto& queries = counter_family(registry, "pgdual_backend_queries_total",
-                                 "Units of client work (a simple Query, or an extended batch up to Sync) sent to each "
-                                 "backend, by the strongest statement kind in them.");
+  auto& queries = counter_family(
+      registry, "pgdual_backend_queries_total",
+      "Units of client work (a simple Query, or an extended batch up to Sync) sent to each "
+      "backend, by the strongest statement kind in them.");
   auto& query_duration = histogram_family(
       registry, "pgdual_backend_query_duration_seconds",
       "Time from sending a statement to a backend to its completion, per backend.");
@@ -179,8 +180,9 @@ Metrics::Metrics(const std::string& version) : registry_(std::make_shared<promet
                      "Writes that did not complete on the secondary store, by failure type."),
       "type", secondary_failures_);
   async_queue_depth_ =
-      &gauge_family(registry, "pgdual_async_queue_depth",
-                    "Units waiting for the secondary under the async strategy, summed over sessions.")
+      &gauge_family(
+           registry, "pgdual_async_queue_depth",
+           "Units waiting for the secondary under the async strategy, summed over sessions.")
            .Add({});
   async_queue_overflow_ =
       &counter_family(registry, "pgdual_async_queue_overflow_total",
@@ -193,13 +195,15 @@ Metrics::Metrics(const std::string& version) : registry_(std::make_shared<promet
                     "secondary's (how far the secondary trails the primary).")
            .Add({});
   secondary_lag_statements_ =
-      &gauge_family(registry, "pgdual_secondary_lag_statements",
-                    "Units executed on the primary and not yet on the secondary, summed over sessions.")
+      &gauge_family(
+           registry, "pgdual_secondary_lag_statements",
+           "Units executed on the primary and not yet on the secondary, summed over sessions.")
            .Add({});
-  retry_queue_depth_ = &gauge_family(registry, "pgdual_retry_queue_depth",
-                                     "Writes that did not reach the secondary, recorded with their context for "
-                                     "replay and reconciliation.")
-                            .Add({});
+  retry_queue_depth_ =
+      &gauge_family(registry, "pgdual_retry_queue_depth",
+                    "Writes that did not reach the secondary, recorded with their context for "
+                    "replay and reconciliation.")
+           .Add({});
   divergence_family_ = &counter_family(
       registry, "pgdual_write_divergence_total",
       "Writes whose command tag or row count differed between the stores, per table.");

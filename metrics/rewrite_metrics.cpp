@@ -4,11 +4,16 @@ namespace pgdual::proxy {
 
 std::string_view to_string(RewriteReason reason) {
   switch (reason) {
-    case RewriteReason::time: return "time";
-    case RewriteReason::random: return "random";
-    case RewriteReason::uuid: return "uuid";
-    case RewriteReason::sequence: return "sequence";
-    case RewriteReason::column_default: return "column_default";
+    case RewriteReason::time:
+      return "time";
+    case RewriteReason::random:
+      return "random";
+    case RewriteReason::uuid:
+      return "uuid";
+    case RewriteReason::sequence:
+      return "sequence";
+    case RewriteReason::column_default:
+      return "column_default";
   }
   return "time";
 }
@@ -22,8 +27,9 @@ RewriteMetrics::RewriteMetrics(prometheus::Registry& registry)
                             .Register(registry)) {
   auto& rewritten = prometheus::BuildCounter()
                         .Name("pgdual_statements_rewritten_total")
-                        .Help("Mirrored writes rewritten so that both stores receive the same "
-                              "values, by reason (one count per reason present).")
+                        .Help(
+                            "Mirrored writes rewritten so that both stores receive the same "
+                            "values, by reason (one count per reason present).")
                         .Register(registry);
   for (std::size_t i = 0; i < kRewriteReasonCount; ++i) {
     rewritten_[i] =
@@ -39,7 +45,8 @@ void RewriteMetrics::count_nondeterministic(const std::string& table, const std:
     if (by_table_.size() >= kMaxTables) key.first = "_other";
     it = by_table_.find(key);
     if (it == by_table_.end()) {
-      it = by_table_.emplace(key, &nondeterministic_.Add({{"table", key.first}, {"action", key.second}}))
+      it = by_table_
+               .emplace(key, &nondeterministic_.Add({{"table", key.first}, {"action", key.second}}))
                .first;
     }
   }

@@ -6,10 +6,14 @@ namespace pgdual::proxy {
 
 std::string_view to_string(ShadowOutcome outcome) {
   switch (outcome) {
-    case ShadowOutcome::match: return "match";
-    case ShadowOutcome::mismatch: return "mismatch";
-    case ShadowOutcome::error: return "error";
-    case ShadowOutcome::skipped: return "skipped";
+    case ShadowOutcome::match:
+      return "match";
+    case ShadowOutcome::mismatch:
+      return "mismatch";
+    case ShadowOutcome::error:
+      return "error";
+    case ShadowOutcome::skipped:
+      return "skipped";
   }
   return "error";
 }

@@ -62,7 +62,8 @@ void UnitBuilder::remember_settings(const Classification& classification, std::s
   // good; the latest one per parameter is what a new connection needs.
   if (classification.statements.size() != 1) return;
   const auto& statement = classification.statements.front();
-  if (statement.kind != StatementKind::session || statement.is_local || statement.name.empty()) return;
+  if (statement.kind != StatementKind::session || statement.is_local || statement.name.empty())
+    return;
   if (statement.command == "SET") {
     settings_[statement.name] = std::string(sql);
   } else if (statement.command == "RESET") {
@@ -82,7 +83,8 @@ FrameRole UnitBuilder::add(const protocol::Frame& frame) {
         return FrameRole::terminator;
       }
       last_key_ = literal_key(*sql);
-      auto classification = std::make_shared<const Classification>(cache_.get(last_key_, *sql, *options_));
+      auto classification =
+          std::make_shared<const Classification>(cache_.get(last_key_, *sql, *options_));
       last_classification_ = classification;
       if (first_text_.empty()) first_text_ = std::string(*sql);
       replacement_ = rejection_if_ddl(*classification, false, {});
@@ -98,15 +100,16 @@ FrameRole UnitBuilder::add(const protocol::Frame& frame) {
         return FrameRole::part;
       }
       last_key_ = literal_key(*sql);
-      auto classification = std::make_shared<const Classification>(cache_.get(last_key_, *sql, *options_));
+      auto classification =
+          std::make_shared<const Classification>(cache_.get(last_key_, *sql, *options_));
       last_classification_ = classification;
       if (first_text_.empty()) first_text_ = std::string(*sql);
       replacement_ = rejection_if_ddl(*classification, true, *name);
       if (!name->empty()) {
         facts_.changes_statement_state = true;
         // Kept to prepare it again on a secondary connection opened later.
-        named_parses_[std::string(*name)] = std::string(
-            reinterpret_cast<const char*>(frame.payload.data()) - 5, frame.size);
+        named_parses_[std::string(*name)] =
+            std::string(reinterpret_cast<const char*>(frame.payload.data()) - 5, frame.size);
       }
       statements_[std::string(*name)] = std::move(classification);
       return FrameRole::part;

@@ -83,7 +83,8 @@ class UnitBuilder {
   std::unordered_map<std::string, ClassificationPtr> portals_;     // by portal name
   std::vector<ClassificationPtr> keep_alive_;
   std::unordered_map<std::string, std::string> named_parses_;  // Parse message bytes by name
-  std::map<std::string, std::string> settings_;                // SET text by parameter  // what facts_.statements points into
+  std::map<std::string, std::string>
+      settings_;  // SET text by parameter  // what facts_.statements points into
   UnitFacts facts_;
   std::string first_text_;
   std::optional<std::string> replacement_;

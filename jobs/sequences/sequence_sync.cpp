@@ -46,12 +46,13 @@ std::string backend_conninfo(const config::BackendConfig& backend, const std::st
   return libpq_conninfo(backend, database, "pgdual sequences sync");
 }
 
-SequenceSyncReport sync_sequences(const config::Config& config, const SequenceSyncOptions& options) {
+SequenceSyncReport sync_sequences(const config::Config& config,
+                                  const SequenceSyncOptions& options) {
   SequenceSyncReport report;
-  const std::string old_db = options.database.empty() ? config.old_backend.dbname.value_or("")
-                                                      : options.database;
-  const std::string new_db = options.database.empty() ? config.new_backend.dbname.value_or("")
-                                                      : options.database;
+  const std::string old_db =
+      options.database.empty() ? config.old_backend.dbname.value_or("") : options.database;
+  const std::string new_db =
+      options.database.empty() ? config.new_backend.dbname.value_or("") : options.database;
   if (old_db.empty() || new_db.empty()) {
     report.error = "no database: give --database (the backends' dbname is not set)";
     return report;
@@ -76,7 +77,8 @@ SequenceSyncReport sync_sequences(const config::Config& config, const SequenceSy
     line.sequence = PQgetvalue(sequences.get(), row, 0);
     const bool used = !PQgetisnull(sequences.get(), row, 1);
     line.old_value = used ? PQgetvalue(sequences.get(), row, 1) : "";
-    const std::int64_t base = std::stoll(used ? line.old_value : PQgetvalue(sequences.get(), row, 2));
+    const std::int64_t base =
+        std::stoll(used ? line.old_value : PQgetvalue(sequences.get(), row, 2));
     const bool descending = std::stoll(PQgetvalue(sequences.get(), row, 3)) < 0;
     // Past everything the old store handed out, by the headroom, in the sequence's direction.
     line.new_value = std::to_string(descending ? base - options.headroom : base + options.headroom);

@@ -14,13 +14,13 @@
 namespace pgdual::proxy {
 
 struct SequenceSyncOptions {
-  std::string database;       // empty: the backends' dbname
+  std::string database;  // empty: the backends' dbname
   std::int64_t headroom = 1000;
-  bool dry_run = false;       // report what would be set, change nothing
+  bool dry_run = false;  // report what would be set, change nothing
 };
 
 struct SequenceSyncLine {
-  std::string sequence;  // "schema"."name" as quote_ident writes it
+  std::string sequence;   // "schema"."name" as quote_ident writes it
   std::string old_value;  // last_value on the old store ("" when never used)
   std::string new_value;  // what the new store was (or would be) set to
   std::string error;      // why it was not set (missing on the new store, permission, ...)

@@ -9,9 +9,9 @@
 
 #include <utility>
 
+#include "journal/record/record.hpp"
 #include "protocol/constants.hpp"
 #include "protocol/messages.hpp"
-#include "journal/record/record.hpp"
 
 namespace pgdual::proxy {
 

@@ -6,8 +6,8 @@
 
 #include <algorithm>
 
-#include "journal/store/table_journal.hpp"
 #include "journal/relay/replay_policy.hpp"
+#include "journal/store/table_journal.hpp"
 #include "routing/phase_rules.hpp"
 
 namespace pgdual::proxy {
@@ -33,7 +33,9 @@ double to_double(const std::string& text) {
 }  // namespace
 
 JournalRelay::JournalRelay(JournalContext& context)
-    : context_(context), cancelled_([this] { return cancelled(); }), random_(std::random_device{}()) {}
+    : context_(context),
+      cancelled_([this] { return cancelled(); }),
+      random_(std::random_device{}()) {}
 
 void JournalRelay::start() {
   if (thread_.joinable()) return;
@@ -131,8 +133,8 @@ bool JournalRelay::pass() {
   }
   context_.metrics.set_relay_active(relay_active);
   if (total.ok) {
-    context_.metrics.set_depth(static_cast<double>(total.records),
-                               static_cast<double>(total.bytes), total.oldest_age_seconds);
+    context_.metrics.set_depth(static_cast<double>(total.records), static_cast<double>(total.bytes),
+                               total.oldest_age_seconds);
     context_.gate.finish_count(ticket, total.mine);
     context_.mark_looked(databases);
   }
@@ -243,8 +245,8 @@ bool JournalRelay::table_replay(const config::Config& settings, const std::strin
   };
   // Binary results: the record arrives as raw bytes; the ::text columns
   // are their plain text either way.
-  auto batch = pg::exec_params(primary.link.get(), journal_table::pending_sql(schema), {}, 1,
-                               cancelled_);
+  auto batch =
+      pg::exec_params(primary.link.get(), journal_table::pending_sql(schema), {}, 1, cancelled_);
   if (!batch.ok) return lost(batch, "reading the journal");
   const int rows = batch.rows();
   for (int row = 0; row < rows; ++row) {
@@ -260,8 +262,8 @@ bool JournalRelay::table_replay(const config::Config& settings, const std::strin
       record.instance = instance;
       record.attempts = attempts;
       if (record.database.empty()) record.database = database;
-      attempt = replay_one(settings, database, record,
-                           replay::marker_key(record.marker, instance, id));
+      attempt =
+          replay_one(settings, database, record, replay::marker_key(record.marker, instance, id));
     } else {
       // Nothing can replay it: straight to the dead letter, bytes kept.
       record.id = id;
@@ -275,26 +277,26 @@ bool JournalRelay::table_replay(const config::Config& settings, const std::strin
         return false;
       case Verdict::done: {
         primary.backoff.active = false;
-        auto reply = pg::exec(primary.link.get(), journal_table::delete_sql(schema, id), cancelled_);
+        auto reply =
+            pg::exec(primary.link.get(), journal_table::delete_sql(schema, id), cancelled_);
         if (!reply.ok) return lost(reply, "deleting an applied entry");
         break;
       }
       case Verdict::retry: {
-        auto reply = pg::exec(primary.link.get(),
-                              journal_table::failure_sql(schema, id, attempt.sqlstate, attempt.error),
-                              cancelled_);
+        auto reply = pg::exec(
+            primary.link.get(),
+            journal_table::failure_sql(schema, id, attempt.sqlstate, attempt.error), cancelled_);
         if (!reply.ok) lost(reply, "noting a failed replay");
         primary.backoff = Backoff{true, id, database, Clock::now() + attempt.delay};
         return false;  // strict order: nothing overtakes this entry
       }
       case Verdict::dead: {
         primary.backoff.active = false;
-        auto reply = pg::exec(
-            primary.link.get(),
-            journal_table::dead_letter_sql(schema, id, attempt.attempts, attempt.sqlstate,
-                                           attempt.error,
-                                           journal_table::statements_text(record, log_values)),
-            cancelled_);
+        auto reply = pg::exec(primary.link.get(),
+                              journal_table::dead_letter_sql(
+                                  schema, id, attempt.attempts, attempt.sqlstate, attempt.error,
+                                  journal_table::statements_text(record, log_values)),
+                              cancelled_);
         if (!reply.ok) return lost(reply, "moving an entry to the dead letter");
         log_dead(database, record, attempt);
         break;
@@ -310,8 +312,8 @@ namespace pgdual::proxy {
 
 void JournalRelay::check_instance(const std::string& database, Primary& primary) {
   const std::string& schema = context_.schema;
-  auto check = pg::exec(primary.link.get(), journal_table::instance_check_sql(schema, context_.instance),
-                        cancelled_);
+  auto check = pg::exec(primary.link.get(),
+                        journal_table::instance_check_sql(schema, context_.instance), cancelled_);
   if (!check.ok) return;
   if (check.rows() == 1 && check.value(0, 0) == "false" && !check.value(0, 1).empty()) {
     std::vector<std::string> tables;
@@ -325,13 +327,14 @@ void JournalRelay::check_instance(const std::string& database, Primary& primary)
     // Strategy async acknowledges before the secondary applied: what was queued in memory
     // when the process died is gone. Which tables it wrote is known; say so loudly.
     context_.metrics.count_reconciliation(tables);
-    spdlog::error("pgdual instance {} did not stop cleanly while writing under strategy async: "
-                  "writes it had queued in memory for the secondary may be lost; reconcile tables "
-                  "[{}] of database \"{}\" (strategy outbox loses nothing)",
-                  context_.instance, rest, database);
+    spdlog::error(
+        "pgdual instance {} did not stop cleanly while writing under strategy async: "
+        "writes it had queued in memory for the secondary may be lost; reconcile tables "
+        "[{}] of database \"{}\" (strategy outbox loses nothing)",
+        context_.instance, rest, database);
   }
-  auto start = pg::exec(primary.link.get(), journal_table::instance_start_sql(schema, context_.instance),
-                        cancelled_);
+  auto start = pg::exec(primary.link.get(),
+                        journal_table::instance_start_sql(schema, context_.instance), cancelled_);
   if (start.ok) primary.instance_checked = true;
 }
 

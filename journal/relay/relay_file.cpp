@@ -4,8 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include "journal/relay/relay.hpp"
-#include "journal/store/table_journal.hpp"
 #include "journal/relay/replay_policy.hpp"
+#include "journal/store/table_journal.hpp"
 
 namespace pgdual::proxy {
 

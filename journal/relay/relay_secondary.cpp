@@ -5,8 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include "journal/relay/relay.hpp"
-#include "journal/relay/replayer.hpp"
 #include "journal/relay/replay_policy.hpp"
+#include "journal/relay/replayer.hpp"
 
 namespace pgdual::proxy {
 
@@ -36,7 +36,8 @@ JournalRelay::Attempt JournalRelay::replay_one(const config::Config& settings,
   auto& secondary = secondaries_[database];
   std::string error;
   bool fresh = false;
-  if (!secondary.link.ensure(target->conninfo, target->connect_timeout, cancelled_, error, &fresh)) {
+  if (!secondary.link.ensure(target->conninfo, target->connect_timeout, cancelled_, error,
+                             &fresh)) {
     if (cancelled()) return attempt;
     context_.metrics.set_secondary_healthy(false);
     return failure(settings, record, database, "", "secondary unreachable: " + error);
@@ -78,7 +79,8 @@ JournalRelay::Attempt JournalRelay::replay_one(const config::Config& settings,
     case ReplayResult::Kind::failed:
       if (cancelled()) return attempt;  // our own shutdown, not the secondary's fault
       context_.metrics.set_secondary_healthy(!result.broken && secondary_answered(result.sqlstate));
-      return failure(settings, record, database, std::move(result.sqlstate), std::move(result.error));
+      return failure(settings, record, database, std::move(result.sqlstate),
+                     std::move(result.error));
   }
   context_.metrics.set_secondary_healthy(true);
   attempt.verdict = Verdict::done;
@@ -108,8 +110,9 @@ JournalRelay::Attempt JournalRelay::failure(const config::Config& settings,
   spdlog::warn(
       "journal relay: entry {} of database \"{}\" failed on the secondary (attempt {}, {}): {}; "
       "retrying in {} ms",
-      record.id, database, attempt.attempts, attempt.sqlstate.empty() ? "no SQLSTATE" : attempt.sqlstate,
-      attempt.error, attempt.delay.count());
+      record.id, database, attempt.attempts,
+      attempt.sqlstate.empty() ? "no SQLSTATE" : attempt.sqlstate, attempt.error,
+      attempt.delay.count());
   return attempt;
 }
 
@@ -120,8 +123,9 @@ void JournalRelay::log_dead(const std::string& database, const JournalRecord& re
   spdlog::error(
       "journal relay: entry {} of database \"{}\" moved to the dead letter after {} attempts "
       "({}: {}); tables [{}] need reconciliation",
-      record.id, database, attempt.attempts, attempt.sqlstate.empty() ? "no SQLSTATE" : attempt.sqlstate,
-      attempt.error, fmt::join(record.tables, ","));
+      record.id, database, attempt.attempts,
+      attempt.sqlstate.empty() ? "no SQLSTATE" : attempt.sqlstate, attempt.error,
+      fmt::join(record.tables, ","));
 }
 
 void JournalRelay::probe(const config::Config& settings, const std::string& database) {
@@ -130,7 +134,8 @@ void JournalRelay::probe(const config::Config& settings, const std::string& data
   auto& secondary = secondaries_[database];
   std::string error;
   bool fresh = false;
-  if (!secondary.link.ensure(target->conninfo, target->connect_timeout, cancelled_, error, &fresh)) {
+  if (!secondary.link.ensure(target->conninfo, target->connect_timeout, cancelled_, error,
+                             &fresh)) {
     if (!cancelled()) context_.metrics.set_secondary_healthy(false);
     return;
   }
@@ -147,7 +152,8 @@ void JournalRelay::maybe_prune(const config::Config& settings, const std::string
   auto& secondary = found->second;
   if (!secondary.link.connected() || !secondary.applied_ready) return;
   const auto now = Clock::now();
-  if (secondary.last_prune != Clock::time_point{} && now - secondary.last_prune < kPruneEvery) return;
+  if (secondary.last_prune != Clock::time_point{} && now - secondary.last_prune < kPruneEvery)
+    return;
   secondary.last_prune = now;
   auto before = std::chrono::system_clock::now() - kPruneIdle;
   if (look.records > 0) {

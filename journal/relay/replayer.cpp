@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cctype>
 
-#include "journal/store/table_journal.hpp"
 #include "journal/relay/replay_policy.hpp"
+#include "journal/store/table_journal.hpp"
 
 namespace pgdual::proxy {
 
@@ -39,7 +39,8 @@ pg::Reply run_statement(PGconn* conn, const JournalStatement& statement,
     const std::size_t count = statement.param_values.size();
     for (std::size_t i = 0; i < count; ++i) {
       const auto& value = statement.param_values[i];
-      params.types.push_back(i < statement.param_type_oids.size() ? statement.param_type_oids[i] : 0);
+      params.types.push_back(i < statement.param_type_oids.size() ? statement.param_type_oids[i]
+                                                                  : 0);
       params.values.push_back(value ? value->data() : nullptr);
       params.lengths.push_back(value ? static_cast<int>(value->size()) : 0);
       const bool binary =
@@ -108,8 +109,10 @@ ReplayResult replay_record(PGconn* conn, const JournalRecord& record, std::strin
     return out;
   }
   if (record.marker == "unknown") {
-    ReplayResult out = failed("", "the secondary may have committed the original write (its reply was lost): "
-                                  "not replayed, to never apply it twice");
+    ReplayResult out =
+        failed("",
+               "the secondary may have committed the original write (its reply was lost): "
+               "not replayed, to never apply it twice");
     out.kind = ReplayResult::Kind::give_up;
     return out;
   }
@@ -118,8 +121,9 @@ ReplayResult replay_record(PGconn* conn, const JournalRecord& record, std::strin
     const bool digits = !xid.empty() && std::all_of(xid.begin(), xid.end(), [](unsigned char c) {
       return std::isdigit(c) != 0;
     });
-    pg::Reply status = digits ? pg::exec(conn, "SELECT pg_catalog.pg_xact_status('" + xid + "'::xid8)", cancelled)
-                              : pg::Reply{};
+    pg::Reply status =
+        digits ? pg::exec(conn, "SELECT pg_catalog.pg_xact_status('" + xid + "'::xid8)", cancelled)
+               : pg::Reply{};
     if (digits && !status.ok) return failed(std::move(status));
     const std::string outcome = digits && status.rows() == 1 ? status.value(0, 0) : "";
     if (outcome == "committed") {
@@ -128,7 +132,8 @@ ReplayResult replay_record(PGconn* conn, const JournalRecord& record, std::strin
       return out;
     }
     if (outcome == "in progress") {
-      return failed("55P03", "the original write's transaction is still in progress on the secondary");
+      return failed("55P03",
+                    "the original write's transaction is still in progress on the secondary");
     }
     if (outcome != "aborted") {
       ReplayResult out = failed("", "the outcome of the original write's transaction " + xid +

@@ -17,8 +17,8 @@
 #include <string>
 #include <string_view>
 
-#include "libpq/connection.hpp"
 #include "journal/record/record.hpp"
+#include "libpq/connection.hpp"
 
 namespace pgdual::proxy {
 
@@ -29,7 +29,7 @@ struct ReplayResult {
   Kind kind = Kind::failed;
   std::string sqlstate;  // failed: the secondary's ("" = no answer)
   std::string error;
-  bool broken = false;   // the connection is unusable: drop it
+  bool broken = false;  // the connection is unusable: drop it
 };
 
 // `key` is replay::marker_key(...). record.marker, when the data path set it:

@@ -38,8 +38,8 @@
 #include <string_view>
 #include <vector>
 
-#include "journal/store/file_io.hpp"
 #include "journal/record/record.hpp"
+#include "journal/store/file_io.hpp"
 
 namespace pgdual::proxy {
 

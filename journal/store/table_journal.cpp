@@ -2,18 +2,16 @@
 
 #include "journal/store/table_journal.hpp"
 
-#include "text/json.hpp"
-
 #include <algorithm>
 #include <limits>
 
 #include "journal/relay/replay_policy.hpp"
+#include "text/json.hpp"
 #include "text/sql_quote.hpp"
 
 namespace pgdual::proxy::journal_table {
 
 namespace {
-
 
 // FNV-1a, 64 bits: a stable key for the advisory locks (the same on every
 // instance and every version of pgdual, unlike std::hash).
@@ -82,15 +80,18 @@ std::string instance_async_tables_sql(std::string_view schema, std::string_view 
                                       const std::vector<std::string>& tables) {
   std::string list;
   for (const auto& table : tables) list += (list.empty() ? "" : ", ") + text::quote_literal(table);
-  return "INSERT INTO " + qualified(schema, "instances") + " AS i (instance, async_tables) VALUES (" +
-         text::quote_literal(instance) + ", ARRAY[" + list +
-         "]::text[]) ON CONFLICT (instance) DO UPDATE SET async_tables = ARRAY(SELECT DISTINCT t FROM "
+  return "INSERT INTO " + qualified(schema, "instances") +
+         " AS i (instance, async_tables) VALUES (" + text::quote_literal(instance) + ", ARRAY[" +
+         list +
+         "]::text[]) ON CONFLICT (instance) DO UPDATE SET async_tables = ARRAY(SELECT DISTINCT t "
+         "FROM "
          "unnest(i.async_tables || EXCLUDED.async_tables) AS t ORDER BY t)";
 }
 
 std::string instance_stop_sql(std::string_view schema, std::string_view instance) {
   return "UPDATE " + qualified(schema, "instances") +
-         " SET stopped_cleanly = true, async_tables = '{}' WHERE instance = " + text::quote_literal(instance);
+         " SET stopped_cleanly = true, async_tables = '{}' WHERE instance = " +
+         text::quote_literal(instance);
 }
 
 std::string ddl_lock_sql(std::string_view schema) {
@@ -124,9 +125,10 @@ std::string insert_sql(std::string_view schema, const JournalRecord& record) {
   if (bytes.empty()) return {};
   const auto size = std::min<std::size_t>(bytes.size(), std::numeric_limits<std::int32_t>::max());
   return "INSERT INTO " + qualified(schema, "journal") +
-         " (instance, reason, tables, bytes, record) VALUES (" + text::quote_literal(record.instance) +
-         ", " + text::quote_literal(record.reason) + ", " + text_array_literal(record.tables) + ", " +
-         std::to_string(size) + ", " + bytea_literal(bytes) + ")";
+         " (instance, reason, tables, bytes, record) VALUES (" +
+         text::quote_literal(record.instance) + ", " + text::quote_literal(record.reason) + ", " +
+         text_array_literal(record.tables) + ", " + std::to_string(size) + ", " +
+         bytea_literal(bytes) + ")";
 }
 
 std::string pending_sql(std::string_view schema, std::size_t limit) {
@@ -155,8 +157,8 @@ std::string dead_letter_sql(std::string_view schema, std::uint64_t id, std::uint
          qualified(schema, "dead_letter") +
          " (id, instance, created_at, died_at, reason, attempts, sqlstate, error, tables,"
          " statements, record) SELECT id, instance, created_at, now(), reason, " +
-         std::to_string(attempts) + ", " + text::quote_literal(sqlstate) + ", " + text::quote_literal(error) +
-         ", tables, " + text::quote_literal(statements) +
+         std::to_string(attempts) + ", " + text::quote_literal(sqlstate) + ", " +
+         text::quote_literal(error) + ", tables, " + text::quote_literal(statements) +
          ", record FROM moved ON CONFLICT (id) DO NOTHING";
 }
 

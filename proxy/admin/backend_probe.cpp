@@ -107,7 +107,8 @@ asio::awaitable<bool> probe_once(Target target) {
 
   // A named local: GCC 12 mishandles temporaries inside co_await expressions.
   const std::string port = std::to_string(target.port);
-  auto [resolve_ec, endpoints] = co_await attempt->resolver.async_resolve(target.host, port, kToken);
+  auto [resolve_ec, endpoints] =
+      co_await attempt->resolver.async_resolve(target.host, port, kToken);
   if (resolve_ec || attempt->timed_out) co_return false;
   auto [connect_ec, endpoint] = co_await asio::async_connect(attempt->socket, endpoints, kToken);
   if (connect_ec || attempt->timed_out) co_return false;

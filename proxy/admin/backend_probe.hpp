@@ -14,8 +14,8 @@
 #include <memory>
 #include <string>
 
-#include "proxy/admin/admin_server.hpp"
 #include "metrics/labels.hpp"
+#include "proxy/admin/admin_server.hpp"
 
 namespace pgdual::proxy {
 

@@ -6,8 +6,8 @@
 
 #include "protocol/constants.hpp"
 #include "protocol/md5_auth.hpp"
-#include "protocol/messages.hpp"
 #include "protocol/message_reader.hpp"
+#include "protocol/messages.hpp"
 #include "protocol/scram.hpp"
 
 namespace pgdual::proxy {
@@ -22,7 +22,8 @@ asio::awaitable<std::optional<std::string>> read_password_message(FrameReader& r
   auto frame = reader.next();
   reader.take_raw();
   if (!frame || frame->type != protocol::frontend::kPassword) co_return std::nullopt;
-  co_return std::string(reinterpret_cast<const char*>(frame->payload.data()), frame->payload.size());
+  co_return std::string(reinterpret_cast<const char*>(frame->payload.data()),
+                        frame->payload.size());
 }
 
 asio::awaitable<void> send(FrameReader& reader, const std::string& bytes) {
@@ -43,7 +44,7 @@ asio::awaitable<bool> cleartext(FrameReader& reader, const ClientUser* user) {
   protocol::append_authentication_cleartext(request);
   co_await send(reader, request);
   auto password = co_await read_password_message(reader);
-  co_return password && user && !user->password.empty() &&
+  co_return password&& user && !user->password.empty() &&
       equal_secret(strip_terminator(*password), user->password);
 }
 
@@ -54,7 +55,7 @@ asio::awaitable<bool> md5(FrameReader& reader, const std::string& name, const Cl
   protocol::append_authentication_md5(request, salt);
   co_await send(reader, request);
   auto response = co_await read_password_message(reader);
-  co_return response && user && !user->password.empty() &&
+  co_return response&& user && !user->password.empty() &&
       protocol::md5_verify(name, user->password, salt, strip_terminator(*response));
 }
 
@@ -71,7 +72,8 @@ protocol::scram::Secret mock_secret(const std::string& name) {
                                       protocol::scram::kDefaultIterations);
 }
 
-asio::awaitable<bool> scram(FrameReader& reader, const std::string& request_user, const ClientUser* user) {
+asio::awaitable<bool> scram(FrameReader& reader, const std::string& request_user,
+                            const ClientUser* user) {
   std::string request;
   protocol::append_authentication_sasl(request, {"SCRAM-SHA-256"});
   co_await send(reader, request);
@@ -87,7 +89,8 @@ asio::awaitable<bool> scram(FrameReader& reader, const std::string& request_user
   if (!parsed || parsed->first != "SCRAM-SHA-256") co_return false;
   std::string error;
   auto server_first = exchange.on_client_first(
-      std::string_view(reinterpret_cast<const char*>(parsed->second.data()), parsed->second.size()), error);
+      std::string_view(reinterpret_cast<const char*>(parsed->second.data()), parsed->second.size()),
+      error);
   if (!server_first) co_return false;
   request.clear();
   protocol::append_authentication_sasl_continue(request, *server_first);
@@ -121,10 +124,12 @@ asio::awaitable<bool> authenticate_client(FrameReader& reader, const ClientAuthR
   }
   if (!ok) {
     std::string error;
-    const char* kind = request.method == config::AuthMethod::password && !request.over_tls
-                           ? "password authentication over an unencrypted connection is not allowed for user \""
-                           : "password authentication failed for user \"";
-    protocol::append_error_response(error, protocol::make_error("28P01", kind + request.user + "\"", "FATAL"));
+    const char* kind =
+        request.method == config::AuthMethod::password && !request.over_tls
+            ? "password authentication over an unencrypted connection is not allowed for user \""
+            : "password authentication failed for user \"";
+    protocol::append_error_response(
+        error, protocol::make_error("28P01", kind + request.user + "\"", "FATAL"));
     co_await send(reader, error);
   }
   co_return ok;

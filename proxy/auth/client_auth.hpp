@@ -7,8 +7,8 @@
 #include <string>
 
 #include "config/config.hpp"
-#include "proxy/net/frame_reader.hpp"
 #include "proxy/auth/user_directory.hpp"
+#include "proxy/net/frame_reader.hpp"
 
 namespace pgdual::proxy {
 
@@ -19,6 +19,7 @@ struct ClientAuthRequest {
   bool over_tls;
 };
 
-boost::asio::awaitable<bool> authenticate_client(FrameReader& reader, const ClientAuthRequest& request);
+boost::asio::awaitable<bool> authenticate_client(FrameReader& reader,
+                                                 const ClientAuthRequest& request);
 
 }  // namespace pgdual::proxy

@@ -20,7 +20,8 @@ UserDirectory::UserDirectory(const config::AuthConfig& auth) {
     } else {
       user.password = entry.password;
       if (auth.method == config::AuthMethod::scram_sha_256) {
-        user.scram_secret = protocol::scram::make_secret(entry.password, random_salt(), protocol::scram::kDefaultIterations);
+        user.scram_secret = protocol::scram::make_secret(entry.password, random_salt(),
+                                                         protocol::scram::kDefaultIterations);
       }
     }
     users_.insert_or_assign(entry.name, std::move(user));

@@ -169,23 +169,28 @@ boost::asio::awaitable<bool> BackendConnection::answer_authentication(
         co_return false;
       }
       std::span<const std::uint8_t, 4> salt(request.data.data(), 4);
-      protocol::append_password(reply, protocol::md5_password_response(config_.user, password, salt));
+      protocol::append_password(reply,
+                                protocol::md5_password_response(config_.user, password, salt));
       break;
     }
     case 10: {  // SASL: mechanisms as a list of C strings
-      std::string_view mechanisms(reinterpret_cast<const char*>(request.data.data()), request.data.size());
+      std::string_view mechanisms(reinterpret_cast<const char*>(request.data.data()),
+                                  request.data.size());
       if (mechanisms.find("SCRAM-SHA-256") == std::string_view::npos) {
         failure.reason = "server offers no supported SASL mechanism";
         co_return false;
       }
       scram_ = std::make_shared<ScramState>(password);
-      protocol::append_sasl_initial_response(reply, "SCRAM-SHA-256", scram_->exchange.client_first());
+      protocol::append_sasl_initial_response(reply, "SCRAM-SHA-256",
+                                             scram_->exchange.client_first());
       break;
     }
     case 11: {  // SASL continue
       std::string error;
-      std::string_view server_first(reinterpret_cast<const char*>(request.data.data()), request.data.size());
-      auto client_final = scram_ ? scram_->exchange.on_server_first(server_first, error) : std::nullopt;
+      std::string_view server_first(reinterpret_cast<const char*>(request.data.data()),
+                                    request.data.size());
+      auto client_final =
+          scram_ ? scram_->exchange.on_server_first(server_first, error) : std::nullopt;
       if (!client_final) {
         failure.reason = "SCRAM exchange with server failed: " + error;
         co_return false;
@@ -195,7 +200,8 @@ boost::asio::awaitable<bool> BackendConnection::answer_authentication(
     }
     case 12: {  // SASL final: prove the server knew the password too
       std::string error;
-      std::string_view server_final(reinterpret_cast<const char*>(request.data.data()), request.data.size());
+      std::string_view server_final(reinterpret_cast<const char*>(request.data.data()),
+                                    request.data.size());
       if (!scram_ || !scram_->exchange.verify_server_final(server_final, error)) {
         failure.reason = "server's SCRAM signature is invalid: " + error;
         co_return false;

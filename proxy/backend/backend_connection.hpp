@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "metrics/labels.hpp"
 #include "protocol/messages.hpp"
 #include "proxy/net/frame_reader.hpp"
-#include "metrics/labels.hpp"
 #include "proxy/net/pg_stream.hpp"
 
 namespace pgdual::proxy {
@@ -51,8 +51,10 @@ class BackendConnection {
   BackendConnection(tcp::socket socket, const config::BackendConfig& config, BackendRole role);
 
  private:
-  boost::asio::awaitable<bool> negotiate_tls(boost::asio::ssl::context* tls, BackendFailure& failure);
-  boost::asio::awaitable<bool> startup(const StartupParameters& parameters, BackendFailure& failure);
+  boost::asio::awaitable<bool> negotiate_tls(boost::asio::ssl::context* tls,
+                                             BackendFailure& failure);
+  boost::asio::awaitable<bool> startup(const StartupParameters& parameters,
+                                       BackendFailure& failure);
   boost::asio::awaitable<bool> answer_authentication(const protocol::AuthenticationRequest& request,
                                                      BackendFailure& failure);
 

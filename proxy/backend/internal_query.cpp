@@ -25,7 +25,8 @@ asio::awaitable<InternalQueryResult> run_internal_query(BackendConnection& conne
           auto& text_row = result.rows.emplace_back();
           for (const auto& field : *row) {
             if (field) {
-              text_row.emplace_back(std::string(reinterpret_cast<const char*>(field->data()), field->size()));
+              text_row.emplace_back(
+                  std::string(reinterpret_cast<const char*>(field->data()), field->size()));
             } else {
               text_row.emplace_back();
             }

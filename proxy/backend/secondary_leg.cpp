@@ -16,7 +16,8 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 SecondaryLeg::SecondaryLeg(std::unique_ptr<BackendConnection> connection)
     : connection_(std::move(connection)),
-      progress_(std::make_unique<asio::steady_timer>(connection_->stream().socket().get_executor())) {
+      progress_(
+          std::make_unique<asio::steady_timer>(connection_->stream().socket().get_executor())) {
   progress_->expires_at(asio::steady_timer::time_point::max());
 }
 
@@ -77,7 +78,8 @@ asio::awaitable<void> SecondaryLeg::append_to_unit(UnitId unit, std::string_view
   }
   // The body went out already: stream the rest behind it.
   if (!in_flight_.empty() && in_flight_.back().unit == unit) {
-    if (auto ec = co_await connection_->stream().write_all(bytes)) mark_broken("write failed: " + ec.message());
+    if (auto ec = co_await connection_->stream().write_all(bytes))
+      mark_broken("write failed: " + ec.message());
   }
 }
 
@@ -188,7 +190,8 @@ asio::awaitable<std::optional<SecondaryResult>> SecondaryLeg::read_one_reply() {
           result.purpose = entry.purpose;
           result.capture = std::move(entry.capture);
           result.seconds =
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - entry.sent_at).count();
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - entry.sent_at)
+                  .count();
           notify();
           reader.take_raw();
           // Only the client's own statements carry an outcome worth
@@ -204,8 +207,9 @@ asio::awaitable<std::optional<SecondaryResult>> SecondaryLeg::read_one_reply() {
     auto status = co_await reader.fill();
     if (status == FrameReader::Status::cancelled) co_return std::nullopt;  // the session is ending
     if (status != FrameReader::Status::ok) {
-      mark_broken(status == FrameReader::Status::protocol_error ? "invalid message: " + reader.error()
-                                                                 : "connection lost");
+      mark_broken(status == FrameReader::Status::protocol_error
+                      ? "invalid message: " + reader.error()
+                      : "connection lost");
       co_return std::nullopt;
     }
   }

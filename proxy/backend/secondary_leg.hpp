@@ -108,7 +108,6 @@ class SecondaryLeg {
   // it), if any: what the secondary can still finish without the primary.
   std::optional<UnitId> last_sendable_unit() const;
 
-
  private:
   struct Entry {
     UnitId unit;
@@ -124,8 +123,8 @@ class SecondaryLeg {
   void notify();
 
   std::unique_ptr<BackendConnection> connection_;
-  std::deque<Entry> queued_;     // not yet sent
-  std::deque<Entry> in_flight_;  // sent, ReadyForQuery not yet back
+  std::deque<Entry> queued_;                             // not yet sent
+  std::deque<Entry> in_flight_;                          // sent, ReadyForQuery not yet back
   std::unique_ptr<boost::asio::steady_timer> progress_;  // cancelled to wake waiters
   bool flushing_ = false;
   bool cancel_hold_ = false;

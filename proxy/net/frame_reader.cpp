@@ -41,7 +41,8 @@ std::string_view FrameReader::take_raw() {
 
 std::string_view FrameReader::take_raw_before_last() {
   const std::size_t end = std::max(raw_begin_, last_frame_);
-  std::string_view raw(reinterpret_cast<const char*>(buffer_.data()) + raw_begin_, end - raw_begin_);
+  std::string_view raw(reinterpret_cast<const char*>(buffer_.data()) + raw_begin_,
+                       end - raw_begin_);
   raw_begin_ = end;
   return raw;
 }
@@ -71,17 +72,20 @@ boost::asio::awaitable<FrameReader::Status> FrameReader::fill() {
     const std::size_t header = startup_phase_ ? 4 : kFrameHeader;
     if (end_ - begin_ >= header) {
       const std::uint8_t* length_at = buffer_.data() + begin_ + (startup_phase_ ? 0 : 1);
-      const std::size_t length = (std::size_t(length_at[0]) << 24) | (std::size_t(length_at[1]) << 16) |
+      const std::size_t length = (std::size_t(length_at[0]) << 24) |
+                                 (std::size_t(length_at[1]) << 16) |
                                  (std::size_t(length_at[2]) << 8) | std::size_t(length_at[3]);
       const std::size_t frame_end = begin_ + length + (startup_phase_ ? 0 : 1);
       if (frame_end > end_) needed = std::max(needed, frame_end - end_);
     }
     if (buffer_.size() - end_ < needed) buffer_.resize(std::max(buffer_.size() * 2, end_ + needed));
-    auto [ec, n] = co_await stream_.read_some(std::span(buffer_.data() + end_, buffer_.size() - end_));
+    auto [ec, n] =
+        co_await stream_.read_some(std::span(buffer_.data() + end_, buffer_.size() - end_));
     if (ec == boost::asio::error::operation_aborted) co_return Status::cancelled;
-    if (ec) co_return (ec == boost::asio::error::eof || ec == boost::asio::ssl::error::stream_truncated)
-                          ? Status::closed
-                          : Status::io_error;
+    if (ec)
+      co_return (ec == boost::asio::error::eof || ec == boost::asio::ssl::error::stream_truncated)
+          ? Status::closed
+          : Status::io_error;
     end_ += n;
   }
 }

@@ -42,10 +42,10 @@ class FrameReader {
  private:
   PgStream& stream_;
   std::vector<std::uint8_t> buffer_;
-  std::size_t raw_begin_ = 0;  // start of frames handed out but not yet taken as raw
-  std::size_t begin_ = 0;      // start of frames not yet handed out
-  std::size_t last_frame_ = 0; // start of the frame next() returned last
-  std::size_t end_ = 0;        // end of buffered bytes
+  std::size_t raw_begin_ = 0;   // start of frames handed out but not yet taken as raw
+  std::size_t begin_ = 0;       // start of frames not yet handed out
+  std::size_t last_frame_ = 0;  // start of the frame next() returned last
+  std::size_t end_ = 0;         // end of buffered bytes
   std::size_t max_message_size_;
   bool check_frontend_types_;
   bool startup_phase_ = false;

@@ -13,8 +13,8 @@
 namespace pgdual::proxy {
 
 namespace asio = boost::asio;
-using boost::system::error_code;
 using asio::ip::tcp;
+using boost::system::error_code;
 
 class PgStream {
  public:

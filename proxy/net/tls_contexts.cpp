@@ -43,7 +43,8 @@ std::shared_ptr<ssl::context> make_backend_tls_context(const config::BackendConf
                            ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
                            ssl::context::no_tlsv1_1,
                        ec);
-  const bool verify = backend.sslmode == SslMode::verify_ca || backend.sslmode == SslMode::verify_full;
+  const bool verify =
+      backend.sslmode == SslMode::verify_ca || backend.sslmode == SslMode::verify_full;
   if (verify) {
     context->load_verify_file(backend.sslrootcert, ec);
     if (ec) {

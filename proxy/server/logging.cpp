@@ -11,14 +11,25 @@ namespace {
 // %* in a pattern: the message, escaped to be a JSON string's contents.
 class JsonEscapedMessage : public spdlog::custom_flag_formatter {
  public:
-  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
     for (char c : std::string_view(msg.payload.data(), msg.payload.size())) {
       switch (c) {
-        case '"': dest.append(std::string_view("\\\"")); break;
-        case '\\': dest.append(std::string_view("\\\\")); break;
-        case '\n': dest.append(std::string_view("\\n")); break;
-        case '\r': dest.append(std::string_view("\\r")); break;
-        case '\t': dest.append(std::string_view("\\t")); break;
+        case '"':
+          dest.append(std::string_view("\\\""));
+          break;
+        case '\\':
+          dest.append(std::string_view("\\\\"));
+          break;
+        case '\n':
+          dest.append(std::string_view("\\n"));
+          break;
+        case '\r':
+          dest.append(std::string_view("\\r"));
+          break;
+        case '\t':
+          dest.append(std::string_view("\\t"));
+          break;
         default:
           if (static_cast<unsigned char>(c) < 0x20) {
             char escaped[8];
@@ -40,7 +51,8 @@ class JsonEscapedMessage : public spdlog::custom_flag_formatter {
 void configure_logging(const config::LogConfig& log) {
   static bool sink_installed = false;
   if (!sink_installed) {
-    auto logger = std::make_shared<spdlog::logger>("pgdual", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    auto logger = std::make_shared<spdlog::logger>(
+        "pgdual", std::make_shared<spdlog::sinks::stderr_sink_mt>());
     spdlog::set_default_logger(logger);
     sink_installed = true;
   }

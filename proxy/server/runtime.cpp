@@ -4,7 +4,8 @@
 
 namespace pgdual::proxy {
 
-std::shared_ptr<const RuntimeConfig> make_runtime_config(config::Config config, std::string& error) {
+std::shared_ptr<const RuntimeConfig> make_runtime_config(config::Config config,
+                                                         std::string& error) {
   auto old_tls = make_backend_tls_context(config.old_backend, error);
   if (!error.empty()) {
     error = "backends.old." + error;
@@ -25,9 +26,9 @@ std::shared_ptr<const RuntimeConfig> make_runtime_config(config::Config config, 
   rules.timestamp_precision = static_cast<int>(shadow_read.timestamp_precision);
   rules.max_buffered_bytes = shadow_read.max_buffered_bytes;
   rules.max_detail_rows = shadow_read.max_detail_rows;
-  return std::make_shared<const RuntimeConfig>(
-      RuntimeConfig{std::move(config), std::move(users), std::move(old_tls), std::move(new_tls),
-                    std::move(options), std::move(rules)});
+  return std::make_shared<const RuntimeConfig>(RuntimeConfig{std::move(config), std::move(users),
+                                                             std::move(old_tls), std::move(new_tls),
+                                                             std::move(options), std::move(rules)});
 }
 
 }  // namespace pgdual::proxy

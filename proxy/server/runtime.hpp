@@ -9,13 +9,13 @@
 #include <memory>
 
 #include "config/config.hpp"
-#include "proxy/net/cancel_registry.hpp"
-#include "routing/classify/catalog_cache.hpp"
+#include "journal/retry_queue.hpp"
 #include "journal/service.hpp"
 #include "metrics/metrics.hpp"
-#include "proxy/shadow/result_capture.hpp"
-#include "journal/retry_queue.hpp"
 #include "proxy/auth/user_directory.hpp"
+#include "proxy/net/cancel_registry.hpp"
+#include "proxy/shadow/result_capture.hpp"
+#include "routing/classify/catalog_cache.hpp"
 #include "routing/classify/statement_classifier.hpp"
 
 namespace pgdual::proxy {
@@ -25,8 +25,9 @@ struct RuntimeConfig {
   UserDirectory users;
   std::shared_ptr<boost::asio::ssl::context> old_tls;  // null: sslmode disable
   std::shared_ptr<boost::asio::ssl::context> new_tls;
-  routing::ClassifierOptions classifier_options;  // from migration.write_functions / read_only_functions
-  shadow::CompareRules compare_rules;             // from migration.shadow_read
+  routing::ClassifierOptions
+      classifier_options;              // from migration.write_functions / read_only_functions
+  shadow::CompareRules compare_rules;  // from migration.shadow_read
 };
 
 // Builds the derived parts (SCRAM secrets, backend TLS contexts); nullptr

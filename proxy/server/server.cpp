@@ -1,5 +1,7 @@
 #include "proxy/server/server.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -9,12 +11,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <fstream>
 #include <sstream>
-#include <spdlog/spdlog.h>
 
 #include "config/loader.hpp"
-#include "proxy/session/client_session.hpp"
-#include "proxy/server/logging.hpp"
 #include "proxy/net/tls_contexts.hpp"
+#include "proxy/server/logging.hpp"
+#include "proxy/session/client_session.hpp"
 #include "routing/phase_rules.hpp"
 
 namespace pgdual::proxy {
@@ -84,7 +85,8 @@ int Server::run() {
                      initial_config_.admin_port, ec.message());
     return 1;
   }
-  spdlog::info("admin endpoints (/metrics /healthz /readyz) listening on {}:{}", initial_config_.admin_host, admin_->port());
+  spdlog::info("admin endpoints (/metrics /healthz /readyz) listening on {}:{}",
+               initial_config_.admin_host, admin_->port());
   start_workers();
   if (!start_listening()) return 1;
 
@@ -107,7 +109,8 @@ bool Server::start_listening() {
     tcp::resolver resolver(control_);
     auto results = resolver.resolve(initial_config_.listen_host, "", ec);
     if (ec || results.empty()) {
-      spdlog::critical("cannot resolve listen host {}: {}", initial_config_.listen_host, ec.message());
+      spdlog::critical("cannot resolve listen host {}: {}", initial_config_.listen_host,
+                       ec.message());
       return false;
     }
     address = results.begin()->endpoint().address();
@@ -118,7 +121,8 @@ bool Server::start_listening() {
   if (!ec) acceptor_.bind(endpoint, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    spdlog::critical("cannot listen on {}:{}: {}", initial_config_.listen_host, initial_config_.listen_port, ec.message());
+    spdlog::critical("cannot listen on {}:{}: {}", initial_config_.listen_host,
+                     initial_config_.listen_port, ec.message());
     return false;
   }
   spdlog::info("pgdual {} listening on {}:{} (phase {}, {} workers)", PGDUAL_VERSION,
@@ -170,8 +174,8 @@ asio::awaitable<void> Server::accept_loop() {
     }
     auto session = std::make_shared<ClientSession>(std::move(socket), *runtime_);
     track(session, worker.get_executor());
-    asio::co_spawn(worker, [session]() -> asio::awaitable<void> { co_await session->run(); },
-                   asio::detached);
+    asio::co_spawn(
+        worker, [session]() -> asio::awaitable<void> { co_await session->run(); }, asio::detached);
   }
 }
 
@@ -206,7 +210,8 @@ asio::awaitable<void> Server::drain_and_stop() {
       }
     }
   }
-  const auto deadline = std::chrono::steady_clock::now() + runtime_->config()->config.limits.drain_timeout;
+  const auto deadline =
+      std::chrono::steady_clock::now() + runtime_->config()->config.limits.drain_timeout;
   asio::steady_timer tick(control_);
   while (runtime_->client_count().load() > 0 && std::chrono::steady_clock::now() < deadline) {
     metrics_.sessions_draining().Set(static_cast<double>(runtime_->client_count().load()));
@@ -215,7 +220,8 @@ asio::awaitable<void> Server::drain_and_stop() {
   }
   if (runtime_->client_count().load() > 0) {
     drain_timed_out_ = true;
-    spdlog::warn("drain timeout: closing {} sessions still in a transaction", runtime_->client_count().load());
+    spdlog::warn("drain timeout: closing {} sessions still in a transaction",
+                 runtime_->client_count().load());
   }
   admin_->stop();
   probe_->stop();
@@ -272,16 +278,19 @@ std::optional<std::string> Server::primary_switch_refusal(const config::Migratio
   const auto status = runtime_->journal().status();
   const char* target = after.primary == routing::Store::old_store ? "old" : "new";
   if (!status.known) {
-    return fmt::format("phase {} makes the {} store primary, but the journal's depth is not known yet "
-                       "(the relay has not reached the primary); try again once "
-                       "pgdual_journal_depth_records is 0", config::to_string(next.phase), target);
+    return fmt::format(
+        "phase {} makes the {} store primary, but the journal's depth is not known yet "
+        "(the relay has not reached the primary); try again once "
+        "pgdual_journal_depth_records is 0",
+        config::to_string(next.phase), target);
   }
   if (status.records > 0) {
-    return fmt::format("phase {} makes the {} store primary, but the journal still holds {} "
-                       "transaction(s) the {} store has not received; the switch is refused until the "
-                       "journal is drained (pgdual_journal_depth_records 0)",
-                       config::to_string(next.phase), target, status.records,
-                       after.primary == routing::Store::old_store ? "old" : "new");
+    return fmt::format(
+        "phase {} makes the {} store primary, but the journal still holds {} "
+        "transaction(s) the {} store has not received; the switch is refused until the "
+        "journal is drained (pgdual_journal_depth_records 0)",
+        config::to_string(next.phase), target, status.records,
+        after.primary == routing::Store::old_store ? "old" : "new");
   }
   return std::nullopt;
 }
@@ -295,17 +304,20 @@ void Server::reload(const char* trigger) {
   if (!result.ok()) {
     metrics_.record_config_reload(false);
     config_valid_ = false;
-    for (const auto& error : result.errors) spdlog::error("config reload rejected ({}): {}", trigger, error);
+    for (const auto& error : result.errors)
+      spdlog::error("config reload rejected ({}): {}", trigger, error);
     spdlog::error("keeping the previous configuration in force");
     return;
   }
   for (const auto& warning : result.warnings) spdlog::warn("config: {}", warning);
   auto running = runtime_->config();
   for (const auto& key : config::keys_needing_restart(running->config, *result.config)) {
-    spdlog::warn("config key {} changed but needs a restart to take effect; the running value stays", key);
+    spdlog::warn(
+        "config key {} changed but needs a restart to take effect; the running value stays", key);
   }
   std::string error;
-  auto next = make_runtime_config(config::keep_restart_only_keys(running->config, std::move(*result.config)), error);
+  auto next = make_runtime_config(
+      config::keep_restart_only_keys(running->config, std::move(*result.config)), error);
   if (!next) {
     metrics_.record_config_reload(false);
     config_valid_ = false;

@@ -5,8 +5,8 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -16,9 +16,9 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "metrics/metrics.hpp"
 #include "proxy/admin/admin_server.hpp"
 #include "proxy/admin/backend_probe.hpp"
-#include "metrics/metrics.hpp"
 #include "proxy/server/runtime.hpp"
 
 namespace pgdual::proxy {

@@ -1,5 +1,7 @@
 #include "proxy/session/client_session.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
@@ -8,11 +10,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 #include "protocol/constants.hpp"
-#include "proxy/net/cancel_sender.hpp"
 #include "proxy/auth/client_auth.hpp"
+#include "proxy/net/cancel_sender.hpp"
 
 namespace pgdual::proxy {
 
@@ -53,7 +54,8 @@ asio::awaitable<void> ClientSession::send_error(const protocol::ErrorFields& err
 // twice). Every FATAL goes through here: its arguments are views (trivially destructible, so a
 // call with literals is safe), and the error is a named local of this coroutine. A caller that
 // builds its message keeps it in a named local too.
-asio::awaitable<void> ClientSession::send_fatal(std::string_view sqlstate, std::string_view message) {
+asio::awaitable<void> ClientSession::send_fatal(std::string_view sqlstate,
+                                                std::string_view message) {
   const auto fatal = protocol::make_error(std::string(sqlstate), std::string(message), "FATAL");
   co_await send_error(fatal);
 }
@@ -134,7 +136,8 @@ ClientSession::StartupStep ClientSession::next_startup_step(FrameReader::Status 
     metrics.protocol_errors(ProtocolErrorReason::bad_length).Increment();
     metrics.client_connections_rejected(RejectReason::protocol_error).Increment();
     step.action = StartupStep::Action::refuse;
-    step.error = protocol::make_error("08P01", "invalid startup packet: " + client_reader_.error(), "FATAL");
+    step.error =
+        protocol::make_error("08P01", "invalid startup packet: " + client_reader_.error(), "FATAL");
     return step;
   }
   auto frame = client_reader_.next();
@@ -144,11 +147,14 @@ ClientSession::StartupStep ClientSession::next_startup_step(FrameReader::Status 
   auto packet = protocol::parse_startup(frame->payload, error);
   if (!packet) {
     const bool version = error.sqlstate == "0A000";
-    metrics.protocol_errors(version ? ProtocolErrorReason::unsupported_version : ProtocolErrorReason::bad_startup)
+    metrics
+        .protocol_errors(version ? ProtocolErrorReason::unsupported_version
+                                 : ProtocolErrorReason::bad_startup)
         .Increment();
     metrics.client_connections_rejected(RejectReason::protocol_error).Increment();
     step.action = StartupStep::Action::refuse;
-    step.error = protocol::make_error(error.sqlstate.empty() ? "08P01" : error.sqlstate, error.message, "FATAL");
+    step.error = protocol::make_error(error.sqlstate.empty() ? "08P01" : error.sqlstate,
+                                      error.message, "FATAL");
     return step;
   }
   switch (packet->kind) {
@@ -233,8 +239,8 @@ asio::awaitable<ClientSession::StartupOutcome> ClientSession::negotiate_startup(
     protocol::append_negotiate_protocol_version(reply, 0, startup_.protocol_options());
     co_await client_.write_all(reply);
   }
-  ClientAuthRequest auth{startup_.parameter("user").value_or(""), config.auth.method, &config_->users,
-                         client_.is_tls()};
+  ClientAuthRequest auth{startup_.parameter("user").value_or(""), config.auth.method,
+                         &config_->users, client_.is_tls()};
   if (!co_await authenticate_client(client_reader_, auth)) {
     metrics.client_connections_rejected(RejectReason::auth_failed).Increment();
     spdlog::info("authentication failed for user \"{}\"", auth.user);
@@ -260,7 +266,8 @@ StartupParameters ClientSession::backend_parameters(const config::BackendConfig&
   // DateStyle, TimeZone, ...) reach the backend unchanged; user and database
   // come from the backend's config when it sets them.
   StartupParameters parameters;
-  parameters.emplace_back("user", backend.user.empty() ? startup_.parameter("user").value_or("") : backend.user);
+  parameters.emplace_back(
+      "user", backend.user.empty() ? startup_.parameter("user").value_or("") : backend.user);
   parameters.emplace_back("database", backend.dbname.value_or(startup_.database()));
   for (const auto& [name, value] : startup_.parameters) {
     if (name == "user" || name == "database" || name.starts_with("_pq_.")) continue;
@@ -287,7 +294,8 @@ asio::awaitable<std::unique_ptr<BackendConnection>> ClientSession::open_backend(
     co_return nullptr;
   }
   backend_metrics.connections->Increment();
-  if (connection->stream().is_tls()) runtime_.metrics().tls_handshakes_ok(TlsSide::backend).Increment();
+  if (connection->stream().is_tls())
+    runtime_.metrics().tls_handshakes_ok(TlsSide::backend).Increment();
   co_return connection;
 }
 
@@ -328,7 +336,8 @@ asio::awaitable<bool> ClientSession::connect_backends() {
     } else {
       spdlog::warn("{} database unavailable: {}", name, failure.reason);
       {
-        const std::string message = std::string("pgdual could not connect to the ") + name + " database: " + failure.reason;
+        const std::string message =
+            std::string("pgdual could not connect to the ") + name + " database: " + failure.reason;
         co_await send_fatal("08006", message);
       }
     }
@@ -342,11 +351,13 @@ asio::awaitable<bool> ClientSession::connect_backends() {
       secondary_ = std::make_unique<SecondaryLeg>(std::move(secondary));
     } else {
       runtime_.metrics().secondary_failures(SecondaryFailure::connect).Increment();
-      const std::string reason = secondary_failure.server_error ? secondary_failure.server_error->message
-                                                                : secondary_failure.reason;
+      const std::string reason = secondary_failure.server_error
+                                     ? secondary_failure.server_error->message
+                                     : secondary_failure.reason;
       if (migration.on_secondary_failure == config::OnSecondaryFailure::fail) {
         {
-          const std::string message = "pgdual could not connect to the secondary database: " + reason;
+          const std::string message =
+              "pgdual could not connect to the secondary database: " + reason;
           co_await send_fatal("08006", message);
         }
         co_return false;

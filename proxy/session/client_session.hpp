@@ -18,15 +18,15 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "journal/record/record.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/startup.hpp"
 #include "proxy/backend/backend_connection.hpp"
+#include "proxy/backend/secondary_leg.hpp"
 #include "proxy/net/cancel_registry.hpp"
 #include "proxy/net/frame_reader.hpp"
-#include "journal/record/record.hpp"
 #include "proxy/net/pg_stream.hpp"
 #include "proxy/server/runtime.hpp"
-#include "proxy/backend/secondary_leg.hpp"
 #include "routing/phase_rules.hpp"
 #include "routing/rewrite/pipeline.hpp"
 #include "routing/unit_builder.hpp"
@@ -66,7 +66,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     bool error = false;
     std::vector<std::string> command_tags;
     std::vector<std::string> tables;
-    std::string text;  // first statement, for logs
+    std::string text;                          // first statement, for logs
     std::optional<SecondaryResult> secondary;  // arrived before the primary finished
     // Shadow reads: the primary's rows of a shadowed unit; for an A/A
     // re-run (swallowed), the unit it shadows.
@@ -194,8 +194,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   boost::asio::awaitable<std::optional<std::string>> rewrite_bind(const protocol::Frame& frame);
   void track_rewritten_statements(const protocol::Frame& frame);
   boost::asio::awaitable<void> take_serialize_lock();
-  boost::asio::awaitable<void> wait_primary_values(const PrimaryValues& request,
-                                                   std::chrono::seconds timeout = std::chrono::seconds(30));
+  boost::asio::awaitable<void> wait_primary_values(
+      const PrimaryValues& request, std::chrono::seconds timeout = std::chrono::seconds(30));
   void request_transaction_timestamp();
   PrimaryUnit values_unit(const std::shared_ptr<PrimaryValues>& request);
   static std::optional<std::vector<std::optional<std::string>>> single_row(
@@ -250,7 +250,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   std::deque<PrimaryUnit> primary_units_;
   std::unordered_map<UnitId, PrimaryOutcome> awaiting_secondary_;
-  std::unordered_map<UnitId, protocol::ErrorFields> secondary_rejections_;  // for on_secondary_failure: fail
+  std::unordered_map<UnitId, protocol::ErrorFields>
+      secondary_rejections_;  // for on_secondary_failure: fail
   UnitId next_unit_ = 1;
   std::pair<UnitId, routing::MirrorMode> copy_route_{0, routing::MirrorMode::none};
   std::string primary_out_;
@@ -261,9 +262,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // A write of the open transaction that only the secondary refused.
   std::optional<protocol::ErrorFields> transaction_secondary_error_;
   std::vector<std::string> transaction_write_tables_;  // written in the open transaction
-  char transaction_status_ = 'I';  // the primary's, from its last ReadyForQuery
-  char predicted_status_ = 'I';    // after the units sent so far
-  bool reconfigure_ = false;       // the relay restarts with other connections
+  char transaction_status_ = 'I';                      // the primary's, from its last ReadyForQuery
+  char predicted_status_ = 'I';                        // after the units sent so far
+  bool reconfigure_ = false;                           // the relay restarts with other connections
   Clock::time_point next_secondary_attempt_{};
   std::chrono::milliseconds secondary_backoff_{0};
   double reported_secondary_depth_ = 0;  // this session's share of the depth gauges
@@ -321,13 +322,14 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // session_journal.cpp
   TransactionCapture open_capture_;
   bool capturing_ = false;
-  bool journaling_tx_ = false;        // the open transaction goes to the journal
-  bool entered_journal_gate_ = false;  // JournalService::enter_journaled() is ours to leave
-  bool secondary_missed_units_ = false;  // the leg did not get every unit: reconnect before reuse
-  bool copy_captured_ = false;         // CopyData of the last unit belongs to the capture
+  bool journaling_tx_ = false;             // the open transaction goes to the journal
+  bool entered_journal_gate_ = false;      // JournalService::enter_journaled() is ours to leave
+  bool secondary_missed_units_ = false;    // the leg did not get every unit: reconnect before reuse
+  bool copy_captured_ = false;             // CopyData of the last unit belongs to the capture
   bool wrapped_statement_failed_ = false;  // outbox: the wrapped statement itself failed
   std::optional<protocol::ErrorFields> outbox_insert_error_;  // outbox: pgdual's INSERT failed
-  std::deque<TransactionCapture> unconfirmed_;  // committed on the primary, not yet on the secondary
+  std::deque<TransactionCapture>
+      unconfirmed_;  // committed on the primary, not yet on the secondary
   struct AppendTracker;
   std::shared_ptr<AppendTracker> appends_;
 };

@@ -4,8 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "proxy/session/client_session.hpp"
 #include "proxy/backend/internal_query.hpp"
+#include "proxy/session/client_session.hpp"
 
 namespace pgdual::proxy {
 
@@ -49,7 +49,8 @@ asio::awaitable<void> ClientSession::load_catalog() {
     pending_client_bytes_.append(result.for_client);
     runtime_.metrics().catalog_refreshes(result.ok).Increment();
     if (result.ok) {
-      facts = std::make_shared<const routing::CatalogFacts>(routing::catalog_facts_from_rows(result.rows));
+      facts = std::make_shared<const routing::CatalogFacts>(
+          routing::catalog_facts_from_rows(result.rows));
       cache.store(key, facts);
       catalog_generation_ = cache.generation();
     } else {

@@ -14,19 +14,20 @@
 //     writes; an autocommit write is wrapped in pgdual's own BEGIN ... COMMIT
 //     for the same reason (the client sees an autocommit statement).
 
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/as_tuple.hpp>
-#include <spdlog/spdlog.h>
 
+#include "journal/relay/replay_policy.hpp"
+#include "metrics/journal_metrics.hpp"
 #include "protocol/constants.hpp"
 #include "protocol/frame_decoder.hpp"
 #include "protocol/messages.hpp"
 #include "proxy/session/client_session.hpp"
-#include "metrics/journal_metrics.hpp"
-#include "journal/relay/replay_policy.hpp"
 #include "text/sql_quote.hpp"
 
 namespace pgdual::proxy {
@@ -64,7 +65,8 @@ void for_each_frame(std::string_view bytes, Each&& each) {
 bool has_transaction_control(const routing::UnitFacts& facts) {
   for (const auto* statement : facts.statements) {
     if (statement->transaction != routing::TransactionAction::none) return true;
-    if (statement->kind == routing::StatementKind::ddl) return true;  // may refuse a transaction block
+    if (statement->kind == routing::StatementKind::ddl)
+      return true;  // may refuse a transaction block
   }
   return false;
 }
@@ -90,10 +92,11 @@ void ClientSession::capture_unit(PrimaryUnit& unit, bool transaction_start) {
     // recreates it first.
     for_each_frame(units_->session_state_replay(), [&](const protocol::Frame& frame) {
       if (frame.type == protocol::frontend::kParse) {
-        open_capture_.state_parses.append(reinterpret_cast<const char*>(frame.payload.data()) - 5, frame.size);
+        open_capture_.state_parses.append(reinterpret_cast<const char*>(frame.payload.data()) - 5,
+                                          frame.size);
       } else if (frame.type == protocol::frontend::kQuery && !frame.payload.empty()) {
-        open_capture_.session_state.emplace_back(reinterpret_cast<const char*>(frame.payload.data()),
-                                                 frame.payload.size() - 1);
+        open_capture_.session_state.emplace_back(
+            reinterpret_cast<const char*>(frame.payload.data()), frame.payload.size() - 1);
       }
     });
     capturing_ = true;
@@ -103,7 +106,7 @@ void ClientSession::capture_unit(PrimaryUnit& unit, bool transaction_start) {
       entered_journal_gate_ = true;
     }
     if (journaling_tx_) {
-      open_capture_.reason = outbox()              ? "outbox"
+      open_capture_.reason = outbox()             ? "outbox"
                              : secondary_usable() ? "queued behind the journal"
                                                   : "secondary unavailable";
     }
@@ -214,7 +217,8 @@ std::optional<JournalRecord> ClientSession::journal_record(const TransactionCapt
 }
 
 void ClientSession::journal_capture(TransactionCapture capture, std::string reason) {
-  if (capture.reason.empty() || capture.reason == "queued behind the journal") capture.reason = std::move(reason);
+  if (capture.reason.empty() || capture.reason == "queued behind the journal")
+    capture.reason = std::move(reason);
   auto record = journal_record(capture);
   if (!record) return;
   if (!appends_) appends_ = std::make_shared<AppendTracker>(client_.socket().get_executor());
@@ -223,12 +227,15 @@ void ClientSession::journal_capture(TransactionCapture capture, std::string reas
   const bool log_values = config_->config.log.log_parameters;
   spdlog::warn("write not applied on the secondary ({}): journaled; tables=[{}]{}", capture.reason,
                fmt::join(record->tables, ","),
-               log_values && !record->statements.empty() ? " first statement: " + record->statements.front().sql.substr(0, 300) : "");
+               log_values && !record->statements.empty()
+                   ? " first statement: " + record->statements.front().sql.substr(0, 300)
+                   : "");
   runtime_.journal().append(identity_.database, std::move(*record),
                             [tracker, tables = capture.tables](bool ok, const std::string& error) {
                               if (!ok) {
-                                spdlog::error("journal append failed ({}): tables [{}] need reconciliation",
-                                              error, fmt::join(tables, ","));
+                                spdlog::error(
+                                    "journal append failed ({}): tables [{}] need reconciliation",
+                                    error, fmt::join(tables, ","));
                               }
                               asio::post(tracker->executor, [tracker] {
                                 --tracker->in_flight;
@@ -245,7 +252,8 @@ void ClientSession::announce_async_write(const PrimaryUnit& unit) {
   auto tracker = appends_;
   const bool known = runtime_.journal().announce_async_tables(
       identity_.database, unit.tables, [tracker](bool ok, const std::string& error) {
-        if (!ok) spdlog::error("journal: could not record the tables written under async: {}", error);
+        if (!ok)
+          spdlog::error("journal: could not record the tables written under async: {}", error);
         asio::post(tracker->executor, [tracker] {
           --tracker->in_flight;
           tracker->signal.cancel();
@@ -282,7 +290,8 @@ asio::awaitable<void> ClientSession::end_capture(const PrimaryUnit& unit, bool c
     if (capture.in_band) {
       if (!unit.wrapped) runtime_.journal().note_appended(identity_.database);
     } else if (journaled || !unit.mirrored || !secondary_usable()) {
-      journal_capture(std::move(capture), secondary_usable() ? "queued behind the journal" : "secondary unavailable");
+      journal_capture(std::move(capture),
+                      secondary_usable() ? "queued behind the journal" : "secondary unavailable");
     } else {
       unconfirmed_.push_back(std::move(capture));
     }
@@ -293,7 +302,8 @@ asio::awaitable<void> ClientSession::end_capture(const PrimaryUnit& unit, bool c
   }
 }
 
-void ClientSession::mark_capture_failed(UnitId unit, const std::string& reason, const std::string& sqlstate) {
+void ClientSession::mark_capture_failed(UnitId unit, const std::string& reason,
+                                        const std::string& sqlstate) {
   auto mark = [&](TransactionCapture& capture) {
     if (!capture.failed) {
       capture.failed = true;
@@ -321,8 +331,9 @@ void ClientSession::ask_secondary_xid(UnitId commit_unit) {
     return;
   }
   open_capture_.secondary_xid = std::make_shared<shadow::ResultCapture>();
-  secondary_->enqueue(commit_unit, EntryPurpose::control, protocol::query_message("SELECT pg_catalog.pg_current_xact_id()"),
-                      true, open_capture_.secondary_xid);
+  secondary_->enqueue(commit_unit, EntryPurpose::control,
+                      protocol::query_message("SELECT pg_catalog.pg_current_xact_id()"), true,
+                      open_capture_.secondary_xid);
 }
 
 std::string ClientSession::replay_marker(const TransactionCapture& capture) const {
@@ -333,8 +344,8 @@ std::string ClientSession::replay_marker(const TransactionCapture& capture) cons
   if (!capture.sent_to_secondary || !capture.outcome_unknown) return {};
   if (capture.secondary_xid) {
     const auto& sets = capture.secondary_xid->result_sets();
-    if (sets.size() == 1 && sets.front().rows.size() == 1 && !sets.front().rows.front().values.empty() &&
-        sets.front().rows.front().values.front()) {
+    if (sets.size() == 1 && sets.front().rows.size() == 1 &&
+        !sets.front().rows.front().values.empty() && sets.front().rows.front().values.front()) {
       return "xid:" + *sets.front().rows.front().values.front();
     }
   }
@@ -362,17 +373,21 @@ void ClientSession::journal_unconfirmed(const std::string& reason) {
   if (capturing_) mark_capture_failed(open_capture_.first_unit, reason, "");
 }
 
-std::string ClientSession::on_journal_statement_error(PrimaryUnit& unit, std::span<const std::uint8_t> payload) {
+std::string ClientSession::on_journal_statement_error(PrimaryUnit& unit,
+                                                      std::span<const std::uint8_t> payload) {
   unit.error = true;
-  if (!unit.journal_insert) return {};  // the wrapper's COMMIT: its error goes to the client as it is
+  if (!unit.journal_insert)
+    return {};  // the wrapper's COMMIT: its error goes to the client as it is
   auto fields = protocol::parse_error_fields(payload);
   const std::string sqlstate = fields ? fields->sqlstate : "";
   if (sqlstate == "25P02") return {};  // the client's own statement failed first: nothing to record
   runtime_.metrics().journal().count_append(false);
-  spdlog::error("outbox: the journal INSERT failed on the primary ({} {}); the transaction is rolled back",
-                sqlstate, fields ? fields->message : "");
+  spdlog::error(
+      "outbox: the journal INSERT failed on the primary ({} {}); the transaction is rolled back",
+      sqlstate, fields ? fields->message : "");
   auto error = fields.value_or(protocol::make_error("XX000", "journal insert failed"));
-  error.message = "pgdual could not record this transaction in its outbox, so it is rolled back: " + error.message;
+  error.message = "pgdual could not record this transaction in its outbox, so it is rolled back: " +
+                  error.message;
   if (!wrapped_statement_failed_ && unit.wrapped_insert) {
     // An autocommit statement: the client hears an error before its ReadyForQuery.
     error.severity = "ERROR";

@@ -42,8 +42,8 @@ void ClientSession::on_secondary_result(const SecondaryResult& result) {
 
 void ClientSession::compare(const PrimaryOutcome& primary, const SecondaryResult& secondary) {
   auto& metrics = runtime_.metrics();
-  const auto& secondary_metrics = metrics.backend(secondary_ ? secondary_->connection().role()
-                                                             : BackendRole::new_backend);
+  const auto& secondary_metrics =
+      metrics.backend(secondary_ ? secondary_->connection().role() : BackendRole::new_backend);
   const bool is_write = !primary.tables.empty() || secondary.error;
   if (is_write) {
     (secondary.error ? secondary_metrics.writes_error : secondary_metrics.writes_ok)->Increment();
@@ -61,10 +61,11 @@ void ClientSession::compare(const PrimaryOutcome& primary, const SecondaryResult
     const auto& fields = secondary.error_fields;
     const std::string sqlstate = fields ? fields->sqlstate : "";
     metrics.secondary_failures(SecondaryFailure::rejected_by_secondary_only).Increment();
-    spdlog::warn("secondary rejected a write the primary accepted: session={} table={} sqlstate={} "
-                 "error=\"{}\" statement=\"{}\"",
-                 cancel_key_ ? cancel_key_->process_id : 0, first_table(primary.tables), sqlstate,
-                 fields ? fields->message : "", primary.text.substr(0, 200));
+    spdlog::warn(
+        "secondary rejected a write the primary accepted: session={} table={} sqlstate={} "
+        "error=\"{}\" statement=\"{}\"",
+        cancel_key_ ? cancel_key_->process_id : 0, first_table(primary.tables), sqlstate,
+        fields ? fields->message : "", primary.text.substr(0, 200));
     const auto error = fields.value_or(protocol::make_error("XX000", "secondary error"));
     if (in_transaction) {
       transaction_secondary_error_ = error;  // acted on before the COMMIT
@@ -90,9 +91,10 @@ void ClientSession::compare(const PrimaryOutcome& primary, const SecondaryResult
   for (std::size_t i = 0; same && i < a.size(); ++i) same = a[i] == b[i];
   if (!same) {
     metrics.count_write_divergence(first_table(primary.tables));
-    spdlog::warn("write divergence: session={} table={} primary=[{}] secondary=[{}] statement=\"{}\"",
-                 cancel_key_ ? cancel_key_->process_id : 0, first_table(primary.tables),
-                 fmt::join(a, ","), fmt::join(b, ","), primary.text.substr(0, 200));
+    spdlog::warn(
+        "write divergence: session={} table={} primary=[{}] secondary=[{}] statement=\"{}\"",
+        cancel_key_ ? cancel_key_->process_id : 0, first_table(primary.tables), fmt::join(a, ","),
+        fmt::join(b, ","), primary.text.substr(0, 200));
   }
   // Both must be in the same transaction state (invariant 9).
   if (primary.status != secondary.status) {
@@ -118,7 +120,8 @@ void ClientSession::record_unmirrored_write(const std::string& reason, const std
     spdlog::warn("write not applied on the secondary ({}): tables=[{}] statement=\"{}\"", reason,
                  fmt::join(tables, ","), text.substr(0, 500));
   } else {
-    spdlog::warn("write not applied on the secondary ({}): tables=[{}]", reason, fmt::join(tables, ","));
+    spdlog::warn("write not applied on the secondary ({}): tables=[{}]", reason,
+                 fmt::join(tables, ","));
   }
   runtime_.retry_queue().push(std::move(failed));
 }
@@ -130,7 +133,8 @@ void ClientSession::on_session_end() {
   // COMMITs that were in flight or not yet applied on the secondary.
   abandon_shadows(false);
   leave_journaled_transaction();
-  if (journal_enabled() && !unconfirmed_.empty()) journal_unconfirmed("client left before the secondary applied it");
+  if (journal_enabled() && !unconfirmed_.empty())
+    journal_unconfirmed("client left before the secondary applied it");
   if (!secondary_usable()) return;
   std::vector<std::string> tables;
   std::string text;
@@ -140,17 +144,20 @@ void ClientSession::on_session_end() {
     if (text.empty()) text = outcome.text;
   }
   for (const auto& unit : primary_units_) {
-    if (!unit.mirrored || !unit.is_write || !(unit.autocommit || unit.decision.ends_transaction)) continue;
+    if (!unit.mirrored || !unit.is_write || !(unit.autocommit || unit.decision.ends_transaction))
+      continue;
     tables.insert(tables.end(), unit.tables.begin(), unit.tables.end());
     if (unit.decision.ends_transaction) {
-      tables.insert(tables.end(), transaction_write_tables_.begin(), transaction_write_tables_.end());
+      tables.insert(tables.end(), transaction_write_tables_.begin(),
+                    transaction_write_tables_.end());
     }
     if (text.empty()) text = unit.text;
   }
   secondary_->mark_broken("client session ended");
   secondary_->take_failure_report();  // not a failure of the secondary
   report_secondary_depth();
-  if (!tables.empty()) record_unmirrored_write("client left before the secondary applied it", text, tables, "");
+  if (!tables.empty())
+    record_unmirrored_write("client left before the secondary applied it", text, tables, "");
 }
 
 void ClientSession::report_secondary_depth() {
@@ -160,7 +167,8 @@ void ClientSession::report_secondary_depth() {
   if (delta == 0) return;
   auto& metrics = runtime_.metrics();
   metrics.secondary_lag_statements().Increment(delta);
-  if (config_->config.migration.strategy == config::Strategy::async) metrics.async_queue_depth().Increment(delta);
+  if (config_->config.migration.strategy == config::Strategy::async)
+    metrics.async_queue_depth().Increment(delta);
   reported_secondary_depth_ = depth;
 }
 
@@ -171,7 +179,9 @@ void ClientSession::on_secondary_broken() {
   auto& metrics = runtime_.metrics();
   const std::string reason = secondary_->broken_reason();
   if (reason != "async queue full") {
-    metrics.secondary_failures(reason == "timeout" ? SecondaryFailure::timeout : SecondaryFailure::error)
+    metrics
+        .secondary_failures(reason == "timeout" ? SecondaryFailure::timeout
+                                                : SecondaryFailure::error)
         .Increment();
   }
   // The secondary's server rolls back what was open on the connection: the

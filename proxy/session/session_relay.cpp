@@ -2,12 +2,13 @@
 // migration phase), primary -> client, and the secondary's replies, which are
 // consumed for comparison and never forwarded.
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 #include "protocol/constants.hpp"
 #include "proxy/session/classifier_context.hpp"
@@ -42,12 +43,18 @@ QueryKind metric_kind(const routing::UnitFacts& facts) {
   StatementKind strongest = StatementKind::read;
   auto rank = [](StatementKind kind) {
     switch (kind) {
-      case StatementKind::ddl: return 5;
-      case StatementKind::write: return 4;
-      case StatementKind::transaction: return 3;
-      case StatementKind::session: return 2;
-      case StatementKind::other: return 1;
-      case StatementKind::read: return 0;
+      case StatementKind::ddl:
+        return 5;
+      case StatementKind::write:
+        return 4;
+      case StatementKind::transaction:
+        return 3;
+      case StatementKind::session:
+        return 2;
+      case StatementKind::other:
+        return 1;
+      case StatementKind::read:
+        return 0;
     }
     return 0;
   };
@@ -55,12 +62,18 @@ QueryKind metric_kind(const routing::UnitFacts& facts) {
     if (rank(statement->kind) > rank(strongest)) strongest = statement->kind;
   }
   switch (strongest) {
-    case StatementKind::read: return QueryKind::read;
-    case StatementKind::write: return QueryKind::write;
-    case StatementKind::ddl: return QueryKind::ddl;
-    case StatementKind::transaction: return QueryKind::transaction;
-    case StatementKind::session: return QueryKind::session;
-    case StatementKind::other: return QueryKind::other;
+    case StatementKind::read:
+      return QueryKind::read;
+    case StatementKind::write:
+      return QueryKind::write;
+    case StatementKind::ddl:
+      return QueryKind::ddl;
+    case StatementKind::transaction:
+      return QueryKind::transaction;
+    case StatementKind::session:
+      return QueryKind::session;
+    case StatementKind::other:
+      return QueryKind::other;
   }
   return QueryKind::unknown;
 }
@@ -131,9 +144,10 @@ asio::awaitable<bool> ClientSession::refresh_phase_at_boundary() {
       // Open one now; the switch happens at a later boundary, once the new connection has
       // the session's state (its replay runs when the pumps restart).
       if (co_await connect_secondary(roles.primary)) co_return true;
-      spdlog::warn("phase {} wants the other store as primary, but this session has no healthy "
-                   "connection to it; the switch waits",
-                   config::to_string(phase_));
+      spdlog::warn(
+          "phase {} wants the other store as primary, but this session has no healthy "
+          "connection to it; the switch waits",
+          config::to_string(phase_));
       co_return changed;
     }
     if (secondary_missed_units_ || secondary_->outstanding() != 0) co_return changed;
@@ -145,7 +159,8 @@ asio::awaitable<bool> ClientSession::refresh_phase_at_boundary() {
     register_cancel_targets();
     catalog_generation_ = 0;  // the new primary's catalog entry is looked up at the next boundary
     spdlog::info("session switched primary to the {} store (phase {})",
-                 roles_.primary == routing::Store::old_store ? "old" : "new", config::to_string(phase_));
+                 roles_.primary == routing::Store::old_store ? "old" : "new",
+                 config::to_string(phase_));
     co_return true;
   }
   roles_ = roles;
@@ -159,7 +174,8 @@ asio::awaitable<bool> ClientSession::refresh_phase_at_boundary() {
     }
     co_return changed;
   }
-  if (secondary_usable() || Clock::now() < next_secondary_attempt_ || journal_mode()) co_return changed;
+  if (secondary_usable() || Clock::now() < next_secondary_attempt_ || journal_mode())
+    co_return changed;
   co_return co_await connect_secondary(*roles_.secondary) || changed;
 }
 
@@ -180,14 +196,16 @@ asio::awaitable<bool> ClientSession::connect_secondary(routing::Store store) {
   auto connection = co_await open_backend(store, failure);
   if (!connection) {
     runtime_.metrics().secondary_failures(SecondaryFailure::connect).Increment();
-    secondary_backoff_ = std::min(kMaxSecondaryBackoff,
-                                  std::max(std::chrono::milliseconds(1000), secondary_backoff_ * 2));
+    secondary_backoff_ = std::min(
+        kMaxSecondaryBackoff, std::max(std::chrono::milliseconds(1000), secondary_backoff_ * 2));
     next_secondary_attempt_ = Clock::now() + secondary_backoff_;
-    spdlog::warn("secondary still unavailable (next attempt in {} ms): {}", secondary_backoff_.count(),
+    spdlog::warn("secondary still unavailable (next attempt in {} ms): {}",
+                 secondary_backoff_.count(),
                  failure.server_error ? failure.server_error->message : failure.reason);
     co_return false;
   }
-  if (secondary_) runtime_.metrics().backend(secondary_->connection().role()).connections->Decrement();
+  if (secondary_)
+    runtime_.metrics().backend(secondary_->connection().role()).connections->Decrement();
   secondary_ = std::make_unique<SecondaryLeg>(std::move(connection));
   secondary_missed_units_ = false;
   secondary_backoff_ = std::chrono::milliseconds(0);
@@ -224,14 +242,17 @@ asio::awaitable<void> ClientSession::pump_client() {
     const bool mirroring = secondary_usable() || journal_enabled();
     const bool shadow_aa = config_->config.migration.shadow_read.mode == config::ShadowMode::aa &&
                            phase_ == config::Phase::shadow_read;
-    units_->set_reject_ddl((secondary_usable() || journal_enabled()) && config_->config.migration.ddl == config::DdlPolicy::reject,
+    units_->set_reject_ddl((secondary_usable() || journal_enabled()) &&
+                               config_->config.migration.ddl == config::DdlPolicy::reject,
                            "DDL is not allowed during the migration (migration.ddl is \"reject\")");
-    const bool rewriting = (secondary_usable() || journal_enabled()) && config_->config.migration.rewrite;
+    const bool rewriting =
+        (secondary_usable() || journal_enabled()) && config_->config.migration.rewrite;
     while (auto frame = client_reader_.next()) {
       const auto role = units_->add(*frame);
       const auto raw = raw_frame(*frame);
       const bool opens_unit =
-          (role == routing::FrameRole::part || role == routing::FrameRole::terminator) && !unit_open_;
+          (role == routing::FrameRole::part || role == routing::FrameRole::terminator) &&
+          !unit_open_;
       if (opens_unit) {
         // The unit is tracked from its first message: the primary may answer
         // (an error after a Flush) before the client's Sync completes it.
@@ -247,7 +268,8 @@ asio::awaitable<void> ClientSession::pump_client() {
       if (frame->type == protocol::frontend::kFlush) unit_has_flush_ = true;
       std::optional<std::string> rewritten;
       if (rewriting && !units_->replacement() && predicted_status_ != 'E') {
-        if (frame->type == protocol::frontend::kQuery || frame->type == protocol::frontend::kParse) {
+        if (frame->type == protocol::frontend::kQuery ||
+            frame->type == protocol::frontend::kParse) {
           rewritten = co_await rewrite_frame(*frame);
         } else if (frame->type == protocol::frontend::kBind) {
           rewritten = co_await rewrite_bind(*frame);
@@ -283,7 +305,8 @@ asio::awaitable<void> ClientSession::pump_client() {
         transaction_timestamp_.reset();
         transaction_timestamp_request_.reset();
       }
-      if (rewriting && status_before == 'I' && predicted_status_ == 'T') request_transaction_timestamp();
+      if (rewriting && status_before == 'I' && predicted_status_ == 'T')
+        request_transaction_timestamp();
       if (catch_up_for_) {
         // A COMMIT: what came before it goes out first, then the secondary
         // must catch up before the primary may commit.
@@ -310,7 +333,8 @@ asio::awaitable<void> ClientSession::pump_client() {
     // as it is.
     std::string held;
     if (unit_open_ && rewriting && !unit_has_flush_ && !unit_runs_copy() &&
-        unit_start_ <= primary_out_.size() && primary_out_.size() - unit_start_ <= kMaxHeldUnitBytes) {
+        unit_start_ <= primary_out_.size() &&
+        primary_out_.size() - unit_start_ <= kMaxHeldUnitBytes) {
       held = primary_out_.substr(unit_start_);
       primary_out_.resize(unit_start_);
     } else if (unit_open_) {
@@ -318,7 +342,8 @@ asio::awaitable<void> ClientSession::pump_client() {
     }
     if (!primary_out_.empty()) {
       metrics.client_bytes_received().Increment(static_cast<double>(primary_out_.size()));
-      metrics.backend(primary_->role()).bytes_sent->Increment(static_cast<double>(primary_out_.size()));
+      metrics.backend(primary_->role())
+          .bytes_sent->Increment(static_cast<double>(primary_out_.size()));
       auto ec = co_await primary_->stream().write_all(primary_out_);
       primary_out_.clear();
       if (ec) co_return;
@@ -332,7 +357,9 @@ asio::awaitable<void> ClientSession::pump_client() {
   if (!client_reader_.error().empty()) {
     // Framing is lost: end this session only, with PostgreSQL's error.
     const bool oversize = client_reader_.error().find("exceeds") != std::string::npos;
-    metrics.protocol_errors(oversize ? ProtocolErrorReason::oversize : ProtocolErrorReason::unknown_message)
+    metrics
+        .protocol_errors(oversize ? ProtocolErrorReason::oversize
+                                  : ProtocolErrorReason::unknown_message)
         .Increment();
     spdlog::warn("closing client session: {}", client_reader_.error());
     {
@@ -352,7 +379,8 @@ void ClientSession::dispatch_unit() {
   unit.autocommit = predicted_status_ == 'I';
   const auto names = name_context();
   for (const auto* statement : facts.statements) {
-    if (statement->kind == routing::StatementKind::write || statement->kind == routing::StatementKind::ddl) {
+    if (statement->kind == routing::StatementKind::write ||
+        statement->kind == routing::StatementKind::ddl) {
       unit.is_write = true;
     }
     // Schema-qualified through the session's search_path, for metrics, logs and the retry path.
@@ -360,12 +388,13 @@ void ClientSession::dispatch_unit() {
       unit.tables.push_back(routing::qualified_table(table, names));
     }
     if (statement->kind == routing::StatementKind::ddl) transaction_had_ddl_ = true;
-    if (statement->kind == routing::StatementKind::session) track_search_path(*statement, unit.text);
+    if (statement->kind == routing::StatementKind::session)
+      track_search_path(*statement, unit.text);
   }
   metrics.backend(primary_->role()).queries(kind).Increment();
   if (secondary_ || roles_.secondary) {
-    unit.decision =
-        routing::decide_mirror(facts, predicted_status_, config_->config.migration, phase_, name_context());
+    unit.decision = routing::decide_mirror(facts, predicted_status_, config_->config.migration,
+                                           phase_, name_context());
     if (unit.decision.mode == MirrorMode::reject) unit.decision.mode = MirrorMode::none;
     if (unit.decision.write_by_function) unit.is_write = true;
   }
@@ -376,7 +405,8 @@ void ClientSession::dispatch_unit() {
   const char status_before = predicted_status_;
   const bool capture = mode == MirrorMode::follow && journal_enabled();
   if (capture) capture_unit(unit, status_before == 'I');
-  if (mode == MirrorMode::follow && secondary_usable() && migration.strategy == config::Strategy::async &&
+  if (mode == MirrorMode::follow && secondary_usable() &&
+      migration.strategy == config::Strategy::async &&
       secondary_->outstanding() >= migration.async_queue_capacity) {
     // The secondary cannot keep up: rather than grow without bound, detach
     // it (its server rolls back what was open) and record what it missed.
@@ -400,22 +430,25 @@ void ClientSession::dispatch_unit() {
     secondary_->enqueue(unit.id, EntryPurpose::body, std::move(secondary_unit_bytes_), false);
     metrics.routing_decisions(RoutingDecision::both).Increment();
     metrics.backend(secondary_->connection().role()).queries(kind).Increment();
-    if (unit.decision.ends_transaction && config_->config.migration.strategy == config::Strategy::sync) {
+    if (unit.decision.ends_transaction &&
+        config_->config.migration.strategy == config::Strategy::sync) {
       catch_up_for_ = unit.id;
     }
     if (capture && migration.strategy == config::Strategy::async && !unit.tables.empty()) {
       announce_async_write(unit);
     }
   } else {
-    metrics.routing_decisions(roles_.primary == routing::Store::old_store ? RoutingDecision::old_only
-                                                                          : RoutingDecision::new_only)
+    metrics
+        .routing_decisions(roles_.primary == routing::Store::old_store ? RoutingDecision::old_only
+                                                                       : RoutingDecision::new_only)
         .Increment();
     if (mode == MirrorMode::follow && unit.is_write && !capture) {
       // The phase wants this write on the secondary, which is unreachable.
       record_unmirrored_write("secondary unavailable", unit.text, unit.tables, "");
     }
   }
-  if ((phase_ == config::Phase::shadow_read || !config_->config.migration.tables.empty()) && !journal_mode()) {
+  if ((phase_ == config::Phase::shadow_read || !config_->config.migration.tables.empty()) &&
+      !journal_mode()) {
     // Not while writes go through the journal: the secondary is behind.
     start_shadow(unit, facts);
   }
@@ -458,8 +491,9 @@ asio::awaitable<bool> ClientSession::catch_up_before_commit(UnitId commit_unit) 
   const bool in_time =
       co_await secondary_->wait_through(commit_unit - 1, config_->config.limits.secondary_timeout);
   if (!in_time) {
-    spdlog::warn("secondary did not catch up within {} ms before COMMIT: detaching it from this session",
-                 config_->config.limits.secondary_timeout.count());
+    spdlog::warn(
+        "secondary did not catch up within {} ms before COMMIT: detaching it from this session",
+        config_->config.limits.secondary_timeout.count());
     secondary_->mark_broken("timeout");
     on_secondary_broken();
     co_return true;
@@ -474,7 +508,8 @@ asio::awaitable<bool> ClientSession::catch_up_before_commit(UnitId commit_unit) 
     std::string abort = protocol::query_message(
         "DO $pgdual$BEGIN RAISE EXCEPTION USING ERRCODE = '" +
         (error.sqlstate.size() == 5 ? error.sqlstate : std::string("XX000")) +
-        "', MESSAGE = 'pgdual: the secondary database rejected a write of this transaction'; END$pgdual$");
+        "', MESSAGE = 'pgdual: the secondary database rejected a write of this transaction'; "
+        "END$pgdual$");
     PrimaryUnit swallow;
     swallow.id = 0;
     swallow.sent = Clock::now();
@@ -485,8 +520,10 @@ asio::awaitable<bool> ClientSession::catch_up_before_commit(UnitId commit_unit) 
     std::string notice;
     auto warning = error;
     warning.severity = "WARNING";
-    warning.message = "pgdual: the secondary database rejected a write of this transaction, so it "
-                      "is rolled back: " + error.message;
+    warning.message =
+        "pgdual: the secondary database rejected a write of this transaction, so it "
+        "is rolled back: " +
+        error.message;
     protocol::append_notice_response(notice, warning);
     co_await client_.write_all(notice);
   }
@@ -516,7 +553,8 @@ asio::awaitable<void> ClientSession::pump_primary() {
         auto before = reader.take_raw_before_last();
         if (!before.empty() && co_await client_.write_all(before)) co_return;
         auto own = reader.take_raw();
-        if (frame->type == protocol::backend::kErrorResponse && (unit.journal_insert || unit.wrapper_commit)) {
+        if (frame->type == protocol::backend::kErrorResponse &&
+            (unit.journal_insert || unit.wrapper_commit)) {
           const std::string notice = on_journal_statement_error(unit, frame->payload);
           if (!notice.empty() && co_await client_.write_all(notice)) co_return;
           // The COMMIT of an outbox wrapper failed: the client's statement did not commit.
@@ -554,7 +592,8 @@ asio::awaitable<void> ClientSession::pump_primary() {
         // The server skips the rest of the batch: its Describes get no answer.
         const UnitId failed = unit.id;
         std::erase_if(parameter_trims_, [&](const ParameterTrim& t) { return t.unit == failed; });
-      } else if (frame->type == protocol::backend::kParameterDescription && !parameter_trims_.empty()) {
+      } else if (frame->type == protocol::backend::kParameterDescription &&
+                 !parameter_trims_.empty()) {
         const auto keep = parameter_trims_.front().keep;
         parameter_trims_.pop_front();
         if (keep) {
@@ -570,13 +609,15 @@ asio::awaitable<void> ClientSession::pump_primary() {
       } else if (frame->type == protocol::backend::kCommandComplete) {
         // Also while a transaction is captured: its last tag says whether it committed.
         if (unit.mirrored || unit.journaled || capturing_) {
-          if (auto tag = protocol::parse_command_complete(frame->payload)) unit.command_tags.push_back(*tag);
+          if (auto tag = protocol::parse_command_complete(frame->payload))
+            unit.command_tags.push_back(*tag);
         }
       } else if (frame->type == protocol::backend::kReadyForQuery) {
         const char tx = protocol::parse_ready_for_query(frame->payload).value_or('I');
         // A unit that ends with the primary idle committed (or rolled back)
         // something: under sync its ReadyForQuery waits for the secondary.
-        const bool wait = (unit.mirrored && sync && tx == 'I' && secondary_usable()) || unit.wrapped;
+        const bool wait =
+            (unit.mirrored && sync && tx == 'I' && secondary_usable()) || unit.wrapped;
         if (unit.wrapped) {
           // pgdual's BEGIN made the primary report a transaction; the client sent an autocommit
           // statement, and hears 'I' once pgdual's COMMIT is done.
@@ -637,7 +678,8 @@ asio::awaitable<void> ClientSession::finish_primary_unit(char status) {
   if (capturing_ && status == 'I' && unit.id >= open_capture_.first_unit && !unit.mirrored) {
     // Journaled, or nothing reached the secondary: settled now. (A mirrored unit is settled
     // further down, after the secondary had its chance.)
-    const bool committed = !unit.error && (unit.command_tags.empty() || unit.command_tags.back() != "ROLLBACK");
+    const bool committed =
+        !unit.error && (unit.command_tags.empty() || unit.command_tags.back() != "ROLLBACK");
     co_await end_capture(unit, committed);
   }
   if (!unit.mirrored) {
@@ -648,14 +690,16 @@ asio::awaitable<void> ClientSession::finish_primary_unit(char status) {
   if (capturing_ && status == 'I' && unit.id >= open_capture_.first_unit) {
     // Into unconfirmed_ until the secondary answers. Before the flush below: the secondary's
     // answer can arrive while the flush is suspended, and must find it there.
-    const bool committed = !unit.error && (unit.command_tags.empty() || unit.command_tags.back() != "ROLLBACK");
+    const bool committed =
+        !unit.error && (unit.command_tags.empty() || unit.command_tags.back() != "ROLLBACK");
     co_await end_capture(unit, committed);
   }
   if (secondary_usable()) {
     // The secondary follows only what the primary accepted (invariants 5, 7).
     if (unit.error) {
       secondary_->resolve(unit.id, EntryPurpose::body, std::nullopt);
-    } else if (unit.decision.is_commit && !unit.command_tags.empty() && unit.command_tags.back() == "ROLLBACK") {
+    } else if (unit.decision.is_commit && !unit.command_tags.empty() &&
+               unit.command_tags.back() == "ROLLBACK") {
       // COMMIT of a failed transaction: the primary rolled back.
       secondary_->resolve(unit.id, EntryPurpose::body, protocol::query_message("ROLLBACK"));
     } else {
@@ -665,7 +709,8 @@ asio::awaitable<void> ClientSession::finish_primary_unit(char status) {
   }
   if (unit.error && status == 'I' && unit.decision.ends_transaction) {
     // A string like "BEGIN; ...; COMMIT; <fails>" committed part of itself.
-    record_unmirrored_write("partially committed multi-statement string", unit.text, unit.tables, "");
+    record_unmirrored_write("partially committed multi-statement string", unit.text, unit.tables,
+                            "");
   }
 
   PrimaryOutcome outcome{unit.error, status, std::move(unit.command_tags), std::move(unit.tables),
@@ -682,7 +727,8 @@ asio::awaitable<void> ClientSession::finish_primary_unit(char status) {
 
   const bool sync = config_->config.migration.strategy == config::Strategy::sync;
   if (sync && status == 'I' && secondary_usable()) {
-    const bool in_time = co_await secondary_->wait_through(unit.id, config_->config.limits.secondary_timeout);
+    const bool in_time =
+        co_await secondary_->wait_through(unit.id, config_->config.limits.secondary_timeout);
     if (!in_time) {
       spdlog::warn("secondary did not answer within {} ms: detaching it from this session",
                    config_->config.limits.secondary_timeout.count());
@@ -693,14 +739,16 @@ asio::awaitable<void> ClientSession::finish_primary_unit(char status) {
   co_await wait_journal_appends();  // what failed (or, under async, what it wrote) is durable first
   report_secondary_depth();
 
-  if (auto rejected = secondary_rejections_.find(unit.id); rejected != secondary_rejections_.end()) {
+  if (auto rejected = secondary_rejections_.find(unit.id);
+      rejected != secondary_rejections_.end()) {
     // on_secondary_failure: fail, outside a transaction: the primary has
     // committed already; the client learns that the stores now differ.
     auto error = rejected->second;
     secondary_rejections_.erase(rejected);
     error.severity = "ERROR";
-    error.message = "pgdual: the write was applied on the primary but the secondary database rejected it: " +
-                    error.message;
+    error.message =
+        "pgdual: the write was applied on the primary but the secondary database rejected it: " +
+        error.message;
     std::string bytes;
     protocol::append_error_response(bytes, error);
     co_await client_.write_all(bytes);
@@ -719,16 +767,19 @@ asio::awaitable<void> ClientSession::let_secondary_finish() {
   co_await secondary_->flush();
   const auto last = secondary_->last_sendable_unit();
   if (!last || secondary_->done_through(*last)) co_return;
-  co_await (pump_secondary() || secondary_->wait_through(*last, config_->config.limits.secondary_timeout));
+  co_await (pump_secondary() ||
+            secondary_->wait_through(*last, config_->config.limits.secondary_timeout));
 }
 
 asio::awaitable<void> ClientSession::pump_secondary() {
   if (secondary_usable()) {
-    co_await secondary_->pump([this](const SecondaryResult& result) { on_secondary_result(result); });
+    co_await secondary_->pump(
+        [this](const SecondaryResult& result) { on_secondary_result(result); });
     if (secondary_ && secondary_->broken()) on_secondary_broken();
   }
   // No (more) secondary: idle until the relay is cancelled.
-  asio::steady_timer forever(co_await asio::this_coro::executor, asio::steady_timer::time_point::max());
+  asio::steady_timer forever(co_await asio::this_coro::executor,
+                             asio::steady_timer::time_point::max());
   co_await forever.async_wait(use_tuple);
 }
 

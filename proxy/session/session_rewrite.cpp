@@ -5,17 +5,18 @@
 // round trip before the statement; random values and the timestamp of a statement outside a
 // transaction come from pgdual. What cannot be rewritten follows migration.nondeterministic.
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <algorithm>
 #include <charconv>
-#include <spdlog/spdlog.h>
 
 #include "protocol/constants.hpp"
 #include "proxy/session/client_session.hpp"
 #include "routing/rewrite/messages.hpp"
-#include "routing/rewrite/values.hpp"
 #include "routing/rewrite/policy_error.hpp"
+#include "routing/rewrite/values.hpp"
 
 namespace pgdual::proxy {
 
@@ -104,8 +105,8 @@ std::optional<std::string> ClientSession::handle_nondeterministic(bool as_parse,
   }
   if (policy == config::Nondeterministic::reject) {
     metrics.count_nondeterministic(table, "rejected");
-    const std::string reason = "this write would give different values on the two stores (" +
-                               why + "); migration.nondeterministic is \"reject\"";
+    const std::string reason = "this write would give different values on the two stores (" + why +
+                               "); migration.nondeterministic is \"reject\"";
     std::string bytes;
     if (as_parse) {
       protocol::append_parse(bytes, name, routing::policy_error_statement(reason), {});
@@ -117,10 +118,12 @@ std::optional<std::string> ClientSession::handle_nondeterministic(bool as_parse,
   // allow: sent as it is; the table needs reconciliation.
   metrics.count_nondeterministic(table, "allowed");
   // Once per cause and table per session: the counter carries the rate.
-  if (nondeterministic_logged_.size() < 100 && nondeterministic_logged_.insert(table + why).second) {
-    spdlog::warn("non-deterministic write sent to both stores as it is ({}): table {} needs "
-                 "reconciliation",
-                 why, table);
+  if (nondeterministic_logged_.size() < 100 &&
+      nondeterministic_logged_.insert(table + why).second) {
+    spdlog::warn(
+        "non-deterministic write sent to both stores as it is ({}): table {} needs "
+        "reconciliation",
+        why, table);
   }
   return std::nullopt;
 }
@@ -146,7 +149,8 @@ ClientSession::fetch_primary_values(std::string sql, std::chrono::seconds timeou
   co_return single_row(*request);
 }
 
-ClientSession::PrimaryUnit ClientSession::values_unit(const std::shared_ptr<PrimaryValues>& request) {
+ClientSession::PrimaryUnit ClientSession::values_unit(
+    const std::shared_ptr<PrimaryValues>& request) {
   // pgdual's own query: its reply is captured for pgdual and never reaches the client.
   request->capture = std::make_shared<shadow::ResultCapture>();
   PrimaryUnit unit;
@@ -169,7 +173,7 @@ std::optional<std::vector<std::optional<std::string>>> ClientSession::single_row
 }
 
 asio::awaitable<void> ClientSession::wait_primary_values(const PrimaryValues& request,
-                                                        std::chrono::seconds timeout) {
+                                                         std::chrono::seconds timeout) {
   const auto deadline = Clock::now() + timeout;
   while (!request.done && !primary_gone_ && Clock::now() < deadline) {
     // pump_primary cancels the timer when the reply is complete.
@@ -208,7 +212,8 @@ asio::awaitable<std::optional<routing::RewriteValues>> ClientSession::values_for
     transaction_timestamp_request_.reset();
   }
   PrimaryValuesRequest request;
-  request.transaction_timestamp = needs_transaction_time && in_transaction && !transaction_timestamp_;
+  request.transaction_timestamp =
+      needs_transaction_time && in_transaction && !transaction_timestamp_;
   request.sequences = analysis.sequences;
   std::vector<std::int64_t> sequence_values;
   if (!request.empty()) {
@@ -284,9 +289,9 @@ std::optional<std::string> ClientSession::rewrite_named_parse(
   if (!result.ok) return handle_nondeterministic(true, name, result.error);
   if (!result.changed) return std::nullopt;
   std::string bytes;
-  protocol::append_parse(bytes, name, result.sql,
-                         extended_parameter_types(param_oids, client_parameters,
-                                                  routing::parameter_types(*analysis)));
+  protocol::append_parse(
+      bytes, name, result.sql,
+      extended_parameter_types(param_oids, client_parameters, routing::parameter_types(*analysis)));
   named_rewrites_[name] = NamedRewrite{std::move(analysis), client_parameters};
   units_->remember_named_parse(name, bytes);  // what a reconnected secondary gets
   return bytes;
@@ -355,7 +360,8 @@ asio::awaitable<std::optional<std::string>> ClientSession::rewrite_frame(
   if (!rewrite_candidate()) co_return std::nullopt;
   if (!rewrite_cache_) rewrite_cache_ = std::make_unique<routing::RewriteCache>(256);
   const auto& defaults = session_defaults();
-  const auto analysis = rewrite_cache_->get(units_->last_key(), sql, defaults, volatile_function_list_);
+  const auto analysis =
+      rewrite_cache_->get(units_->last_key(), sql, defaults, volatile_function_list_);
   if (!analysis->parsed || !analysis->needs_rewrite) co_return std::nullopt;
   // (Named locals throughout: GCC 12 mishandles temporaries in coroutines.)
   if (!analysis->rewritable()) {
@@ -439,9 +445,10 @@ asio::awaitable<void> ClientSession::take_serialize_lock() {
   if (row) {
     serialize_locks_.push_back(key);
   } else {
-    spdlog::warn("could not take the serialize lock of table {} on the primary; the write goes "
-                 "to both stores unordered",
-                 rewrite_table_);
+    spdlog::warn(
+        "could not take the serialize lock of table {} on the primary; the write goes "
+        "to both stores unordered",
+        rewrite_table_);
   }
 }
 

@@ -5,15 +5,16 @@
 // when both are complete. The other run is bounded by a per-instance
 // concurrency budget and a timeout (then its statement is cancelled).
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <random>
-#include <spdlog/spdlog.h>
 
 #include "proxy/net/cancel_sender.hpp"
+#include "proxy/server/logging.hpp"
 #include "proxy/session/client_session.hpp"
 #include "proxy/shadow/discrepancy_log.hpp"
-#include "proxy/server/logging.hpp"
 #include "proxy/shadow/result_compare.hpp"
 #include "routing/classify/statement_fingerprint.hpp"
 
@@ -34,9 +35,12 @@ bool sampled(double rate) {
 
 ShadowOutcome to_metric(shadow::Outcome outcome) {
   switch (outcome) {
-    case shadow::Outcome::match: return ShadowOutcome::match;
-    case shadow::Outcome::mismatch: return ShadowOutcome::mismatch;
-    case shadow::Outcome::error: return ShadowOutcome::error;
+    case shadow::Outcome::match:
+      return ShadowOutcome::match;
+    case shadow::Outcome::mismatch:
+      return ShadowOutcome::mismatch;
+    case shadow::Outcome::error:
+      return ShadowOutcome::error;
   }
   return ShadowOutcome::error;
 }
@@ -200,10 +204,11 @@ void ClientSession::finish_shadow(ShadowRead& read) {
     log_discrepancy(shadow::discrepancy_json(difference, context, full));
   }
   if (result.differing_rows > result.differences.size()) {
-    spdlog::info("shadow read of {} differs in {}{} rows; {} logged (migration.shadow_read."
-                 "max_detail_rows)",
-                 read.table, result.differing_rows_exact ? "" : "at least ", result.differing_rows,
-                 result.differences.size());
+    spdlog::info(
+        "shadow read of {} differs in {}{} rows; {} logged (migration.shadow_read."
+        "max_detail_rows)",
+        read.table, result.differing_rows_exact ? "" : "at least ", result.differing_rows,
+        result.differences.size());
   }
 }
 

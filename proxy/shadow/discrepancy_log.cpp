@@ -12,7 +12,6 @@ namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
 
-
 std::string redacted(std::string_view value) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int length = 0;
@@ -44,7 +43,6 @@ void append_member(std::string& out, std::string_view key, std::string_view valu
 }
 
 }  // namespace
-
 
 std::string discrepancy_json(const Difference& difference, const DiscrepancyContext& ctx,
                              bool full_values) {

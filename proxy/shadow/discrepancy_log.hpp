@@ -5,8 +5,8 @@
 #include <string>
 #include <string_view>
 
-#include "text/json.hpp"
 #include "proxy/shadow/result_compare.hpp"
+#include "text/json.hpp"
 
 namespace pgdual::proxy::shadow {
 

@@ -31,7 +31,8 @@ class ClassificationCache {
   // The same, keyed by `key` instead of the text: statements that differ only
   // in their literal values (routing/classify/literal_key.hpp) share one entry, so a
   // client that inlines values does not pay a parse per statement.
-  const Classification& get(std::string_view key, std::string_view sql, const ClassifierOptions& options);
+  const Classification& get(std::string_view key, std::string_view sql,
+                            const ClassifierOptions& options);
 
   void clear();
   std::size_t size() const { return index_.size(); }

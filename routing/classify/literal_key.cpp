@@ -78,9 +78,10 @@ std::string literal_key(std::string_view sql) {
       i = close == std::string_view::npos ? sql.size() : close + tag;
     } else if (std::isdigit(static_cast<unsigned char>(c)) && !after_identifier) {
       // A number: digits, a decimal point, an exponent.
-      while (i < sql.size() && (std::isdigit(static_cast<unsigned char>(sql[i])) || sql[i] == '.' ||
-                                sql[i] == 'e' || sql[i] == 'E' ||
-                                ((sql[i] == '+' || sql[i] == '-') && (sql[i - 1] == 'e' || sql[i - 1] == 'E')))) {
+      while (i < sql.size() &&
+             (std::isdigit(static_cast<unsigned char>(sql[i])) || sql[i] == '.' || sql[i] == 'e' ||
+              sql[i] == 'E' ||
+              ((sql[i] == '+' || sql[i] == '-') && (sql[i - 1] == 'e' || sql[i - 1] == 'E')))) {
         ++i;
       }
       key.push_back('?');

@@ -451,8 +451,8 @@ Classification classify(std::string_view sql, const ClassifierOptions& options) 
   }
   const std::string text(sql);
   Classification result;
-  const auto outcome = detail::run_on_parse_stack(
-      text, [&] { result = detail::classify_unguarded(text, options); });
+  const auto outcome =
+      detail::run_on_parse_stack(text, [&] { result = detail::classify_unguarded(text, options); });
   if (outcome == detail::ParseStack::ran) return result;
   result = Classification{};
   result.unsupported = true;

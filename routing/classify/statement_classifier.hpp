@@ -81,7 +81,8 @@ struct StatementInfo {
 struct Classification {
   bool parsed = false;  // false: the parser rejected the text (error has its message)
   // With parsed == false: the text was not handed to the parser at all because it is nested too
-  // deeply to parse safely (see routing/classify/parse_guard.hpp). PostgreSQL most likely rejects it too
+  // deeply to parse safely (see routing/classify/parse_guard.hpp). PostgreSQL most likely rejects
+  // it too
   // ("stack depth limit exceeded"), but unlike a syntax error that is not certain.
   bool unsupported = false;
   std::string error;

@@ -13,9 +13,9 @@ std::vector<std::int32_t> extended_parameter_types(const std::vector<std::int32_
   return types;
 }
 
-std::optional<std::string> bind_with_extra_parameters(const protocol::BindMessage& bind,
-                                                      std::size_t client_parameters,
-                                                      const std::vector<std::optional<std::string>>& extra) {
+std::optional<std::string> bind_with_extra_parameters(
+    const protocol::BindMessage& bind, std::size_t client_parameters,
+    const std::vector<std::optional<std::string>>& extra) {
   if (bind.params.size() != client_parameters) return std::nullopt;
   std::vector<std::int16_t> formats;
   if (!bind.param_formats.empty() || !extra.empty()) {

@@ -20,12 +20,12 @@ std::vector<std::int32_t> extended_parameter_types(const std::vector<std::int32_
                                                    std::size_t client_parameters,
                                                    const std::vector<std::int32_t>& added);
 
-// The Bind message with `extra` appended as text-format parameters (nullopt: NULL). The client's format codes
-// are expanded to one per parameter where needed (a single code applies to all of them).
-// nullopt when the client's Bind does not have exactly `client_parameters` values.
-std::optional<std::string> bind_with_extra_parameters(const protocol::BindMessage& bind,
-                                                      std::size_t client_parameters,
-                                                      const std::vector<std::optional<std::string>>& extra);
+// The Bind message with `extra` appended as text-format parameters (nullopt: NULL). The client's
+// format codes are expanded to one per parameter where needed (a single code applies to all of
+// them). nullopt when the client's Bind does not have exactly `client_parameters` values.
+std::optional<std::string> bind_with_extra_parameters(
+    const protocol::BindMessage& bind, std::size_t client_parameters,
+    const std::vector<std::optional<std::string>>& extra);
 
 // A ParameterDescription ('t') frame that lists only the first `keep` parameters; nullopt
 // when the payload is malformed or has fewer.

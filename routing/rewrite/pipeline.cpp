@@ -97,8 +97,10 @@ NodePtr parameter_for(const RewriteSite& site, const RewriteValues& values) {
       const int precision = site.time_type == TimeType::date ? -1 : site.precision;
       return make_cast(std::move(value), type_name(site.time_type), precision);
     }
-    case SiteKind::random: return make_cast(std::move(param), "float8");
-    case SiteKind::uuid: return make_cast(std::move(param), "uuid");
+    case SiteKind::random:
+      return make_cast(std::move(param), "float8");
+    case SiteKind::uuid:
+      return make_cast(std::move(param), "uuid");
     case SiteKind::sequence:
       // COALESCE($n, nextval('seq')): a Bind that could not get the value from the primary
       // passes NULL, and each store draws from its own sequence (counted by the caller).
@@ -435,8 +437,8 @@ std::shared_ptr<const RewriteAnalysis> RewriteCache::get(
   if (auto found = find(shape)) {
     if (found->text_size == sql.size() || found->statements.size() != 1) return found;
     auto moved = std::make_shared<RewriteAnalysis>(*found);
-    const std::size_t tail = found->text_size - (found->statements[0].location +
-                                                  found->statements[0].length);
+    const std::size_t tail =
+        found->text_size - (found->statements[0].location + found->statements[0].length);
     auto& statement = moved->statements[0];
     if (sql.size() < statement.location + tail) return found;  // cannot happen for one shape
     statement.length = sql.size() - statement.location - tail;

@@ -13,8 +13,8 @@
 #include <optional>
 #include <utility>
 
-#include "routing/rewrite/tree.hpp"
 #include "routing/classify/statement_classifier.hpp"
+#include "routing/rewrite/tree.hpp"
 #include "text/ascii.hpp"
 
 namespace pgdual::routing {

@@ -1,10 +1,11 @@
 #include "routing/rewrite/values.hpp"
-#include "text/sql_quote.hpp"
 
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <random>
+
+#include "text/sql_quote.hpp"
 
 namespace pgdual::proxy {
 
@@ -39,8 +40,8 @@ double random_unit_double() {
 std::string random_uuid_v4() {
   std::uint64_t high = generator()();
   std::uint64_t low = generator()();
-  high = (high & ~0xF000ULL) | 0x4000ULL;                  // version 4
-  low = (low & ~(0xC0ULL << 56)) | (0x80ULL << 56);        // variant 10
+  high = (high & ~0xF000ULL) | 0x4000ULL;            // version 4
+  low = (low & ~(0xC0ULL << 56)) | (0x80ULL << 56);  // variant 10
   char text[40];
   std::snprintf(text, sizeof text, "%08llx-%04llx-%04llx-%04llx-%012llx",
                 static_cast<unsigned long long>(high >> 32),
@@ -55,8 +56,9 @@ std::string primary_values_query(const PrimaryValuesRequest& request) {
   std::string sql = "SELECT ";
   bool first = true;
   if (request.transaction_timestamp) {
-    sql += "pg_catalog.to_char(pg_catalog.now() AT TIME ZONE 'UTC', "
-           "'YYYY-MM-DD HH24:MI:SS.US') || '+00'";
+    sql +=
+        "pg_catalog.to_char(pg_catalog.now() AT TIME ZONE 'UTC', "
+        "'YYYY-MM-DD HH24:MI:SS.US') || '+00'";
     first = false;
   }
   for (const auto& sequence : request.sequences) {
@@ -77,12 +79,12 @@ bool build_rewrite_values(const routing::RewriteAnalysis& analysis,
   for (const auto& slot : analysis.time_slots) {
     const bool of_open_transaction =
         slot.scope == routing::TimeScope::transaction && !slot.new_transaction;
-    values.timestamps.push_back(of_open_transaction && transaction_timestamp
-                                    ? *transaction_timestamp
-                                    : clock);
+    values.timestamps.push_back(
+        of_open_transaction && transaction_timestamp ? *transaction_timestamp : clock);
   }
   values.randoms.clear();
-  for (std::size_t i = 0; i < analysis.random_count; ++i) values.randoms.push_back(random_unit_double());
+  for (std::size_t i = 0; i < analysis.random_count; ++i)
+    values.randoms.push_back(random_unit_double());
   values.uuids.clear();
   for (std::size_t i = 0; i < analysis.uuid_count; ++i) values.uuids.push_back(random_uuid_v4());
   values.sequence_values = sequence_values;

@@ -44,8 +44,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     at += take;
   }
   const bool ordered = size % 2 == 0;
-  const std::vector<std::size_t> keys = size % 3 == 0 ? std::vector<std::size_t>{0}
-                                                      : std::vector<std::size_t>{};
+  const std::vector<std::size_t> keys =
+      size % 3 == 0 ? std::vector<std::size_t>{0} : std::vector<std::size_t>{};
   const auto self = compare_results(tight, tight_again, small, ordered, keys);
   if (!tight.malformed()) FUZZ_CHECK(self.outcome == Outcome::match);
   (void)compare_results(roomy, roomy, large, !ordered, keys);

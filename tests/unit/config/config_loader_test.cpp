@@ -1059,11 +1059,14 @@ migration:
     CHECK(has_error_at(r, "migration.journal.store", "table, file"));
   }
   SECTION("outbox needs the table journal and continue") {
-    CHECK(has_error_at(load(kTrust + kBackends + "migration: { strategy: outbox, journal: { enabled: false } }\n"),
-                       "migration.strategy", "journal.enabled"));
-    CHECK(has_error_at(load(kTrust + kBackends + "migration: { strategy: outbox, journal: { store: file } }\n"),
-                       "migration.strategy", "store: table"));
-    CHECK(has_error_at(load(kTrust + kBackends + "migration: { strategy: outbox, on_secondary_failure: fail }\n"),
-                       "migration.on_secondary_failure", "outbox"));
+    CHECK(has_error_at(
+        load(kTrust + kBackends + "migration: { strategy: outbox, journal: { enabled: false } }\n"),
+        "migration.strategy", "journal.enabled"));
+    CHECK(has_error_at(
+        load(kTrust + kBackends + "migration: { strategy: outbox, journal: { store: file } }\n"),
+        "migration.strategy", "store: table"));
+    CHECK(has_error_at(
+        load(kTrust + kBackends + "migration: { strategy: outbox, on_secondary_failure: fail }\n"),
+        "migration.on_secondary_failure", "outbox"));
   }
 }

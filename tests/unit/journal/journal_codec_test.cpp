@@ -182,14 +182,14 @@ TEST_CASE("format version 2 carries database and marker; version 1 is refused") 
   // version does not decode: the body is two fields short for v2, and v1 is
   // not a known version any more.
   std::string v1_body;
-  journal_bytes::put_u64(v1_body, 1);  // id
-  journal_bytes::put_u32(v1_body, 0);  // instance
-  journal_bytes::put_u32(v1_body, 0);  // session
-  journal_bytes::put_u64(v1_body, 0);  // created_at
+  journal_bytes::put_u64(v1_body, 1);                              // id
+  journal_bytes::put_u32(v1_body, 0);                              // instance
+  journal_bytes::put_u32(v1_body, 0);                              // session
+  journal_bytes::put_u64(v1_body, 0);                              // created_at
   for (int i = 0; i < 4; ++i) journal_bytes::put_u32(v1_body, 0);  // reason .. last_error
-  journal_bytes::put_u32(v1_body, 0);  // session_state
-  journal_bytes::put_u32(v1_body, 0);  // tables
-  journal_bytes::put_u32(v1_body, 0);  // statements
+  journal_bytes::put_u32(v1_body, 0);                              // session_state
+  journal_bytes::put_u32(v1_body, 0);                              // tables
+  journal_bytes::put_u32(v1_body, 0);                              // statements
   std::string v1 = envelope(v1_body);
   CHECK_FALSE(decode(v1));
   v1[0] = 1;

@@ -9,8 +9,8 @@
 #include <thread>
 #include <vector>
 
-#include "journal_test_support.hpp"
 #include "journal/store/dead_letter.hpp"
+#include "journal_test_support.hpp"
 
 using namespace journal_test;
 using namespace std::string_literals;

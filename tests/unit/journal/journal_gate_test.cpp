@@ -2,8 +2,8 @@
 // epoch rule that keeps a count racing a completion from closing it, and
 // concurrent use.
 
-#include <catch2/catch.hpp>
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <thread>
 #include <vector>
 

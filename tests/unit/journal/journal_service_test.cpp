@@ -257,14 +257,16 @@ TEST_CASE("end to end against PostgreSQL: table store") {
   REQUIRE(append_and_wait(service, "app", broken).first);
   REQUIRE(append_and_wait(service, "app", insert_record(4, "four")).first);
   CHECK(eventually([&] { return query_one(new_port, "SELECT v FROM t WHERE id = 4") == "four"; }));
-  CHECK(query_one(old_port, "SELECT sqlstate || ' ' || attempts FROM pgdual.dead_letter") == "42P01 2");
+  CHECK(query_one(old_port, "SELECT sqlstate || ' ' || attempts FROM pgdual.dead_letter") ==
+        "42P01 2");
   CHECK(query_one(old_port, "SELECT statements FROM pgdual.dead_letter").find("<redacted>") !=
         std::string::npos);
   CHECK(eventually([&] { return service.status().dead_letters == 1; }));
   const std::string text = metrics.serialize();
   CHECK(text.find("pgdual_journal_dead_letters_total 1") != std::string::npos);
   CHECK(text.find("pgdual_reconciliation_needed_total{table=\"public.t\"} 1") != std::string::npos);
-  CHECK(text.find("pgdual_journal_replays_total{result=\"already_applied\"} 1") != std::string::npos);
+  CHECK(text.find("pgdual_journal_replays_total{result=\"already_applied\"} 1") !=
+        std::string::npos);
   service.stop();
 }
 
@@ -286,7 +288,8 @@ TEST_CASE("end to end against PostgreSQL: file store") {
   service.start();
   JournalRecord copy;
   copy.tables = {"public.t"};
-  copy.statements = {JournalStatement{"COPY t FROM STDIN", {}, {}, {}, std::string("10\tten\n11\t\\N\n")}};
+  copy.statements = {
+      JournalStatement{"COPY t FROM STDIN", {}, {}, {}, std::string("10\tten\n11\t\\N\n")}};
   REQUIRE(append_and_wait(service, "app", copy).first);
   CHECK(eventually([&] { return query_one(new_port, "SELECT count(*) FROM t") == "2"; }));
   CHECK(eventually([&] { return service.status().records == 0 && !service.gate_active(); }));

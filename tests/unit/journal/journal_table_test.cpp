@@ -47,12 +47,16 @@ TEST_CASE("DDL of the journal and dead letter") {
   const auto ddl = journal_table::ddl("pgdual");
   REQUIRE(ddl.size() == 4);
   CHECK(ddl[0] == R"(CREATE SCHEMA IF NOT EXISTS "pgdual")");
-  CHECK(ddl[1].find(R"(CREATE TABLE IF NOT EXISTS "pgdual"."journal" (id bigserial PRIMARY KEY,)") == 0);
-  CHECK(ddl[1].find("created_at timestamptz NOT NULL DEFAULT clock_timestamp()") != std::string::npos);
+  CHECK(ddl[1].find(
+            R"(CREATE TABLE IF NOT EXISTS "pgdual"."journal" (id bigserial PRIMARY KEY,)") == 0);
+  CHECK(ddl[1].find("created_at timestamptz NOT NULL DEFAULT clock_timestamp()") !=
+        std::string::npos);
   CHECK(ddl[1].find("record bytea NOT NULL") != std::string::npos);
-  CHECK(ddl[2].find(R"(CREATE TABLE IF NOT EXISTS "pgdual"."dead_letter" (id bigint PRIMARY KEY,)") == 0);
+  CHECK(ddl[2].find(
+            R"(CREATE TABLE IF NOT EXISTS "pgdual"."dead_letter" (id bigint PRIMARY KEY,)") == 0);
   CHECK(ddl[2].find("statements text, record bytea)") != std::string::npos);
-  CHECK(ddl[3].find(R"(CREATE TABLE IF NOT EXISTS "pgdual"."instances" (instance text PRIMARY KEY,)") == 0);
+  CHECK(ddl[3].find(
+            R"(CREATE TABLE IF NOT EXISTS "pgdual"."instances" (instance text PRIMARY KEY,)") == 0);
   CHECK(ddl[3].find("async_tables text[] NOT NULL DEFAULT '{}'") != std::string::npos);
   CHECK(journal_table::ddl_lock_sql("pgdual").find("SELECT pg_advisory_xact_lock(") == 0);
 }
@@ -61,18 +65,23 @@ TEST_CASE("relay lock key: stable, per schema") {
   CHECK(journal_table::relay_lock_key("pgdual") == journal_table::relay_lock_key("pgdual"));
   CHECK(journal_table::relay_lock_key("pgdual") != journal_table::relay_lock_key("other"));
   CHECK(journal_table::relay_lock_sql("pgdual") ==
-        "SELECT pg_try_advisory_lock(" + std::to_string(journal_table::relay_lock_key("pgdual")) + ")");
-  CHECK(journal_table::ddl_lock_sql("pgdual") != "SELECT pg_advisory_xact_lock(" +
-                                                     std::to_string(journal_table::relay_lock_key("pgdual")) + ")");
+        "SELECT pg_try_advisory_lock(" + std::to_string(journal_table::relay_lock_key("pgdual")) +
+            ")");
+  CHECK(journal_table::ddl_lock_sql("pgdual") !=
+        "SELECT pg_advisory_xact_lock(" + std::to_string(journal_table::relay_lock_key("pgdual")) +
+            ")");
 }
 
 TEST_CASE("insert_sql quotes everything and carries the encoded record") {
   const JournalRecord record = sample();
   const std::string sql = journal_table::insert_sql("ops", record);
   const std::string bytes = encode(record);
-  CHECK(sql.find(R"(INSERT INTO "ops"."journal" (instance, reason, tables, bytes, record) VALUES ()") == 0);
+  CHECK(sql.find(
+            R"(INSERT INTO "ops"."journal" (instance, reason, tables, bytes, record) VALUES ()") ==
+        0);
   CHECK(sql.find(R"(E'pod''7\\x', 'secondary unreachable', )") != std::string::npos);
-  CHECK(sql.find(R"(ARRAY['public.orders', 'we''ird."T"', E'back\\slash']::text[])") != std::string::npos);
+  CHECK(sql.find(R"(ARRAY['public.orders', 'we''ird."T"', E'back\\slash']::text[])") !=
+        std::string::npos);
   CHECK(sql.find(", " + std::to_string(bytes.size()) + ", ") != std::string::npos);
   CHECK(sql.find(journal_table::bytea_literal(bytes)) != std::string::npos);
   CHECK(sql.back() == ')');
@@ -81,9 +90,11 @@ TEST_CASE("insert_sql quotes everything and carries the encoded record") {
 }
 
 TEST_CASE("relay statements") {
-  CHECK(journal_table::pending_sql("pgdual") ==
-        R"(SELECT j.id::text AS entry_id, j.instance, j.attempts::text, j.record FROM "pgdual"."journal" AS j ORDER BY j.id LIMIT 100)");
-  // The order is the column's, not the text's (10 after 9): the output column must not be called id.
+  CHECK(
+      journal_table::pending_sql("pgdual") ==
+      R"(SELECT j.id::text AS entry_id, j.instance, j.attempts::text, j.record FROM "pgdual"."journal" AS j ORDER BY j.id LIMIT 100)");
+  // The order is the column's, not the text's (10 after 9): the output column must not be called
+  // id.
   CHECK(journal_table::pending_sql("pgdual").find("::text, ") != std::string::npos);
   CHECK(journal_table::pending_sql("pgdual").find("ORDER BY j.id") != std::string::npos);
   CHECK(journal_table::delete_sql("pgdual", 7) == R"(DELETE FROM "pgdual"."journal" WHERE id = 7)");
@@ -91,9 +102,11 @@ TEST_CASE("relay statements") {
         R"(UPDATE "pgdual"."journal" SET attempts = attempts + 1, last_sqlstate = '08006',)"
         R"( last_error = 'it''s gone' WHERE id = 7)");
   const std::string dead = journal_table::dead_letter_sql("pgdual", 7, 5, "23505", "dup", "a\nb");
-  CHECK(dead.find(R"(WITH moved AS (DELETE FROM "pgdual"."journal" WHERE id = 7 RETURNING *))") == 0);
+  CHECK(dead.find(R"(WITH moved AS (DELETE FROM "pgdual"."journal" WHERE id = 7 RETURNING *))") ==
+        0);
   CHECK(dead.find(R"(INSERT INTO "pgdual"."dead_letter" ()") != std::string::npos);
-  CHECK(dead.find("reason, 5, '23505', 'dup', tables, 'a\nb', record FROM moved") != std::string::npos);
+  CHECK(dead.find("reason, 5, '23505', 'dup', tables, 'a\nb', record FROM moved") !=
+        std::string::npos);
   const std::string monitor = journal_table::monitor_sql("pgdual", "p'1");
   CHECK(monitor.find("count(*) FILTER (WHERE instance = 'p''1')") != std::string::npos);
   CHECK(monitor.find(R"(FROM "pgdual"."dead_letter")") != std::string::npos);
@@ -145,17 +158,20 @@ TEST_CASE("libpq conninfo quoting") {
 }
 
 TEST_CASE("instances: the async crash check") {
-  CHECK(journal_table::instance_check_sql("pgdual", "pod'1") ==
-        R"(SELECT stopped_cleanly::text, array_to_string(async_tables, ',') FROM "pgdual"."instances" WHERE instance = 'pod''1')");
+  CHECK(
+      journal_table::instance_check_sql("pgdual", "pod'1") ==
+      R"(SELECT stopped_cleanly::text, array_to_string(async_tables, ',') FROM "pgdual"."instances" WHERE instance = 'pod''1')");
   // A restart marks the row started but keeps the tables a crashed run left: they are
   // reported until a clean stop clears them.
   const auto start = journal_table::instance_start_sql("pgdual", "pod-1");
-  CHECK(start.find("ON CONFLICT (instance) DO UPDATE SET started_at = now(), stopped_cleanly = false") !=
+  CHECK(start.find(
+            "ON CONFLICT (instance) DO UPDATE SET started_at = now(), stopped_cleanly = false") !=
         std::string::npos);
   CHECK(start.find("async_tables") == std::string::npos);
   const auto add = journal_table::instance_async_tables_sql("pgdual", "pod-1", {"public.a", "x'y"});
   CHECK(add.find("ARRAY['public.a', 'x''y']::text[]") != std::string::npos);
   CHECK(add.find("unnest(i.async_tables || EXCLUDED.async_tables)") != std::string::npos);
-  CHECK(journal_table::instance_stop_sql("pgdual", "pod-1") ==
-        R"(UPDATE "pgdual"."instances" SET stopped_cleanly = true, async_tables = '{}' WHERE instance = 'pod-1')");
+  CHECK(
+      journal_table::instance_stop_sql("pgdual", "pod-1") ==
+      R"(UPDATE "pgdual"."instances" SET stopped_cleanly = true, async_tables = '{}' WHERE instance = 'pod-1')");
 }

@@ -17,9 +17,9 @@
 #include <string>
 #include <thread>
 
+#include "metrics/metrics.hpp"
 #include "proxy/admin/admin_server.hpp"
 #include "proxy/admin/backend_probe.hpp"
-#include "metrics/metrics.hpp"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;

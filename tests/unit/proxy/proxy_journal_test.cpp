@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "journal/record/record.hpp"
 #include "protocol/frame_decoder.hpp"
 #include "protocol/messages.hpp"
-#include "journal/record/record.hpp"
 
 using namespace pgdual::proxy;
 namespace proto = pgdual::protocol;

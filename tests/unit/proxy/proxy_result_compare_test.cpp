@@ -392,10 +392,11 @@ TEST_CASE("discrepancy JSON redacts values unless full", "[shadow]") {
 TEST_CASE("JSON strings are escaped", "[shadow]") {
   std::string out;
   pgdual::text::append_json_string(out,
-                     "a\"b\\c\n\x01\x1f"
-                     "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+                                   "a\"b\\c\n\x01\x1f"
+                                   "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
   CHECK(out == "\"a\\\"b\\\\c\\u000a\\u0001\\u001fcaf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
   out.clear();
-  pgdual::text::append_json_string(out, "\xff|\xc0\xaf|\xed\xa0\x80|\xe2\x82");  // invalid, overlong, surrogate
+  pgdual::text::append_json_string(
+      out, "\xff|\xc0\xaf|\xed\xa0\x80|\xe2\x82");  // invalid, overlong, surrogate
   CHECK(out == R"("\ufffd|\ufffd\ufffd|\ufffd\ufffd\ufffd|\ufffd\ufffd")");
 }

@@ -14,8 +14,8 @@ TextRow row(const char* kind, std::optional<std::string> schema, std::optional<s
             std::optional<std::string> position = std::nullopt,
             std::optional<std::string> expression = std::nullopt,
             std::optional<std::string> sequence = std::nullopt) {
-  return {std::string(kind),     std::move(schema),   std::move(name),       std::move(extra),
-          std::move(identity),   std::move(position), std::move(expression), std::move(sequence)};
+  return {std::string(kind),   std::move(schema),   std::move(name),       std::move(extra),
+          std::move(identity), std::move(position), std::move(expression), std::move(sequence)};
 }
 
 CatalogFacts sample_facts() {
@@ -110,7 +110,7 @@ TEST_CASE("unqualified tables resolve through the search_path") {
   CHECK(resolve_table("orders", app_first, "u", &facts) == "app.orders");
   CHECK(resolve_table("orders", default_path, "u", &facts) == "public.orders");
   CHECK(resolve_table("orders", default_path, "app", &facts) == "app.orders");  // "$user"
-  CHECK(resolve_table("items", default_path, "u", &facts) == "public.items");  // not on the path
+  CHECK(resolve_table("items", default_path, "u", &facts) == "public.items");   // not on the path
   CHECK(resolve_table("items", app_first, "u", &facts) == "app.items");
   CHECK(resolve_table("new_table", app_first, "u", &facts) == "app.new_table");
   CHECK(resolve_table("new_table", default_path, "u", nullptr) == "public.new_table");
@@ -122,16 +122,16 @@ TEST_CASE("a read calling a volatile user function is mirrored as a write") {
   migration.phase = Phase::dual_write;
   const auto facts = sample_facts();
   NameContext names{&facts, nullptr, "u"};
-  auto decision = decide_mirror(Unit("SELECT bump_counter()").facts, 'I', migration,
-                                Phase::dual_write, names);
+  auto decision =
+      decide_mirror(Unit("SELECT bump_counter()").facts, 'I', migration, Phase::dual_write, names);
   CHECK(decision.mode == MirrorMode::follow);
   CHECK(decision.write_by_function);
   // Without the catalog, or with the function declared read-only, it stays on the primary.
-  CHECK(decide_mirror(Unit("SELECT bump_counter()").facts, 'I', migration, Phase::dual_write)
-            .mode == MirrorMode::none);
+  CHECK(
+      decide_mirror(Unit("SELECT bump_counter()").facts, 'I', migration, Phase::dual_write).mode ==
+      MirrorMode::none);
   migration.read_only_functions = {"bump_counter"};
-  CHECK(decide_mirror(Unit("SELECT bump_counter()").facts, 'I', migration, Phase::dual_write,
-                      names)
+  CHECK(decide_mirror(Unit("SELECT bump_counter()").facts, 'I', migration, Phase::dual_write, names)
             .mode == MirrorMode::none);
   CHECK(decide_mirror(Unit("SELECT lower('x')").facts, 'I', migration, Phase::dual_write, names)
             .mode == MirrorMode::none);

@@ -18,7 +18,8 @@ TEST_CASE("literal_key keeps names, parameters and comments") {
 }
 
 TEST_CASE("statements differing only in values share a key, others do not") {
-  CHECK(literal_key("INSERT INTO t VALUES (1, 'a')") == literal_key("INSERT INTO t VALUES (22, 'bcd')"));
+  CHECK(literal_key("INSERT INTO t VALUES (1, 'a')") ==
+        literal_key("INSERT INTO t VALUES (22, 'bcd')"));
   CHECK(literal_key("INSERT INTO t VALUES (1)") != literal_key("INSERT INTO u VALUES (1)"));
   CHECK(literal_key("SET search_path = a") != literal_key("SET search_path = b"));
 }

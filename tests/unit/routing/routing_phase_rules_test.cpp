@@ -37,7 +37,8 @@ TEST_CASE("each phase has the spec's primary and secondary") {
 TEST_CASE("the first matching tenant rule decides the session's phase") {
   MigrationConfig migration;
   migration.phase = Phase::dual_write;
-  migration.tenants.push_back({{std::string("tenant_42"), std::nullopt, std::nullopt}, Phase::cutover});
+  migration.tenants.push_back(
+      {{std::string("tenant_42"), std::nullopt, std::nullopt}, Phase::cutover});
   migration.tenants.push_back({{std::nullopt, std::string("batch"), std::nullopt}, Phase::prepare});
   CHECK(session_phase(migration, {"tenant_42", "app", ""}) == Phase::cutover);
   CHECK(session_phase(migration, {"tenant_42", "batch", ""}) == Phase::cutover);
@@ -54,15 +55,19 @@ TEST_CASE("table names are normalised as PostgreSQL folds them") {
 TEST_CASE("writes follow the primary; reads outside transactions stay on it") {
   MigrationConfig migration;
   migration.phase = Phase::dual_write;
-  CHECK(decide_mirror(Unit("SELECT * FROM t").facts, 'I', migration, Phase::dual_write).mode == MirrorMode::none);
-  CHECK(decide_mirror(Unit("INSERT INTO t VALUES (1)").facts, 'I', migration, Phase::dual_write).mode ==
-        MirrorMode::follow);
-  CHECK(decide_mirror(Unit("SELECT * FROM t FOR UPDATE").facts, 'T', migration, Phase::dual_write).mode ==
-        MirrorMode::follow);
-  CHECK(decide_mirror(Unit("SET search_path = app").facts, 'I', migration, Phase::dual_write).mode ==
-        MirrorMode::follow);
-  CHECK(decide_mirror(Unit("LISTEN jobs").facts, 'I', migration, Phase::dual_write).mode == MirrorMode::none);
-  CHECK(decide_mirror(Unit("SELEC garbage").facts, 'I', migration, Phase::dual_write).mode == MirrorMode::none);
+  CHECK(decide_mirror(Unit("SELECT * FROM t").facts, 'I', migration, Phase::dual_write).mode ==
+        MirrorMode::none);
+  CHECK(decide_mirror(Unit("INSERT INTO t VALUES (1)").facts, 'I', migration, Phase::dual_write)
+            .mode == MirrorMode::follow);
+  CHECK(decide_mirror(Unit("SELECT * FROM t FOR UPDATE").facts, 'T', migration, Phase::dual_write)
+            .mode == MirrorMode::follow);
+  CHECK(
+      decide_mirror(Unit("SET search_path = app").facts, 'I', migration, Phase::dual_write).mode ==
+      MirrorMode::follow);
+  CHECK(decide_mirror(Unit("LISTEN jobs").facts, 'I', migration, Phase::dual_write).mode ==
+        MirrorMode::none);
+  CHECK(decide_mirror(Unit("SELEC garbage").facts, 'I', migration, Phase::dual_write).mode ==
+        MirrorMode::none);
 }
 
 TEST_CASE("a named Parse of a read is mirrored, so later writes can refer to statement state") {
@@ -78,10 +83,12 @@ TEST_CASE("COMMIT ends a transaction and is recognised as a lone commit") {
   CHECK(commit.mode == MirrorMode::follow);
   CHECK(commit.ends_transaction);
   CHECK(commit.is_commit);
-  auto multi = decide_mirror(Unit("INSERT INTO t VALUES (1); COMMIT").facts, 'T', migration, Phase::dual_write);
+  auto multi = decide_mirror(Unit("INSERT INTO t VALUES (1); COMMIT").facts, 'T', migration,
+                             Phase::dual_write);
   CHECK(multi.ends_transaction);
   CHECK_FALSE(multi.is_commit);
-  CHECK_FALSE(decide_mirror(Unit("ROLLBACK").facts, 'T', migration, Phase::dual_write).ends_transaction);
+  CHECK_FALSE(
+      decide_mirror(Unit("ROLLBACK").facts, 'T', migration, Phase::dual_write).ends_transaction);
 }
 
 TEST_CASE("the DDL policy decides where DDL goes") {
@@ -101,8 +108,10 @@ TEST_CASE("writes only to tables excluded by an override are not mirrored") {
   MigrationConfig migration;
   migration.phase = Phase::dual_write;
   migration.tables["public.audit_log"] = Phase::prepare;
-  CHECK(decide_mirror(Unit("INSERT INTO audit_log VALUES (1)").facts, 'I', migration, Phase::dual_write).mode ==
-        MirrorMode::none);
-  CHECK(decide_mirror(Unit("INSERT INTO orders VALUES (1)").facts, 'I', migration, Phase::dual_write).mode ==
-        MirrorMode::follow);
+  CHECK(decide_mirror(Unit("INSERT INTO audit_log VALUES (1)").facts, 'I', migration,
+                      Phase::dual_write)
+            .mode == MirrorMode::none);
+  CHECK(
+      decide_mirror(Unit("INSERT INTO orders VALUES (1)").facts, 'I', migration, Phase::dual_write)
+          .mode == MirrorMode::follow);
 }

@@ -32,8 +32,8 @@ TEST_CASE("a Bind gets the added parameters as text, with one format code per pa
   protocol::append_bind(frame, "", "ins", {1}, {std::string("\x00\x00\x00\x05", 4), std::nullopt},
                         {1});
   const auto bind = parsed_bind(frame);
-  auto bytes = bind_with_extra_parameters(bind, 2, {std::string("2026-01-01 00:00:00+00"),
-                                                    std::nullopt});
+  auto bytes =
+      bind_with_extra_parameters(bind, 2, {std::string("2026-01-01 00:00:00+00"), std::nullopt});
   REQUIRE(bytes);
   const auto extended = parsed_bind(*bytes);
   CHECK(extended.statement == "ins");
@@ -76,7 +76,9 @@ TEST_CASE("values pgdual makes itself have PostgreSQL's formats") {
                          std::regex(R"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}\+00)")));
   for (int i = 0; i < 100; ++i) {
     const auto uuid = random_uuid_v4();
-    CHECK(std::regex_match(uuid, std::regex(R"([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})")));
+    CHECK(std::regex_match(
+        uuid,
+        std::regex(R"([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})")));
     const double value = random_unit_double();
     CHECK(value >= 0.0);
     CHECK(value < 1.0);

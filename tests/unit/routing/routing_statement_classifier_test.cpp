@@ -293,8 +293,8 @@ TEST_CASE("flags describe the clauses that make a read a write", "[classifier]")
 TEST_CASE("the outermost ORDER BY is recorded for result comparison", "[classifier]") {
   CHECK(only_statement(classify("SELECT * FROM t ORDER BY id")).has_order_by);
   CHECK(only_statement(classify("SELECT a FROM t UNION SELECT a FROM u ORDER BY 1")).has_order_by);
-  CHECK_FALSE(only_statement(classify("SELECT * FROM (SELECT * FROM t ORDER BY id) s"))
-                  .has_order_by);
+  CHECK_FALSE(
+      only_statement(classify("SELECT * FROM (SELECT * FROM t ORDER BY id) s")).has_order_by);
   CHECK_FALSE(only_statement(classify("SELECT * FROM t")).has_order_by);
 }
 
@@ -430,7 +430,8 @@ TEST_CASE("text the parser rejects is not parsed and counts as a write", "[class
 }
 
 TEST_CASE("deeply nested statements neither crash nor pass as reads", "[classifier]") {
-  // Deep enough to overflow a thread stack if parsed naively (see routing/classify/parse_guard.hpp).
+  // Deep enough to overflow a thread stack if parsed naively (see
+  // routing/classify/parse_guard.hpp).
   std::string deep = "SELECT 1";
   for (int i = 0; i < 20000; ++i) deep += "+1";
   const Classification parsed = classify(deep);

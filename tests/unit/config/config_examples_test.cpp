@@ -73,9 +73,9 @@ TEST_CASE("the demo config says which variable is missing", "[examples]") {
 }
 
 TEST_CASE("deploy/pgdual.example.yaml loads and holds no literal secret", "[examples]") {
-  // tests/unit/<this file> -> repository root.
-  // tests/unit/config/this_file.cpp: the repository is three folders up.
-  const fs::path root = fs::path(__FILE__).parent_path().parent_path().parent_path().parent_path();
+  // The build passes the repository's root (not __FILE__, which a compiler cache may make
+  // relative to the build directory).
+  const fs::path root = PGDUAL_SOURCE_DIR;
   const std::string original = read_text(root / "deploy" / "pgdual.example.yaml");
   REQUIRE_FALSE(original.empty());
 

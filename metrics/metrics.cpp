@@ -64,10 +64,8 @@ const std::vector<double>& Metrics::latency_buckets() {
   return buckets;
 }
 
-Metrics::Metrics(const std::string& version) : registry_(std::make_shared<prometheus::Registry>()) {
-  auto& registry = *registry_;
-
-  // ---- client side
+// ---- client side
+void Metrics::register_client_metrics(prometheus::Registry& registry) {
   client_connections_ =
       &gauge_family(registry, "pgdual_client_connections", "Client connections currently open.")
            .Add({});
@@ -95,8 +93,10 @@ Metrics::Metrics(const std::string& version) : registry_(std::make_shared<promet
                     "Client sessions still open during a graceful shutdown, waiting for their "
                     "transaction to end.")
            .Add({});
+}
 
-  // ---- backends
+// ---- backends
+void Metrics::register_backend_metrics(prometheus::Registry& registry) {
   auto& backend_connections = gauge_family(registry, "pgdual_backend_connections",
                                            "Server connections currently open, per backend.");
   auto& connect_errors = counter_family(registry, "pgdual_backend_connect_errors_total",
@@ -138,8 +138,10 @@ Metrics::Metrics(const std::string& version) : registry_(std::make_shared<promet
     b.write_duration = &write_duration.Add(backend_label, latency_buckets());
     b.up = &backend_up.Add(backend_label);
   }
+}
 
-  // ---- TLS, config
+// ---- TLS, config
+void Metrics::register_tls_and_config_metrics(prometheus::Registry& registry) {
   auto& tls = counter_family(registry, "pgdual_tls_handshakes_total",
                              "TLS handshakes with clients and with backends, by result.");
   for (std::size_t i = 0; i < kTlsSideCount; ++i) {
@@ -156,8 +158,10 @@ Metrics::Metrics(const std::string& version) : registry_(std::make_shared<promet
       &gauge_family(registry, "pgdual_config_last_reload_success_timestamp_seconds",
                     "Unix time of the last successful configuration load or reload.")
            .Add({});
+}
 
-  // ---- classification and routing
+// ---- classification and routing
+void Metrics::register_routing_metrics(prometheus::Registry& registry) {
   parse_failures_ = &counter_family(registry, "pgdual_parse_failures_total",
                                     "Statements the SQL parser rejected (sent to the primary "
                                     "alone, which reports the error).")
@@ -173,8 +177,10 @@ Metrics::Metrics(const std::string& version) : registry_(std::make_shared<promet
   shadow_ = std::make_unique<ShadowMetrics>(registry);
   rewrite_ = std::make_unique<RewriteMetrics>(registry);
   journal_ = std::make_unique<JournalMetrics>(registry);
+}
 
-  // ---- dual-write
+// ---- dual-write
+void Metrics::register_dual_write_metrics(prometheus::Registry& registry) {
   add_per_value<SecondaryFailure>(
       counter_family(registry, "pgdual_secondary_failures_total",
                      "Writes that did not complete on the secondary store, by failure type."),
@@ -211,7 +217,15 @@ Metrics::Metrics(const std::string& version) : registry_(std::make_shared<promet
       &gauge_family(registry, "pgdual_phase_info",
                     "Active migration phase (value 1) of the default, of each table and of each "
                     "tenant rule.");
+}
 
+Metrics::Metrics(const std::string& version) : registry_(std::make_shared<prometheus::Registry>()) {
+  auto& registry = *registry_;
+  register_client_metrics(registry);
+  register_backend_metrics(registry);
+  register_tls_and_config_metrics(registry);
+  register_routing_metrics(registry);
+  register_dual_write_metrics(registry);
   gauge_family(registry, "pgdual_build_info", "pgdual build information (value 1).")
       .Add({{"version", version}})
       .Set(1);

@@ -130,6 +130,12 @@ class Metrics {
   const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
 
  private:
+  // The constructor registers every family, one group at a time.
+  void register_client_metrics(prometheus::Registry& registry);
+  void register_backend_metrics(prometheus::Registry& registry);
+  void register_tls_and_config_metrics(prometheus::Registry& registry);
+  void register_routing_metrics(prometheus::Registry& registry);
+  void register_dual_write_metrics(prometheus::Registry& registry);
   std::shared_ptr<prometheus::Registry> registry_;
 
   prometheus::Gauge* client_connections_ = nullptr;

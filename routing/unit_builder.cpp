@@ -71,87 +71,103 @@ void UnitBuilder::remember_settings(const Classification& classification, std::s
   }
 }
 
+UnitBuilder::ClassificationPtr UnitBuilder::classify_text(std::string_view sql) {
+  last_key_ = literal_key(sql);
+  auto classification =
+      std::make_shared<const Classification>(cache_.get(last_key_, sql, *options_));
+  last_classification_ = classification;
+  if (first_text_.empty()) first_text_ = std::string(sql);
+  return classification;
+}
+
+FrameRole UnitBuilder::add_query(protocol::MessageReader& reader) {
+  auto sql = reader.cstring();
+  if (!sql) {
+    facts_.parse_failed = true;
+    return FrameRole::terminator;
+  }
+  auto classification = classify_text(*sql);
+  replacement_ = rejection_if_ddl(*classification, false, {});
+  remember_settings(*classification, *sql);
+  add_statements(classification);
+  return FrameRole::terminator;
+}
+
+FrameRole UnitBuilder::add_parse(protocol::MessageReader& reader, const protocol::Frame& frame) {
+  auto name = reader.cstring();
+  auto sql = reader.cstring();
+  if (!name || !sql) {
+    facts_.parse_failed = true;
+    return FrameRole::part;
+  }
+  auto classification = classify_text(*sql);
+  replacement_ = rejection_if_ddl(*classification, true, *name);
+  if (!name->empty()) {
+    facts_.changes_statement_state = true;
+    // Kept to prepare it again on a secondary connection opened later.
+    named_parses_[std::string(*name)] =
+        std::string(reinterpret_cast<const char*>(frame.payload.data()) - 5, frame.size);
+  }
+  statements_[std::string(*name)] = std::move(classification);
+  return FrameRole::part;
+}
+
+FrameRole UnitBuilder::add_bind(protocol::MessageReader& reader) {
+  auto portal = reader.cstring();
+  auto statement = reader.cstring();
+  if (!portal || !statement) return FrameRole::part;
+  auto it = statements_.find(std::string(*statement));
+  if (it != statements_.end()) {
+    portals_[std::string(*portal)] = it->second;
+  } else {
+    portals_.erase(std::string(*portal));
+  }
+  return FrameRole::part;
+}
+
+FrameRole UnitBuilder::add_execute(protocol::MessageReader& reader) {
+  auto portal = reader.cstring();
+  if (!portal) return FrameRole::part;
+  auto it = portals_.find(std::string(*portal));
+  if (it != portals_.end()) {
+    add_statements(it->second);
+  } else {
+    // A portal we never saw bound (the server will reject it): treat
+    // the unit as unknown, which keeps it off the secondary.
+    facts_.parse_failed = true;
+  }
+  return FrameRole::part;
+}
+
+FrameRole UnitBuilder::add_close(protocol::MessageReader& reader) {
+  auto target = reader.byte();
+  auto name = reader.cstring();
+  if (!target || !name) return FrameRole::part;
+  facts_.changes_statement_state = true;
+  if (*target == 'S') {
+    statements_.erase(std::string(*name));
+    named_parses_.erase(std::string(*name));
+  } else {
+    portals_.erase(std::string(*name));
+  }
+  return FrameRole::part;
+}
+
 FrameRole UnitBuilder::add(const protocol::Frame& frame) {
   replacement_.reset();
   last_classification_.reset();
   protocol::MessageReader reader(frame.payload);
   switch (frame.type) {
-    case frontend::kQuery: {
-      auto sql = reader.cstring();
-      if (!sql) {
-        facts_.parse_failed = true;
-        return FrameRole::terminator;
-      }
-      last_key_ = literal_key(*sql);
-      auto classification =
-          std::make_shared<const Classification>(cache_.get(last_key_, *sql, *options_));
-      last_classification_ = classification;
-      if (first_text_.empty()) first_text_ = std::string(*sql);
-      replacement_ = rejection_if_ddl(*classification, false, {});
-      remember_settings(*classification, *sql);
-      add_statements(classification);
-      return FrameRole::terminator;
-    }
-    case frontend::kParse: {
-      auto name = reader.cstring();
-      auto sql = reader.cstring();
-      if (!name || !sql) {
-        facts_.parse_failed = true;
-        return FrameRole::part;
-      }
-      last_key_ = literal_key(*sql);
-      auto classification =
-          std::make_shared<const Classification>(cache_.get(last_key_, *sql, *options_));
-      last_classification_ = classification;
-      if (first_text_.empty()) first_text_ = std::string(*sql);
-      replacement_ = rejection_if_ddl(*classification, true, *name);
-      if (!name->empty()) {
-        facts_.changes_statement_state = true;
-        // Kept to prepare it again on a secondary connection opened later.
-        named_parses_[std::string(*name)] =
-            std::string(reinterpret_cast<const char*>(frame.payload.data()) - 5, frame.size);
-      }
-      statements_[std::string(*name)] = std::move(classification);
-      return FrameRole::part;
-    }
-    case frontend::kBind: {
-      auto portal = reader.cstring();
-      auto statement = reader.cstring();
-      if (!portal || !statement) return FrameRole::part;
-      auto it = statements_.find(std::string(*statement));
-      if (it != statements_.end()) {
-        portals_[std::string(*portal)] = it->second;
-      } else {
-        portals_.erase(std::string(*portal));
-      }
-      return FrameRole::part;
-    }
-    case frontend::kExecute: {
-      auto portal = reader.cstring();
-      if (!portal) return FrameRole::part;
-      auto it = portals_.find(std::string(*portal));
-      if (it != portals_.end()) {
-        add_statements(it->second);
-      } else {
-        // A portal we never saw bound (the server will reject it): treat
-        // the unit as unknown, which keeps it off the secondary.
-        facts_.parse_failed = true;
-      }
-      return FrameRole::part;
-    }
-    case frontend::kClose: {
-      auto target = reader.byte();
-      auto name = reader.cstring();
-      if (!target || !name) return FrameRole::part;
-      facts_.changes_statement_state = true;
-      if (*target == 'S') {
-        statements_.erase(std::string(*name));
-        named_parses_.erase(std::string(*name));
-      } else {
-        portals_.erase(std::string(*name));
-      }
-      return FrameRole::part;
-    }
+    case frontend::kQuery:
+      return add_query(reader);
+    case frontend::kParse:
+      return add_parse(reader, frame);
+    case frontend::kBind:
+      return add_bind(reader);
+    case frontend::kExecute:
+      return add_execute(reader);
+    case frontend::kClose:
+      return add_close(reader);
     case frontend::kSync:
       // The unnamed portal does not survive the end of the transaction; named
       // ones are dropped at COMMIT by the server, which we tolerate here.

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "protocol/frame_decoder.hpp"
+#include "protocol/message_reader.hpp"
 #include "routing/classify/classification_cache.hpp"
 #include "routing/phase_rules.hpp"
 
@@ -72,6 +73,14 @@ class UnitBuilder {
  private:
   using ClassificationPtr = std::shared_ptr<const Classification>;
 
+  // One handler per message type that carries statement facts (FrameRole as add()).
+  FrameRole add_query(protocol::MessageReader& reader);
+  FrameRole add_parse(protocol::MessageReader& reader, const protocol::Frame& frame);
+  FrameRole add_bind(protocol::MessageReader& reader);
+  FrameRole add_execute(protocol::MessageReader& reader);
+  FrameRole add_close(protocol::MessageReader& reader);
+  // Classifies a Query or Parse text through the cache; the unit's first text is kept for logs.
+  ClassificationPtr classify_text(std::string_view sql);
   void add_statements(const ClassificationPtr& classification);
   void remember_settings(const Classification& classification, std::string_view sql);
   std::optional<std::string> rejection_if_ddl(const Classification& classification, bool as_parse,

@@ -4,26 +4,16 @@
 
 #include <memory>
 
+#include "libpq/connection.hpp"
 #include "libpq/conninfo.hpp"
 
 namespace pgdual::proxy {
 
 namespace {
 
-struct ConnectionCloser {
-  void operator()(PGconn* connection) const { PQfinish(connection); }
-};
-struct ResultClearer {
-  void operator()(PGresult* result) const { PQclear(result); }
-};
-using Connection = std::unique_ptr<PGconn, ConnectionCloser>;
-using Result = std::unique_ptr<PGresult, ResultClearer>;
-
-std::string connect_error(PGconn* connection) {
-  std::string message = connection ? PQerrorMessage(connection) : "out of memory";
-  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
-  return message;
-}
+using Connection = pg::Conn;
+using Result = pg::Result;
+using pg::connection_error;
 
 // Every sequence with its last value and direction. Sequences of extensions are included: the
 // new store needs them moved too.
@@ -59,17 +49,17 @@ SequenceSyncReport sync_sequences(const config::Config& config,
   }
   Connection old_store(PQconnectdb(backend_conninfo(config.old_backend, old_db).c_str()));
   if (PQstatus(old_store.get()) != CONNECTION_OK) {
-    report.error = "old store: " + connect_error(old_store.get());
+    report.error = "old store: " + connection_error(old_store.get());
     return report;
   }
   Connection new_store(PQconnectdb(backend_conninfo(config.new_backend, new_db).c_str()));
   if (PQstatus(new_store.get()) != CONNECTION_OK) {
-    report.error = "new store: " + connect_error(new_store.get());
+    report.error = "new store: " + connection_error(new_store.get());
     return report;
   }
   Result sequences(PQexec(old_store.get(), kSequencesQuery));
   if (PQresultStatus(sequences.get()) != PGRES_TUPLES_OK) {
-    report.error = "old store: " + connect_error(old_store.get());
+    report.error = "old store: " + connection_error(old_store.get());
     return report;
   }
   for (int row = 0; row < PQntuples(sequences.get()); ++row) {
@@ -87,7 +77,8 @@ SequenceSyncReport sync_sequences(const config::Config& config,
       Result set(PQexecParams(new_store.get(),
                               "SELECT pg_catalog.setval($1::pg_catalog.regclass, $2::bigint, true)",
                               2, nullptr, params, nullptr, nullptr, 0));
-      if (PQresultStatus(set.get()) != PGRES_TUPLES_OK) line.error = connect_error(new_store.get());
+      if (PQresultStatus(set.get()) != PGRES_TUPLES_OK)
+        line.error = connection_error(new_store.get());
     }
     report.lines.push_back(std::move(line));
   }

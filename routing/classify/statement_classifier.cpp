@@ -204,41 +204,10 @@ void classify_schema_change(const PgQuery__Node& node, StatementInfo& info) {
       detail::command_from_type_name(type_name));
 }
 
-// Sets kind, command, transaction and name from the statement's own node; the facts gathered
-// from the whole tree may later turn a read into a write.
-void classify_node(const PgQuery__Node& node, const detail::TreeFacts& facts, StatementInfo& info) {
+// Session statements (SET, DISCARD, LISTEN, ...) and the other utility statements; the rest
+// are schema changes.
+void classify_utility_node(const PgQuery__Node& node, StatementInfo& info) {
   switch (node.node_case) {
-    case PG_QUERY__NODE__NODE_SELECT_STMT:
-      // The outermost ORDER BY (of a UNION too) decides whether row order is part of the result.
-      info.has_order_by = node.select_stmt->n_sort_clause > 0;
-      return set(info, StatementKind::read, select_command(facts));  // also VALUES and TABLE
-    case PG_QUERY__NODE__NODE_VARIABLE_SHOW_STMT:
-      info.name = node.variable_show_stmt->name;
-      return set(info, StatementKind::read, "SHOW");
-    case PG_QUERY__NODE__NODE_INSERT_STMT:
-      return set(info, StatementKind::write, "INSERT");
-    case PG_QUERY__NODE__NODE_UPDATE_STMT:
-      return set(info, StatementKind::write, "UPDATE");
-    case PG_QUERY__NODE__NODE_DELETE_STMT:
-      return set(info, StatementKind::write, "DELETE");
-    case PG_QUERY__NODE__NODE_MERGE_STMT:
-      return set(info, StatementKind::write, "MERGE");
-    case PG_QUERY__NODE__NODE_COPY_STMT:
-      return set(info, node.copy_stmt->is_from ? StatementKind::write : StatementKind::read,
-                 "COPY");
-    case PG_QUERY__NODE__NODE_TRUNCATE_STMT:
-      return set(info, StatementKind::write, "TRUNCATE TABLE");
-    case PG_QUERY__NODE__NODE_CALL_STMT:
-      return set(info, StatementKind::write, "CALL");
-    case PG_QUERY__NODE__NODE_DO_STMT:
-      return set(info, StatementKind::write, "DO");
-    // LOCK writes nothing but must take its locks where the writes go.
-    case PG_QUERY__NODE__NODE_LOCK_STMT:
-      return set(info, StatementKind::write, "LOCK TABLE");
-    case PG_QUERY__NODE__NODE_REFRESH_MAT_VIEW_STMT:
-      return set(info, StatementKind::write, "REFRESH MATERIALIZED VIEW");
-    case PG_QUERY__NODE__NODE_TRANSACTION_STMT:
-      return classify_transaction(*node.transaction_stmt, info);
     case PG_QUERY__NODE__NODE_VARIABLE_SET_STMT: {
       const PgQuery__VariableSetStmt& stmt = *node.variable_set_stmt;
       info.name = stmt.name;
@@ -284,6 +253,46 @@ void classify_node(const PgQuery__Node& node, const detail::TreeFacts& facts, St
       return set(info, StatementKind::other, "CHECKPOINT");
     default:
       return classify_schema_change(node, info);
+  }
+}
+
+// Sets kind, command, transaction and name from the statement's own node; the facts gathered
+// from the whole tree may later turn a read into a write.
+void classify_node(const PgQuery__Node& node, const detail::TreeFacts& facts, StatementInfo& info) {
+  switch (node.node_case) {
+    case PG_QUERY__NODE__NODE_SELECT_STMT:
+      // The outermost ORDER BY (of a UNION too) decides whether row order is part of the result.
+      info.has_order_by = node.select_stmt->n_sort_clause > 0;
+      return set(info, StatementKind::read, select_command(facts));  // also VALUES and TABLE
+    case PG_QUERY__NODE__NODE_VARIABLE_SHOW_STMT:
+      info.name = node.variable_show_stmt->name;
+      return set(info, StatementKind::read, "SHOW");
+    case PG_QUERY__NODE__NODE_INSERT_STMT:
+      return set(info, StatementKind::write, "INSERT");
+    case PG_QUERY__NODE__NODE_UPDATE_STMT:
+      return set(info, StatementKind::write, "UPDATE");
+    case PG_QUERY__NODE__NODE_DELETE_STMT:
+      return set(info, StatementKind::write, "DELETE");
+    case PG_QUERY__NODE__NODE_MERGE_STMT:
+      return set(info, StatementKind::write, "MERGE");
+    case PG_QUERY__NODE__NODE_COPY_STMT:
+      return set(info, node.copy_stmt->is_from ? StatementKind::write : StatementKind::read,
+                 "COPY");
+    case PG_QUERY__NODE__NODE_TRUNCATE_STMT:
+      return set(info, StatementKind::write, "TRUNCATE TABLE");
+    case PG_QUERY__NODE__NODE_CALL_STMT:
+      return set(info, StatementKind::write, "CALL");
+    case PG_QUERY__NODE__NODE_DO_STMT:
+      return set(info, StatementKind::write, "DO");
+    // LOCK writes nothing but must take its locks where the writes go.
+    case PG_QUERY__NODE__NODE_LOCK_STMT:
+      return set(info, StatementKind::write, "LOCK TABLE");
+    case PG_QUERY__NODE__NODE_REFRESH_MAT_VIEW_STMT:
+      return set(info, StatementKind::write, "REFRESH MATERIALIZED VIEW");
+    case PG_QUERY__NODE__NODE_TRANSACTION_STMT:
+      return classify_transaction(*node.transaction_stmt, info);
+    default:
+      return classify_utility_node(node, info);
   }
 }
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conftest import DirectTarget
 
-SCRIPT = Path(__file__).resolve().parent / "sql" / "basic.sql"
+SCRIPT = Path(__file__).resolve().parent.parent / "sql" / "basic.sql"
 
 
 def run_script(run, target, dbname, workdir: Path):

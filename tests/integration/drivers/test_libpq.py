@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-SOURCE = Path(__file__).resolve().parent / "clients" / "libpq_pipeline.c"
+SOURCE = Path(__file__).resolve().parent.parent / "clients" / "libpq_pipeline.c"
 
 
 @pytest.fixture(scope="module")

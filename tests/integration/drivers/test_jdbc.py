@@ -4,7 +4,7 @@ prepareThreshold, batches, transactions with a savepoint, fetch size
 
 from pathlib import Path
 
-SOURCE = Path(__file__).resolve().parent / "clients" / "JdbcCheck.java"
+SOURCE = Path(__file__).resolve().parent.parent / "clients" / "JdbcCheck.java"
 JDBC_JAR = "/usr/share/java/postgresql.jar"
 
 

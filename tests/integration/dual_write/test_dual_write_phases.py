@@ -19,7 +19,7 @@ from dual_write_helpers import (PHASES, READ_STORE, STORES, WRITE_STORES, finish
 
 pytestmark = needs_proxy
 
-JDBC_SOURCE = Path(__file__).resolve().parent / "clients" / "DualWriteCheck.java"
+JDBC_SOURCE = Path(__file__).resolve().parent.parent / "clients" / "DualWriteCheck.java"
 JDBC_JAR = "/usr/share/java/postgresql.jar"
 
 # What the standard workload leaves in its table (see DualWriteCheck.java).

@@ -4,7 +4,7 @@ LISTEN/NOTIFY."""
 
 from pathlib import Path
 
-NODE_DIR = Path(__file__).resolve().parent / "node"
+NODE_DIR = Path(__file__).resolve().parent.parent / "node"
 
 
 def test_node_postgres(env, proxy, fresh_db, run, direct_conn):

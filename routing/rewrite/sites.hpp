@@ -16,6 +16,9 @@
 // and the query of EXPLAIN, COPY and DECLARE CURSOR. A default in CREATE TABLE or a view body
 // is stored, not evaluated, and stays as it is. PREPARE's body runs at every EXECUTE, so a
 // site in it is unrewritable.
+//
+// sites.cpp walks one statement for its sites; analysis.cpp analyses a whole text and numbers
+// the values its sites need.
 
 #include <cstddef>
 #include <cstdint>

@@ -3,18 +3,16 @@
 // with its builder and must reproduce the payload byte for byte; that catches parsers that accept
 // what they misread, not only ones that crash.
 //
-// The parsers' sources are compiled into this file rather than taken from pgdual_protocol: the
-// fuzz build instruments only the fuzz target's own sources (-fsanitize=fuzzer,address,undefined),
-// and libFuzzer needs coverage and ASan checks inside the code under test. The archive's objects
-// for these files are then never pulled in by the linker.
+// The protocol layer comes from pgdual_protocol, which the fuzz build instruments for coverage
+// and the sanitizers (tests/CMakeLists.txt).
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
 
-#include "protocol/frame_decoder.cpp"
-#include "protocol/messages.cpp"
-#include "protocol/startup.cpp"
+#include "protocol/frame_decoder.hpp"
+#include "protocol/messages.hpp"
+#include "protocol/startup.hpp"
 
 namespace {
 

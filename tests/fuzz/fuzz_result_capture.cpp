@@ -4,13 +4,13 @@
 // themselves. Nothing may crash, a capture must stay within its byte budget, and a capture
 // compared with itself must match unless it is malformed.
 //
-// As in fuzz_frame_decoder.cpp, the sources under test are compiled into this file so that the
-// fuzz build instruments them.
+// The protocol layer comes from pgdual_protocol, which the fuzz build instruments
+// (tests/CMakeLists.txt). The comparator's two sources are compiled into this file instead: the
+// library that holds them, pgdual_proxy, is the Asio data path, too much to build for one target.
 #include <cstddef>
 #include <cstdint>
 #include <span>
 
-#include "protocol/messages.cpp"
 #include "proxy/shadow/result_capture.cpp"
 #include "proxy/shadow/result_compare.cpp"
 

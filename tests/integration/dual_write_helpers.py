@@ -289,6 +289,26 @@ def journal_count(direct_conn, which: str, dbname: str, table: str = "journal",
         return conn.execute(f"SELECT count(*) FROM {schema}.{table}").fetchone()[0]
 
 
+def wait_sessions_settled(proxy, timeout: float) -> None:
+    """Waits until pgdual has no client session left and its journal gate is closed. A client
+    that exits (pgbench at the end of -T) does not wait for pgdual: its session may still be
+    finishing its last transaction on the secondary, or journaling it, after the client is
+    gone. Compare the stores only after this."""
+    state = {}
+
+    def settled() -> bool:
+        state["sessions"] = metric_sum(proxy, "pgdual_client_connections")
+        state["gate"] = metric_sum(proxy, "pgdual_journal_gate_active")
+        return state["sessions"] == 0 and state["gate"] == 0
+
+    deadline = time.monotonic() + timeout
+    while not settled():
+        if time.monotonic() > deadline:
+            pytest.fail(f"pgdual's sessions did not settle within {timeout}s ({state})\n"
+                        + proxy.log_tail())
+        time.sleep(0.2)
+
+
 def wait_journal_drained(proxy, direct_conn, primary: str, dbname: str, timeout: float,
                          table_store: bool = True, schema: str = JOURNAL_SCHEMA) -> None:
     """Waits until pgdual_journal_depth_records is 0 and, for the table

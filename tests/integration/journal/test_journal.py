@@ -18,7 +18,8 @@ from dual_write_helpers import (JOURNAL_SCHEMA, applied_marker_columns, applied_
                                 finish_process, journal_count, journal_migration, metric_sum,
                                 needs_proxy, on_both, on_store, pg_servers, pgbench_cmd,
                                 pgbench_summary, query, scalar, start_process, table_digest,
-                                table_rows, wait_for, wait_journal_drained)
+                                table_rows, wait_for, wait_journal_drained,
+                                wait_sessions_settled)
 
 pytestmark = needs_proxy
 _fixtures = (pg_servers,)  # a fixture imported from the helpers, used by name below
@@ -87,6 +88,8 @@ def test_tpcb_survives_secondary_down_30s(env, fresh_db, proxy_factory, direct_c
     assert max_depth > 0, f"{DEPTH} stayed 0 while the secondary was down\n{proxy.log_tail()}"
     assert metric_sum(proxy, "pgdual_journal_appends_total", result="ok") > appends_before
 
+    # pgbench's last transactions may still be settling in pgdual when it exits.
+    wait_sessions_settled(proxy, timeout=60)
     wait_journal_drained(proxy, direct_conn, "old", fresh_db, timeout=60)
     after = pgbench_digests(direct_conn, fresh_db)
     mismatched = [t for t in after["old"] if after["old"][t] != after["new"][t]]

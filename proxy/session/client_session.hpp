@@ -19,6 +19,7 @@
 #include <unordered_set>
 
 #include "journal/record/record.hpp"
+#include "protocol/constants.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/startup.hpp"
 #include "proxy/backend/backend_connection.hpp"
@@ -27,9 +28,11 @@
 #include "proxy/net/frame_reader.hpp"
 #include "proxy/net/pg_stream.hpp"
 #include "proxy/server/runtime.hpp"
+#include "proxy/session/unit_origin.hpp"
 #include "routing/phase_rules.hpp"
 #include "routing/rewrite/pipeline.hpp"
 #include "routing/unit_builder.hpp"
+#include "routing/unit_route.hpp"
 
 namespace pgdual::proxy {
 
@@ -58,9 +61,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   struct PrimaryUnit {
     UnitId id = 0;
     Clock::time_point sent;
-    bool swallow = false;  // pgdual's own statement: its replies never reach the client
+    UnitOrigin origin = UnitOrigin::client;
     routing::MirrorDecision decision;
-    bool mirrored = false;
+    routing::UnitRoute route = routing::UnitRoute::primary_only;
     bool is_write = false;
     bool autocommit = false;  // sent outside a transaction
     bool error = false;
@@ -68,21 +71,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::vector<std::string> tables;
     std::string text;                          // first statement, for logs
     std::optional<SecondaryResult> secondary;  // arrived before the primary finished
+    bool mirrored() const { return route == routing::UnitRoute::mirrored; }
     // Shadow reads: the primary's rows of a shadowed unit; for an A/A
-    // re-run (swallowed), the unit it shadows.
+    // re-run, the unit it shadows.
     std::shared_ptr<shadow::ResultCapture> capture;
     UnitId shadow_of = 0;
     // pgdual's query for the values of a deterministic rewrite (session_rewrite.cpp).
     std::shared_ptr<PrimaryValues> primary_values;
-    // The journal (session_journal.cpp): the unit went to the journal instead of the secondary;
-    // an outbox autocommit write wrapped in pgdual's BEGIN ... COMMIT (its ReadyForQuery waits
-    // for that COMMIT); pgdual's journal INSERT (its error is counted); pgdual's COMMIT of such a
-    // wrapper (its errors reach the client, then the held ReadyForQuery).
-    bool journaled = false;
-    bool wrapped = false;
-    bool journal_insert = false;
-    bool wrapped_insert = false;  // that INSERT belongs to an autocommit wrapper
-    bool wrapper_commit = false;
   };
   // The frames of one transaction as the secondary gets (or should get) them, kept until the
   // secondary has applied it, so a failure can send it to the journal (session_journal.cpp).
@@ -115,7 +110,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // A mirrored unit the primary finished, waiting for the secondary's result.
   struct PrimaryOutcome {
     bool error = false;
-    char status = 'I';
+    protocol::TxnStatus status = protocol::TxnStatus::idle;
     std::vector<std::string> command_tags;
     std::vector<std::string> tables;
     std::string text;
@@ -152,11 +147,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void dispatch_unit();
   bool unit_runs_copy() const;
   boost::asio::awaitable<bool> catch_up_before_commit(UnitId commit_unit);
-  boost::asio::awaitable<void> finish_primary_unit(char status);
+  boost::asio::awaitable<void> finish_primary_unit(protocol::TxnStatus status);
   boost::asio::awaitable<bool> refresh_phase_at_boundary();
   void drop_secondary();
   boost::asio::awaitable<bool> connect_secondary(routing::Store store);
-  bool idle() const { return transaction_status_ == 'I' && primary_units_.empty(); }
+  bool idle() const {
+    return transaction_status_ == protocol::TxnStatus::idle && primary_units_.empty();
+  }
   bool secondary_usable() const { return secondary_ && !secondary_->broken(); }
 
   // session_catalog.cpp: the primary's catalog facts and the search_path
@@ -207,9 +204,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool outbox() const { return config_->config.migration.strategy == config::Strategy::outbox; }
   // The session's writes go to the journal instead of the secondary now.
   bool journal_mode() const;
-  void capture_unit(PrimaryUnit& unit, bool transaction_start);
+  // True when the unit's transaction goes to the journal instead of the secondary.
+  bool capture_unit(const PrimaryUnit& unit, bool transaction_start);
   std::vector<std::string> replay_settings() const;
-  void outbox_in_band(PrimaryUnit& unit, char status_before);
+  void outbox_in_band(PrimaryUnit& unit, protocol::TxnStatus status_before);
   std::optional<JournalRecord> journal_record(const TransactionCapture& capture);
   void journal_capture(TransactionCapture capture, std::string reason);
   boost::asio::awaitable<void> end_capture(const PrimaryUnit& unit, bool committed);
@@ -262,9 +260,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // A write of the open transaction that only the secondary refused.
   std::optional<protocol::ErrorFields> transaction_secondary_error_;
   std::vector<std::string> transaction_write_tables_;  // written in the open transaction
-  char transaction_status_ = 'I';                      // the primary's, from its last ReadyForQuery
-  char predicted_status_ = 'I';                        // after the units sent so far
-  bool reconfigure_ = false;                           // the relay restarts with other connections
+  // The primary's, from its last ReadyForQuery; and predicted after the units sent so far.
+  protocol::TxnStatus transaction_status_ = protocol::TxnStatus::idle;
+  protocol::TxnStatus predicted_status_ = protocol::TxnStatus::idle;
+  bool reconfigure_ = false;  // the relay restarts with other connections
   Clock::time_point next_secondary_attempt_{};
   std::chrono::milliseconds secondary_backoff_{0};
   double reported_secondary_depth_ = 0;  // this session's share of the depth gauges

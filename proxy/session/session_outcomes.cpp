@@ -8,6 +8,8 @@
 
 namespace pgdual::proxy {
 
+using protocol::TxnStatus;
+
 namespace {
 
 std::string first_table(const std::vector<std::string>& tables) {
@@ -56,7 +58,7 @@ void ClientSession::compare(const PrimaryOutcome& primary, const SecondaryResult
     // The primary accepted what the secondary refused: the stores diverge.
     // Inside a transaction the secondary's transaction is now aborted and
     // refuses everything after it; only the first refusal is news.
-    const bool in_transaction = primary.status != 'I';
+    const bool in_transaction = primary.status != TxnStatus::idle;
     if (in_transaction && transaction_secondary_error_) return;
     const auto& fields = secondary.error_fields;
     const std::string sqlstate = fields ? fields->sqlstate : "";
@@ -97,10 +99,10 @@ void ClientSession::compare(const PrimaryOutcome& primary, const SecondaryResult
         fmt::join(b, ","), primary.text.substr(0, 200));
   }
   // Both must be in the same transaction state (invariant 9).
-  if (primary.status != secondary.status) {
+  if (primary.status != protocol::txn_status_from_byte(secondary.status)) {
     metrics.count_write_divergence("(transaction status)");
     spdlog::warn("transaction status differs: primary={} secondary={}; following the primary",
-                 primary.status, secondary.status);
+                 protocol::to_byte(primary.status), secondary.status);
   }
 }
 
@@ -139,12 +141,12 @@ void ClientSession::on_session_end() {
   std::vector<std::string> tables;
   std::string text;
   for (const auto& [unit, outcome] : awaiting_secondary_) {
-    if (outcome.status != 'I') continue;
+    if (outcome.status != TxnStatus::idle) continue;
     tables.insert(tables.end(), outcome.tables.begin(), outcome.tables.end());
     if (text.empty()) text = outcome.text;
   }
   for (const auto& unit : primary_units_) {
-    if (!unit.mirrored || !unit.is_write || !(unit.autocommit || unit.decision.ends_transaction))
+    if (!unit.mirrored() || !unit.is_write || !(unit.autocommit || unit.decision.ends_transaction))
       continue;
     tables.insert(tables.end(), unit.tables.begin(), unit.tables.end());
     if (unit.decision.ends_transaction) {

@@ -14,11 +14,15 @@
 #include "proxy/session/classifier_context.hpp"
 #include "proxy/session/client_session.hpp"
 #include "routing/rewrite/messages.hpp"
+#include "routing/sync_wait.hpp"
+#include "routing/transaction_status_prediction.hpp"
+#include "routing/unit_settlement.hpp"
 
 namespace pgdual::proxy {
 
 namespace asio = boost::asio;
 using namespace asio::experimental::awaitable_operators;
+using protocol::TxnStatus;
 using routing::MirrorMode;
 
 namespace {
@@ -225,8 +229,8 @@ asio::awaitable<void> ClientSession::pump_client() {
     auto status = co_await client_reader_.fill();
     // Between transactions, with nothing in flight, the session takes the
     // configuration in force (a reload never splits a transaction).
-    if (status == FrameReader::Status::ok && idle() && predicted_status_ == 'I' && !unit_open_ &&
-        !shadow_cancelling_) {
+    if (status == FrameReader::Status::ok && idle() && predicted_status_ == TxnStatus::idle &&
+        !unit_open_ && !shadow_cancelling_) {
       if (co_await refresh_phase_at_boundary()) {
         reconfigure_ = true;
         co_return;
@@ -267,7 +271,7 @@ asio::awaitable<void> ClientSession::pump_client() {
       }
       if (frame->type == protocol::frontend::kFlush) unit_has_flush_ = true;
       std::optional<std::string> rewritten;
-      if (rewriting && !units_->replacement() && predicted_status_ != 'E') {
+      if (rewriting && !units_->replacement() && predicted_status_ != TxnStatus::failed) {
         if (frame->type == protocol::frontend::kQuery ||
             frame->type == protocol::frontend::kParse) {
           rewritten = co_await rewrite_frame(*frame);
@@ -297,15 +301,16 @@ asio::awaitable<void> ClientSession::pump_client() {
       if (mirroring) secondary_unit_bytes_.append(rewritten ? std::string_view(*rewritten) : raw);
       if (shadow_aa) shadow_aa_bytes_.append(raw);
       if (role != routing::FrameRole::terminator) continue;
-      const char status_before = predicted_status_;
+      const TxnStatus status_before = predicted_status_;
       dispatch_unit();
       unit_open_ = false;
-      if (predicted_status_ == 'I') {
+      if (predicted_status_ == TxnStatus::idle) {
         // The transaction ends with this unit: its timestamp is not the next one's.
         transaction_timestamp_.reset();
         transaction_timestamp_request_.reset();
       }
-      if (rewriting && status_before == 'I' && predicted_status_ == 'T')
+      if (rewriting && status_before == TxnStatus::idle &&
+          predicted_status_ == TxnStatus::in_transaction)
         request_transaction_timestamp();
       if (catch_up_for_) {
         // A COMMIT: what came before it goes out first, then the secondary
@@ -322,7 +327,7 @@ asio::awaitable<void> ClientSession::pump_client() {
         if (!co_await catch_up_before_commit(commit_unit)) co_return;
         primary_out_.append(commit_bytes);
       }
-      if (!serialize_locks_.empty() && predicted_status_ == 'I') {
+      if (!serialize_locks_.empty() && predicted_status_ == TxnStatus::idle) {
         if (!co_await release_serialize_locks()) co_return;
       }
     }
@@ -376,7 +381,7 @@ void ClientSession::dispatch_unit() {
   const QueryKind kind = metric_kind(facts);
   PrimaryUnit& unit = primary_units_.back();  // opened at the unit's first message
   unit.text = units_->first_text();
-  unit.autocommit = predicted_status_ == 'I';
+  unit.autocommit = predicted_status_ == TxnStatus::idle;
   const auto names = name_context();
   for (const auto* statement : facts.statements) {
     if (statement->kind == routing::StatementKind::write ||
@@ -393,8 +398,8 @@ void ClientSession::dispatch_unit() {
   }
   metrics.backend(primary_->role()).queries(kind).Increment();
   if (secondary_ || roles_.secondary) {
-    unit.decision = routing::decide_mirror(facts, predicted_status_, config_->config.migration,
-                                           phase_, name_context());
+    unit.decision = routing::decide_mirror(facts, protocol::to_byte(predicted_status_),
+                                           config_->config.migration, phase_, name_context());
     if (unit.decision.mode == MirrorMode::reject) unit.decision.mode = MirrorMode::none;
     if (unit.decision.write_by_function) unit.is_write = true;
   }
@@ -402,9 +407,9 @@ void ClientSession::dispatch_unit() {
 
   const MirrorMode mode = unit.decision.mode;
   const auto& migration = config_->config.migration;
-  const char status_before = predicted_status_;
+  const TxnStatus status_before = predicted_status_;
   const bool capture = mode == MirrorMode::follow && journal_enabled();
-  if (capture) capture_unit(unit, status_before == 'I');
+  const bool journaling = capture && capture_unit(unit, status_before == TxnStatus::idle);
   if (mode == MirrorMode::follow && secondary_usable() &&
       migration.strategy == config::Strategy::async &&
       secondary_->outstanding() >= migration.async_queue_capacity) {
@@ -416,24 +421,22 @@ void ClientSession::dispatch_unit() {
     secondary_->mark_broken("async queue full");
     on_secondary_broken();
   }
-  if (mode == MirrorMode::follow && unit.journaled) {
+  unit.route = routing::route_unit(mode, journaling, secondary_usable());
+  if (unit.route == routing::UnitRoute::journaled) {
     // The journal has it; the secondary gets it from the relay.
     if (secondary_) secondary_missed_units_ = true;
     metrics.routing_decisions(RoutingDecision::both).Increment();
-  } else if (mode == MirrorMode::follow && secondary_usable()) {
-    unit.mirrored = true;
+  } else if (unit.mirrored()) {
     if (capture) {
       open_capture_.sent_to_secondary = true;
-      if (unit.decision.is_commit && status_before != 'I') ask_secondary_xid(unit.id);
+      if (unit.decision.is_commit && status_before != TxnStatus::idle) ask_secondary_xid(unit.id);
     }
     // Held until the primary has executed it (see routing/phase_rules.hpp).
     secondary_->enqueue(unit.id, EntryPurpose::body, std::move(secondary_unit_bytes_), false);
     metrics.routing_decisions(RoutingDecision::both).Increment();
     metrics.backend(secondary_->connection().role()).queries(kind).Increment();
-    if (unit.decision.ends_transaction &&
-        config_->config.migration.strategy == config::Strategy::sync) {
+    if (routing::commit_waits_for_catch_up(migration.strategy, unit.decision))
       catch_up_for_ = unit.id;
-    }
     if (capture && migration.strategy == config::Strategy::async && !unit.tables.empty()) {
       announce_async_write(unit);
     }
@@ -454,24 +457,9 @@ void ClientSession::dispatch_unit() {
   }
   secondary_unit_bytes_.clear();
   shadow_aa_bytes_.clear();
-  copy_route_ = {unit.id, unit.mirrored ? mode : MirrorMode::none};
+  copy_route_ = {unit.id, unit.mirrored() ? mode : MirrorMode::none};
   copy_captured_ = capture;
-  if (unit.decision.ends_transaction) predicted_status_ = 'I';
-
-  for (const auto* statement : facts.statements) {
-    switch (statement->transaction) {
-      case routing::TransactionAction::begin:
-        predicted_status_ = 'T';
-        break;
-      case routing::TransactionAction::commit:
-      case routing::TransactionAction::rollback:
-      case routing::TransactionAction::prepare_transaction:
-        predicted_status_ = 'I';
-        break;
-      default:
-        break;
-    }
-  }
+  predicted_status_ = routing::predict_transaction_status(facts, unit.decision, status_before);
   for (const auto& table : unit.tables) transaction_write_tables_.push_back(table);
   if (capture) outbox_in_band(unit, status_before);
   units_->reset();
@@ -510,12 +498,12 @@ asio::awaitable<bool> ClientSession::catch_up_before_commit(UnitId commit_unit) 
         (error.sqlstate.size() == 5 ? error.sqlstate : std::string("XX000")) +
         "', MESSAGE = 'pgdual: the secondary database rejected a write of this transaction'; "
         "END$pgdual$");
-    PrimaryUnit swallow;
-    swallow.id = 0;
-    swallow.sent = Clock::now();
-    swallow.swallow = true;
+    PrimaryUnit abort_unit;
+    abort_unit.id = 0;
+    abort_unit.sent = Clock::now();
+    abort_unit.origin = UnitOrigin::abort_statement;
     // It goes before the COMMIT unit (already queued last).
-    primary_units_.insert(primary_units_.end() - 1, std::move(swallow));
+    primary_units_.insert(primary_units_.end() - 1, std::move(abort_unit));
     if (co_await primary_->stream().write_all(abort)) co_return false;
     std::string notice;
     auto warning = error;
@@ -533,7 +521,7 @@ asio::awaitable<bool> ClientSession::catch_up_before_commit(UnitId commit_unit) 
 asio::awaitable<void> ClientSession::pump_primary() {
   auto& metrics = runtime_.metrics();
   auto& reader = primary_->reader();
-  const bool sync = config_->config.migration.strategy == config::Strategy::sync;
+  const auto strategy = config_->config.migration.strategy;
   for (;;) {
     auto status = co_await reader.fill();
     if (status != FrameReader::Status::ok) {
@@ -548,19 +536,21 @@ asio::awaitable<void> ClientSession::pump_primary() {
       if (primary_units_.empty()) continue;  // notifications, notices between units
       auto& unit = primary_units_.front();
       if (unit.capture) unit.capture->on_message(frame->type, frame->payload);
-      if (unit.swallow) {
+      if (swallowed(unit.origin)) {
         // pgdual's own statement: forward what came before, drop its reply.
         auto before = reader.take_raw_before_last();
         if (!before.empty() && co_await client_.write_all(before)) co_return;
         auto own = reader.take_raw();
         if (frame->type == protocol::backend::kErrorResponse &&
-            (unit.journal_insert || unit.wrapper_commit)) {
+            (is_journal_insert(unit.origin) || unit.origin == UnitOrigin::wrapper_commit)) {
           const std::string notice = on_journal_statement_error(unit, frame->payload);
           if (!notice.empty() && co_await client_.write_all(notice)) co_return;
           // The COMMIT of an outbox wrapper failed: the client's statement did not commit.
-          if (unit.wrapper_commit && co_await client_.write_all(own)) co_return;
+          if (unit.origin == UnitOrigin::wrapper_commit && co_await client_.write_all(own))
+            co_return;
         }
-        if (frame->type == protocol::backend::kReadyForQuery && unit.wrapper_commit) {
+        if (frame->type == protocol::backend::kReadyForQuery &&
+            unit.origin == UnitOrigin::wrapper_commit) {
           // The wrapped autocommit statement is committed (or not) now: its ReadyForQuery.
           std::string ready;
           if (outbox_insert_error_) {
@@ -570,7 +560,7 @@ asio::awaitable<void> ClientSession::pump_primary() {
             runtime_.journal().note_appended(identity_.database);
           }
           leave_journaled_transaction();
-          protocol::append_ready_for_query(ready, 'I');
+          protocol::append_ready_for_query(ready, protocol::txn_status::kIdle);
           if (co_await client_.write_all(ready)) co_return;
         }
         if (frame->type == protocol::backend::kReadyForQuery) {
@@ -608,25 +598,27 @@ asio::awaitable<void> ClientSession::pump_primary() {
         }
       } else if (frame->type == protocol::backend::kCommandComplete) {
         // Also while a transaction is captured: its last tag says whether it committed.
-        if (unit.mirrored || unit.journaled || capturing_) {
+        if (unit.route != routing::UnitRoute::primary_only || capturing_) {
           if (auto tag = protocol::parse_command_complete(frame->payload))
             unit.command_tags.push_back(*tag);
         }
       } else if (frame->type == protocol::backend::kReadyForQuery) {
-        const char tx = protocol::parse_ready_for_query(frame->payload).value_or('I');
+        const TxnStatus tx = protocol::txn_status_from_byte(
+            protocol::parse_ready_for_query(frame->payload).value_or(protocol::txn_status::kIdle));
         // A unit that ends with the primary idle committed (or rolled back)
         // something: under sync its ReadyForQuery waits for the secondary.
         const bool wait =
-            (unit.mirrored && sync && tx == 'I' && secondary_usable()) || unit.wrapped;
-        if (unit.wrapped) {
+            routing::ready_for_query_waits(strategy, unit.mirrored(), tx, secondary_usable()) ||
+            unit.origin == UnitOrigin::client_wrapped;
+        if (unit.origin == UnitOrigin::client_wrapped) {
           // pgdual's BEGIN made the primary report a transaction; the client sent an autocommit
-          // statement, and hears 'I' once pgdual's COMMIT is done.
+          // statement, and hears idle once pgdual's COMMIT is done.
           auto raw = reader.take_raw();
           raw.remove_suffix(kReadyForQuerySize);
           metrics.client_bytes_sent().Increment(static_cast<double>(raw.size()));
           if (!raw.empty() && co_await client_.write_all(raw)) co_return;
           wrapped_statement_failed_ = unit.error;
-          co_await finish_primary_unit('I');
+          co_await finish_primary_unit(TxnStatus::idle);
         } else if (!wait) {
           co_await finish_primary_unit(tx);
         } else {
@@ -636,7 +628,7 @@ asio::awaitable<void> ClientSession::pump_primary() {
           if (!raw.empty() && co_await client_.write_all(raw)) co_return;
           co_await finish_primary_unit(tx);
           std::string ready;
-          protocol::append_ready_for_query(ready, transaction_status_);
+          protocol::append_ready_for_query(ready, protocol::to_byte(transaction_status_));
           if (co_await client_.write_all(ready)) co_return;
         }
       }
@@ -654,7 +646,7 @@ asio::awaitable<void> ClientSession::pump_primary() {
   }
 }
 
-asio::awaitable<void> ClientSession::finish_primary_unit(char status) {
+asio::awaitable<void> ClientSession::finish_primary_unit(TxnStatus status) {
   auto& metrics = runtime_.metrics();
   auto unit = std::move(primary_units_.front());
   primary_units_.pop_front();
@@ -664,7 +656,7 @@ asio::awaitable<void> ClientSession::finish_primary_unit(char status) {
   transaction_status_ = status;
   if (primary_units_.empty()) predicted_status_ = status;
 
-  if (status == 'I' && transaction_had_ddl_) {
+  if (status == TxnStatus::idle && transaction_had_ddl_) {
     // Committed (or rolled back) DDL: functions and tables may have changed.
     transaction_had_ddl_ = false;
     runtime_.catalogs().mark_stale(catalog_key());
@@ -675,39 +667,35 @@ asio::awaitable<void> ClientSession::finish_primary_unit(char status) {
     (unit.error ? primary_metrics.writes_error : primary_metrics.writes_ok)->Increment();
     primary_metrics.write_duration->Observe(primary_seconds);
   }
-  if (capturing_ && status == 'I' && unit.id >= open_capture_.first_unit && !unit.mirrored) {
+  if (capturing_ && status == TxnStatus::idle && unit.id >= open_capture_.first_unit &&
+      !unit.mirrored()) {
     // Journaled, or nothing reached the secondary: settled now. (A mirrored unit is settled
     // further down, after the secondary had its chance.)
-    const bool committed =
-        !unit.error && (unit.command_tags.empty() || unit.command_tags.back() != "ROLLBACK");
-    co_await end_capture(unit, committed);
+    co_await end_capture(unit, routing::transaction_committed(unit.error, unit.command_tags));
   }
-  if (!unit.mirrored) {
-    if (status == 'I') transaction_write_tables_.clear();
+  if (!unit.mirrored()) {
+    if (status == TxnStatus::idle) transaction_write_tables_.clear();
     co_return;
   }
 
-  if (capturing_ && status == 'I' && unit.id >= open_capture_.first_unit) {
+  if (capturing_ && status == TxnStatus::idle && unit.id >= open_capture_.first_unit) {
     // Into unconfirmed_ until the secondary answers. Before the flush below: the secondary's
     // answer can arrive while the flush is suspended, and must find it there.
-    const bool committed =
-        !unit.error && (unit.command_tags.empty() || unit.command_tags.back() != "ROLLBACK");
-    co_await end_capture(unit, committed);
+    co_await end_capture(unit, routing::transaction_committed(unit.error, unit.command_tags));
   }
   if (secondary_usable()) {
     // The secondary follows only what the primary accepted (invariants 5, 7).
-    if (unit.error) {
+    const auto settlement = routing::settle_unit(unit.error, unit.decision, unit.command_tags);
+    if (settlement == routing::Settlement::drop) {
       secondary_->resolve(unit.id, EntryPurpose::body, std::nullopt);
-    } else if (unit.decision.is_commit && !unit.command_tags.empty() &&
-               unit.command_tags.back() == "ROLLBACK") {
-      // COMMIT of a failed transaction: the primary rolled back.
+    } else if (settlement == routing::Settlement::rollback_instead) {
       secondary_->resolve(unit.id, EntryPurpose::body, protocol::query_message("ROLLBACK"));
     } else {
       secondary_->resolve_keep(unit.id, EntryPurpose::body);
     }
     co_await secondary_->flush();
   }
-  if (unit.error && status == 'I' && unit.decision.ends_transaction) {
+  if (unit.error && status == TxnStatus::idle && unit.decision.ends_transaction) {
     // A string like "BEGIN; ...; COMMIT; <fails>" committed part of itself.
     record_unmirrored_write("partially committed multi-statement string", unit.text, unit.tables,
                             "");
@@ -725,8 +713,8 @@ asio::awaitable<void> ClientSession::finish_primary_unit(char status) {
     awaiting_secondary_.emplace(unit.id, std::move(outcome));
   }
 
-  const bool sync = config_->config.migration.strategy == config::Strategy::sync;
-  if (sync && status == 'I' && secondary_usable()) {
+  if (routing::ready_for_query_waits(config_->config.migration.strategy, unit.mirrored(), status,
+                                     secondary_usable())) {
     const bool in_time =
         co_await secondary_->wait_through(unit.id, config_->config.limits.secondary_timeout);
     if (!in_time) {
@@ -753,7 +741,7 @@ asio::awaitable<void> ClientSession::finish_primary_unit(char status) {
     protocol::append_error_response(bytes, error);
     co_await client_.write_all(bytes);
   }
-  if (status == 'I') {
+  if (status == TxnStatus::idle) {
     transaction_write_tables_.clear();
     transaction_secondary_error_.reset();
   }

@@ -156,7 +156,7 @@ ClientSession::PrimaryUnit ClientSession::values_unit(
   PrimaryUnit unit;
   unit.id = next_unit_++;
   unit.sent = Clock::now();
-  unit.swallow = true;
+  unit.origin = UnitOrigin::values_query;
   unit.capture = request->capture;
   unit.primary_values = request;
   return unit;
@@ -201,7 +201,7 @@ asio::awaitable<std::optional<routing::RewriteValues>> ClientSession::values_for
       needs_transaction_time = true;
     }
   }
-  const bool in_transaction = predicted_status_ == 'T';
+  const bool in_transaction = predicted_status_ == protocol::TxnStatus::in_transaction;
   if (needs_transaction_time && in_transaction && !transaction_timestamp_ &&
       transaction_timestamp_request_) {
     // Asked for right after the BEGIN (request_transaction_timestamp): usually here already.
@@ -483,7 +483,7 @@ asio::awaitable<bool> ClientSession::release_serialize_locks() {
   PrimaryUnit unlock;
   unlock.id = next_unit_++;
   unlock.sent = Clock::now();
-  unlock.swallow = true;
+  unlock.origin = UnitOrigin::serialize_unlock;
   primary_units_.push_back(std::move(unlock));
   std::string bytes;
   protocol::append_query(bytes, sql);

@@ -169,7 +169,7 @@ void ClientSession::outbox_in_band(PrimaryUnit& unit, TxnStatus status_before) {
     primary_out_.resize(unit_start_);
     primary_out_.append(protocol::query_message(insert));
     primary_out_.append(tail);
-    primary_units_.insert(primary_units_.end() - 1, std::move(marker));
+    primary_leg_.insert_before_newest(std::move(marker));
   } else {
     // BEGIN; <the client's statement>; INSERT; COMMIT. The client's
     // ReadyForQuery waits for that COMMIT.
@@ -177,16 +177,16 @@ void ClientSession::outbox_in_band(PrimaryUnit& unit, TxnStatus status_before) {
     begin.sent = Clock::now();
     begin.origin = UnitOrigin::wrapper_begin;
     primary_out_.insert(unit_start_, protocol::query_message("BEGIN"));
-    primary_units_.insert(primary_units_.end() - 1, std::move(begin));
-    primary_units_.back().origin = UnitOrigin::client_wrapped;
+    primary_leg_.insert_before_newest(std::move(begin));
+    primary_leg_.newest().origin = UnitOrigin::client_wrapped;
     primary_out_.append(protocol::query_message(insert));
     marker.origin = UnitOrigin::wrapper_insert;
-    primary_units_.push_back(std::move(marker));
+    primary_leg_.append(std::move(marker));
     PrimaryUnit commit_unit;
     commit_unit.sent = Clock::now();
     commit_unit.origin = UnitOrigin::wrapper_commit;
     primary_out_.append(protocol::query_message("COMMIT"));
-    primary_units_.push_back(std::move(commit_unit));
+    primary_leg_.append(std::move(commit_unit));
   }
   open_capture_.in_band = true;
 }

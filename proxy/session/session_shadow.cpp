@@ -119,7 +119,7 @@ void ClientSession::start_shadow(PrimaryUnit& unit, const routing::UnitFacts& fa
     rerun.origin = UnitOrigin::shadow_rerun;
     rerun.capture = read.secondary;
     rerun.shadow_of = unit.id;
-    primary_units_.push_back(std::move(rerun));
+    primary_leg_.append(std::move(rerun));
     primary_out_.append(shadow_aa_bytes_);
   } else {
     secondary_->enqueue_shadow(unit.id, secondary_unit_bytes_, read.secondary);

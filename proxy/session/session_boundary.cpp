@@ -22,7 +22,8 @@ bool ClientSession::at_boundary() const {
 }
 
 asio::awaitable<bool> ClientSession::take_boundary_configuration() {
-  if (co_await refresh_phase_at_boundary()) {
+  const bool reconnected = co_await refresh_phase_at_boundary();
+  if (reconnected) {
     reconfigure_ = true;
     co_return true;
   }
@@ -76,7 +77,8 @@ asio::awaitable<bool> ClientSession::refresh_phase_at_boundary() {
   }
   if (secondary_usable() || Clock::now() < next_secondary_attempt_ || journal_mode())
     co_return changed;
-  co_return co_await connect_secondary(*roles_.secondary) || changed;
+  const bool connected = co_await connect_secondary(*roles_.secondary);
+  co_return connected || changed;
 }
 
 asio::awaitable<bool> ClientSession::switch_primary(routing::PhaseRoles roles) {
@@ -88,7 +90,8 @@ asio::awaitable<bool> ClientSession::switch_primary(routing::PhaseRoles roles) {
   if (!secondary_usable()) {
     // Open one now; the switch happens at a later boundary, once the new connection has
     // the session's state (its replay runs when the pumps restart).
-    if (co_await connect_secondary(roles.primary)) co_return true;
+    const bool connected = co_await connect_secondary(roles.primary);
+    if (connected) co_return true;
     spdlog::warn(
         "phase {} wants the other store as primary, but this session has no healthy "
         "connection to it; the switch waits",

@@ -16,11 +16,13 @@ asio::awaitable<bool> ClientSession::hold_commit_for_secondary(UnitId commit_uni
   std::string commit_bytes = primary_out_.substr(unit_start_);
   primary_out_.resize(unit_start_);
   if (!primary_out_.empty()) {
-    if (co_await primary_->stream().write_all(primary_out_)) co_return false;
+    const auto failed = co_await primary_->stream().write_all(primary_out_);
+    if (failed) co_return false;
     primary_out_.clear();
   }
   if (secondary_usable()) co_await secondary_->flush();
-  if (!co_await catch_up_before_commit(commit_unit)) co_return false;
+  const bool caught_up = co_await catch_up_before_commit(commit_unit);
+  if (!caught_up) co_return false;
   primary_out_.append(commit_bytes);
   co_return true;
 }
@@ -62,7 +64,8 @@ asio::awaitable<bool> ClientSession::fail_refused_transaction() {
   abort_unit.origin = UnitOrigin::abort_statement;
   // It goes before the COMMIT unit (already queued last).
   primary_leg_.insert_before_newest(std::move(abort_unit));
-  if (co_await primary_->stream().write_all(abort)) co_return false;
+  const auto failed = co_await primary_->stream().write_all(abort);
+  if (failed) co_return false;
   std::string notice;
   auto warning = error;
   warning.severity = "WARNING";

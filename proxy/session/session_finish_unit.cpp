@@ -21,7 +21,8 @@ asio::awaitable<void> ClientSession::finish_primary_unit(TxnStatus status) {
       !unit.mirrored()) {
     // Journaled, or nothing reached the secondary: settled now. (A mirrored unit is settled
     // further down, after the secondary had its chance.)
-    co_await end_capture(unit, routing::transaction_committed(unit.error, unit.command_tags));
+    const bool committed = routing::transaction_committed(unit.error, unit.command_tags);
+    co_await end_capture(unit, committed);
   }
   if (!unit.mirrored()) {
     if (status == TxnStatus::idle) transaction_write_tables_.clear();
@@ -67,7 +68,8 @@ asio::awaitable<void> ClientSession::settle_mirrored_unit(const PrimaryUnit& uni
   if (capturing_ && status == TxnStatus::idle && unit.id >= open_capture_.first_unit) {
     // Into unconfirmed_ until the secondary answers. Before the flush below: the secondary's
     // answer can arrive while the flush is suspended, and must find it there.
-    co_await end_capture(unit, routing::transaction_committed(unit.error, unit.command_tags));
+    const bool committed = routing::transaction_committed(unit.error, unit.command_tags);
+    co_await end_capture(unit, committed);
   }
   if (secondary_usable()) {
     // The secondary follows only what the primary accepted (invariants 5, 7).

@@ -23,7 +23,8 @@ asio::awaitable<void> ClientSession::pump_client() {
     // Between transactions, with nothing in flight, the session takes the
     // configuration in force (a reload never splits a transaction).
     if (status == FrameReader::Status::ok && at_boundary()) {
-      if (co_await take_boundary_configuration()) co_return;
+      const bool restart = co_await take_boundary_configuration();
+      if (restart) co_return;
     }
     const ClientRelayModes modes = client_relay_modes();
     bool terminate = false;
@@ -36,7 +37,8 @@ asio::awaitable<void> ClientSession::pump_client() {
       }
     }
     client_reader_.take_raw();
-    if (!co_await send_client_bytes(modes.rewriting)) co_return;
+    const bool sent = co_await send_client_bytes(modes.rewriting);
+    if (!sent) co_return;
     if (terminate) co_return;
     if (status != FrameReader::Status::ok || !client_reader_.error().empty()) break;
   }
@@ -129,10 +131,12 @@ asio::awaitable<bool> ClientSession::end_client_unit(bool rewriting) {
   if (catch_up_for_) {
     const UnitId commit_unit = *catch_up_for_;
     catch_up_for_.reset();
-    if (!co_await hold_commit_for_secondary(commit_unit)) co_return false;
+    const bool held = co_await hold_commit_for_secondary(commit_unit);
+    if (!held) co_return false;
   }
   if (!serialize_locks_.empty() && predicted_status_ == TxnStatus::idle) {
-    if (!co_await release_serialize_locks()) co_return false;
+    const bool released = co_await release_serialize_locks();
+    if (!released) co_return false;
   }
   co_return true;
 }

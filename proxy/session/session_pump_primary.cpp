@@ -64,19 +64,28 @@ asio::awaitable<bool> ClientSession::on_own_statement_reply(const protocol::Fram
   // pgdual's own statement: forward what came before, drop its reply.
   auto& reader = primary_->reader();
   auto before = reader.take_raw_before_last();
-  if (!before.empty() && co_await client_.write_all(before)) co_return false;
+  if (!before.empty()) {
+    const auto failed = co_await client_.write_all(before);
+    if (failed) co_return false;
+  }
   auto own = reader.take_raw();
   if (frame.type == protocol::backend::kErrorResponse &&
       (is_journal_insert(unit.origin) || unit.origin == UnitOrigin::wrapper_commit)) {
     const std::string notice = on_journal_statement_error(unit, frame.payload);
-    if (!notice.empty() && co_await client_.write_all(notice)) co_return false;
+    if (!notice.empty()) {
+      const auto failed = co_await client_.write_all(notice);
+      if (failed) co_return false;
+    }
     // The COMMIT of an outbox wrapper failed: the client's statement did not commit.
-    if (unit.origin == UnitOrigin::wrapper_commit && co_await client_.write_all(own))
-      co_return false;
+    if (unit.origin == UnitOrigin::wrapper_commit) {
+      const auto failed = co_await client_.write_all(own);
+      if (failed) co_return false;
+    }
   }
   if (frame.type != protocol::backend::kReadyForQuery) co_return true;
   if (unit.origin == UnitOrigin::wrapper_commit) {
-    if (!co_await on_wrapper_committed(unit)) co_return false;
+    const bool relayed = co_await on_wrapper_committed(unit);
+    if (!relayed) co_return false;
   }
   const UnitId shadowed = unit.shadow_of;
   const double seconds = seconds_since(unit.sent);
@@ -141,7 +150,10 @@ asio::awaitable<bool> ClientSession::forward_trimmed_parameters(const protocol::
   if (!trimmed) co_return true;
   auto& reader = primary_->reader();
   auto before = reader.take_raw_before_last();
-  if (!before.empty() && co_await client_.write_all(before)) co_return false;
+  if (!before.empty()) {
+    const auto failed = co_await client_.write_all(before);
+    if (failed) co_return false;
+  }
   reader.take_raw();
   const bool failed = static_cast<bool>(co_await client_.write_all(*trimmed));
   co_return !failed;
@@ -155,7 +167,8 @@ asio::awaitable<bool> ClientSession::on_client_ready_for_query(const protocol::F
   if (unit.origin == UnitOrigin::client_wrapped) {
     // pgdual's BEGIN made the primary report a transaction; the client sent an autocommit
     // statement, and hears idle once pgdual's COMMIT is done.
-    if (!co_await forward_replies_before_ready()) co_return false;
+    const bool forwarded = co_await forward_replies_before_ready();
+    if (!forwarded) co_return false;
     wrapped_statement_failed_ = unit.error;
     co_await finish_primary_unit(TxnStatus::idle);
     co_return true;
@@ -166,7 +179,8 @@ asio::awaitable<bool> ClientSession::on_client_ready_for_query(const protocol::F
     co_await finish_primary_unit(tx);
     co_return true;
   }
-  if (!co_await forward_replies_before_ready()) co_return false;
+  const bool forwarded = co_await forward_replies_before_ready();
+  if (!forwarded) co_return false;
   co_await finish_primary_unit(tx);
   std::string ready;
   protocol::append_ready_for_query(ready, protocol::to_byte(primary_leg_.status()));
@@ -179,7 +193,10 @@ asio::awaitable<bool> ClientSession::forward_replies_before_ready() {
   auto raw = primary_->reader().take_raw();
   raw.remove_suffix(kReadyForQuerySize);
   runtime_.metrics().client_bytes_sent().Increment(static_cast<double>(raw.size()));
-  if (!raw.empty() && co_await client_.write_all(raw)) co_return false;
+  if (!raw.empty()) {
+    const auto failed = co_await client_.write_all(raw);
+    if (failed) co_return false;
+  }
   co_return true;
 }
 

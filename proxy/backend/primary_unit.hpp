@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "protocol/constants.hpp"
 #include "proxy/backend/secondary_leg.hpp"
 #include "proxy/backend/unit_origin.hpp"
 #include "proxy/shadow/result_capture.hpp"
@@ -44,6 +45,15 @@ struct PrimaryUnit {
   std::shared_ptr<PrimaryValues> primary_values;
 
   bool mirrored() const { return route == routing::UnitRoute::mirrored; }
+};
+
+// A mirrored unit the primary finished, waiting for the secondary's result.
+struct PrimaryOutcome {
+  bool error = false;
+  protocol::TxnStatus status = protocol::TxnStatus::idle;
+  std::vector<std::string> command_tags;
+  std::vector<std::string> tables;
+  std::string text;
 };
 
 }  // namespace pgdual::proxy

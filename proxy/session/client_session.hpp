@@ -34,6 +34,8 @@
 #include "proxy/net/frame_reader.hpp"
 #include "proxy/net/pg_stream.hpp"
 #include "proxy/server/runtime.hpp"
+#include "proxy/session/shadow_read.hpp"
+#include "proxy/session/transaction_capture.hpp"
 #include "routing/phase_rules.hpp"
 #include "routing/rewrite/pipeline.hpp"
 #include "routing/unit_builder.hpp"
@@ -54,43 +56,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
  private:
   using Clock = std::chrono::steady_clock;
   enum class StartupOutcome { proceed, done };
-
-  // The frames of one transaction as the secondary gets (or should get) them, kept until the
-  // secondary has applied it, so a failure can send it to the journal (session_journal.cpp).
-  struct TransactionCapture {
-    std::string bytes;
-    std::vector<std::string> session_state;  // SET statements in force when it began
-    std::string state_parses;                // the session's named Parse messages then
-    std::vector<std::string> tables;
-    UnitId first_unit = 0, last_unit = 0;
-    bool has_write = false;
-    bool failed = false;   // the secondary did not apply (part of) it
-    bool in_band = false;  // outbox: its record was inserted inside the transaction
-    std::string reason, sqlstate;
-    // Sent directly as an explicit transaction: the secondary's transaction id, asked for just
-    // before its COMMIT, so a replay can tell whether a COMMIT whose reply was lost committed.
-    std::shared_ptr<shadow::ResultCapture> secondary_xid;
-    bool sent_to_secondary = false;  // some of it reached the secondary directly
-    bool outcome_unknown = false;    // its last unit was on the wire when the secondary failed
-  };
-  // A shadowed read until both stores have answered (session_shadow.cpp).
-  struct ShadowRead {
-    std::shared_ptr<shadow::ResultCapture> primary, secondary;
-    std::string table;  // the first table it reads, for metrics and logs
-    std::string text;
-    bool ordered = false;
-    bool aa = false;  // the other side is the primary itself
-    bool primary_done = false, secondary_done = false, timed_out = false;
-    double primary_seconds = 0, secondary_seconds = 0;
-  };
-  // A mirrored unit the primary finished, waiting for the secondary's result.
-  struct PrimaryOutcome {
-    bool error = false;
-    protocol::TxnStatus status = protocol::TxnStatus::idle;
-    std::vector<std::string> command_tags;
-    std::vector<std::string> tables;
-    std::string text;
-  };
 
   // client_session.cpp: startup
   // What to do with one startup-phase packet (decided without I/O).

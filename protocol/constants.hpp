@@ -117,6 +117,17 @@ constexpr char kInTransaction = 'T';
 constexpr char kFailed = 'E';
 }  // namespace txn_status
 
+// The same indicator as a type, for state that holds it: the byte is the enumerator's value, so
+// the conversions below never change what goes on the wire.
+enum class TxnStatus : char {
+  idle = txn_status::kIdle,
+  in_transaction = txn_status::kInTransaction,
+  failed = txn_status::kFailed,
+};
+constexpr char to_byte(TxnStatus status) { return static_cast<char>(status); }
+// `byte` must be one of the three indicators (parse_ready_for_query refuses others).
+constexpr TxnStatus txn_status_from_byte(char byte) { return static_cast<TxnStatus>(byte); }
+
 // Field codes of ErrorResponse/NoticeResponse ("Error and Notice Message Fields").
 namespace error_field {
 constexpr char kSeverity = 'S';     // localized severity

@@ -176,7 +176,8 @@ asio::awaitable<std::optional<SecondaryResult>> SecondaryLeg::read_one_reply() {
           }
           break;
         case protocol::backend::kReadyForQuery: {
-          current_.status = protocol::parse_ready_for_query(frame->payload).value_or('I');
+          current_.status =
+              protocol::parse_ready_for_query(frame->payload).value_or(protocol::txn_status::kIdle);
           if (in_flight_.empty()) {
             // A ReadyForQuery nobody asked for: the stream is out of step.
             mark_broken("unexpected ReadyForQuery from the secondary");

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "protocol/constants.hpp"
 #include "protocol/messages.hpp"
 #include "proxy/backend/backend_connection.hpp"
 #include "proxy/shadow/result_capture.hpp"
@@ -41,7 +42,7 @@ struct SecondaryResult {
   bool error = false;
   std::optional<protocol::ErrorFields> error_fields;
   std::vector<std::string> command_tags;
-  char status = 'I';
+  char status = protocol::txn_status::kIdle;
   double seconds = 0;
   std::shared_ptr<shadow::ResultCapture> capture;  // shadow entries: the rows it returned
 };

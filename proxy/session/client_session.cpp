@@ -398,7 +398,7 @@ asio::awaitable<void> ClientSession::send_startup_reply() {
   protocol::append_backend_key_data(reply, cancel_key_->process_id, cancel_key_->secret_key);
   reply.append(pending_client_bytes_);
   pending_client_bytes_.clear();
-  protocol::append_ready_for_query(reply, 'I');
+  protocol::append_ready_for_query(reply, protocol::txn_status::kIdle);
   co_await client_.write_all(reply);
 }
 

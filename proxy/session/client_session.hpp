@@ -8,6 +8,11 @@
 // primary and, per the migration phase, to the secondary (secondary_leg),
 // and the primary's replies to the client. session_outcomes.cpp compares
 // what the two stores did with each mirrored unit.
+//
+// One unit's path: pump_client -> relay_client_frame -> end_client_unit ->
+// dispatch_unit (session_dispatch.cpp) -> [sync COMMIT: hold_commit_for_secondary]
+// -> send_client_bytes; then pump_primary -> on_client_unit_reply ->
+// on_client_ready_for_query -> finish_primary_unit (session_finish_unit.cpp).
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -19,25 +24,23 @@
 #include <unordered_set>
 
 #include "journal/record/record.hpp"
+#include "protocol/constants.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/startup.hpp"
 #include "proxy/backend/backend_connection.hpp"
+#include "proxy/backend/primary_leg.hpp"
 #include "proxy/backend/secondary_leg.hpp"
 #include "proxy/net/cancel_registry.hpp"
 #include "proxy/net/frame_reader.hpp"
 #include "proxy/net/pg_stream.hpp"
 #include "proxy/server/runtime.hpp"
+#include "proxy/session/shadow_read.hpp"
+#include "proxy/session/transaction_capture.hpp"
 #include "routing/phase_rules.hpp"
 #include "routing/rewrite/pipeline.hpp"
 #include "routing/unit_builder.hpp"
 
 namespace pgdual::proxy {
-
-// The answer to pgdual's own values query (session_rewrite.cpp).
-struct PrimaryValues {
-  std::shared_ptr<shadow::ResultCapture> capture;
-  bool done = false;
-};
 
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
  public:
@@ -53,73 +56,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
  private:
   using Clock = std::chrono::steady_clock;
   enum class StartupOutcome { proceed, done };
-
-  // One unit of client work on the primary, until its ReadyForQuery.
-  struct PrimaryUnit {
-    UnitId id = 0;
-    Clock::time_point sent;
-    bool swallow = false;  // pgdual's own statement: its replies never reach the client
-    routing::MirrorDecision decision;
-    bool mirrored = false;
-    bool is_write = false;
-    bool autocommit = false;  // sent outside a transaction
-    bool error = false;
-    std::vector<std::string> command_tags;
-    std::vector<std::string> tables;
-    std::string text;                          // first statement, for logs
-    std::optional<SecondaryResult> secondary;  // arrived before the primary finished
-    // Shadow reads: the primary's rows of a shadowed unit; for an A/A
-    // re-run (swallowed), the unit it shadows.
-    std::shared_ptr<shadow::ResultCapture> capture;
-    UnitId shadow_of = 0;
-    // pgdual's query for the values of a deterministic rewrite (session_rewrite.cpp).
-    std::shared_ptr<PrimaryValues> primary_values;
-    // The journal (session_journal.cpp): the unit went to the journal instead of the secondary;
-    // an outbox autocommit write wrapped in pgdual's BEGIN ... COMMIT (its ReadyForQuery waits
-    // for that COMMIT); pgdual's journal INSERT (its error is counted); pgdual's COMMIT of such a
-    // wrapper (its errors reach the client, then the held ReadyForQuery).
-    bool journaled = false;
-    bool wrapped = false;
-    bool journal_insert = false;
-    bool wrapped_insert = false;  // that INSERT belongs to an autocommit wrapper
-    bool wrapper_commit = false;
-  };
-  // The frames of one transaction as the secondary gets (or should get) them, kept until the
-  // secondary has applied it, so a failure can send it to the journal (session_journal.cpp).
-  struct TransactionCapture {
-    std::string bytes;
-    std::vector<std::string> session_state;  // SET statements in force when it began
-    std::string state_parses;                // the session's named Parse messages then
-    std::vector<std::string> tables;
-    UnitId first_unit = 0, last_unit = 0;
-    bool has_write = false;
-    bool failed = false;   // the secondary did not apply (part of) it
-    bool in_band = false;  // outbox: its record was inserted inside the transaction
-    std::string reason, sqlstate;
-    // Sent directly as an explicit transaction: the secondary's transaction id, asked for just
-    // before its COMMIT, so a replay can tell whether a COMMIT whose reply was lost committed.
-    std::shared_ptr<shadow::ResultCapture> secondary_xid;
-    bool sent_to_secondary = false;  // some of it reached the secondary directly
-    bool outcome_unknown = false;    // its last unit was on the wire when the secondary failed
-  };
-  // A shadowed read until both stores have answered (session_shadow.cpp).
-  struct ShadowRead {
-    std::shared_ptr<shadow::ResultCapture> primary, secondary;
-    std::string table;  // the first table it reads, for metrics and logs
-    std::string text;
-    bool ordered = false;
-    bool aa = false;  // the other side is the primary itself
-    bool primary_done = false, secondary_done = false, timed_out = false;
-    double primary_seconds = 0, secondary_seconds = 0;
-  };
-  // A mirrored unit the primary finished, waiting for the secondary's result.
-  struct PrimaryOutcome {
-    bool error = false;
-    char status = 'I';
-    std::vector<std::string> command_tags;
-    std::vector<std::string> tables;
-    std::string text;
-  };
 
   // client_session.cpp: startup
   // What to do with one startup-phase packet (decided without I/O).
@@ -144,20 +80,77 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void register_cancel_targets();
   void close_all();
 
-  // session_relay.cpp: the data path
+  // session_relay.cpp: the pumps, run together
   boost::asio::awaitable<void> relay();
-  boost::asio::awaitable<void> pump_client();
-  boost::asio::awaitable<void> pump_primary();
   boost::asio::awaitable<void> pump_secondary();
-  void dispatch_unit();
-  bool unit_runs_copy() const;
-  boost::asio::awaitable<bool> catch_up_before_commit(UnitId commit_unit);
-  boost::asio::awaitable<void> finish_primary_unit(char status);
+  bool idle() const { return primary_leg_.idle(); }
+  bool secondary_usable() const { return secondary_ && !secondary_->broken(); }
+
+  // session_boundary.cpp: between transactions
+  bool at_boundary() const;
+  // True when the pumps must restart (other connections, or the catalog to fetch).
+  boost::asio::awaitable<bool> take_boundary_configuration();
+  void take_latest_config();
   boost::asio::awaitable<bool> refresh_phase_at_boundary();
+  boost::asio::awaitable<bool> switch_primary(routing::PhaseRoles roles);
   void drop_secondary();
   boost::asio::awaitable<bool> connect_secondary(routing::Store store);
-  bool idle() const { return transaction_status_ == 'I' && primary_units_.empty(); }
-  bool secondary_usable() const { return secondary_ && !secondary_->broken(); }
+
+  // session_pump_client.cpp: client -> primary. The coroutines returning bool return false
+  // when a connection failed (the pump ends).
+  struct ClientRelayModes {
+    bool mirroring = false;  // the secondary's bytes are collected (secondary or journal)
+    bool shadow_aa = false;  // the unit's bytes are kept for an A/A re-run
+    bool rewriting = false;  // statements are rewritten for identical values
+  };
+  enum class FrameStep { next, terminate, stop };
+  boost::asio::awaitable<void> pump_client();
+  ClientRelayModes client_relay_modes();
+  boost::asio::awaitable<FrameStep> relay_client_frame(const protocol::Frame& frame,
+                                                       const ClientRelayModes& modes);
+  void open_client_unit();
+  boost::asio::awaitable<std::optional<std::string>> rewrite_client_frame(
+      const protocol::Frame& frame);
+  boost::asio::awaitable<bool> end_client_unit(bool rewriting);
+  boost::asio::awaitable<bool> send_client_bytes(bool rewriting);
+  boost::asio::awaitable<void> close_on_framing_error();
+
+  // session_dispatch.cpp: a complete unit, as it is sent
+  void dispatch_unit();
+  void describe_unit(PrimaryUnit& unit, const routing::UnitFacts& facts);
+  void decide_unit(PrimaryUnit& unit, const routing::UnitFacts& facts);
+  void detach_overflowing_secondary(routing::MirrorMode mode);
+  void send_unit_on_route(PrimaryUnit& unit, QueryKind kind, bool capture,
+                          protocol::TxnStatus status_before);
+  bool unit_runs_copy() const;
+
+  // session_commit.cpp: strategy sync, before the primary commits
+  boost::asio::awaitable<bool> hold_commit_for_secondary(UnitId commit_unit);
+  boost::asio::awaitable<bool> catch_up_before_commit(UnitId commit_unit);
+  boost::asio::awaitable<bool> fail_refused_transaction();
+
+  // session_pump_primary.cpp: primary -> client (false: a connection failed)
+  boost::asio::awaitable<void> pump_primary();
+  boost::asio::awaitable<bool> on_own_statement_reply(const protocol::Frame& frame,
+                                                      PrimaryUnit& unit);
+  boost::asio::awaitable<bool> on_wrapper_committed(const PrimaryUnit& unit);
+  boost::asio::awaitable<bool> on_client_unit_reply(const protocol::Frame& frame, PrimaryUnit& unit,
+                                                    config::Strategy strategy);
+  boost::asio::awaitable<bool> forward_trimmed_parameters(const protocol::Frame& frame,
+                                                          std::size_t keep);
+  boost::asio::awaitable<bool> on_client_ready_for_query(const protocol::Frame& frame,
+                                                         PrimaryUnit& unit,
+                                                         config::Strategy strategy);
+  boost::asio::awaitable<bool> forward_replies_before_ready();
+
+  // session_finish_unit.cpp: a client unit's ReadyForQuery
+  boost::asio::awaitable<void> finish_primary_unit(protocol::TxnStatus status);
+  PrimaryUnit take_finished_unit(protocol::TxnStatus status);
+  boost::asio::awaitable<void> settle_mirrored_unit(const PrimaryUnit& unit,
+                                                    protocol::TxnStatus status);
+  void compare_or_await_secondary(PrimaryUnit unit, protocol::TxnStatus status);
+  boost::asio::awaitable<void> wait_secondary_before_ready(UnitId unit, protocol::TxnStatus status);
+  boost::asio::awaitable<void> report_secondary_rejection(UnitId unit);
 
   // session_catalog.cpp: the primary's catalog facts and the search_path
   std::string catalog_key() const;
@@ -207,9 +200,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool outbox() const { return config_->config.migration.strategy == config::Strategy::outbox; }
   // The session's writes go to the journal instead of the secondary now.
   bool journal_mode() const;
-  void capture_unit(PrimaryUnit& unit, bool transaction_start);
+  // True when the unit's transaction goes to the journal instead of the secondary.
+  bool capture_unit(const PrimaryUnit& unit, bool transaction_start);
   std::vector<std::string> replay_settings() const;
-  void outbox_in_band(PrimaryUnit& unit, char status_before);
+  void outbox_in_band(PrimaryUnit& unit, protocol::TxnStatus status_before);
   std::optional<JournalRecord> journal_record(const TransactionCapture& capture);
   void journal_capture(TransactionCapture capture, std::string reason);
   boost::asio::awaitable<void> end_capture(const PrimaryUnit& unit, bool committed);
@@ -227,6 +221,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // session_outcomes.cpp: comparing the stores, failures
   void on_secondary_result(const SecondaryResult& result);
   void compare(const PrimaryOutcome& primary, const SecondaryResult& secondary);
+  void on_secondary_only_rejection(const PrimaryOutcome& primary, const SecondaryResult& secondary);
   void record_unmirrored_write(const std::string& reason, const std::string& text,
                                const std::vector<std::string>& tables, const std::string& sqlstate);
   void on_secondary_broken();
@@ -248,7 +243,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::unique_ptr<routing::UnitBuilder> units_;
   std::optional<CancelKey> cancel_key_;
 
-  std::deque<PrimaryUnit> primary_units_;
+  PrimaryLeg primary_leg_;
   std::unordered_map<UnitId, PrimaryOutcome> awaiting_secondary_;
   std::unordered_map<UnitId, protocol::ErrorFields>
       secondary_rejections_;  // for on_secondary_failure: fail
@@ -262,9 +257,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // A write of the open transaction that only the secondary refused.
   std::optional<protocol::ErrorFields> transaction_secondary_error_;
   std::vector<std::string> transaction_write_tables_;  // written in the open transaction
-  char transaction_status_ = 'I';                      // the primary's, from its last ReadyForQuery
-  char predicted_status_ = 'I';                        // after the units sent so far
-  bool reconfigure_ = false;                           // the relay restarts with other connections
+  // The primary's transaction status after the units sent so far (primary_leg_ has the one
+  // its last ReadyForQuery reported).
+  protocol::TxnStatus predicted_status_ = protocol::TxnStatus::idle;
+  bool reconfigure_ = false;  // the relay restarts with other connections
   Clock::time_point next_secondary_attempt_{};
   std::chrono::milliseconds secondary_backoff_{0};
   double reported_secondary_depth_ = 0;  // this session's share of the depth gauges

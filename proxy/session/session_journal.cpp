@@ -33,6 +33,7 @@
 namespace pgdual::proxy {
 
 namespace asio = boost::asio;
+using protocol::TxnStatus;
 
 // Journal appends this session waits for (the client's ReadyForQuery waits
 // until they are durable). Shared with the service's callbacks, which may run
@@ -81,7 +82,7 @@ bool ClientSession::journal_mode() const {
   return journal_enabled() && (outbox() || runtime_.journal().gate_active());
 }
 
-void ClientSession::capture_unit(PrimaryUnit& unit, bool transaction_start) {
+bool ClientSession::capture_unit(const PrimaryUnit& unit, bool transaction_start) {
   if (!capturing_ || transaction_start) {
     // A transaction's first mirrored unit (a capture still open here belonged to a
     // transaction whose end the primary never reported: it is replaced).
@@ -115,7 +116,7 @@ void ClientSession::capture_unit(PrimaryUnit& unit, bool transaction_start) {
   open_capture_.last_unit = unit.id;
   open_capture_.has_write = open_capture_.has_write || unit.is_write;
   for (const auto& table : unit.tables) open_capture_.tables.push_back(table);
-  unit.journaled = journaling_tx_;
+  return journaling_tx_;
 }
 
 std::vector<std::string> ClientSession::replay_settings() const {
@@ -140,17 +141,18 @@ std::vector<std::string> ClientSession::replay_settings() const {
   return settings;
 }
 
-void ClientSession::outbox_in_band(PrimaryUnit& unit, char status_before) {
+void ClientSession::outbox_in_band(PrimaryUnit& unit, TxnStatus status_before) {
   // Called right after capture_unit for a journaled unit under outbox. The
   // unit's bytes are still in primary_out_ from unit_start_ unless part of
   // them went out already.
   if (!outbox() || !journaling_tx_ || unit_bytes_flushed_) return;
   const auto& facts = units_->facts();
-  const bool commit = unit.decision.is_commit && status_before != 'I';
+  const bool commit = unit.decision.is_commit && status_before != TxnStatus::idle;
   // Not a COPY: its data arrives after the unit, so its record cannot be written ahead of the
   // wrapper's COMMIT (it is appended after the commit instead).
-  const bool autocommit_write = status_before == 'I' && unit.decision.ends_transaction == false &&
-                                predicted_status_ == 'I' && unit.is_write &&
+  const bool autocommit_write = status_before == TxnStatus::idle &&
+                                unit.decision.ends_transaction == false &&
+                                predicted_status_ == TxnStatus::idle && unit.is_write &&
                                 !has_transaction_control(facts) && !unit_runs_copy();
   if (commit && !open_capture_.has_write) return;
   if (!commit && !autocommit_write) return;
@@ -160,33 +162,31 @@ void ClientSession::outbox_in_band(PrimaryUnit& unit, char status_before) {
 
   PrimaryUnit marker;
   marker.sent = Clock::now();
-  marker.swallow = true;
-  marker.journal_insert = true;
+  marker.origin = UnitOrigin::journal_insert;
   if (commit) {
     // Before the client's COMMIT: the record commits with the transaction.
     std::string tail = primary_out_.substr(unit_start_);
     primary_out_.resize(unit_start_);
     primary_out_.append(protocol::query_message(insert));
     primary_out_.append(tail);
-    primary_units_.insert(primary_units_.end() - 1, std::move(marker));
+    primary_leg_.insert_before_newest(std::move(marker));
   } else {
     // BEGIN; <the client's statement>; INSERT; COMMIT. The client's
     // ReadyForQuery waits for that COMMIT.
     PrimaryUnit begin;
     begin.sent = Clock::now();
-    begin.swallow = true;
+    begin.origin = UnitOrigin::wrapper_begin;
     primary_out_.insert(unit_start_, protocol::query_message("BEGIN"));
-    primary_units_.insert(primary_units_.end() - 1, std::move(begin));
-    primary_units_.back().wrapped = true;
+    primary_leg_.insert_before_newest(std::move(begin));
+    primary_leg_.newest().origin = UnitOrigin::client_wrapped;
     primary_out_.append(protocol::query_message(insert));
-    marker.wrapped_insert = true;
-    primary_units_.push_back(std::move(marker));
+    marker.origin = UnitOrigin::wrapper_insert;
+    primary_leg_.append(std::move(marker));
     PrimaryUnit commit_unit;
     commit_unit.sent = Clock::now();
-    commit_unit.swallow = true;
-    commit_unit.wrapper_commit = true;
+    commit_unit.origin = UnitOrigin::wrapper_commit;
     primary_out_.append(protocol::query_message("COMMIT"));
-    primary_units_.push_back(std::move(commit_unit));
+    primary_leg_.append(std::move(commit_unit));
   }
   open_capture_.in_band = true;
 }
@@ -288,15 +288,16 @@ asio::awaitable<void> ClientSession::end_capture(const PrimaryUnit& unit, bool c
   journaling_tx_ = false;
   if (committed && capture.has_write) {
     if (capture.in_band) {
-      if (!unit.wrapped) runtime_.journal().note_appended(identity_.database);
-    } else if (journaled || !unit.mirrored || !secondary_usable()) {
+      if (unit.origin != UnitOrigin::client_wrapped)
+        runtime_.journal().note_appended(identity_.database);
+    } else if (journaled || !unit.mirrored() || !secondary_usable()) {
       journal_capture(std::move(capture),
                       secondary_usable() ? "queued behind the journal" : "secondary unavailable");
     } else {
       unconfirmed_.push_back(std::move(capture));
     }
   }
-  if (!unit.wrapped) {
+  if (unit.origin != UnitOrigin::client_wrapped) {
     co_await wait_journal_appends();
     leave_journaled_transaction();
   }
@@ -376,7 +377,7 @@ void ClientSession::journal_unconfirmed(const std::string& reason) {
 std::string ClientSession::on_journal_statement_error(PrimaryUnit& unit,
                                                       std::span<const std::uint8_t> payload) {
   unit.error = true;
-  if (!unit.journal_insert)
+  if (!is_journal_insert(unit.origin))
     return {};  // the wrapper's COMMIT: its error goes to the client as it is
   auto fields = protocol::parse_error_fields(payload);
   const std::string sqlstate = fields ? fields->sqlstate : "";
@@ -388,7 +389,7 @@ std::string ClientSession::on_journal_statement_error(PrimaryUnit& unit,
   auto error = fields.value_or(protocol::make_error("XX000", "journal insert failed"));
   error.message = "pgdual could not record this transaction in its outbox, so it is rolled back: " +
                   error.message;
-  if (!wrapped_statement_failed_ && unit.wrapped_insert) {
+  if (!wrapped_statement_failed_ && unit.origin == UnitOrigin::wrapper_insert) {
     // An autocommit statement: the client hears an error before its ReadyForQuery.
     error.severity = "ERROR";
     outbox_insert_error_ = error;

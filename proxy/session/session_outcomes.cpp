@@ -8,6 +8,8 @@
 
 namespace pgdual::proxy {
 
+using protocol::TxnStatus;
+
 namespace {
 
 std::string first_table(const std::vector<std::string>& tables) {
@@ -24,12 +26,10 @@ void ClientSession::on_secondary_result(const SecondaryResult& result) {
   // pgdual's own statements (state replay, the transaction-id query before a COMMIT, which
   // shares the COMMIT's unit id) are not the client's: only the body's outcome is compared.
   if (result.purpose == EntryPurpose::control) return;
-  for (auto& unit : primary_units_) {
-    if (unit.id == result.unit) {
-      // The secondary finished first: compared when the primary does.
-      if (!unit.secondary || result.error) unit.secondary = result;
-      return;
-    }
+  if (auto* unit = primary_leg_.find(result.unit)) {
+    // The secondary finished first: compared when the primary does.
+    if (!unit->secondary || result.error) unit->secondary = result;
+    return;
   }
   auto it = awaiting_secondary_.find(result.unit);
   if (it != awaiting_secondary_.end()) {
@@ -53,33 +53,7 @@ void ClientSession::compare(const PrimaryOutcome& primary, const SecondaryResult
   report_secondary_depth();
 
   if (secondary.error && !primary.error) {
-    // The primary accepted what the secondary refused: the stores diverge.
-    // Inside a transaction the secondary's transaction is now aborted and
-    // refuses everything after it; only the first refusal is news.
-    const bool in_transaction = primary.status != 'I';
-    if (in_transaction && transaction_secondary_error_) return;
-    const auto& fields = secondary.error_fields;
-    const std::string sqlstate = fields ? fields->sqlstate : "";
-    metrics.secondary_failures(SecondaryFailure::rejected_by_secondary_only).Increment();
-    spdlog::warn(
-        "secondary rejected a write the primary accepted: session={} table={} sqlstate={} "
-        "error=\"{}\" statement=\"{}\"",
-        cancel_key_ ? cancel_key_->process_id : 0, first_table(primary.tables), sqlstate,
-        fields ? fields->message : "", primary.text.substr(0, 200));
-    const auto error = fields.value_or(protocol::make_error("XX000", "secondary error"));
-    if (in_transaction) {
-      transaction_secondary_error_ = error;  // acted on before the COMMIT
-    } else if (config_->config.migration.on_secondary_failure == config::OnSecondaryFailure::fail) {
-      secondary_rejections_.emplace(secondary.unit, error);
-    }
-    std::vector<std::string> tables = primary.tables;
-    for (const auto& table : transaction_write_tables_) tables.push_back(table);
-    if (journal_enabled()) {
-      // The whole transaction goes to the journal once the primary committed it.
-      mark_capture_failed(secondary.unit, "secondary rejected", sqlstate);
-    } else {
-      record_unmirrored_write("secondary rejected", primary.text, tables, sqlstate);
-    }
+    on_secondary_only_rejection(primary, secondary);
     return;
   }
   if (primary.error || secondary.error) return;
@@ -97,10 +71,42 @@ void ClientSession::compare(const PrimaryOutcome& primary, const SecondaryResult
         fmt::join(b, ","), primary.text.substr(0, 200));
   }
   // Both must be in the same transaction state (invariant 9).
-  if (primary.status != secondary.status) {
+  if (primary.status != protocol::txn_status_from_byte(secondary.status)) {
     metrics.count_write_divergence("(transaction status)");
     spdlog::warn("transaction status differs: primary={} secondary={}; following the primary",
-                 primary.status, secondary.status);
+                 protocol::to_byte(primary.status), secondary.status);
+  }
+}
+
+void ClientSession::on_secondary_only_rejection(const PrimaryOutcome& primary,
+                                                const SecondaryResult& secondary) {
+  // The primary accepted what the secondary refused: the stores diverge.
+  // Inside a transaction the secondary's transaction is now aborted and
+  // refuses everything after it; only the first refusal is news.
+  auto& metrics = runtime_.metrics();
+  const bool in_transaction = primary.status != TxnStatus::idle;
+  if (in_transaction && transaction_secondary_error_) return;
+  const auto& fields = secondary.error_fields;
+  const std::string sqlstate = fields ? fields->sqlstate : "";
+  metrics.secondary_failures(SecondaryFailure::rejected_by_secondary_only).Increment();
+  spdlog::warn(
+      "secondary rejected a write the primary accepted: session={} table={} sqlstate={} "
+      "error=\"{}\" statement=\"{}\"",
+      cancel_key_ ? cancel_key_->process_id : 0, first_table(primary.tables), sqlstate,
+      fields ? fields->message : "", primary.text.substr(0, 200));
+  const auto error = fields.value_or(protocol::make_error("XX000", "secondary error"));
+  if (in_transaction) {
+    transaction_secondary_error_ = error;  // acted on before the COMMIT
+  } else if (config_->config.migration.on_secondary_failure == config::OnSecondaryFailure::fail) {
+    secondary_rejections_.emplace(secondary.unit, error);
+  }
+  std::vector<std::string> tables = primary.tables;
+  for (const auto& table : transaction_write_tables_) tables.push_back(table);
+  if (journal_enabled()) {
+    // The whole transaction goes to the journal once the primary committed it.
+    mark_capture_failed(secondary.unit, "secondary rejected", sqlstate);
+  } else {
+    record_unmirrored_write("secondary rejected", primary.text, tables, sqlstate);
   }
 }
 
@@ -139,12 +145,12 @@ void ClientSession::on_session_end() {
   std::vector<std::string> tables;
   std::string text;
   for (const auto& [unit, outcome] : awaiting_secondary_) {
-    if (outcome.status != 'I') continue;
+    if (outcome.status != TxnStatus::idle) continue;
     tables.insert(tables.end(), outcome.tables.begin(), outcome.tables.end());
     if (text.empty()) text = outcome.text;
   }
-  for (const auto& unit : primary_units_) {
-    if (!unit.mirrored || !unit.is_write || !(unit.autocommit || unit.decision.ends_transaction))
+  for (const auto& unit : primary_leg_.units()) {
+    if (!unit.mirrored() || !unit.is_write || !(unit.autocommit || unit.decision.ends_transaction))
       continue;
     tables.insert(tables.end(), unit.tables.begin(), unit.tables.end());
     if (unit.decision.ends_transaction) {

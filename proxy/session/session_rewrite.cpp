@@ -140,7 +140,7 @@ ClientSession::fetch_primary_values(std::string sql, std::chrono::seconds timeou
   primary_out_ = std::move(held);
   unit_start_ = 0;
   auto request = std::make_shared<PrimaryValues>();
-  primary_units_.insert(primary_units_.end() - 1, values_unit(request));  // before the open unit
+  primary_leg_.insert_before_newest(values_unit(request));  // before the open unit
   std::string bytes;
   protocol::append_query(bytes, sql);
   if (co_await primary_->stream().write_all(bytes)) co_return std::nullopt;
@@ -149,14 +149,13 @@ ClientSession::fetch_primary_values(std::string sql, std::chrono::seconds timeou
   co_return single_row(*request);
 }
 
-ClientSession::PrimaryUnit ClientSession::values_unit(
-    const std::shared_ptr<PrimaryValues>& request) {
+PrimaryUnit ClientSession::values_unit(const std::shared_ptr<PrimaryValues>& request) {
   // pgdual's own query: its reply is captured for pgdual and never reaches the client.
   request->capture = std::make_shared<shadow::ResultCapture>();
   PrimaryUnit unit;
   unit.id = next_unit_++;
   unit.sent = Clock::now();
-  unit.swallow = true;
+  unit.origin = UnitOrigin::values_query;
   unit.capture = request->capture;
   unit.primary_values = request;
   return unit;
@@ -186,7 +185,7 @@ void ClientSession::request_transaction_timestamp() {
   // Right behind a unit that opened a transaction, in the same write: the primary's now() for
   // that transaction, without a round trip of its own before the first rewritten statement.
   auto request = std::make_shared<PrimaryValues>();
-  primary_units_.push_back(values_unit(request));
+  primary_leg_.append(values_unit(request));
   PrimaryValuesRequest query;
   query.transaction_timestamp = true;
   protocol::append_query(primary_out_, primary_values_query(query));
@@ -201,7 +200,7 @@ asio::awaitable<std::optional<routing::RewriteValues>> ClientSession::values_for
       needs_transaction_time = true;
     }
   }
-  const bool in_transaction = predicted_status_ == 'T';
+  const bool in_transaction = predicted_status_ == protocol::TxnStatus::in_transaction;
   if (needs_transaction_time && in_transaction && !transaction_timestamp_ &&
       transaction_timestamp_request_) {
     // Asked for right after the BEGIN (request_transaction_timestamp): usually here already.
@@ -406,7 +405,7 @@ void ClientSession::track_rewritten_statements(const protocol::Frame& frame) {
   if (frame.type == protocol::frontend::kDescribe) {
     auto describe = protocol::parse_describe(frame.payload);
     if (!describe || describe->first != 'S') return;
-    ParameterTrim trim{primary_units_.empty() ? 0 : primary_units_.back().id, std::nullopt};
+    ParameterTrim trim{primary_leg_.newest_id(), std::nullopt};
     auto it = named_rewrites_.find(std::string(describe->second));
     if (it != named_rewrites_.end()) trim.keep = it->second.client_parameters;
     parameter_trims_.push_back(trim);
@@ -455,18 +454,14 @@ asio::awaitable<void> ClientSession::take_serialize_lock() {
 asio::awaitable<bool> ClientSession::release_serialize_locks() {
   // After the unit that ended the transaction: once it is done on the primary and on the
   // secondary, the next session's serialized write on these tables may start.
-  const UnitId last = primary_units_.empty() ? 0 : primary_units_.back().id;
+  const UnitId last = primary_leg_.newest_id();
   if (!primary_out_.empty()) {
     if (co_await primary_->stream().write_all(primary_out_)) co_return false;
     primary_out_.clear();
     unit_start_ = 0;
   }
   const auto deadline = Clock::now() + config_->config.limits.secondary_timeout;
-  auto pending = [&] {
-    return std::any_of(primary_units_.begin(), primary_units_.end(),
-                       [&](const PrimaryUnit& unit) { return unit.id == last; });
-  };
-  while (last != 0 && pending() && !primary_gone_ && Clock::now() < deadline) {
+  while (last != 0 && primary_leg_.pending(last) && !primary_gone_ && Clock::now() < deadline) {
     primary_progress_->expires_at(deadline);
     co_await primary_progress_->async_wait(use_tuple);
   }
@@ -483,8 +478,8 @@ asio::awaitable<bool> ClientSession::release_serialize_locks() {
   PrimaryUnit unlock;
   unlock.id = next_unit_++;
   unlock.sent = Clock::now();
-  unlock.swallow = true;
-  primary_units_.push_back(std::move(unlock));
+  unlock.origin = UnitOrigin::serialize_unlock;
+  primary_leg_.append(std::move(unlock));
   std::string bytes;
   protocol::append_query(bytes, sql);
   co_return !co_await primary_->stream().write_all(bytes);

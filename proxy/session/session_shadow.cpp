@@ -51,7 +51,8 @@ bool ClientSession::shadow_eligible(const routing::UnitFacts& facts,
                                     const routing::MirrorDecision& decision, std::string& table) {
   // Only reads outside a transaction: inside one, the secondary could not
   // see the same snapshot (nor the transaction's own uncommitted writes).
-  if (decision.mode != routing::MirrorMode::none || predicted_status_ != 'I') return false;
+  if (decision.mode != routing::MirrorMode::none || predicted_status_ != protocol::TxnStatus::idle)
+    return false;
   if (facts.parse_failed || facts.has_function_call || facts.changes_statement_state ||
       facts.statements.empty()) {
     return false;
@@ -115,10 +116,10 @@ void ClientSession::start_shadow(PrimaryUnit& unit, const routing::UnitFacts& fa
     PrimaryUnit rerun;
     rerun.id = next_unit_++;
     rerun.sent = Clock::now();
-    rerun.swallow = true;
+    rerun.origin = UnitOrigin::shadow_rerun;
     rerun.capture = read.secondary;
     rerun.shadow_of = unit.id;
-    primary_units_.push_back(std::move(rerun));
+    primary_leg_.append(std::move(rerun));
     primary_out_.append(shadow_aa_bytes_);
   } else {
     secondary_->enqueue_shadow(unit.id, secondary_unit_bytes_, read.secondary);

@@ -1,0 +1,138 @@
+// The end of a client unit on the primary (its ReadyForQuery): the primary's metrics, the
+// journal's capture, what the secondary gets of the unit (routing/unit_settlement.hpp), the
+// comparison of the two stores' outcomes, and under sync the wait for the secondary before the
+// client hears ReadyForQuery (routing/sync_wait.hpp).
+
+#include <spdlog/spdlog.h>
+
+#include "proxy/session/client_session.hpp"
+#include "proxy/session/relay_support.hpp"
+#include "routing/sync_wait.hpp"
+#include "routing/unit_settlement.hpp"
+
+namespace pgdual::proxy {
+
+namespace asio = boost::asio;
+using protocol::TxnStatus;
+
+asio::awaitable<void> ClientSession::finish_primary_unit(TxnStatus status) {
+  auto unit = take_finished_unit(status);
+  if (capturing_ && status == TxnStatus::idle && unit.id >= open_capture_.first_unit &&
+      !unit.mirrored()) {
+    // Journaled, or nothing reached the secondary: settled now. (A mirrored unit is settled
+    // further down, after the secondary had its chance.)
+    const bool committed = routing::transaction_committed(unit.error, unit.command_tags);
+    co_await end_capture(unit, committed);
+  }
+  if (!unit.mirrored()) {
+    if (status == TxnStatus::idle) transaction_write_tables_.clear();
+    co_return;
+  }
+  co_await settle_mirrored_unit(unit, status);
+  const UnitId id = unit.id;
+  compare_or_await_secondary(std::move(unit), status);
+  co_await wait_secondary_before_ready(id, status);
+  co_await wait_journal_appends();  // what failed (or, under async, what it wrote) is durable first
+  report_secondary_depth();
+  co_await report_secondary_rejection(id);
+  if (status == TxnStatus::idle) {
+    transaction_write_tables_.clear();
+    transaction_secondary_error_.reset();
+  }
+}
+
+PrimaryUnit ClientSession::take_finished_unit(TxnStatus status) {
+  auto& metrics = runtime_.metrics();
+  auto unit = primary_leg_.finish_oldest(status);
+  primary_progress_->cancel();  // wakes release_serialize_locks
+  const double primary_seconds = seconds_since(unit.sent);
+  metrics.backend(primary_->role()).query_duration->Observe(primary_seconds);
+  if (primary_leg_.empty()) predicted_status_ = status;
+
+  if (status == TxnStatus::idle && transaction_had_ddl_) {
+    // Committed (or rolled back) DDL: functions and tables may have changed.
+    transaction_had_ddl_ = false;
+    runtime_.catalogs().mark_stale(catalog_key());
+  }
+  if (unit.capture) on_shadow_side_done(unit.id, true, primary_seconds);
+  if (unit.is_write) {
+    auto& primary_metrics = metrics.backend(primary_->role());
+    (unit.error ? primary_metrics.writes_error : primary_metrics.writes_ok)->Increment();
+    primary_metrics.write_duration->Observe(primary_seconds);
+  }
+  return unit;
+}
+
+asio::awaitable<void> ClientSession::settle_mirrored_unit(const PrimaryUnit& unit,
+                                                          TxnStatus status) {
+  if (capturing_ && status == TxnStatus::idle && unit.id >= open_capture_.first_unit) {
+    // Into unconfirmed_ until the secondary answers. Before the flush below: the secondary's
+    // answer can arrive while the flush is suspended, and must find it there.
+    const bool committed = routing::transaction_committed(unit.error, unit.command_tags);
+    co_await end_capture(unit, committed);
+  }
+  if (secondary_usable()) {
+    // The secondary follows only what the primary accepted (invariants 5, 7).
+    const auto settlement = routing::settle_unit(unit.error, unit.decision, unit.command_tags);
+    if (settlement == routing::Settlement::drop) {
+      secondary_->resolve(unit.id, EntryPurpose::body, std::nullopt);
+    } else if (settlement == routing::Settlement::rollback_instead) {
+      secondary_->resolve(unit.id, EntryPurpose::body, protocol::query_message("ROLLBACK"));
+    } else {
+      secondary_->resolve_keep(unit.id, EntryPurpose::body);
+    }
+    co_await secondary_->flush();
+  }
+  if (unit.error && status == TxnStatus::idle && unit.decision.ends_transaction) {
+    // A string like "BEGIN; ...; COMMIT; <fails>" committed part of itself.
+    record_unmirrored_write("partially committed multi-statement string", unit.text, unit.tables,
+                            "");
+  }
+}
+
+void ClientSession::compare_or_await_secondary(PrimaryUnit unit, TxnStatus status) {
+  PrimaryOutcome outcome{unit.error, status, std::move(unit.command_tags), std::move(unit.tables),
+                         std::move(unit.text)};
+  if (unit.error) {
+    // Nothing went to the secondary: nothing to compare.
+  } else if (unit.secondary) {
+    compare(outcome, *unit.secondary);
+    resolve_unconfirmed(unit.id);
+  } else {
+    awaiting_secondary_.emplace(unit.id, std::move(outcome));
+  }
+}
+
+asio::awaitable<void> ClientSession::wait_secondary_before_ready(UnitId unit, TxnStatus status) {
+  // Called for a mirrored unit only.
+  if (!routing::ready_for_query_waits(config_->config.migration.strategy, true, status,
+                                      secondary_usable())) {
+    co_return;
+  }
+  const bool in_time =
+      co_await secondary_->wait_through(unit, config_->config.limits.secondary_timeout);
+  if (!in_time) {
+    spdlog::warn("secondary did not answer within {} ms: detaching it from this session",
+                 config_->config.limits.secondary_timeout.count());
+    secondary_->mark_broken("timeout");
+    on_secondary_broken();
+  }
+}
+
+asio::awaitable<void> ClientSession::report_secondary_rejection(UnitId unit) {
+  auto rejected = secondary_rejections_.find(unit);
+  if (rejected == secondary_rejections_.end()) co_return;
+  // on_secondary_failure: fail, outside a transaction: the primary has
+  // committed already; the client learns that the stores now differ.
+  auto error = rejected->second;
+  secondary_rejections_.erase(rejected);
+  error.severity = "ERROR";
+  error.message =
+      "pgdual: the write was applied on the primary but the secondary database rejected it: " +
+      error.message;
+  std::string bytes;
+  protocol::append_error_response(bytes, error);
+  co_await client_.write_all(bytes);
+}
+
+}  // namespace pgdual::proxy

@@ -1,0 +1,24 @@
+#include "routing/unit_settlement.hpp"
+
+namespace pgdual::routing {
+
+namespace {
+
+bool answered_rollback(const std::vector<std::string>& command_tags) {
+  return !command_tags.empty() && command_tags.back() == "ROLLBACK";
+}
+
+}  // namespace
+
+Settlement settle_unit(bool primary_error, const MirrorDecision& decision,
+                       const std::vector<std::string>& command_tags) {
+  if (primary_error) return Settlement::drop;
+  if (decision.is_commit && answered_rollback(command_tags)) return Settlement::rollback_instead;
+  return Settlement::release;
+}
+
+bool transaction_committed(bool primary_error, const std::vector<std::string>& command_tags) {
+  return !primary_error && !answered_rollback(command_tags);
+}
+
+}  // namespace pgdual::routing

@@ -377,7 +377,7 @@ TEST_CASE("secondary leg: wait_through times out while the secondary does not an
   });
 }
 
-TEST_CASE("secondary leg: wait_through a held entry times out; dropping it wakes the waiter") {
+TEST_CASE("secondary leg: wait_through a held entry times out, dropping it wakes the waiter") {
   Harness h;
   h.run([&]() -> asio::awaitable<void> {
     h.leg->enqueue(7, EntryPurpose::body, query("held"), false);
@@ -400,7 +400,7 @@ TEST_CASE("secondary leg: wait_through a held entry times out; dropping it wakes
   });
 }
 
-TEST_CASE("secondary leg: an error is reported with its fields; a failed control entry too") {
+TEST_CASE("secondary leg: an error is reported with its fields, a failed control entry too") {
   Harness h;
   h.run([&]() -> asio::awaitable<void> {
     h.leg->enqueue(1, EntryPurpose::body, query("FAIL body"), true);

@@ -234,7 +234,7 @@ TEST_CASE("unit builder: an extended batch is one unit up to Sync") {
   CHECK_FALSE(f.builder.facts().changes_statement_state);
 }
 
-TEST_CASE("unit builder: Parse alone executes nothing; each Execute adds its statement") {
+TEST_CASE("unit builder: Parse alone executes nothing, each Execute adds its statement") {
   Fixture f;
   CHECK(feed_one(f.builder, parse("ins", "INSERT INTO t VALUES ($1)")) == FrameRole::part);
   CHECK(f.builder.facts().statements.empty());
@@ -429,7 +429,7 @@ TEST_CASE("unit builder: session_state_replay prepares the named statements, the
                                                 sync_message());
 }
 
-TEST_CASE("unit builder: a re-Parse of a name replays the newest text; Close drops it") {
+TEST_CASE("unit builder: a re-Parse of a name replays the newest text, Close drops it") {
   Fixture f;
   feed(f.builder, parse("s", "SELECT 1") + sync_message());
   feed(f.builder, close_message('S', "s") + parse("s", "SELECT 2") + sync_message());

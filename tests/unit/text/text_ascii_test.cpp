@@ -54,7 +54,7 @@ TEST_CASE("ascii_lower(string): folds ASCII, keeps bytes outside it") {
   CHECK(lowered == std::string("a\0b", 3));
 }
 
-TEST_CASE("ascii_lower(string) returns a copy; the input is unchanged") {
+TEST_CASE("ascii_lower(string) returns a copy, the input is unchanged") {
   const std::string original = "MiXeD";
   const std::string lowered = ascii_lower(std::string_view(original));
   CHECK(lowered == "mixed");

@@ -113,7 +113,7 @@ class JournalService {
 
   // ---- operators, rollback checks
   struct Status {
-    bool known = false;       // false until the first look at every known database
+    bool known = false;       // false until every database known now has been counted
     std::size_t records = 0;  // pending entries, all instances
     std::uint64_t bytes = 0;
     double oldest_age_seconds = 0;  // 0 when empty

@@ -47,8 +47,30 @@ void JournalRelay::stop() {
 }
 
 JournalService::Status JournalRelay::status() const {
-  std::lock_guard lock(status_mutex_);
-  return status_;
+  JournalService::Status status;
+  {
+    std::lock_guard lock(status_mutex_);
+    status = status_;
+  }
+  // `known` means: every database known *now* has been counted. A pass counts the databases
+  // known when it starts; one noted later (note_database, append, or a reload that adds to
+  // migration.journal.databases) may hold entries of an earlier run that no pass has seen. The
+  // first pass after start() can run before the first note_database() and then counts nothing,
+  // completely: without this check that empty pass left `known` true with 0 records for good,
+  // even with the primary unreachable, and a cutover (Server::primary_switch_refusal) could pass
+  // before the relay had ever reached the journal. mark_looked() runs before status_ is set,
+  // so a `known` read above is never ahead of looked_at().
+  if (status.known && context_.store == config::JournalStore::table) {
+    if (auto settings = context_.config()) {
+      for (const auto& database : context_.known_databases(settings->migration.journal)) {
+        if (!context_.looked_at(database)) {
+          status.known = false;
+          break;
+        }
+      }
+    }
+  }
+  return status;
 }
 
 void JournalRelay::run() {

@@ -170,7 +170,7 @@ TEST_CASE("random bodies with a valid checksum never crash the decoder") {
   }
 }
 
-TEST_CASE("format version 2 carries database and marker; version 1 is refused") {
+TEST_CASE("format version 2 carries database and marker, version 1 is refused") {
   JournalRecord record = sample_record();
   auto decoded = decode(encode(record));
   REQUIRE(decoded);

@@ -11,7 +11,7 @@
 
 using pgdual::proxy::JournalGate;
 
-TEST_CASE("closed at first; a zero count keeps it closed") {
+TEST_CASE("closed at first, a zero count keeps it closed") {
   JournalGate gate;
   CHECK_FALSE(gate.active());
   CHECK_FALSE(gate.finish_count(gate.begin_count(), 0));

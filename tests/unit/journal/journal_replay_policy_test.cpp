@@ -1,6 +1,7 @@
 // Tests of the replayer's pure decisions: backoff bounds and growth, SQLSTATE
 // classification with the configurable extra list, the dead-letter decision,
-// and the idempotency SQL with its quoting.
+// and the idempotency SQL with its quoting (quote_identifier/quote_literal
+// themselves: tests/unit/text/text_sql_quote_test.cpp).
 
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -8,7 +9,6 @@
 #include <string>
 
 #include "journal/relay/replay_policy.hpp"
-#include "text/sql_quote.hpp"
 
 using namespace pgdual::proxy::replay;
 using std::chrono::milliseconds;
@@ -84,16 +84,6 @@ TEST_CASE("dead-letter decision: permanent after max_attempts, retryable never")
   CHECK(decide("08006", 3, policy) == Decision::dead_letter);
   policy.max_attempts = 0;  // treated as 1
   CHECK(decide("23505", 1, policy) == Decision::dead_letter);
-}
-
-TEST_CASE("identifier and literal quoting") {
-  CHECK(pgdual::text::quote_identifier("pgdual") == R"("pgdual")");
-  CHECK(pgdual::text::quote_identifier(R"(we"ird)") == R"("we""ird")");
-  CHECK(pgdual::text::quote_literal("pod-1") == "'pod-1'");
-  CHECK(pgdual::text::quote_literal("o'brien") == "'o''brien'");
-  CHECK(pgdual::text::quote_literal(R"(a\b'c)") == R"(E'a\\b''c')");
-  CHECK(pgdual::text::quote_literal(std::string("a\0b", 3)) == "'ab'");
-  CHECK(pgdual::text::quote_identifier(std::string("x\0y", 3)) == R"("xy")");
 }
 
 TEST_CASE("idempotency SQL") {

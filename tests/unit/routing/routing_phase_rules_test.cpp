@@ -52,7 +52,7 @@ TEST_CASE("table names are normalised as PostgreSQL folds them") {
   CHECK(normalize_table_name("\"Sales\".orders") == "Sales.orders");
 }
 
-TEST_CASE("writes follow the primary; reads outside transactions stay on it") {
+TEST_CASE("writes follow the primary, reads outside transactions stay on it") {
   MigrationConfig migration;
   migration.phase = Phase::dual_write;
   CHECK(decide_mirror(Unit("SELECT * FROM t").facts, 'I', migration, Phase::dual_write).mode ==

@@ -1,6 +1,7 @@
 #include "proxy/backend/primary_leg.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 namespace pgdual::proxy {
 
@@ -13,7 +14,7 @@ PrimaryUnit& PrimaryLeg::open_unit(UnitId id) {
 }
 
 void PrimaryLeg::insert_before_newest(PrimaryUnit unit) {
-  units_.insert(units_.end() - 1, std::move(unit));
+  units_.insert(std::prev(units_.end()), std::move(unit));
 }
 
 void PrimaryLeg::append(PrimaryUnit unit) { units_.push_back(std::move(unit)); }

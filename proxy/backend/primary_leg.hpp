@@ -4,7 +4,7 @@
 // Every reply belongs to the oldest unit; the unit ends with its ReadyForQuery. The session
 // writes the bytes; the leg only keeps the boundaries, so it holds no socket.
 
-#include <deque>
+#include <list>
 
 #include "protocol/constants.hpp"
 #include "proxy/backend/primary_unit.hpp"
@@ -31,7 +31,7 @@ class PrimaryLeg {
   // Still waiting for the primary's ReadyForQuery.
   bool pending(UnitId id) const;
   PrimaryUnit* find(UnitId id);
-  const std::deque<PrimaryUnit>& units() const { return units_; }
+  const std::list<PrimaryUnit>& units() const { return units_; }
 
   // The primary's ReadyForQuery ended pgdual's own oldest unit.
   void drop_oldest() { units_.pop_front(); }
@@ -44,7 +44,10 @@ class PrimaryLeg {
   bool idle() const { return status_ == protocol::TxnStatus::idle && units_.empty(); }
 
  private:
-  std::deque<PrimaryUnit> units_;
+  // A list, not a deque: pump_primary holds a reference to the oldest unit across suspensions,
+  // and insert_before_newest inserts in the middle, which would invalidate every reference into
+  // a deque.
+  std::list<PrimaryUnit> units_;
   protocol::TxnStatus status_ = protocol::TxnStatus::idle;
 };
 

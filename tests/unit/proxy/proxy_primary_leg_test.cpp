@@ -85,7 +85,7 @@ TEST_CASE("a unit is pending until its ReadyForQuery, and can be found by id") {
   CHECK(leg.find(7) == nullptr);
 }
 
-TEST_CASE("only the client's units reach the client; journal INSERTs are told apart") {
+TEST_CASE("only the client's units reach the client, journal INSERTs are told apart") {
   CHECK_FALSE(swallowed(UnitOrigin::client));
   CHECK_FALSE(swallowed(UnitOrigin::client_wrapped));
   for (auto origin :

@@ -156,68 +156,75 @@ boost::asio::awaitable<bool> BackendConnection::startup(const StartupParameters&
 boost::asio::awaitable<bool> BackendConnection::answer_authentication(
     const protocol::AuthenticationRequest& request, BackendFailure& failure) {
   std::string reply;
-  const std::string& password = config_.password;
-  switch (request.code) {
-    case 0:  // AuthenticationOk
-      co_return true;
-    case 3:  // cleartext; libpq sends it unless the connection forbids it
-      protocol::append_password(reply, password);
-      break;
-    case 5: {  // md5 with a 4-byte salt
-      if (request.data.size() != 4) {
-        failure.reason = "malformed md5 salt from server";
-        co_return false;
-      }
-      std::span<const std::uint8_t, 4> salt(request.data.data(), 4);
-      protocol::append_password(reply,
-                                protocol::md5_password_response(config_.user, password, salt));
-      break;
-    }
-    case 10: {  // SASL: mechanisms as a list of C strings
-      std::string_view mechanisms(reinterpret_cast<const char*>(request.data.data()),
-                                  request.data.size());
-      if (mechanisms.find("SCRAM-SHA-256") == std::string_view::npos) {
-        failure.reason = "server offers no supported SASL mechanism";
-        co_return false;
-      }
-      scram_ = std::make_shared<ScramState>(password);
-      protocol::append_sasl_initial_response(reply, "SCRAM-SHA-256",
-                                             scram_->exchange.client_first());
-      break;
-    }
-    case 11: {  // SASL continue
-      std::string error;
-      std::string_view server_first(reinterpret_cast<const char*>(request.data.data()),
-                                    request.data.size());
-      auto client_final =
-          scram_ ? scram_->exchange.on_server_first(server_first, error) : std::nullopt;
-      if (!client_final) {
-        failure.reason = "SCRAM exchange with server failed: " + error;
-        co_return false;
-      }
-      protocol::append_sasl_response(reply, *client_final);
-      break;
-    }
-    case 12: {  // SASL final: prove the server knew the password too
-      std::string error;
-      std::string_view server_final(reinterpret_cast<const char*>(request.data.data()),
-                                    request.data.size());
-      if (!scram_ || !scram_->exchange.verify_server_final(server_final, error)) {
-        failure.reason = "server's SCRAM signature is invalid: " + error;
-        co_return false;
-      }
-      co_return true;
-    }
-    default:
-      failure.reason = "unsupported authentication method " + std::to_string(request.code) +
-                       " requested by server";
-      co_return false;
-  }
-  if (auto ec = co_await stream_.write_all(reply)) {
+  const AuthStep step = authentication_reply(request, failure, reply);
+  if (step != AuthStep::send_reply) co_return step == AuthStep::authenticated;
+  const auto ec = co_await stream_.write_all(reply);
+  if (ec) {
     failure.reason = "could not send authentication response: " + ec.message();
     co_return false;
   }
   co_return true;
+}
+
+BackendConnection::AuthStep BackendConnection::authentication_reply(
+    const protocol::AuthenticationRequest& request, BackendFailure& failure, std::string& reply) {
+  const std::string& password = config_.password;
+  switch (request.code) {
+    case 0:  // AuthenticationOk
+      return AuthStep::authenticated;
+    case 3:  // cleartext; libpq sends it unless the connection forbids it
+      protocol::append_password(reply, password);
+      return AuthStep::send_reply;
+    case 5: {  // md5 with a 4-byte salt
+      if (request.data.size() != 4) {
+        failure.reason = "malformed md5 salt from server";
+        return AuthStep::failed;
+      }
+      std::span<const std::uint8_t, 4> salt(request.data.data(), 4);
+      protocol::append_password(reply,
+                                protocol::md5_password_response(config_.user, password, salt));
+      return AuthStep::send_reply;
+    }
+    case 10:
+    case 11:
+    case 12:
+      return sasl_reply(request, failure, reply);
+    default:
+      failure.reason = "unsupported authentication method " + std::to_string(request.code) +
+                       " requested by server";
+      return AuthStep::failed;
+  }
+}
+
+BackendConnection::AuthStep BackendConnection::sasl_reply(
+    const protocol::AuthenticationRequest& request, BackendFailure& failure, std::string& reply) {
+  const std::string_view data(reinterpret_cast<const char*>(request.data.data()),
+                              request.data.size());
+  std::string error;
+  if (request.code == 10) {  // SASL: mechanisms as a list of C strings
+    if (data.find("SCRAM-SHA-256") == std::string_view::npos) {
+      failure.reason = "server offers no supported SASL mechanism";
+      return AuthStep::failed;
+    }
+    scram_ = std::make_shared<ScramState>(config_.password);
+    protocol::append_sasl_initial_response(reply, "SCRAM-SHA-256", scram_->exchange.client_first());
+    return AuthStep::send_reply;
+  }
+  if (request.code == 11) {  // SASL continue
+    auto client_final = scram_ ? scram_->exchange.on_server_first(data, error) : std::nullopt;
+    if (!client_final) {
+      failure.reason = "SCRAM exchange with server failed: " + error;
+      return AuthStep::failed;
+    }
+    protocol::append_sasl_response(reply, *client_final);
+    return AuthStep::send_reply;
+  }
+  // SASL final: prove the server knew the password too
+  if (!scram_ || !scram_->exchange.verify_server_final(data, error)) {
+    failure.reason = "server's SCRAM signature is invalid: " + error;
+    return AuthStep::failed;
+  }
+  return AuthStep::authenticated;
 }
 
 }  // namespace pgdual::proxy

@@ -57,6 +57,13 @@ class BackendConnection {
                                        BackendFailure& failure);
   boost::asio::awaitable<bool> answer_authentication(const protocol::AuthenticationRequest& request,
                                                      BackendFailure& failure);
+  // What answers one authentication request, decided without I/O: a reply to send, done, or a
+  // failure (reason in `failure`).
+  enum class AuthStep { send_reply, authenticated, failed };
+  AuthStep authentication_reply(const protocol::AuthenticationRequest& request,
+                                BackendFailure& failure, std::string& reply);
+  AuthStep sasl_reply(const protocol::AuthenticationRequest& request, BackendFailure& failure,
+                      std::string& reply);
 
   PgStream stream_;
   FrameReader reader_;

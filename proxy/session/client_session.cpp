@@ -68,6 +68,10 @@ void ClientSession::close_all() {
 
 void ClientSession::request_drain() {
   drain_requested_ = true;
+  // After the relay, the session only lets the secondary finish what the primary already did
+  // (bounded by secondary_timeout) and ends by itself: closing it now would cut that off, and
+  // an async write would reach the new store only at the next start, through the journal.
+  if (relay_done_) return;
   if (primary_ && idle()) {
     // Tell the client why, as PostgreSQL does on a fast shutdown, then close.
     auto self = shared_from_this();
@@ -116,6 +120,7 @@ asio::awaitable<void> ClientSession::run() {
   }
   co_await send_startup_reply();
   co_await relay();
+  relay_done_ = true;
   co_await let_secondary_finish();
   on_session_end();
   close_all();
@@ -305,72 +310,80 @@ asio::awaitable<bool> ClientSession::connect_backends() {
                startup_.parameter("application_name").value_or("")};
   phase_ = routing::session_phase(migration, identity_);
   roles_ = routing::roles_for(phase_, migration.keep_old_in_sync);
-  // The relay serves the journal of every database sessions write.
-  if (migration.journal.enabled && roles_.secondary &&
-      (runtime_.journal().note_database(identity_.database) || runtime_.journal().gate_active())) {
-    // A database (or a process) whose journal was not looked at yet: give the relay a moment
-    // to count this instance's entries, rather than journal every write until it has.
-    asio::steady_timer pause(co_await asio::this_coro::executor);
-    const auto until = Clock::now() + std::chrono::milliseconds(1000);
-    while (runtime_.journal().gate_active() && !runtime_.journal().looked_at(identity_.database) &&
-           Clock::now() < until) {
-      pause.expires_after(std::chrono::milliseconds(5));
-      co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
-    }
-  }
+  co_await wait_for_first_journal_look();
 
   BackendFailure failure;
   primary_ = co_await open_backend(roles_.primary, failure);
   if (!primary_) {
-    const char* name = roles_.primary == routing::Store::old_store ? "old" : "new";
-    if (failure.server_error) {
-      // The server's own words (no such database, role, ...) reach the client;
-      // a refused login is pgdual's credential, not the client's: say so.
-      auto error = *failure.server_error;
-      if (error.sqlstate.starts_with("28")) {
-        spdlog::warn("the {} database refused pgdual's login: {}", name, error.message);
-        error.message = std::string("pgdual could not log in to the ") + name +
-                        " database with its configured credentials: " + error.message;
-      }
-      co_await send_error(error);
-    } else {
-      spdlog::warn("{} database unavailable: {}", name, failure.reason);
-      {
-        const std::string message =
-            std::string("pgdual could not connect to the ") + name + " database: " + failure.reason;
-        co_await send_fatal("08006", message);
-      }
-    }
+    co_await report_primary_failure(failure);
     co_return false;
   }
-  // Under outbox the relay alone writes the secondary: sessions need no connection to it.
-  if (roles_.secondary && !(outbox() && config_->config.migration.journal.enabled)) {
-    BackendFailure secondary_failure;
-    auto secondary = co_await open_backend(*roles_.secondary, secondary_failure);
-    if (secondary) {
-      secondary_ = std::make_unique<SecondaryLeg>(std::move(secondary));
-    } else {
-      runtime_.metrics().secondary_failures(SecondaryFailure::connect).Increment();
-      const std::string reason = secondary_failure.server_error
-                                     ? secondary_failure.server_error->message
-                                     : secondary_failure.reason;
-      if (migration.on_secondary_failure == config::OnSecondaryFailure::fail) {
-        {
-          const std::string message =
-              "pgdual could not connect to the secondary database: " + reason;
-          co_await send_fatal("08006", message);
-        }
-        co_return false;
-      }
-      // continue: serve from the primary; writes are recorded until the
-      // secondary is back (retried at transaction boundaries).
-      spdlog::warn("secondary database unavailable, continuing on the primary alone: {}", reason);
-      secondary_backoff_ = std::chrono::milliseconds(1000);
-      next_secondary_attempt_ = Clock::now() + secondary_backoff_;
-    }
-  }
+  const bool secondary_ok = co_await connect_secondary_at_startup();
+  if (!secondary_ok) co_return false;
   co_await load_catalog();
   register_cancel_targets();
+  co_return true;
+}
+
+asio::awaitable<void> ClientSession::wait_for_first_journal_look() {
+  const auto& migration = config_->config.migration;
+  // The relay serves the journal of every database sessions write.
+  if (!migration.journal.enabled || !roles_.secondary) co_return;
+  const bool new_database = runtime_.journal().note_database(identity_.database);
+  if (!new_database && !runtime_.journal().gate_active()) co_return;
+  // A database (or a process) whose journal was not looked at yet: give the relay a moment to
+  // count this instance's entries, rather than journal every write until it has.
+  asio::steady_timer pause(co_await asio::this_coro::executor);
+  const auto until = Clock::now() + std::chrono::milliseconds(1000);
+  while (runtime_.journal().gate_active() && !runtime_.journal().looked_at(identity_.database) &&
+         Clock::now() < until) {
+    pause.expires_after(std::chrono::milliseconds(5));
+    co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
+asio::awaitable<void> ClientSession::report_primary_failure(const BackendFailure& failure) {
+  const char* name = roles_.primary == routing::Store::old_store ? "old" : "new";
+  if (failure.server_error) {
+    // The server's own words (no such database, role, ...) reach the client;
+    // a refused login is pgdual's credential, not the client's: say so.
+    auto error = *failure.server_error;
+    if (error.sqlstate.starts_with("28")) {
+      spdlog::warn("the {} database refused pgdual's login: {}", name, error.message);
+      error.message = std::string("pgdual could not log in to the ") + name +
+                      " database with its configured credentials: " + error.message;
+    }
+    co_await send_error(error);
+    co_return;
+  }
+  spdlog::warn("{} database unavailable: {}", name, failure.reason);
+  const std::string message =
+      std::string("pgdual could not connect to the ") + name + " database: " + failure.reason;
+  co_await send_fatal("08006", message);
+}
+
+asio::awaitable<bool> ClientSession::connect_secondary_at_startup() {
+  const auto& migration = config_->config.migration;
+  // Under outbox the relay alone writes the secondary: sessions need no connection to it.
+  if (!roles_.secondary || (outbox() && migration.journal.enabled)) co_return true;
+  BackendFailure failure;
+  auto secondary = co_await open_backend(*roles_.secondary, failure);
+  if (secondary) {
+    secondary_ = std::make_unique<SecondaryLeg>(std::move(secondary));
+    co_return true;
+  }
+  runtime_.metrics().secondary_failures(SecondaryFailure::connect).Increment();
+  const std::string reason = failure.server_error ? failure.server_error->message : failure.reason;
+  if (migration.on_secondary_failure == config::OnSecondaryFailure::fail) {
+    const std::string message = "pgdual could not connect to the secondary database: " + reason;
+    co_await send_fatal("08006", message);
+    co_return false;
+  }
+  // continue: serve from the primary; writes are recorded until the
+  // secondary is back (retried at transaction boundaries).
+  spdlog::warn("secondary database unavailable, continuing on the primary alone: {}", reason);
+  secondary_backoff_ = std::chrono::milliseconds(1000);
+  next_secondary_attempt_ = Clock::now() + secondary_backoff_;
   co_return true;
 }
 

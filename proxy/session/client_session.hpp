@@ -71,6 +71,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   boost::asio::awaitable<StartupOutcome> negotiate_startup();
   boost::asio::awaitable<void> handle_cancel_request(const protocol::StartupPacket& packet);
   boost::asio::awaitable<bool> connect_backends();
+  // connect_backends' steps: the relay's first count of a new database, the client's error when
+  // the primary cannot be reached, the secondary per on_secondary_failure (false: refused).
+  boost::asio::awaitable<void> wait_for_first_journal_look();
+  boost::asio::awaitable<void> report_primary_failure(const BackendFailure& failure);
+  boost::asio::awaitable<bool> connect_secondary_at_startup();
   boost::asio::awaitable<std::unique_ptr<BackendConnection>> open_backend(routing::Store store,
                                                                           BackendFailure& failure);
   boost::asio::awaitable<void> send_startup_reply();
@@ -314,6 +319,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::optional<std::int64_t> serialize_lock_wanted_;
   std::vector<std::int64_t> serialize_locks_;
   bool drain_requested_ = false;
+  bool relay_done_ = false;  // the client is gone; only the secondary's leftovers remain
   bool counted_ = false;
   // session_journal.cpp
   TransactionCapture open_capture_;

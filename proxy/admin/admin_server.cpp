@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "metrics/metrics.hpp"
+#include "proxy/net/use_tuple.hpp"
 
 namespace pgdual::proxy {
 
@@ -30,7 +31,6 @@ using boost::system::error_code;
 
 namespace {
 
-constexpr auto kToken = asio::as_tuple(asio::use_awaitable);
 // The Prometheus text exposition format, as scrapers expect it announced.
 constexpr std::string_view kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
 constexpr std::string_view kTextContentType = "text/plain; charset=utf-8";
@@ -173,11 +173,11 @@ asio::awaitable<error_code> write_response(beast::tcp_stream& stream, Response r
                                            bool head_only) {
   res.prepare_payload();
   if (!head_only) {
-    auto [ec, n] = co_await http::async_write(stream, res, kToken);
+    auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
     co_return ec;
   }
   http::response<http::empty_body> head{std::move(res.base())};
-  auto [ec, n] = co_await http::async_write(stream, head, kToken);
+  auto [ec, n] = co_await http::async_write(stream, head, use_tuple);
   co_return ec;
 }
 
@@ -203,7 +203,7 @@ asio::awaitable<void> serve_connection(std::shared_ptr<AdminServerState> state,
     parser.body_limit(AdminServer::kMaxBodyBytes);
     stream.expires_after(std::chrono::seconds(AdminServer::kRequestTimeoutSeconds));
 
-    auto [read_ec, read_bytes] = co_await http::async_read(stream, buffer, parser, kToken);
+    auto [read_ec, read_bytes] = co_await http::async_read(stream, buffer, parser, use_tuple);
     if (read_ec) {
       if (is_request_error(read_ec) && !state->stopped_) {
         auto res = make_response(status_for_request_error(read_ec), 11, kTextContentType,
@@ -231,13 +231,13 @@ asio::awaitable<void> serve_connection(std::shared_ptr<AdminServerState> state,
 
 asio::awaitable<void> accept_loop(std::shared_ptr<AdminServerState> state) {
   while (!state->stopped_) {
-    auto [ec, socket] = co_await state->acceptor_.async_accept(kToken);
+    auto [ec, socket] = co_await state->acceptor_.async_accept(use_tuple);
     if (state->stopped_ || ec == asio::error::operation_aborted) co_return;
     if (ec) {
       // E.g. out of file descriptors: pause rather than spin on the error.
       spdlog::warn("admin server: accept failed: {}", ec.message());
       asio::steady_timer pause(state->strand_, std::chrono::milliseconds(100));
-      co_await pause.async_wait(kToken);
+      co_await pause.async_wait(use_tuple);
       continue;
     }
     if (state->connections_.size() >= AdminServer::kMaxConnections) {

@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "metrics/metrics.hpp"
+#include "proxy/net/use_tuple.hpp"
 
 namespace pgdual::proxy {
 
@@ -25,8 +26,6 @@ using tcp = asio::ip::tcp;
 using boost::system::error_code;
 
 namespace {
-
-constexpr auto kToken = asio::as_tuple(asio::use_awaitable);
 
 struct Target {
   std::string host;
@@ -108,9 +107,9 @@ asio::awaitable<bool> probe_once(Target target) {
   // A named local: GCC 12 mishandles temporaries inside co_await expressions.
   const std::string port = std::to_string(target.port);
   auto [resolve_ec, endpoints] =
-      co_await attempt->resolver.async_resolve(target.host, port, kToken);
+      co_await attempt->resolver.async_resolve(target.host, port, use_tuple);
   if (resolve_ec || attempt->timed_out) co_return false;
-  auto [connect_ec, endpoint] = co_await asio::async_connect(attempt->socket, endpoints, kToken);
+  auto [connect_ec, endpoint] = co_await asio::async_connect(attempt->socket, endpoints, use_tuple);
   if (connect_ec || attempt->timed_out) co_return false;
   error_code ignored;
   attempt->socket.shutdown(tcp::socket::shutdown_both, ignored);
@@ -128,7 +127,7 @@ asio::awaitable<void> probe_loop(std::shared_ptr<BackendProbeState> state) {
     state->record(BackendRole::new_backend, targets[1], new_up);
 
     state->round_timer_.expires_after(BackendProbe::kInterval);
-    co_await state->round_timer_.async_wait(kToken);  // cancelled by set_targets() and stop()
+    co_await state->round_timer_.async_wait(use_tuple);  // cancelled by set_targets() and stop()
   }
 }
 

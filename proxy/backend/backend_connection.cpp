@@ -10,11 +10,11 @@
 #include "protocol/constants.hpp"
 #include "protocol/md5_auth.hpp"
 #include "protocol/scram.hpp"
+#include "proxy/net/use_tuple.hpp"
 
 namespace pgdual::proxy {
 
 namespace {
-constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
 // Backend replies during startup are small; a huge one means a confused peer.
 constexpr std::size_t kBackendStartupMaxMessage = 1 << 20;
 constexpr std::size_t kBackendMaxMessage = std::size_t(1) << 30;  // PostgreSQL's own limit

@@ -5,14 +5,11 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "protocol/constants.hpp"
+#include "proxy/net/use_tuple.hpp"
 
 namespace pgdual::proxy {
 
 namespace asio = boost::asio;
-
-namespace {
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-}
 
 SecondaryLeg::SecondaryLeg(std::unique_ptr<BackendConnection> connection)
     : connection_(std::move(connection)),

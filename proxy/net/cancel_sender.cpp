@@ -11,6 +11,7 @@
 #include <string>
 
 #include "protocol/messages.hpp"
+#include "proxy/net/use_tuple.hpp"
 
 namespace pgdual::proxy {
 
@@ -19,8 +20,6 @@ using asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;
 
 namespace {
-
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 asio::awaitable<CancelDelivery> cancel_and_wait_close(const CancelTarget& target) {
   auto executor = co_await asio::this_coro::executor;

@@ -8,10 +8,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "proxy/net/use_tuple.hpp"
+
 namespace pgdual::proxy {
 
 namespace {
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 // An ssl::stream needs a context even while it carries plain bytes; this one
 // is never used for a handshake.

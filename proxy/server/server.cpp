@@ -14,6 +14,7 @@
 
 #include "config/loader.hpp"
 #include "proxy/net/tls_contexts.hpp"
+#include "proxy/net/use_tuple.hpp"
 #include "proxy/server/logging.hpp"
 #include "proxy/session/client_session.hpp"
 #include "routing/phase_rules.hpp"
@@ -24,7 +25,6 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 namespace {
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr auto kConfigPollInterval = std::chrono::seconds(1);
 
 std::string read_file(const std::string& path) {

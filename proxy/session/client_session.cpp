@@ -14,15 +14,12 @@
 #include "protocol/constants.hpp"
 #include "proxy/auth/client_auth.hpp"
 #include "proxy/net/cancel_sender.hpp"
+#include "proxy/net/use_tuple.hpp"
 
 namespace pgdual::proxy {
 
 namespace asio = boost::asio;
 using namespace asio::experimental::awaitable_operators;
-
-namespace {
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-}  // namespace
 
 ClientSession::ClientSession(tcp::socket socket, Runtime& runtime)
     : client_(std::move(socket)),

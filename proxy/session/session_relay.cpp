@@ -13,6 +13,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "proxy/net/use_tuple.hpp"
 #include "proxy/session/classifier_context.hpp"
 #include "proxy/session/client_session.hpp"
 
@@ -20,10 +21,6 @@ namespace pgdual::proxy {
 
 namespace asio = boost::asio;
 using namespace asio::experimental::awaitable_operators;
-
-namespace {
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-}  // namespace
 
 asio::awaitable<void> ClientSession::relay() {
   auto& cache = worker_classification_cache(*config_);

@@ -13,6 +13,7 @@
 #include <charconv>
 
 #include "protocol/constants.hpp"
+#include "proxy/net/use_tuple.hpp"
 #include "proxy/session/client_session.hpp"
 #include "routing/rewrite/messages.hpp"
 #include "routing/rewrite/policy_error.hpp"
@@ -34,7 +35,6 @@ std::int64_t serialize_lock_key(const std::string& table) {
   return static_cast<std::int64_t>(hash);
 }
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr auto kPrimaryValuesTimeout = std::chrono::seconds(30);
 
 std::string join(const std::vector<std::string>& parts) {

@@ -12,6 +12,7 @@
 #include <random>
 
 #include "proxy/net/cancel_sender.hpp"
+#include "proxy/net/use_tuple.hpp"
 #include "proxy/server/logging.hpp"
 #include "proxy/session/client_session.hpp"
 #include "proxy/shadow/discrepancy_log.hpp"
@@ -24,7 +25,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr auto kCancelConfirmTimeout = std::chrono::milliseconds(2000);
 
 bool sampled(double rate) {

@@ -7,7 +7,7 @@
 #include "journal/relay/replay_policy.hpp"
 #include "journal/store/table_journal.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::journal {
 
 namespace {
 
@@ -166,17 +166,16 @@ bool JournalAppender::store_in_table(Task& task, bool last_try, std::string& err
     error = "primary unreachable: " + error;
     return false;
   }
-  const std::string sql = task.statement.empty()
-                              ? journal_table::insert_sql(context_.schema, task.record)
-                              : task.statement;
+  const std::string sql =
+      task.statement.empty() ? table::insert_sql(context_.schema, task.record) : task.statement;
   if (sql.empty()) {
     error = "the record is too large to encode";
     return false;
   }
   pg::Reply reply = pg::exec(link.get(), sql, cancelled);
   if (!reply.ok && missing_objects(reply.sqlstate)) {
-    pg::Reply ddl = pg::run_locked_ddl(link.get(), journal_table::ddl_lock_sql(context_.schema),
-                                       journal_table::ddl(context_.schema), cancelled);
+    pg::Reply ddl = pg::run_locked_ddl(link.get(), table::ddl_lock_sql(context_.schema),
+                                       table::ddl(context_.schema), cancelled);
     if (ddl.ok) reply = pg::exec(link.get(), sql, cancelled);
   }
   if (reply.ok) return true;
@@ -188,4 +187,4 @@ bool JournalAppender::store_in_table(Task& task, bool last_try, std::string& err
   return false;
 }
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::journal

@@ -17,7 +17,7 @@
 #include "journal/context.hpp"
 #include "libpq/connection.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::journal {
 
 class JournalAppender {
  public:
@@ -57,4 +57,4 @@ class JournalAppender {
   std::map<std::string, pg::Link> links_;  // by database; appender thread only
 };
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::journal

@@ -3,7 +3,7 @@
 #include "libpq/conninfo.hpp"
 #include "routing/phase_rules.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::journal {
 
 std::optional<StoreTarget> store_target(const config::Config& settings, const std::string& database,
                                         bool primary, std::string_view application_name) {
@@ -15,7 +15,8 @@ std::optional<StoreTarget> store_target(const config::Config& settings, const st
   const auto& backend =
       *store == routing::Store::old_store ? config.old_backend : config.new_backend;
   StoreTarget target;
-  target.conninfo = libpq_conninfo(backend, backend.dbname.value_or(database), application_name);
+  target.conninfo =
+      pg::libpq_conninfo(backend, backend.dbname.value_or(database), application_name);
   target.connect_timeout = backend.connect_timeout;
   return target;
 }
@@ -69,4 +70,4 @@ void JournalContext::wait_for_wake(std::chrono::milliseconds timeout) {
   wake_ = false;
 }
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::journal

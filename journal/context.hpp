@@ -21,7 +21,7 @@
 #include "journal/store/file_journal.hpp"
 #include "metrics/journal_metrics.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::journal {
 
 inline constexpr std::string_view kRelayApplicationName = "pgdual journal relay";
 inline constexpr std::string_view kAppenderApplicationName = "pgdual journal";
@@ -39,10 +39,10 @@ std::optional<StoreTarget> store_target(const config::Config& settings, const st
                                         bool primary, std::string_view application_name);
 
 struct JournalContext {
-  JournalContext(JournalMetrics& metrics_in, JournalService::ConfigSource config_in)
+  JournalContext(metrics::JournalMetrics& metrics_in, JournalService::ConfigSource config_in)
       : metrics(metrics_in), config(std::move(config_in)) {}
 
-  JournalMetrics& metrics;
+  metrics::JournalMetrics& metrics;
   const JournalService::ConfigSource config;
   JournalGate gate;
 
@@ -83,4 +83,4 @@ struct JournalContext {
   std::set<std::string> looked_;
 };
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::journal

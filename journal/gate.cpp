@@ -1,6 +1,6 @@
 #include "journal/gate.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::journal {
 
 bool JournalGate::active() const {
   std::lock_guard lock(mutex_);
@@ -63,4 +63,4 @@ std::uint64_t JournalGate::in_flight() const {
   return in_flight_;
 }
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::journal

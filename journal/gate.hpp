@@ -26,7 +26,7 @@
 #include <cstdint>
 #include <mutex>
 
-namespace pgdual::proxy {
+namespace pgdual::journal {
 
 class JournalGate {
  public:
@@ -63,4 +63,4 @@ class JournalGate {
   std::uint64_t epoch_ = 0;
 };
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::journal

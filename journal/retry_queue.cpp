@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-namespace pgdual::proxy {
+namespace pgdual::journal {
 
 void RetryQueue::push(FailedTransaction failed) {
   std::lock_guard lock(mutex_);
@@ -35,4 +35,4 @@ std::vector<std::string> RetryQueue::tables_needing_reconciliation() const {
   return tables_;
 }
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::journal

@@ -14,7 +14,7 @@
 
 #include "metrics/metrics.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::journal {
 
 struct FailedTransaction {
   std::chrono::system_clock::time_point when;
@@ -27,7 +27,8 @@ struct FailedTransaction {
 
 class RetryQueue {
  public:
-  RetryQueue(Metrics& metrics, std::size_t capacity) : metrics_(metrics), capacity_(capacity) {}
+  RetryQueue(metrics::Metrics& metrics, std::size_t capacity)
+      : metrics_(metrics), capacity_(capacity) {}
 
   void push(FailedTransaction failed);
   std::size_t depth() const;
@@ -35,7 +36,7 @@ class RetryQueue {
   std::vector<std::string> tables_needing_reconciliation() const;
 
  private:
-  Metrics& metrics_;
+  metrics::Metrics& metrics_;
   std::size_t capacity_;
   mutable std::mutex mutex_;
   std::deque<FailedTransaction> entries_;
@@ -43,4 +44,4 @@ class RetryQueue {
   std::uint64_t evicted_ = 0;
 };
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::journal

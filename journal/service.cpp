@@ -16,7 +16,7 @@
 #include "journal/store/table_journal.hpp"
 #include "metrics/metrics.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::journal {
 
 namespace {
 
@@ -33,7 +33,7 @@ constexpr auto kStopGrace = std::chrono::milliseconds(1500);
 }  // namespace
 
 struct JournalService::Impl {
-  Impl(Metrics& metrics, ConfigSource config)
+  Impl(metrics::Metrics& metrics, ConfigSource config)
       : context(metrics.journal(), std::move(config)), appender(context), relay(context) {}
 
   JournalContext context;
@@ -52,7 +52,7 @@ struct JournalService::Impl {
   }
 };
 
-JournalService::JournalService(Metrics& metrics, ConfigSource config)
+JournalService::JournalService(metrics::Metrics& metrics, ConfigSource config)
     : impl_(std::make_unique<Impl>(metrics, std::move(config))) {
   auto& context = impl_->context;
   auto settings = context.config();
@@ -115,7 +115,7 @@ void JournalService::stop(bool clean) {
     if (settings) {
       for (const auto& database : context.known_databases(settings->migration.journal)) {
         impl_->appender.push_statement(
-            database, journal_table::instance_stop_sql(context.schema, context.instance), nullptr);
+            database, table::instance_stop_sql(context.schema, context.instance), nullptr);
       }
     }
   }
@@ -149,10 +149,10 @@ void JournalService::append(std::string database, JournalRecord record, AppendDo
 }
 
 std::string JournalService::insert_sql(const JournalRecord& record) const {
-  if (!record.instance.empty()) return journal_table::insert_sql(impl_->context.schema, record);
+  if (!record.instance.empty()) return table::insert_sql(impl_->context.schema, record);
   JournalRecord copy = record;
   copy.instance = impl_->context.instance;
-  return journal_table::insert_sql(impl_->context.schema, copy);
+  return table::insert_sql(impl_->context.schema, copy);
 }
 
 void JournalService::note_appended(const std::string& database) {
@@ -177,15 +177,15 @@ bool JournalService::looked_at(const std::string& database) const {
 
 JournalService::Status JournalService::status() const { return impl_->relay.status(); }
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::journal
 
-namespace pgdual::proxy {
+namespace pgdual::journal {
 
 std::string JournalService::schema_sql() const {
   // Serialised with the relay's and the appender's own DDL by the same advisory lock.
   const auto& schema = impl_->context.schema;
-  std::string sql = "BEGIN; " + journal_table::ddl_lock_sql(schema) + "; ";
-  for (const auto& statement : journal_table::ddl(schema)) sql += statement + "; ";
+  std::string sql = "BEGIN; " + table::ddl_lock_sql(schema) + "; ";
+  for (const auto& statement : table::ddl(schema)) sql += statement + "; ";
   sql += "COMMIT";
   return sql;
 }
@@ -200,9 +200,9 @@ void JournalService::note_schema_ready(const std::string& key) {
   impl_->schema_ready.insert(key);
 }
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::journal
 
-namespace pgdual::proxy {
+namespace pgdual::journal {
 
 bool JournalService::announce_async_tables(const std::string& database,
                                            const std::vector<std::string>& tables,
@@ -221,8 +221,7 @@ bool JournalService::announce_async_tables(const std::string& database,
   Impl* impl = impl_.get();
   impl_->appender.push_statement(
       database,
-      journal_table::instance_async_tables_sql(impl_->context.schema, impl_->context.instance,
-                                               fresh),
+      table::instance_async_tables_sql(impl_->context.schema, impl_->context.instance, fresh),
       [impl, database, fresh, done = std::move(done)](bool ok, const std::string& error) {
         if (ok) {
           std::lock_guard lock(impl->ready_mutex);
@@ -233,4 +232,4 @@ bool JournalService::announce_async_tables(const std::string& database,
   return false;
 }
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::journal

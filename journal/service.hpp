@@ -46,9 +46,11 @@
 #include "config/config.hpp"
 #include "journal/record/record.hpp"
 
-namespace pgdual::proxy {
-
+namespace pgdual::metrics {
 class Metrics;
+}
+
+namespace pgdual::journal {
 
 class JournalService {
  public:
@@ -57,7 +59,7 @@ class JournalService {
   // tables for reconciliation).
   using AppendDone = std::function<void(bool ok, const std::string& error)>;
 
-  JournalService(Metrics& metrics, ConfigSource config);
+  JournalService(metrics::Metrics& metrics, ConfigSource config);
   ~JournalService();  // stop()
   JournalService(const JournalService&) = delete;
   JournalService& operator=(const JournalService&) = delete;
@@ -127,4 +129,4 @@ class JournalService {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::journal

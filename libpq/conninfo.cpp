@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace pgdual::proxy {
+namespace pgdual::pg {
 
 void append_conninfo_keyword(std::string& conninfo, std::string_view keyword,
                              std::string_view value) {
@@ -37,4 +37,4 @@ std::string libpq_conninfo(const config::BackendConfig& backend, const std::stri
   return conninfo;
 }
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::pg

@@ -8,7 +8,7 @@
 
 #include "config/config.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::pg {
 
 // host, port, user, password, dbname, ssl*, connect_timeout (whole seconds,
 // at least 1) and application_name; empty values are left out.
@@ -19,4 +19,4 @@ std::string libpq_conninfo(const config::BackendConfig& backend, const std::stri
 void append_conninfo_keyword(std::string& conninfo, std::string_view keyword,
                              std::string_view value);
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::pg

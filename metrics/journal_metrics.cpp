@@ -1,6 +1,6 @@
 #include "metrics/journal_metrics.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::metrics {
 
 namespace {
 
@@ -97,4 +97,4 @@ void JournalMetrics::count_reconciliation(const std::vector<std::string>& tables
   }
 }
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::metrics

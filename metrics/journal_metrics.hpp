@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-namespace pgdual::proxy {
+namespace pgdual::metrics {
 
 class JournalMetrics {
  public:
@@ -74,4 +74,4 @@ class JournalMetrics {
   std::map<std::string, prometheus::Counter*, std::less<>> by_table_;
 };
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::metrics

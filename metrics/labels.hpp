@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace pgdual::proxy {
+namespace pgdual::metrics {
 
 // Which PostgreSQL a backend connection talks to. Which of the two is primary
 // depends on the migration phase; the role does not.
@@ -100,4 +100,4 @@ constexpr std::string_view to_string(RoutingDecision value) {
                                      "old_only", "new_only", "both", "shadow"});
 }
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::metrics

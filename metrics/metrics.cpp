@@ -7,7 +7,7 @@
 #include <tuple>
 #include <utility>
 
-namespace pgdual::proxy {
+namespace pgdual::metrics {
 
 namespace {
 
@@ -308,4 +308,4 @@ std::string Metrics::serialize() const {
   return prometheus::TextSerializer{}.Serialize(registry_->Collect());
 }
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::metrics

@@ -28,7 +28,7 @@
 #include "metrics/rewrite_metrics.hpp"
 #include "metrics/shadow_metrics.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::metrics {
 
 // One series of pgdual_phase_info{scope,name,phase}. scope is "default", "table"
 // or "tenant"; name is the table ("public.orders") or the tenant rule's name
@@ -180,4 +180,4 @@ class Metrics {
   std::vector<prometheus::Gauge*> phase_info_series_;
 };
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::metrics

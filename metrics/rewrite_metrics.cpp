@@ -1,6 +1,6 @@
 #include "metrics/rewrite_metrics.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::metrics {
 
 std::string_view to_string(RewriteReason reason) {
   switch (reason) {
@@ -53,4 +53,4 @@ void RewriteMetrics::count_nondeterministic(const std::string& table, const std:
   it->second->Increment();
 }
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::metrics

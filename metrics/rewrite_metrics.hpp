@@ -12,7 +12,7 @@
 #include <mutex>
 #include <string>
 
-namespace pgdual::proxy {
+namespace pgdual::metrics {
 
 enum class RewriteReason : std::uint8_t { time, random, uuid, sequence, column_default };
 inline constexpr std::size_t kRewriteReasonCount = 5;
@@ -37,4 +37,4 @@ class RewriteMetrics {
   std::map<std::pair<std::string, std::string>, prometheus::Counter*> by_table_;
 };
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::metrics

@@ -2,7 +2,7 @@
 
 #include "metrics/metrics.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::metrics {
 
 std::string_view to_string(ShadowOutcome outcome) {
   switch (outcome) {
@@ -93,4 +93,4 @@ void ShadowMetrics::count_field_mismatches(const std::string& table, const std::
   it->second->Increment(count);
 }
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::metrics

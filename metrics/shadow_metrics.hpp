@@ -18,7 +18,7 @@
 #include <string>
 #include <unordered_map>
 
-namespace pgdual::proxy {
+namespace pgdual::metrics {
 
 enum class ShadowOutcome : std::uint8_t { match, mismatch, error, skipped };
 inline constexpr std::size_t kShadowOutcomeCount = 4;
@@ -59,4 +59,4 @@ class ShadowMetrics {
   std::map<std::pair<std::string, std::string>, prometheus::Counter*> field_series_;
 };
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::metrics

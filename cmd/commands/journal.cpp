@@ -13,14 +13,14 @@
 namespace pgdual::cmd {
 namespace {
 
-using JournalJob = proxy::JournalAdminReport (*)(const config::Config&,
-                                                 const proxy::JournalAdminOptions&);
+using JournalJob = jobs::JournalAdminReport (*)(const config::Config&,
+                                                const jobs::JournalAdminOptions&);
 
 // `verb` is "status" or "purge"; only purge takes --dead-letter.
 Exit run_journal_job(const char* verb, JournalJob job, Args words) {
   const bool is_purge = std::string(verb) == "purge";
   std::string path;
-  proxy::JournalAdminOptions options;
+  jobs::JournalAdminOptions options;
   for (ArgCursor args(words); !args.done();) {
     if (args.value("--config", path) || args.value("--database", options.database)) continue;
     if (is_purge && args.flag("--dead-letter")) {
@@ -47,11 +47,11 @@ Exit run_journal_job(const char* verb, JournalJob job, Args words) {
 }  // namespace
 
 Exit journal_status_command(Args args) {
-  return run_journal_job("status", proxy::journal_status, args);
+  return run_journal_job("status", jobs::journal_status, args);
 }
 
 Exit journal_purge_command(Args args) {
-  return run_journal_job("purge", proxy::journal_purge, args);
+  return run_journal_job("purge", jobs::journal_purge, args);
 }
 
 }  // namespace pgdual::cmd

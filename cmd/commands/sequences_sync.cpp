@@ -23,7 +23,7 @@ std::int64_t parse_headroom(const std::string& text) {
   }
 }
 
-void print_report(const proxy::SequenceSyncReport& report, bool dry_run) {
+void print_report(const jobs::SequenceSyncReport& report, bool dry_run) {
   for (const auto& line : report.lines) {
     std::printf("%s\told=%s\tnew=%s%s%s\n", line.sequence.c_str(),
                 line.old_value.empty() ? "(unused)" : line.old_value.c_str(),
@@ -38,7 +38,7 @@ void print_report(const proxy::SequenceSyncReport& report, bool dry_run) {
 Exit sequences_sync_command(Args words) {
   std::string path;
   std::string headroom;
-  proxy::SequenceSyncOptions options;
+  jobs::SequenceSyncOptions options;
   for (ArgCursor args(words); !args.done();) {
     if (args.value("--config", path) || args.value("--database", options.database)) continue;
     if (args.flag("--dry-run")) {
@@ -59,7 +59,7 @@ Exit sequences_sync_command(Args words) {
   }
   auto result = config::load_config_file(path);
   if (!result.ok()) return print_config_errors(result.errors, path);
-  const auto report = proxy::sync_sequences(*result.config, options);
+  const auto report = jobs::sync_sequences(*result.config, options);
   if (!report.error.empty()) {
     std::fprintf(stderr, "pgdual sequences sync: %s\n", report.error.c_str());
     return 1;

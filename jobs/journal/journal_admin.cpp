@@ -9,7 +9,7 @@
 #include "routing/phase_rules.hpp"
 #include "text/sql_quote.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::jobs {
 
 namespace {
 
@@ -27,7 +27,7 @@ Session open_primary(const config::Config& config, const std::string& database) 
   const auto& backend = primary_backend(config);
   Session session;
   session.conn = pg::connect(
-      libpq_conninfo(backend, backend.dbname.value_or(database), "pgdual journal admin"),
+      pg::libpq_conninfo(backend, backend.dbname.value_or(database), "pgdual journal admin"),
       backend.connect_timeout, [] { return false; }, session.error);
   return session;
 }
@@ -38,7 +38,7 @@ std::string table(const config::Config& config, std::string_view name) {
 
 JournalAdminReport file_report(const config::Config& config, bool purge) {
   JournalAdminReport report;
-  FileJournal journal;
+  journal::FileJournal journal;
   if (auto error = journal.open(config.migration.journal.directory)) {
     report.error = *error + " (a running pgdual holds the directory: stop it, or read its metrics)";
     return report;
@@ -134,4 +134,4 @@ JournalAdminReport journal_purge(const config::Config& config, const JournalAdmi
   return report;
 }
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::jobs

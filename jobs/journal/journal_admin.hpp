@@ -10,7 +10,7 @@
 
 #include "config/config.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::jobs {
 
 struct JournalAdminOptions {
   std::string database = "postgres";
@@ -25,4 +25,4 @@ struct JournalAdminReport {
 JournalAdminReport journal_status(const config::Config& config, const JournalAdminOptions& options);
 JournalAdminReport journal_purge(const config::Config& config, const JournalAdminOptions& options);
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::jobs

@@ -7,7 +7,7 @@
 #include "libpq/connection.hpp"
 #include "libpq/conninfo.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::jobs {
 
 namespace {
 
@@ -33,7 +33,7 @@ bool SequenceSyncReport::ok() const {
 }
 
 std::string backend_conninfo(const config::BackendConfig& backend, const std::string& database) {
-  return libpq_conninfo(backend, database, "pgdual sequences sync");
+  return pg::libpq_conninfo(backend, database, "pgdual sequences sync");
 }
 
 SequenceSyncReport sync_sequences(const config::Config& config,
@@ -85,4 +85,4 @@ SequenceSyncReport sync_sequences(const config::Config& config,
   return report;
 }
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::jobs

@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-namespace pgdual::proxy::journal_bytes {
+namespace pgdual::journal::bytes {
 
 inline void put_u8(std::string& out, std::uint8_t value) {
   out.push_back(static_cast<char>(value));
@@ -78,4 +78,4 @@ class ByteReader {
   std::size_t offset_ = 0;
 };
 
-}  // namespace pgdual::proxy::journal_bytes
+}  // namespace pgdual::journal::bytes

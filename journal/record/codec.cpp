@@ -12,11 +12,11 @@
 #include "journal/record/crc32c.hpp"
 #include "journal/record/record.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::journal {
 
 namespace {
 
-using namespace journal_bytes;
+using namespace bytes;
 
 constexpr std::size_t kEnvelopeHead = 1 + 4;  // version, body length
 constexpr std::size_t kEnvelopeTail = 4;      // CRC-32C
@@ -205,4 +205,4 @@ std::optional<JournalRecord> decode(std::string_view bytes) {
   return decode_body(bytes.substr(kEnvelopeHead, body_length));
 }
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::journal

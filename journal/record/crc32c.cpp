@@ -5,7 +5,7 @@
 
 #include <array>
 
-namespace pgdual::proxy {
+namespace pgdual::journal {
 
 namespace {
 
@@ -31,4 +31,4 @@ std::uint32_t crc32c(std::string_view data, std::uint32_t crc) {
   return ~crc;
 }
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::journal

@@ -9,10 +9,10 @@
 #include <cstdint>
 #include <string_view>
 
-namespace pgdual::proxy {
+namespace pgdual::journal {
 
 // crc32c("123456789") == 0xE3069283. Pass a previous result as `crc` to
 // continue a checksum over several pieces.
 std::uint32_t crc32c(std::string_view data, std::uint32_t crc = 0);
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::journal

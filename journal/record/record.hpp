@@ -21,7 +21,7 @@
 
 #include "protocol/frame_decoder.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::journal {
 
 // libpq's Oid is unsigned; the protocol sends the same 32 bits as an Int32.
 using TypeOid = std::uint32_t;
@@ -146,4 +146,4 @@ inline constexpr std::uint8_t kJournalFormatVersion = 2;
 std::string encode(const JournalRecord& record);
 std::optional<JournalRecord> decode(std::string_view bytes);
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::journal

@@ -13,7 +13,7 @@
 #include "protocol/constants.hpp"
 #include "protocol/messages.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::journal {
 
 namespace fe = protocol::frontend;
 
@@ -216,4 +216,4 @@ bool JournalRecordBuilder::add_copy(const protocol::Frame& frame) {
   return true;
 }
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::journal

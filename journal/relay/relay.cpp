@@ -10,7 +10,7 @@
 #include "journal/store/table_journal.hpp"
 #include "routing/phase_rules.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::journal {
 
 namespace {
 
@@ -206,8 +206,8 @@ JournalRelay::Look JournalRelay::table_pass(const config::Config& settings,
     }
   };
   if (!primary.schema_ready) {
-    auto reply = pg::run_locked_ddl(primary.link.get(), journal_table::ddl_lock_sql(schema),
-                                    journal_table::ddl(schema), cancelled_);
+    auto reply = pg::run_locked_ddl(primary.link.get(), table::ddl_lock_sql(schema),
+                                    table::ddl(schema), cancelled_);
     if (!reply.ok) {
       drop(reply, "creating the journal tables");
       return look;
@@ -216,7 +216,7 @@ JournalRelay::Look JournalRelay::table_pass(const config::Config& settings,
   }
   if (!primary.instance_checked) check_instance(database, primary);
   if (!primary.holder) {
-    auto reply = pg::exec(primary.link.get(), journal_table::relay_lock_sql(schema), cancelled_);
+    auto reply = pg::exec(primary.link.get(), table::relay_lock_sql(schema), cancelled_);
     if (!reply.ok) {
       drop(reply, "taking the relay lock");
       return look;
@@ -230,8 +230,8 @@ JournalRelay::Look JournalRelay::table_pass(const config::Config& settings,
   if (primary.holder && can_replay) more = table_replay(settings, database, primary) || more;
   if (!primary.link.connected()) return look;
 
-  auto reply = pg::exec(primary.link.get(), journal_table::monitor_sql(schema, context_.instance),
-                        cancelled_);
+  auto reply =
+      pg::exec(primary.link.get(), table::monitor_sql(schema, context_.instance), cancelled_);
   if (!reply.ok || reply.rows() != 1) {
     drop(reply, "counting the journal");
     return look;
@@ -267,8 +267,7 @@ bool JournalRelay::table_replay(const config::Config& settings, const std::strin
   };
   // Binary results: the record arrives as raw bytes; the ::text columns
   // are their plain text either way.
-  auto batch =
-      pg::exec_params(primary.link.get(), journal_table::pending_sql(schema), {}, 1, cancelled_);
+  auto batch = pg::exec_params(primary.link.get(), table::pending_sql(schema), {}, 1, cancelled_);
   if (!batch.ok) return lost(batch, "reading the journal");
   const int rows = batch.rows();
   for (int row = 0; row < rows; ++row) {
@@ -299,43 +298,42 @@ bool JournalRelay::table_replay(const config::Config& settings, const std::strin
         return false;
       case Verdict::done: {
         primary.backoff.active = false;
-        auto reply =
-            pg::exec(primary.link.get(), journal_table::delete_sql(schema, id), cancelled_);
+        auto reply = pg::exec(primary.link.get(), table::delete_sql(schema, id), cancelled_);
         if (!reply.ok) return lost(reply, "deleting an applied entry");
         break;
       }
       case Verdict::retry: {
-        auto reply = pg::exec(
-            primary.link.get(),
-            journal_table::failure_sql(schema, id, attempt.sqlstate, attempt.error), cancelled_);
+        auto reply =
+            pg::exec(primary.link.get(),
+                     table::failure_sql(schema, id, attempt.sqlstate, attempt.error), cancelled_);
         if (!reply.ok) lost(reply, "noting a failed replay");
         primary.backoff = Backoff{true, id, database, Clock::now() + attempt.delay};
         return false;  // strict order: nothing overtakes this entry
       }
       case Verdict::dead: {
         primary.backoff.active = false;
-        auto reply = pg::exec(primary.link.get(),
-                              journal_table::dead_letter_sql(
-                                  schema, id, attempt.attempts, attempt.sqlstate, attempt.error,
-                                  journal_table::statements_text(record, log_values)),
-                              cancelled_);
+        auto reply = pg::exec(
+            primary.link.get(),
+            table::dead_letter_sql(schema, id, attempt.attempts, attempt.sqlstate, attempt.error,
+                                   table::statements_text(record, log_values)),
+            cancelled_);
         if (!reply.ok) return lost(reply, "moving an entry to the dead letter");
         log_dead(database, record, attempt);
         break;
       }
     }
   }
-  return rows == static_cast<int>(journal_table::kBatch);
+  return rows == static_cast<int>(table::kBatch);
 }
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::journal
 
-namespace pgdual::proxy {
+namespace pgdual::journal {
 
 void JournalRelay::check_instance(const std::string& database, Primary& primary) {
   const std::string& schema = context_.schema;
-  auto check = pg::exec(primary.link.get(),
-                        journal_table::instance_check_sql(schema, context_.instance), cancelled_);
+  auto check = pg::exec(primary.link.get(), table::instance_check_sql(schema, context_.instance),
+                        cancelled_);
   if (!check.ok) return;
   if (check.rows() == 1 && check.value(0, 0) == "false" && !check.value(0, 1).empty()) {
     std::vector<std::string> tables;
@@ -355,9 +353,9 @@ void JournalRelay::check_instance(const std::string& database, Primary& primary)
         "[{}] of database \"{}\" (strategy outbox loses nothing)",
         context_.instance, rest, database);
   }
-  auto start = pg::exec(primary.link.get(),
-                        journal_table::instance_start_sql(schema, context_.instance), cancelled_);
+  auto start = pg::exec(primary.link.get(), table::instance_start_sql(schema, context_.instance),
+                        cancelled_);
   if (start.ok) primary.instance_checked = true;
 }
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::journal

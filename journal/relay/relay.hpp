@@ -29,7 +29,7 @@
 #include "journal/context.hpp"
 #include "libpq/connection.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::journal {
 
 class JournalRelay {
  public:
@@ -112,4 +112,4 @@ class JournalRelay {
   JournalService::Status status_;
 };
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::journal

@@ -7,7 +7,7 @@
 #include "journal/relay/replay_policy.hpp"
 #include "journal/store/table_journal.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::journal {
 
 JournalRelay::Look JournalRelay::file_pass(const config::Config& settings, bool can_replay,
                                            bool& more) {
@@ -21,7 +21,7 @@ JournalRelay::Look JournalRelay::file_pass(const config::Config& settings, bool 
   if (can_replay && backing_off(file_backoff_)) {
     probe(settings, file_backoff_.database);
   } else if (can_replay) {
-    auto pending = file->pending(journal_table::kBatch);
+    auto pending = file->pending(table::kBatch);
     bool stopped = false;
     for (auto& record : pending.records) {
       if (cancelled()) return look;
@@ -70,7 +70,7 @@ JournalRelay::Look JournalRelay::file_pass(const config::Config& settings, bool 
     }
     if (!pending.error.empty()) {
       spdlog::error("journal relay: reading the journal file failed: {}", pending.error);
-    } else if (!stopped && pending.records.size() == journal_table::kBatch) {
+    } else if (!stopped && pending.records.size() == table::kBatch) {
       more = true;
     }
   }
@@ -89,4 +89,4 @@ JournalRelay::Look JournalRelay::file_pass(const config::Config& settings, bool 
   return look;
 }
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::journal

@@ -8,7 +8,7 @@
 #include "journal/relay/replay_policy.hpp"
 #include "journal/relay/replayer.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::journal {
 
 namespace {
 
@@ -171,4 +171,4 @@ void JournalRelay::maybe_prune(const config::Config& settings, const std::string
   }
 }
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::journal

@@ -8,7 +8,7 @@
 
 #include "journal/store/dead_letter.hpp"  // format_utc
 
-namespace pgdual::proxy::replay {
+namespace pgdual::journal::replay {
 
 namespace {
 
@@ -101,4 +101,4 @@ std::string applied_prune_sql(std::string_view schema,
          text::quote_literal(format_utc(before)) + "::timestamptz";
 }
 
-}  // namespace pgdual::proxy::replay
+}  // namespace pgdual::journal::replay

@@ -41,7 +41,7 @@
 
 #include "text/sql_quote.hpp"
 
-namespace pgdual::proxy::replay {
+namespace pgdual::journal::replay {
 
 // The upper bound of the wait before attempt `attempt` (0 = the first retry):
 // base * 2^attempt, never above cap, without overflow.
@@ -101,4 +101,4 @@ std::string applied_marker_sql(std::string_view schema, std::string_view key);
 std::string applied_prune_sql(std::string_view schema,
                               std::chrono::system_clock::time_point before);
 
-}  // namespace pgdual::proxy::replay
+}  // namespace pgdual::journal::replay

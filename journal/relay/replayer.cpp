@@ -8,7 +8,7 @@
 #include "journal/relay/replay_policy.hpp"
 #include "journal/store/table_journal.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::journal {
 
 namespace {
 
@@ -97,7 +97,7 @@ bool ends_with_rollback(const JournalRecord& record) {
 
 pg::Reply ensure_applied_table(PGconn* secondary, std::string_view schema,
                                const pg::Cancelled& cancelled) {
-  return pg::run_locked_ddl(secondary, journal_table::ddl_lock_sql(schema),
+  return pg::run_locked_ddl(secondary, table::ddl_lock_sql(schema),
                             replay::applied_table_ddl(schema), cancelled);
 }
 
@@ -188,4 +188,4 @@ ReplayResult replay_record(PGconn* conn, const JournalRecord& record, std::strin
   return out;
 }
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::journal

@@ -20,7 +20,7 @@
 #include "journal/record/record.hpp"
 #include "libpq/connection.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::journal {
 
 struct ReplayResult {
   // give_up: replaying could apply the transaction twice (its outcome on the secondary is
@@ -52,4 +52,4 @@ bool ends_with_rollback(const JournalRecord& record);
 pg::Reply ensure_applied_table(PGconn* secondary, std::string_view schema,
                                const pg::Cancelled& cancelled);
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::journal

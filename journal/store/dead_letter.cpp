@@ -8,7 +8,7 @@
 
 #include "text/json.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::journal {
 
 namespace {
 
@@ -141,4 +141,4 @@ std::string format_dead_letter(const JournalRecord& record, std::string_view dea
   return out;
 }
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::journal

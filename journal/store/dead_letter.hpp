@@ -15,7 +15,7 @@
 
 #include "journal/record/record.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::journal {
 
 // One line, '\n' included.
 std::string format_dead_letter(const JournalRecord& record, std::string_view dead_reason,
@@ -24,4 +24,4 @@ std::string format_dead_letter(const JournalRecord& record, std::string_view dea
 // RFC 3339 UTC with microseconds: "2024-05-01T12:00:00.000000Z".
 std::string format_utc(std::chrono::system_clock::time_point when);
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::journal

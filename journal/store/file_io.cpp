@@ -16,7 +16,7 @@
 #include "journal/record/crc32c.hpp"
 #include "journal/record/record.hpp"
 
-namespace pgdual::proxy::journal_file_io {
+namespace pgdual::journal::file_io {
 
 namespace {
 
@@ -54,15 +54,15 @@ bool is_torn_tail(int fd, std::uint64_t offset, std::uint64_t size, std::size_t 
 
 std::string frame_header(std::uint32_t payload_length) {
   std::string header(kMagic);
-  journal_bytes::put_u32(header, payload_length);
-  journal_bytes::put_u32(header, crc32c(header));
+  bytes::put_u32(header, payload_length);
+  bytes::put_u32(header, crc32c(header));
   return header;
 }
 
 std::optional<std::uint32_t> parse_frame_header(std::string_view header) {
   if (header.size() != kFrameHeaderSize || header.substr(0, 4) != kMagic) return std::nullopt;
-  if (crc32c(header.substr(0, 8)) != journal_bytes::get_u32(header.substr(8))) return std::nullopt;
-  return journal_bytes::get_u32(header.substr(4, 4));
+  if (crc32c(header.substr(0, 8)) != bytes::get_u32(header.substr(8))) return std::nullopt;
+  return bytes::get_u32(header.substr(4, 4));
 }
 
 std::string errno_error(std::string_view what, const std::string& path) {
@@ -220,4 +220,4 @@ bool copy_range(int in, int out, std::uint64_t from, std::uint64_t to) {
   return true;
 }
 
-}  // namespace pgdual::proxy::journal_file_io
+}  // namespace pgdual::journal::file_io

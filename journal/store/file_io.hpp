@@ -30,7 +30,7 @@
 #include <string_view>
 #include <vector>
 
-namespace pgdual::proxy::journal_file_io {
+namespace pgdual::journal::file_io {
 
 using MaybeError = std::optional<std::string>;  // nullopt = success
 
@@ -83,4 +83,4 @@ ScanResult scan_journal(int fd, const std::string& path, std::size_t max_record_
 // Copies [from, to) of `in` to the start of `out` (compaction).
 bool copy_range(int in, int out, std::uint64_t from, std::uint64_t to);
 
-}  // namespace pgdual::proxy::journal_file_io
+}  // namespace pgdual::journal::file_io

@@ -15,9 +15,9 @@
 
 #include "journal/store/dead_letter.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::journal {
 
-namespace io = journal_file_io;
+namespace io = file_io;
 
 namespace {
 
@@ -283,4 +283,4 @@ std::string FileJournal::directory() const {
   return directory_;
 }
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::journal

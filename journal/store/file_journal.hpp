@@ -41,7 +41,7 @@
 #include "journal/record/record.hpp"
 #include "journal/store/file_io.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::journal {
 
 class FileJournal {
  public:
@@ -137,7 +137,7 @@ class FileJournal {
   mutable std::mutex mutex_;
   std::string directory_;
   int journal_fd_ = -1, dead_letter_fd_ = -1, lock_fd_ = -1;
-  journal_file_io::JournalState state_;
+  file_io::JournalState state_;
   std::map<std::uint64_t, Entry> pending_;  // by id
   std::uint64_t pending_bytes_ = 0;
   std::uint64_t end_offset_ = 0;  // where the next frame goes
@@ -145,4 +145,4 @@ class FileJournal {
   Recovery recovery_;
 };
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::journal

@@ -9,9 +9,9 @@
 
 #include "journal/store/file_journal.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::journal {
 
-namespace io = journal_file_io;
+namespace io = file_io;
 
 FileJournal::MaybeError FileJournal::truncate_journal_locked(std::uint64_t size) {
   const std::string path = io::journal_path(directory_);
@@ -69,4 +69,4 @@ FileJournal::MaybeError FileJournal::purge() {
   return std::nullopt;
 }
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::journal

@@ -9,7 +9,7 @@
 #include "text/json.hpp"
 #include "text/sql_quote.hpp"
 
-namespace pgdual::proxy::journal_table {
+namespace pgdual::journal::table {
 
 namespace {
 
@@ -190,4 +190,4 @@ std::string statements_text(const JournalRecord& record, bool log_parameters) {
   return out;
 }
 
-}  // namespace pgdual::proxy::journal_table
+}  // namespace pgdual::journal::table

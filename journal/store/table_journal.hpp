@@ -25,7 +25,7 @@
 
 #include "journal/record/record.hpp"
 
-namespace pgdual::proxy::journal_table {
+namespace pgdual::journal::table {
 
 // How many pending entries the relay reads at once.
 inline constexpr std::size_t kBatch = 100;
@@ -89,4 +89,4 @@ std::string monitor_sql(std::string_view schema, std::string_view instance);
 // its size.
 std::string statements_text(const JournalRecord& record, bool log_parameters);
 
-}  // namespace pgdual::proxy::journal_table
+}  // namespace pgdual::journal::table

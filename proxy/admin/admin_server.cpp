@@ -83,7 +83,8 @@ namespace detail {
 struct AdminServerState {
   using Strand = asio::strand<asio::io_context::executor_type>;
 
-  AdminServerState(asio::io_context& io, Metrics& metrics, std::function<Readiness()> readiness)
+  AdminServerState(asio::io_context& io, metrics::Metrics& metrics,
+                   std::function<Readiness()> readiness)
       : strand_(asio::make_strand(io)),
         metrics_(metrics),
         readiness_(std::move(readiness)),
@@ -92,7 +93,7 @@ struct AdminServerState {
   // Everything below is touched only on this strand once listen() has started
   // the accept loop, so the admin io_context may run on any number of threads.
   Strand strand_;
-  Metrics& metrics_;
+  metrics::Metrics& metrics_;
   std::function<Readiness()> readiness_;
   tcp::acceptor acceptor_;
   std::map<std::uint64_t, beast::tcp_stream*> connections_;
@@ -252,7 +253,7 @@ asio::awaitable<void> accept_loop(std::shared_ptr<AdminServerState> state) {
 
 }  // namespace
 
-AdminServer::AdminServer(asio::io_context& io, Metrics& metrics,
+AdminServer::AdminServer(asio::io_context& io, metrics::Metrics& metrics,
                          std::function<Readiness()> readiness)
     : state_(std::make_shared<AdminServerState>(io, metrics, std::move(readiness))) {}
 

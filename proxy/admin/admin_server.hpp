@@ -13,9 +13,12 @@
 #include <memory>
 #include <string>
 
+namespace pgdual::metrics {
+class Metrics;
+}
+
 namespace pgdual::proxy {
 
-class Metrics;
 namespace detail {
 struct AdminServerState;  // defined in admin_server.cpp
 }
@@ -33,7 +36,8 @@ class AdminServer {
   static constexpr std::size_t kMaxConnections = 64;  // scrapers and probes, not clients
 
   // readiness is called on the io_context's thread for each GET /readyz.
-  AdminServer(boost::asio::io_context& io, Metrics& metrics, std::function<Readiness()> readiness);
+  AdminServer(boost::asio::io_context& io, metrics::Metrics& metrics,
+              std::function<Readiness()> readiness);
   ~AdminServer();  // stop()s
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;

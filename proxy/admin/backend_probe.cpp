@@ -32,34 +32,36 @@ struct Target {
   std::uint16_t port = 0;
 };
 
-std::size_t index_of(BackendRole role) { return role == BackendRole::new_backend ? 1 : 0; }
+std::size_t index_of(metrics::BackendRole role) {
+  return role == metrics::BackendRole::new_backend ? 1 : 0;
+}
 
 }  // namespace
 
 namespace detail {
 
 struct BackendProbeState {
-  BackendProbeState(asio::io_context& io, Metrics& metrics)
+  BackendProbeState(asio::io_context& io, metrics::Metrics& metrics)
       : strand_(asio::make_strand(io)), metrics_(metrics), round_timer_(strand_) {}
 
   asio::strand<asio::io_context::executor_type> strand_;
-  Metrics& metrics_;
+  metrics::Metrics& metrics_;
 
   std::mutex targets_mutex_;  // set_targets runs on the reload thread
-  std::array<Target, kBackendRoleCount> targets_;
+  std::array<Target, metrics::kBackendRoleCount> targets_;
 
-  std::array<std::atomic<bool>, kBackendRoleCount> reachable_{};
-  std::atomic<BackendRole> primary_{BackendRole::old_backend};
+  std::array<std::atomic<bool>, metrics::kBackendRoleCount> reachable_{};
+  std::atomic<metrics::BackendRole> primary_{metrics::BackendRole::old_backend};
   std::atomic<bool> started_{false};
   std::atomic<bool> stopped_{false};
   asio::steady_timer round_timer_;  // strand only
 
-  std::array<Target, kBackendRoleCount> targets() {
+  std::array<Target, metrics::kBackendRoleCount> targets() {
     std::lock_guard lock(targets_mutex_);
     return targets_;
   }
 
-  void record(BackendRole role, const Target& target, bool up) {
+  void record(metrics::BackendRole role, const Target& target, bool up) {
     const bool was_up = reachable_[index_of(role)].exchange(up);
     metrics_.backend(role).up->Set(up ? 1.0 : 0.0);
     if (was_up != up) {
@@ -123,8 +125,8 @@ asio::awaitable<void> probe_loop(std::shared_ptr<BackendProbeState> state) {
     const auto targets = state->targets();
     const auto [old_up, new_up] = co_await (probe_once(targets[0]) && probe_once(targets[1]));
     if (state->stopped_) break;
-    state->record(BackendRole::old_backend, targets[0], old_up);
-    state->record(BackendRole::new_backend, targets[1], new_up);
+    state->record(metrics::BackendRole::old_backend, targets[0], old_up);
+    state->record(metrics::BackendRole::new_backend, targets[1], new_up);
 
     state->round_timer_.expires_after(BackendProbe::kInterval);
     co_await state->round_timer_.async_wait(use_tuple);  // cancelled by set_targets() and stop()
@@ -133,10 +135,10 @@ asio::awaitable<void> probe_loop(std::shared_ptr<BackendProbeState> state) {
 
 }  // namespace
 
-BackendProbe::BackendProbe(asio::io_context& io, Metrics& metrics)
+BackendProbe::BackendProbe(asio::io_context& io, metrics::Metrics& metrics)
     : state_(std::make_shared<BackendProbeState>(io, metrics)) {
-  for (std::size_t i = 0; i < kBackendRoleCount; ++i) {
-    metrics.backend(static_cast<BackendRole>(i)).up->Set(0);
+  for (std::size_t i = 0; i < metrics::kBackendRoleCount; ++i) {
+    metrics.backend(static_cast<metrics::BackendRole>(i)).up->Set(0);
   }
 }
 
@@ -155,7 +157,7 @@ void BackendProbe::set_targets(std::string old_host, std::uint16_t old_port, std
   }
 }
 
-void BackendProbe::set_primary(BackendRole primary) { state_->primary_.store(primary); }
+void BackendProbe::set_primary(metrics::BackendRole primary) { state_->primary_.store(primary); }
 
 void BackendProbe::start() {
   if (state_->started_.exchange(true) || state_->stopped_) return;
@@ -177,14 +179,15 @@ void BackendProbe::stop() {
   asio::post(state->strand_, [state] { state->round_timer_.cancel(); });
 }
 
-bool BackendProbe::reachable(BackendRole role) const {
+bool BackendProbe::reachable(metrics::BackendRole role) const {
   return state_->reachable_[index_of(role)].load();
 }
 
 Readiness BackendProbe::readiness(bool config_valid) const {
-  const bool old_up = reachable(BackendRole::old_backend);
-  const bool new_up = reachable(BackendRole::new_backend);
-  const bool primary_up = state_->primary_.load() == BackendRole::new_backend ? new_up : old_up;
+  const bool old_up = reachable(metrics::BackendRole::old_backend);
+  const bool new_up = reachable(metrics::BackendRole::new_backend);
+  const bool primary_up =
+      state_->primary_.load() == metrics::BackendRole::new_backend ? new_up : old_up;
 
   std::string detail = config_valid ? "" : "config invalid; ";
   detail += old_up ? "old=up" : "old=down";

@@ -17,9 +17,12 @@
 #include "metrics/labels.hpp"
 #include "proxy/admin/admin_server.hpp"
 
+namespace pgdual::metrics {
+class Metrics;
+}
+
 namespace pgdual::proxy {
 
-class Metrics;
 namespace detail {
 struct BackendProbeState;  // defined in backend_probe.cpp
 }
@@ -30,7 +33,7 @@ class BackendProbe {
   static constexpr std::chrono::milliseconds kConnectTimeout{1000};
 
   // Probes run on io (the admin io_context). Destroy the probe before io.
-  BackendProbe(boost::asio::io_context& io, Metrics& metrics);
+  BackendProbe(boost::asio::io_context& io, metrics::Metrics& metrics);
   ~BackendProbe();  // stop()s
   BackendProbe(const BackendProbe&) = delete;
   BackendProbe& operator=(const BackendProbe&) = delete;
@@ -41,7 +44,7 @@ class BackendProbe {
                    std::uint16_t new_port);
   // Which backend /readyz requires (old until cutover, new from cutover on).
   // Safe from any thread. Default: old.
-  void set_primary(BackendRole primary);
+  void set_primary(metrics::BackendRole primary);
 
   // Starts the probe loop (the first round at once). Call once.
   void start();
@@ -49,7 +52,7 @@ class BackendProbe {
   void stop();
 
   // Result of the last completed round (false before the first one).
-  bool reachable(BackendRole role) const;
+  bool reachable(metrics::BackendRole role) const;
   // Ready when the configuration is valid and the primary is reachable; detail
   // names both backends, e.g. "old=up new=down" (prefixed "config invalid; "
   // when config_valid is false).

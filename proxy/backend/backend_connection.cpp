@@ -26,7 +26,7 @@ struct BackendConnection::ScramState {
 };
 
 BackendConnection::BackendConnection(tcp::socket socket, const config::BackendConfig& config,
-                                     BackendRole role)
+                                     metrics::BackendRole role)
     : stream_(std::move(socket)),
       reader_(stream_, kBackendStartupMaxMessage, false),
       config_(config),

@@ -23,7 +23,7 @@ using StartupParameters = std::vector<std::pair<std::string, std::string>>;
 struct BackendTarget {
   const config::BackendConfig* config = nullptr;
   boost::asio::ssl::context* tls = nullptr;  // null: sslmode disable
-  BackendRole role = BackendRole::old_backend;
+  metrics::BackendRole role = metrics::BackendRole::old_backend;
 };
 
 // Why a connect failed: a server's ErrorResponse (forwarded to the client as
@@ -41,14 +41,15 @@ class BackendConnection {
 
   PgStream& stream() { return stream_; }
   FrameReader& reader() { return reader_; }
-  BackendRole role() const { return role_; }
+  metrics::BackendRole role() const { return role_; }
   const config::BackendConfig& config() const { return config_; }
   // What the server reported during startup.
   const StartupParameters& parameter_status() const { return parameter_status_; }
   std::int32_t process_id() const { return process_id_; }
   std::int32_t secret_key() const { return secret_key_; }
 
-  BackendConnection(tcp::socket socket, const config::BackendConfig& config, BackendRole role);
+  BackendConnection(tcp::socket socket, const config::BackendConfig& config,
+                    metrics::BackendRole role);
 
  private:
   boost::asio::awaitable<bool> negotiate_tls(boost::asio::ssl::context* tls,
@@ -70,7 +71,7 @@ class BackendConnection {
   // A copy: the RuntimeConfig it came from is freed when a reload replaces it, while this
   // connection lives on (and is asked for its host and port, e.g. to cancel on it).
   config::BackendConfig config_;
-  BackendRole role_;
+  metrics::BackendRole role_;
   StartupParameters parameter_status_;
   std::int32_t process_id_ = 0;
   std::int32_t secret_key_ = 0;

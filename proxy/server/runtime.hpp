@@ -36,13 +36,14 @@ std::shared_ptr<const RuntimeConfig> make_runtime_config(config::Config config, 
 
 class Runtime {
  public:
-  Runtime(Metrics& metrics, std::shared_ptr<const RuntimeConfig> config,
+  Runtime(metrics::Metrics& metrics, std::shared_ptr<const RuntimeConfig> config,
           std::shared_ptr<boost::asio::ssl::context> server_tls)
       : metrics_(metrics),
         retry_queue_(metrics, kRetryQueueCapacity),
         server_tls_(std::move(server_tls)),
         config_(std::move(config)),
-        journal_(std::make_unique<JournalService>(metrics, [this] { return journal_config(); })) {}
+        journal_(std::make_unique<journal::JournalService>(metrics,
+                                                           [this] { return journal_config(); })) {}
 
   static constexpr std::size_t kRetryQueueCapacity = 100000;
 
@@ -56,12 +57,12 @@ class Runtime {
   }
   void set_config(std::shared_ptr<const RuntimeConfig> config) { config_.store(std::move(config)); }
 
-  Metrics& metrics() { return metrics_; }
+  metrics::Metrics& metrics() { return metrics_; }
   CancelRegistry& cancels() { return cancels_; }
-  RetryQueue& retry_queue() { return retry_queue_; }
-  CatalogCache& catalogs() { return catalogs_; }
+  journal::RetryQueue& retry_queue() { return retry_queue_; }
+  routing::CatalogCache& catalogs() { return catalogs_; }
   // Started by the server; sessions append to it and consult its gate.
-  JournalService& journal() { return *journal_; }
+  journal::JournalService& journal() { return *journal_; }
   boost::asio::ssl::context* server_tls() { return server_tls_.get(); }
 
   std::atomic<std::size_t>& client_count() { return client_count_; }
@@ -71,16 +72,16 @@ class Runtime {
   void start_draining() { draining_.store(true); }
 
  private:
-  Metrics& metrics_;
+  metrics::Metrics& metrics_;
   CancelRegistry cancels_;
-  RetryQueue retry_queue_;
-  CatalogCache catalogs_;
+  journal::RetryQueue retry_queue_;
+  routing::CatalogCache catalogs_;
   std::shared_ptr<boost::asio::ssl::context> server_tls_;
   std::atomic<std::shared_ptr<const RuntimeConfig>> config_;
   std::atomic<std::size_t> client_count_{0};
   std::atomic<std::size_t> shadow_reads_in_flight_{0};
   std::atomic<bool> draining_{false};
-  std::unique_ptr<JournalService> journal_;  // last: its threads read the members above
+  std::unique_ptr<journal::JournalService> journal_;  // last: its threads read the members above
 };
 
 }  // namespace pgdual::proxy

@@ -247,7 +247,7 @@ asio::awaitable<void> Server::watch_config_file() {
 void Server::publish_phase(const config::MigrationConfig& migration) {
   // The gauge of the active phase per scope (the spec's "feature flag state
   // per tenant/entity"), and which backend /readyz requires.
-  std::vector<PhaseInfo> phases;
+  std::vector<metrics::PhaseInfo> phases;
   phases.push_back({"default", "", std::string(config::to_string(migration.phase))});
   for (const auto& [table, phase] : migration.tables) {
     phases.push_back({"table", table, std::string(config::to_string(phase))});
@@ -263,8 +263,9 @@ void Server::publish_phase(const config::MigrationConfig& migration) {
   }
   metrics_.set_phase_info(std::move(phases));
   const auto roles = routing::roles_for(migration.phase, migration.keep_old_in_sync);
-  probe_->set_primary(roles.primary == routing::Store::old_store ? BackendRole::old_backend
-                                                                 : BackendRole::new_backend);
+  probe_->set_primary(roles.primary == routing::Store::old_store
+                          ? metrics::BackendRole::old_backend
+                          : metrics::BackendRole::new_backend);
 }
 
 std::optional<std::string> Server::primary_switch_refusal(const config::MigrationConfig& running,

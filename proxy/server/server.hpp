@@ -54,7 +54,7 @@ class Server {
 
   std::string config_path_;
   config::Config initial_config_;
-  Metrics metrics_;
+  metrics::Metrics metrics_;
   std::unique_ptr<Runtime> runtime_;
   boost::asio::io_context control_;
   std::vector<std::unique_ptr<boost::asio::io_context>> workers_;

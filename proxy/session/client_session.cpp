@@ -90,12 +90,12 @@ asio::awaitable<void> ClientSession::run() {
   counted_ = true;
   metrics.client_connections().Increment();
   if (runtime_.draining()) {
-    metrics.client_connections_rejected(RejectReason::shutting_down).Increment();
+    metrics.client_connections_rejected(metrics::RejectReason::shutting_down).Increment();
     co_await send_fatal("57P03", "the database system is shutting down");
     co_return;
   }
   if (count > limits.max_client_connections) {
-    metrics.client_connections_rejected(RejectReason::too_many_connections).Increment();
+    metrics.client_connections_rejected(metrics::RejectReason::too_many_connections).Increment();
     co_await send_fatal("53300", "sorry, too many clients already");
     co_return;
   }
@@ -105,7 +105,7 @@ asio::awaitable<void> ClientSession::run() {
   asio::steady_timer deadline(co_await asio::this_coro::executor, limits.startup_timeout);
   auto started = co_await (start_and_connect() || deadline.async_wait(use_tuple));
   if (started.index() == 1) {
-    metrics.client_connections_rejected(RejectReason::startup_timeout).Increment();
+    metrics.client_connections_rejected(metrics::RejectReason::startup_timeout).Increment();
     spdlog::info("client startup timed out after {} ms", limits.startup_timeout.count());
     co_await send_fatal("08006", "startup timeout expired");
     close_all();
@@ -135,8 +135,8 @@ ClientSession::StartupStep ClientSession::next_startup_step(FrameReader::Status 
   StartupStep step;
   if (status != FrameReader::Status::ok) {
     if (status != FrameReader::Status::protocol_error) return step;  // close
-    metrics.protocol_errors(ProtocolErrorReason::bad_length).Increment();
-    metrics.client_connections_rejected(RejectReason::protocol_error).Increment();
+    metrics.protocol_errors(metrics::ProtocolErrorReason::bad_length).Increment();
+    metrics.client_connections_rejected(metrics::RejectReason::protocol_error).Increment();
     step.action = StartupStep::Action::refuse;
     step.error =
         protocol::make_error("08P01", "invalid startup packet: " + client_reader_.error(), "FATAL");
@@ -150,10 +150,10 @@ ClientSession::StartupStep ClientSession::next_startup_step(FrameReader::Status 
   if (!packet) {
     const bool version = error.sqlstate == "0A000";
     metrics
-        .protocol_errors(version ? ProtocolErrorReason::unsupported_version
-                                 : ProtocolErrorReason::bad_startup)
+        .protocol_errors(version ? metrics::ProtocolErrorReason::unsupported_version
+                                 : metrics::ProtocolErrorReason::bad_startup)
         .Increment();
-    metrics.client_connections_rejected(RejectReason::protocol_error).Increment();
+    metrics.client_connections_rejected(metrics::RejectReason::protocol_error).Increment();
     step.action = StartupStep::Action::refuse;
     step.error = protocol::make_error(error.sqlstate.empty() ? "08P01" : error.sqlstate,
                                       error.message, "FATAL");
@@ -173,7 +173,7 @@ ClientSession::StartupStep ClientSession::next_startup_step(FrameReader::Status 
       } else if (client_reader_.has_buffered_bytes()) {
         // Bytes sent after SSLRequest but before our answer would be read as
         // if they came over TLS (CVE-2021-23214): refuse them.
-        metrics.protocol_errors(ProtocolErrorReason::bad_startup).Increment();
+        metrics.protocol_errors(metrics::ProtocolErrorReason::bad_startup).Increment();
       } else {
         step.action = StartupStep::Action::start_tls;
       }
@@ -191,11 +191,11 @@ asio::awaitable<bool> ClientSession::start_client_tls() {
   if (co_await client_.write_all("S")) co_return false;
   const auto ec = co_await client_.handshake_as_server(*runtime_.server_tls());
   if (ec) {
-    metrics.tls_handshakes_failed(TlsSide::client).Increment();
+    metrics.tls_handshakes_failed(metrics::TlsSide::client).Increment();
     spdlog::info("client TLS handshake failed: {}", ec.message());
     co_return false;
   }
-  metrics.tls_handshakes_ok(TlsSide::client).Increment();
+  metrics.tls_handshakes_ok(metrics::TlsSide::client).Increment();
   co_return true;
 }
 
@@ -232,7 +232,7 @@ asio::awaitable<ClientSession::StartupOutcome> ClientSession::negotiate_startup(
 
   const auto& config = config_->config;
   if (config.tls && config.tls->require && !client_.is_tls()) {
-    metrics.client_connections_rejected(RejectReason::tls_required).Increment();
+    metrics.client_connections_rejected(metrics::RejectReason::tls_required).Increment();
     co_await send_fatal("28000", "pgdual requires an encrypted connection (sslmode=require)");
     co_return StartupOutcome::done;
   }
@@ -244,7 +244,7 @@ asio::awaitable<ClientSession::StartupOutcome> ClientSession::negotiate_startup(
   ClientAuthRequest auth{startup_.parameter("user").value_or(""), config.auth.method,
                          &config_->users, client_.is_tls()};
   if (!co_await authenticate_client(client_reader_, auth)) {
-    metrics.client_connections_rejected(RejectReason::auth_failed).Increment();
+    metrics.client_connections_rejected(metrics::RejectReason::auth_failed).Increment();
     spdlog::info("authentication failed for user \"{}\"", auth.user);
     co_return StartupOutcome::done;
   }
@@ -254,10 +254,10 @@ asio::awaitable<ClientSession::StartupOutcome> ClientSession::negotiate_startup(
 asio::awaitable<void> ClientSession::handle_cancel_request(const protocol::StartupPacket& packet) {
   auto targets = runtime_.cancels().find({packet.cancel_process_id, packet.cancel_secret_key});
   if (!targets) {
-    runtime_.metrics().cancel_requests(CancelResult::unknown_key).Increment();
+    runtime_.metrics().cancel_requests(metrics::CancelResult::unknown_key).Increment();
     co_return;
   }
-  runtime_.metrics().cancel_requests(CancelResult::forwarded).Increment();
+  runtime_.metrics().cancel_requests(metrics::CancelResult::forwarded).Increment();
   for (const auto& target : *targets) {
     co_await send_cancel_request(target, std::chrono::milliseconds(5000));
   }
@@ -282,22 +282,23 @@ asio::awaitable<std::unique_ptr<BackendConnection>> ClientSession::open_backend(
     routing::Store store, BackendFailure& failure) {
   const auto& config = config_->config;
   const bool old_store = store == routing::Store::old_store;
-  BackendTarget target{old_store ? &config.old_backend : &config.new_backend,
-                       old_store ? config_->old_tls.get() : config_->new_tls.get(),
-                       old_store ? BackendRole::old_backend : BackendRole::new_backend};
+  BackendTarget target{
+      old_store ? &config.old_backend : &config.new_backend,
+      old_store ? config_->old_tls.get() : config_->new_tls.get(),
+      old_store ? metrics::BackendRole::old_backend : metrics::BackendRole::new_backend};
   auto& backend_metrics = runtime_.metrics().backend(target.role);
   const auto parameters = backend_parameters(*target.config);
   auto connection = co_await BackendConnection::open(target, parameters, failure);
   if (!connection) {
     backend_metrics.connect_errors->Increment();
     if (target.tls && failure.reason.find("TLS") != std::string::npos) {
-      runtime_.metrics().tls_handshakes_failed(TlsSide::backend).Increment();
+      runtime_.metrics().tls_handshakes_failed(metrics::TlsSide::backend).Increment();
     }
     co_return nullptr;
   }
   backend_metrics.connections->Increment();
   if (connection->stream().is_tls())
-    runtime_.metrics().tls_handshakes_ok(TlsSide::backend).Increment();
+    runtime_.metrics().tls_handshakes_ok(metrics::TlsSide::backend).Increment();
   co_return connection;
 }
 
@@ -369,7 +370,7 @@ asio::awaitable<bool> ClientSession::connect_secondary_at_startup() {
     secondary_ = std::make_unique<SecondaryLeg>(std::move(secondary));
     co_return true;
   }
-  runtime_.metrics().secondary_failures(SecondaryFailure::connect).Increment();
+  runtime_.metrics().secondary_failures(metrics::SecondaryFailure::connect).Increment();
   const std::string reason = failure.server_error ? failure.server_error->message : failure.reason;
   if (migration.on_secondary_failure == config::OnSecondaryFailure::fail) {
     const std::string message = "pgdual could not connect to the secondary database: " + reason;

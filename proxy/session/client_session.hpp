@@ -34,8 +34,8 @@
 #include "proxy/net/frame_reader.hpp"
 #include "proxy/net/pg_stream.hpp"
 #include "proxy/server/runtime.hpp"
-#include "proxy/session/shadow_read.hpp"
 #include "proxy/session/transaction_capture.hpp"
+#include "proxy/shadow/shadow_reads.hpp"
 #include "routing/phase_rules.hpp"
 #include "routing/rewrite/pipeline.hpp"
 #include "routing/unit_builder.hpp"
@@ -125,7 +125,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void describe_unit(PrimaryUnit& unit, const routing::UnitFacts& facts);
   void decide_unit(PrimaryUnit& unit, const routing::UnitFacts& facts);
   void detach_overflowing_secondary(routing::MirrorMode mode);
-  void send_unit_on_route(PrimaryUnit& unit, QueryKind kind, bool capture,
+  void send_unit_on_route(PrimaryUnit& unit, metrics::QueryKind kind, bool capture,
                           protocol::TxnStatus status_before);
   bool unit_runs_copy() const;
 
@@ -165,14 +165,20 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void track_search_path(const routing::StatementInfo& statement, const std::string& text);
   routing::NameContext name_context() const;
 
-  // session_shadow.cpp: shadow reads
-  bool shadow_eligible(const routing::UnitFacts& facts, const routing::MirrorDecision& decision,
-                       std::string& table);
+  // session_shadow.cpp: shadow reads, a hook (proxy/shadow/shadow_reads.hpp) fed at dispatch,
+  // when the primary's reply is complete, when the other run's is, and when a leg breaks.
+  class ShadowLegView final : public shadow::ShadowLegs {
+   public:
+    explicit ShadowLegView(ClientSession& session) : session_(session) {}
+    bool secondary_usable() const override { return session_.secondary_usable(); }
+    void rerun_on_primary(UnitId unit, std::shared_ptr<shadow::ResultCapture> capture) override;
+    void run_on_secondary(UnitId unit, std::shared_ptr<shadow::ResultCapture> capture) override;
+
+   private:
+    ClientSession& session_;
+  };
+  std::unique_ptr<shadow::ShadowReads> make_shadow_reads();
   void start_shadow(PrimaryUnit& unit, const routing::UnitFacts& facts);
-  void on_shadow_side_done(UnitId id, bool primary_side, double seconds);
-  void finish_shadow(ShadowRead& read);
-  std::vector<std::size_t> shadow_key_columns(const shadow::ResultCapture& capture) const;
-  void abandon_shadows(bool secondary_side_only);
   boost::asio::awaitable<void> shadow_watchdog();
 
   // session_rewrite.cpp: identical values on both stores
@@ -209,7 +215,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool capture_unit(const PrimaryUnit& unit, bool transaction_start);
   std::vector<std::string> replay_settings() const;
   void outbox_in_band(PrimaryUnit& unit, protocol::TxnStatus status_before);
-  std::optional<JournalRecord> journal_record(const TransactionCapture& capture);
+  std::optional<journal::JournalRecord> journal_record(const TransactionCapture& capture);
   void journal_capture(TransactionCapture capture, std::string reason);
   boost::asio::awaitable<void> end_capture(const PrimaryUnit& unit, bool committed);
   void mark_capture_failed(UnitId unit, const std::string& reason, const std::string& sqlstate);
@@ -277,7 +283,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::vector<std::string> initial_search_path_, search_path_;
   bool search_path_known_ = false;
   std::string pending_client_bytes_;  // asynchronous messages that arrived during startup
-  std::unordered_map<UnitId, ShadowRead> shadows_;
+  ShadowLegView shadow_legs_{*this};
+  std::unique_ptr<shadow::ShadowReads> shadow_reads_ = make_shadow_reads();
   std::string shadow_aa_bytes_;  // A/A: the unit's bytes, re-run on the primary after it
   std::unique_ptr<boost::asio::steady_timer> shadow_timer_;
   bool shadow_cancelling_ = false;  // no reconfiguration until the cancel is delivered
@@ -324,8 +331,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // session_journal.cpp
   TransactionCapture open_capture_;
   bool capturing_ = false;
-  bool journaling_tx_ = false;             // the open transaction goes to the journal
-  bool entered_journal_gate_ = false;      // JournalService::enter_journaled() is ours to leave
+  bool journaling_tx_ = false;  // the open transaction goes to the journal
+  bool entered_journal_gate_ =
+      false;  // journal::JournalService::enter_journaled() is ours to leave
   bool secondary_missed_units_ = false;    // the leg did not get every unit: reconnect before reuse
   bool copy_captured_ = false;             // CopyData of the last unit belongs to the capture
   bool wrapped_statement_failed_ = false;  // outbox: the wrapped statement itself failed

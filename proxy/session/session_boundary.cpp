@@ -129,7 +129,7 @@ asio::awaitable<bool> ClientSession::connect_secondary(routing::Store store) {
   BackendFailure failure;
   auto connection = co_await open_backend(store, failure);
   if (!connection) {
-    runtime_.metrics().secondary_failures(SecondaryFailure::connect).Increment();
+    runtime_.metrics().secondary_failures(metrics::SecondaryFailure::connect).Increment();
     secondary_backoff_ = std::min(
         kMaxSecondaryBackoff, std::max(std::chrono::milliseconds(1000), secondary_backoff_ * 2));
     next_secondary_attempt_ = Clock::now() + secondary_backoff_;

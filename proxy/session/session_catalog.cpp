@@ -14,7 +14,8 @@ namespace asio = boost::asio;
 std::string ClientSession::catalog_key() const {
   const auto& backend = primary_->config();
   const std::string database = backend.dbname.value_or(startup_.database());
-  return std::string(primary_->role() == BackendRole::old_backend ? "old/" : "new/") + database;
+  return std::string(primary_->role() == metrics::BackendRole::old_backend ? "old/" : "new/") +
+         database;
 }
 
 bool ClientSession::search_path_needed() const {

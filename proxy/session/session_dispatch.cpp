@@ -36,9 +36,9 @@ int strength(routing::StatementKind kind) {
 }
 
 // The unit's strongest statement names it in the query metrics.
-QueryKind metric_kind(const routing::UnitFacts& facts) {
-  if (facts.parse_failed) return QueryKind::unknown;
-  if (facts.statements.empty()) return QueryKind::other;
+metrics::QueryKind metric_kind(const routing::UnitFacts& facts) {
+  if (facts.parse_failed) return metrics::QueryKind::unknown;
+  if (facts.statements.empty()) return metrics::QueryKind::other;
   using routing::StatementKind;
   StatementKind strongest = StatementKind::read;
   for (const auto* statement : facts.statements) {
@@ -46,26 +46,26 @@ QueryKind metric_kind(const routing::UnitFacts& facts) {
   }
   switch (strongest) {
     case StatementKind::read:
-      return QueryKind::read;
+      return metrics::QueryKind::read;
     case StatementKind::write:
-      return QueryKind::write;
+      return metrics::QueryKind::write;
     case StatementKind::ddl:
-      return QueryKind::ddl;
+      return metrics::QueryKind::ddl;
     case StatementKind::transaction:
-      return QueryKind::transaction;
+      return metrics::QueryKind::transaction;
     case StatementKind::session:
-      return QueryKind::session;
+      return metrics::QueryKind::session;
     case StatementKind::other:
-      return QueryKind::other;
+      return metrics::QueryKind::other;
   }
-  return QueryKind::unknown;
+  return metrics::QueryKind::unknown;
 }
 
 }  // namespace
 
 void ClientSession::dispatch_unit() {
   const auto& facts = units_->facts();
-  const QueryKind kind = metric_kind(facts);
+  const metrics::QueryKind kind = metric_kind(facts);
   PrimaryUnit& unit = primary_leg_.newest();  // opened at the unit's first message
   describe_unit(unit, facts);
   runtime_.metrics().backend(primary_->role()).queries(kind).Increment();
@@ -138,14 +138,14 @@ void ClientSession::detach_overflowing_secondary(MirrorMode mode) {
   on_secondary_broken();
 }
 
-void ClientSession::send_unit_on_route(PrimaryUnit& unit, QueryKind kind, bool capture,
+void ClientSession::send_unit_on_route(PrimaryUnit& unit, metrics::QueryKind kind, bool capture,
                                        TxnStatus status_before) {
   auto& metrics = runtime_.metrics();
   const auto& migration = config_->config.migration;
   if (unit.route == routing::UnitRoute::journaled) {
     // The journal has it; the secondary gets it from the relay.
     if (secondary_) secondary_missed_units_ = true;
-    metrics.routing_decisions(RoutingDecision::both).Increment();
+    metrics.routing_decisions(metrics::RoutingDecision::both).Increment();
     return;
   }
   if (unit.mirrored()) {
@@ -155,7 +155,7 @@ void ClientSession::send_unit_on_route(PrimaryUnit& unit, QueryKind kind, bool c
     }
     // Held until the primary has executed it (see routing/phase_rules.hpp).
     secondary_->enqueue(unit.id, EntryPurpose::body, std::move(secondary_unit_bytes_), false);
-    metrics.routing_decisions(RoutingDecision::both).Increment();
+    metrics.routing_decisions(metrics::RoutingDecision::both).Increment();
     metrics.backend(secondary_->connection().role()).queries(kind).Increment();
     if (routing::commit_waits_for_catch_up(migration.strategy, unit.decision))
       catch_up_for_ = unit.id;
@@ -165,8 +165,9 @@ void ClientSession::send_unit_on_route(PrimaryUnit& unit, QueryKind kind, bool c
     return;
   }
   metrics
-      .routing_decisions(roles_.primary == routing::Store::old_store ? RoutingDecision::old_only
-                                                                     : RoutingDecision::new_only)
+      .routing_decisions(roles_.primary == routing::Store::old_store
+                             ? metrics::RoutingDecision::old_only
+                             : metrics::RoutingDecision::new_only)
       .Increment();
   if (unit.decision.mode == MirrorMode::follow && unit.is_write && !capture) {
     // The phase wants this write on the secondary, which is unreachable.

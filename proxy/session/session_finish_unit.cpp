@@ -54,7 +54,7 @@ PrimaryUnit ClientSession::take_finished_unit(TxnStatus status) {
     transaction_had_ddl_ = false;
     runtime_.catalogs().mark_stale(catalog_key());
   }
-  if (unit.capture) on_shadow_side_done(unit.id, true, primary_seconds);
+  if (unit.capture) shadow_reads_->on_primary_done(unit.id, primary_seconds);
   if (unit.is_write) {
     auto& primary_metrics = metrics.backend(primary_->role());
     (unit.error ? primary_metrics.writes_error : primary_metrics.writes_ok)->Increment();

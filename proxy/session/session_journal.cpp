@@ -191,8 +191,9 @@ void ClientSession::outbox_in_band(PrimaryUnit& unit, TxnStatus status_before) {
   open_capture_.in_band = true;
 }
 
-std::optional<JournalRecord> ClientSession::journal_record(const TransactionCapture& capture) {
-  JournalRecordBuilder builder;
+std::optional<journal::JournalRecord> ClientSession::journal_record(
+    const TransactionCapture& capture) {
+  journal::JournalRecordBuilder builder;
   for_each_frame(capture.state_parses, [&](const protocol::Frame& frame) { builder.add(frame); });
   for_each_frame(capture.bytes, [&](const protocol::Frame& frame) { builder.add(frame); });
   if (builder.failed()) {
@@ -201,7 +202,7 @@ std::optional<JournalRecord> ClientSession::journal_record(const TransactionCapt
                   builder.error(), fmt::join(capture.tables, ","));
     return std::nullopt;
   }
-  JournalRecord record = builder.take();
+  journal::JournalRecord record = builder.take();
   record.instance = runtime_.journal().instance();
   record.session = cancel_key_ ? cancel_key_->process_id : 0;
   record.created_at = std::chrono::system_clock::now();

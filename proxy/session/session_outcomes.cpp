@@ -20,7 +20,7 @@ std::string first_table(const std::vector<std::string>& tables) {
 
 void ClientSession::on_secondary_result(const SecondaryResult& result) {
   if (result.purpose == EntryPurpose::shadow) {
-    on_shadow_side_done(result.unit, false, result.seconds);
+    shadow_reads_->on_secondary_result(result.unit, result.seconds);
     return;
   }
   // pgdual's own statements (state replay, the transaction-id query before a COMMIT, which
@@ -42,8 +42,8 @@ void ClientSession::on_secondary_result(const SecondaryResult& result) {
 
 void ClientSession::compare(const PrimaryOutcome& primary, const SecondaryResult& secondary) {
   auto& metrics = runtime_.metrics();
-  const auto& secondary_metrics =
-      metrics.backend(secondary_ ? secondary_->connection().role() : BackendRole::new_backend);
+  const auto& secondary_metrics = metrics.backend(secondary_ ? secondary_->connection().role()
+                                                             : metrics::BackendRole::new_backend);
   const bool is_write = !primary.tables.empty() || secondary.error;
   if (is_write) {
     (secondary.error ? secondary_metrics.writes_error : secondary_metrics.writes_ok)->Increment();
@@ -88,7 +88,7 @@ void ClientSession::on_secondary_only_rejection(const PrimaryOutcome& primary,
   if (in_transaction && transaction_secondary_error_) return;
   const auto& fields = secondary.error_fields;
   const std::string sqlstate = fields ? fields->sqlstate : "";
-  metrics.secondary_failures(SecondaryFailure::rejected_by_secondary_only).Increment();
+  metrics.secondary_failures(metrics::SecondaryFailure::rejected_by_secondary_only).Increment();
   spdlog::warn(
       "secondary rejected a write the primary accepted: session={} table={} sqlstate={} "
       "error=\"{}\" statement=\"{}\"",
@@ -113,7 +113,7 @@ void ClientSession::on_secondary_only_rejection(const PrimaryOutcome& primary,
 void ClientSession::record_unmirrored_write(const std::string& reason, const std::string& text,
                                             const std::vector<std::string>& tables,
                                             const std::string& sqlstate) {
-  FailedTransaction failed;
+  journal::FailedTransaction failed;
   failed.when = std::chrono::system_clock::now();
   failed.session = cancel_key_ ? cancel_key_->process_id : 0;
   failed.reason = reason;
@@ -137,7 +137,7 @@ void ClientSession::on_session_end() {
   // their connections close, so only work the primary may have committed
   // without the secondary having it is recorded: autocommit writes and
   // COMMITs that were in flight or not yet applied on the secondary.
-  abandon_shadows(false);
+  shadow_reads_->on_leg_broken(false);
   leave_journaled_transaction();
   if (journal_enabled() && !unconfirmed_.empty())
     journal_unconfirmed("client left before the secondary applied it");
@@ -180,14 +180,14 @@ void ClientSession::report_secondary_depth() {
 
 void ClientSession::on_secondary_broken() {
   if (!secondary_ || !secondary_->take_failure_report()) return;
-  abandon_shadows(true);
+  shadow_reads_->on_leg_broken(true);
   report_secondary_depth();
   auto& metrics = runtime_.metrics();
   const std::string reason = secondary_->broken_reason();
   if (reason != "async queue full") {
     metrics
-        .secondary_failures(reason == "timeout" ? SecondaryFailure::timeout
-                                                : SecondaryFailure::error)
+        .secondary_failures(reason == "timeout" ? metrics::SecondaryFailure::timeout
+                                                : metrics::SecondaryFailure::error)
         .Increment();
   }
   // The secondary's server rolls back what was open on the connection: the

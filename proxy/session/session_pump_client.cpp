@@ -174,8 +174,8 @@ asio::awaitable<void> ClientSession::close_on_framing_error() {
   // Framing is lost: end this session only, with PostgreSQL's error.
   const bool oversize = client_reader_.error().find("exceeds") != std::string::npos;
   runtime_.metrics()
-      .protocol_errors(oversize ? ProtocolErrorReason::oversize
-                                : ProtocolErrorReason::unknown_message)
+      .protocol_errors(oversize ? metrics::ProtocolErrorReason::oversize
+                                : metrics::ProtocolErrorReason::unknown_message)
       .Increment();
   spdlog::warn("closing client session: {}", client_reader_.error());
   const std::string message = client_reader_.error();

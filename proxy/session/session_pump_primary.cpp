@@ -94,7 +94,7 @@ asio::awaitable<bool> ClientSession::on_own_statement_reply(const protocol::Fram
     primary_progress_->cancel();
   }
   primary_leg_.drop_oldest();
-  if (shadowed != 0) on_shadow_side_done(shadowed, false, seconds);
+  if (shadowed != 0) shadow_reads_->on_secondary_result(shadowed, seconds);
   co_return true;
 }
 
@@ -146,7 +146,7 @@ asio::awaitable<bool> ClientSession::on_client_unit_reply(const protocol::Frame&
 
 asio::awaitable<bool> ClientSession::forward_trimmed_parameters(const protocol::Frame& frame,
                                                                 std::size_t keep) {
-  auto trimmed = trimmed_parameter_description(frame.payload, keep);
+  auto trimmed = routing::trimmed_parameter_description(frame.payload, keep);
   if (!trimmed) co_return true;
   auto& reader = primary_->reader();
   auto before = reader.take_raw_before_last();

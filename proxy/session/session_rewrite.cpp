@@ -186,9 +186,9 @@ void ClientSession::request_transaction_timestamp() {
   // that transaction, without a round trip of its own before the first rewritten statement.
   auto request = std::make_shared<PrimaryValues>();
   primary_leg_.append(values_unit(request));
-  PrimaryValuesRequest query;
+  routing::PrimaryValuesRequest query;
   query.transaction_timestamp = true;
-  protocol::append_query(primary_out_, primary_values_query(query));
+  protocol::append_query(primary_out_, routing::primary_values_query(query));
   transaction_timestamp_request_ = std::move(request);
 }
 
@@ -210,7 +210,7 @@ asio::awaitable<std::optional<routing::RewriteValues>> ClientSession::values_for
     }
     transaction_timestamp_request_.reset();
   }
-  PrimaryValuesRequest request;
+  routing::PrimaryValuesRequest request;
   request.transaction_timestamp =
       needs_transaction_time && in_transaction && !transaction_timestamp_;
   request.sequences = analysis.sequences;
@@ -220,7 +220,7 @@ asio::awaitable<std::optional<routing::RewriteValues>> ClientSession::values_for
       why = "values from the primary needed in the middle of a pipelined batch";
       co_return std::nullopt;
     }
-    std::string values_sql = primary_values_query(request);
+    std::string values_sql = routing::primary_values_query(request);
     auto row = co_await fetch_primary_values(std::move(values_sql), kPrimaryValuesTimeout);
     const std::size_t expected = request.sequences.size() + (request.transaction_timestamp ? 1 : 0);
     if (!row || row->size() != expected) {
@@ -243,31 +243,31 @@ asio::awaitable<std::optional<routing::RewriteValues>> ClientSession::values_for
     }
   }
   routing::RewriteValues values;
-  build_rewrite_values(analysis, in_transaction ? transaction_timestamp_ : std::nullopt,
-                       sequence_values, values);
+  routing::build_rewrite_values(analysis, in_transaction ? transaction_timestamp_ : std::nullopt,
+                                sequence_values, values);
   co_return values;
 }
 
 void ClientSession::count_rewrite(const routing::RewriteAnalysis& analysis) {
   auto& metrics = runtime_.metrics().rewrite();
-  bool seen[kRewriteReasonCount] = {};
+  bool seen[metrics::kRewriteReasonCount] = {};
   for (const auto& statement : analysis.statements) {
     for (const auto& site : statement.sites) {
-      RewriteReason reason = RewriteReason::time;
+      metrics::RewriteReason reason = metrics::RewriteReason::time;
       if (site.is_column_default()) {
-        reason = RewriteReason::column_default;
+        reason = metrics::RewriteReason::column_default;
       } else if (site.kind == routing::SiteKind::random) {
-        reason = RewriteReason::random;
+        reason = metrics::RewriteReason::random;
       } else if (site.kind == routing::SiteKind::uuid) {
-        reason = RewriteReason::uuid;
+        reason = metrics::RewriteReason::uuid;
       } else if (site.kind == routing::SiteKind::sequence) {
-        reason = RewriteReason::sequence;
+        reason = metrics::RewriteReason::sequence;
       }
       seen[static_cast<std::size_t>(reason)] = true;
     }
   }
-  for (std::size_t i = 0; i < kRewriteReasonCount; ++i) {
-    if (seen[i]) metrics.rewritten(static_cast<RewriteReason>(i)).Increment();
+  for (std::size_t i = 0; i < metrics::kRewriteReasonCount; ++i) {
+    if (seen[i]) metrics.rewritten(static_cast<metrics::RewriteReason>(i)).Increment();
   }
 }
 
@@ -288,9 +288,9 @@ std::optional<std::string> ClientSession::rewrite_named_parse(
   if (!result.ok) return handle_nondeterministic(true, name, result.error);
   if (!result.changed) return std::nullopt;
   std::string bytes;
-  protocol::append_parse(
-      bytes, name, result.sql,
-      extended_parameter_types(param_oids, client_parameters, routing::parameter_types(*analysis)));
+  protocol::append_parse(bytes, name, result.sql,
+                         routing::extended_parameter_types(param_oids, client_parameters,
+                                                           routing::parameter_types(*analysis)));
   named_rewrites_[name] = NamedRewrite{std::move(analysis), client_parameters};
   units_->remember_named_parse(name, bytes);  // what a reconnected secondary gets
   return bytes;
@@ -326,14 +326,15 @@ asio::awaitable<std::optional<std::string>> ClientSession::rewrite_bind(
     handle_nondeterministic(false, {}, why);
     co_await take_serialize_lock();
     routing::RewriteValues fallback;
-    build_rewrite_values(*analysis, std::nullopt,
-                         std::vector<std::int64_t>(analysis->sequences.size(), 0), fallback);
+    routing::build_rewrite_values(*analysis, std::nullopt,
+                                  std::vector<std::int64_t>(analysis->sequences.size(), 0),
+                                  fallback);
     for (auto& text : routing::parameter_values(fallback)) extra.emplace_back(std::move(text));
     for (std::size_t i = 0; i < analysis->sequences.size(); ++i) {
       extra[extra.size() - 1 - i].reset();
     }
   }
-  auto bytes = bind_with_extra_parameters(*bind, client_parameters, extra);
+  auto bytes = routing::bind_with_extra_parameters(*bind, client_parameters, extra);
   if (!bytes) co_return std::nullopt;  // the server reports the client's own mistake
   if (values) count_rewrite(*analysis);
   co_return bytes;

@@ -1,6 +1,6 @@
 #include "routing/classify/catalog_cache.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::routing {
 
 CatalogCache::FactsPtr CatalogCache::get(const std::string& key, bool& claim_refresh) {
   std::lock_guard lock(mutex_);
@@ -48,4 +48,4 @@ void CatalogCache::mark_all_stale() {
   generation_.fetch_add(1, std::memory_order_acq_rel);
 }
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::routing

@@ -13,11 +13,11 @@
 
 #include "routing/classify/catalog_facts.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::routing {
 
 class CatalogCache {
  public:
-  using FactsPtr = std::shared_ptr<const routing::CatalogFacts>;
+  using FactsPtr = std::shared_ptr<const CatalogFacts>;
 
   // Bumped by every change; a session compares it with the last one it saw
   // (one atomic load) before looking at its entry again.
@@ -45,4 +45,4 @@ class CatalogCache {
   std::atomic<std::uint64_t> generation_{1};
 };
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::routing

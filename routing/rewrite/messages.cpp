@@ -2,7 +2,7 @@
 
 #include "protocol/message_reader.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::routing {
 
 std::vector<std::int32_t> extended_parameter_types(const std::vector<std::int32_t>& client_types,
                                                    std::size_t client_parameters,
@@ -67,4 +67,4 @@ std::optional<std::string> trimmed_parameter_description(std::span<const std::ui
   return frame;
 }
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::routing

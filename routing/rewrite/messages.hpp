@@ -12,7 +12,7 @@
 
 #include "protocol/messages.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::routing {
 
 // The Parse's parameter types for the rewritten text: the client's, padded with 0 ("let the
 // server infer") up to `client_parameters`, then the added ones.
@@ -32,4 +32,4 @@ std::optional<std::string> bind_with_extra_parameters(
 std::optional<std::string> trimmed_parameter_description(std::span<const std::uint8_t> payload,
                                                          std::size_t keep);
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::routing

@@ -7,7 +7,7 @@
 
 #include "text/sql_quote.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::routing {
 
 namespace {
 
@@ -69,16 +69,14 @@ std::string primary_values_query(const PrimaryValuesRequest& request) {
   return sql;
 }
 
-bool build_rewrite_values(const routing::RewriteAnalysis& analysis,
+bool build_rewrite_values(const RewriteAnalysis& analysis,
                           const std::optional<std::string>& transaction_timestamp,
-                          const std::vector<std::int64_t>& sequence_values,
-                          routing::RewriteValues& values) {
+                          const std::vector<std::int64_t>& sequence_values, RewriteValues& values) {
   if (sequence_values.size() != analysis.sequences.size()) return false;
   const std::string clock = utc_timestamp_now();
   values.timestamps.clear();
   for (const auto& slot : analysis.time_slots) {
-    const bool of_open_transaction =
-        slot.scope == routing::TimeScope::transaction && !slot.new_transaction;
+    const bool of_open_transaction = slot.scope == TimeScope::transaction && !slot.new_transaction;
     values.timestamps.push_back(
         of_open_transaction && transaction_timestamp ? *transaction_timestamp : clock);
   }
@@ -91,4 +89,4 @@ bool build_rewrite_values(const routing::RewriteAnalysis& analysis,
   return true;
 }
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::routing

@@ -9,7 +9,7 @@
 
 #include "routing/rewrite/pipeline.hpp"
 
-namespace pgdual::proxy {
+namespace pgdual::routing {
 
 // Now, as "YYYY-MM-DD HH:MM:SS.ffffff+00": read the same whatever DateStyle and TimeZone say.
 std::string utc_timestamp_now();
@@ -34,9 +34,8 @@ std::string primary_values_query(const PrimaryValuesRequest& request);
 // transaction the statement runs in (null: the statement runs outside a transaction, and
 // pgdual's clock stands in: nobody can read that transaction's now() back).
 // `sequence_values`: one per analysis.sequences entry. False if they do not fit.
-bool build_rewrite_values(const routing::RewriteAnalysis& analysis,
+bool build_rewrite_values(const RewriteAnalysis& analysis,
                           const std::optional<std::string>& transaction_timestamp,
-                          const std::vector<std::int64_t>& sequence_values,
-                          routing::RewriteValues& values);
+                          const std::vector<std::int64_t>& sequence_values, RewriteValues& values);
 
-}  // namespace pgdual::proxy
+}  // namespace pgdual::routing

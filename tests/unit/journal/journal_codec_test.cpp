@@ -13,15 +13,16 @@
 #include "journal/record/crc32c.hpp"
 #include "journal/record/record.hpp"
 
-using namespace pgdual::proxy;
+using namespace pgdual;
+using namespace pgdual::journal;
 using namespace std::string_literals;
 
 namespace {
 
 constexpr std::int32_t kInt4 = 23, kText = 25;
 
-JournalRecord sample_record() {
-  JournalRecord record;
+journal::JournalRecord sample_record() {
+  journal::JournalRecord record;
   record.id = 42;
   record.instance = "pod-7";
   record.session = -3;
@@ -35,40 +36,41 @@ JournalRecord sample_record() {
   record.marker = "pod-7:s12:tx99";
   record.session_state = {"SET search_path TO app, public", "SET TimeZone TO 'UTC'"};
   record.tables = {"app.orders", "app.order_lines"};
-  JournalStatement insert;
+  journal::JournalStatement insert;
   insert.sql = "INSERT INTO app.orders VALUES ($1, $2, $3)";
   insert.param_type_oids = {kInt4, kText, 17};
   insert.param_values = {"\0\0\0\x2a"s, std::nullopt, "\xff\x00\x01"s};
-  insert.param_formats = {ParamFormat::binary, ParamFormat::text, ParamFormat::binary};
-  JournalStatement copy;
+  insert.param_formats = {journal::ParamFormat::binary, journal::ParamFormat::text,
+                          journal::ParamFormat::binary};
+  journal::JournalStatement copy;
   copy.sql = "COPY app.order_lines FROM STDIN";
   copy.copy_data = "1\tx\n2\t\\N\n";
-  record.statements = {insert, copy, JournalStatement{"COMMIT", {}, {}, {}, std::nullopt}};
+  record.statements = {insert, copy, journal::JournalStatement{"COMMIT", {}, {}, {}, std::nullopt}};
   return record;
 }
 
 // Wraps a hand-made body in a valid envelope, so only the body's checks apply.
 std::string envelope(const std::string& body) {
   std::string out(1, static_cast<char>(kJournalFormatVersion));
-  journal_bytes::put_u32(out, static_cast<std::uint32_t>(body.size()));
+  journal::bytes::put_u32(out, static_cast<std::uint32_t>(body.size()));
   out += body;
-  journal_bytes::put_u32(out, crc32c(out));
+  journal::bytes::put_u32(out, crc32c(out));
   return out;
 }
 
 // A body whose fields up to the session state are valid and short.
 std::string body_head() {
   std::string body;
-  journal_bytes::put_u64(body, 1);  // id
-  journal_bytes::put_u32(body, 0);  // instance ""
-  journal_bytes::put_u32(body, 0);  // session
-  journal_bytes::put_u64(body, 0);  // created_at
-  journal_bytes::put_u32(body, 0);  // reason
-  journal_bytes::put_u32(body, 0);  // sqlstate
-  journal_bytes::put_u32(body, 0);  // attempts
-  journal_bytes::put_u32(body, 0);  // last_error
-  journal_bytes::put_u32(body, 0);  // database
-  journal_bytes::put_u32(body, 0);  // marker
+  journal::bytes::put_u64(body, 1);  // id
+  journal::bytes::put_u32(body, 0);  // instance ""
+  journal::bytes::put_u32(body, 0);  // session
+  journal::bytes::put_u64(body, 0);  // created_at
+  journal::bytes::put_u32(body, 0);  // reason
+  journal::bytes::put_u32(body, 0);  // sqlstate
+  journal::bytes::put_u32(body, 0);  // attempts
+  journal::bytes::put_u32(body, 0);  // last_error
+  journal::bytes::put_u32(body, 0);  // database
+  journal::bytes::put_u32(body, 0);  // marker
   return body;
 }
 
@@ -81,7 +83,7 @@ TEST_CASE("CRC-32C check value") {
 }
 
 TEST_CASE("encode/decode round trip") {
-  const JournalRecord record = sample_record();
+  const journal::JournalRecord record = sample_record();
   const std::string bytes = encode(record);
   REQUIRE_FALSE(bytes.empty());
   CHECK(static_cast<std::uint8_t>(bytes[0]) == kJournalFormatVersion);
@@ -90,9 +92,9 @@ TEST_CASE("encode/decode round trip") {
   CHECK(*decoded == record);
   CHECK(decoded->created_at == record.created_at);  // nanoseconds survive
 
-  auto empty = decode(encode(JournalRecord{}));
+  auto empty = decode(encode(journal::JournalRecord{}));
   REQUIRE(empty);
-  CHECK(*empty == JournalRecord{});
+  CHECK(*empty == journal::JournalRecord{});
 }
 
 TEST_CASE("every single-byte corruption and every truncation is detected") {
@@ -116,39 +118,39 @@ TEST_CASE("hostile lengths and counts in a checksummed body are rejected") {
   std::string body = body_head();
   CHECK_FALSE(decode(envelope(body)));  // lists missing
 
-  journal_bytes::put_u32(body, 0);  // session_state: none
-  journal_bytes::put_u32(body, 0);  // tables: none
+  journal::bytes::put_u32(body, 0);  // session_state: none
+  journal::bytes::put_u32(body, 0);  // tables: none
   std::string no_statements = body;
-  journal_bytes::put_u32(no_statements, 0);
+  journal::bytes::put_u32(no_statements, 0);
   CHECK(decode(envelope(no_statements)));  // the smallest valid body
 
   std::string huge_count = body;
-  journal_bytes::put_u32(huge_count, 0xFFFFFFFFu);  // statements
+  journal::bytes::put_u32(huge_count, 0xFFFFFFFFu);  // statements
   CHECK_FALSE(decode(envelope(huge_count)));
 
   std::string huge_string = body;
-  journal_bytes::put_u32(huge_string, 1);            // one statement
-  journal_bytes::put_u32(huge_string, 0xFFFFFFF0u);  // its sql length
+  journal::bytes::put_u32(huge_string, 1);            // one statement
+  journal::bytes::put_u32(huge_string, 0xFFFFFFF0u);  // its sql length
   CHECK_FALSE(decode(envelope(huge_string)));
 
   std::string huge_params = body;
-  journal_bytes::put_u32(huge_params, 1);
-  journal_bytes::put_u32(huge_params, 0);            // sql ""
-  journal_bytes::put_u32(huge_params, 0x7FFFFFFFu);  // parameter count
+  journal::bytes::put_u32(huge_params, 1);
+  journal::bytes::put_u32(huge_params, 0);            // sql ""
+  journal::bytes::put_u32(huge_params, 0x7FFFFFFFu);  // parameter count
   CHECK_FALSE(decode(envelope(huge_params)));
 
   std::string bad_flag = body;
-  journal_bytes::put_u32(bad_flag, 1);
-  journal_bytes::put_u32(bad_flag, 0);
-  journal_bytes::put_u32(bad_flag, 1);  // one parameter
-  journal_bytes::put_u32(bad_flag, 0);  // oid
-  journal_bytes::put_u8(bad_flag, 2);   // format: neither text nor binary
-  journal_bytes::put_u8(bad_flag, 1);
-  journal_bytes::put_u8(bad_flag, 0);  // no COPY data
+  journal::bytes::put_u32(bad_flag, 1);
+  journal::bytes::put_u32(bad_flag, 0);
+  journal::bytes::put_u32(bad_flag, 1);  // one parameter
+  journal::bytes::put_u32(bad_flag, 0);  // oid
+  journal::bytes::put_u8(bad_flag, 2);   // format: neither text nor binary
+  journal::bytes::put_u8(bad_flag, 1);
+  journal::bytes::put_u8(bad_flag, 0);  // no COPY data
   CHECK_FALSE(decode(envelope(bad_flag)));
 
   std::string huge_list = body_head();
-  journal_bytes::put_u32(huge_list, 0x40000000u);  // session_state count
+  journal::bytes::put_u32(huge_list, 0x40000000u);  // session_state count
   CHECK_FALSE(decode(envelope(huge_list)));
 
   std::string other_version = envelope(no_statements);
@@ -171,7 +173,7 @@ TEST_CASE("random bodies with a valid checksum never crash the decoder") {
 }
 
 TEST_CASE("format version 2 carries database and marker, version 1 is refused") {
-  JournalRecord record = sample_record();
+  journal::JournalRecord record = sample_record();
   auto decoded = decode(encode(record));
   REQUIRE(decoded);
   CHECK(decoded->database == "shop");
@@ -182,14 +184,14 @@ TEST_CASE("format version 2 carries database and marker, version 1 is refused") 
   // version does not decode: the body is two fields short for v2, and v1 is
   // not a known version any more.
   std::string v1_body;
-  journal_bytes::put_u64(v1_body, 1);                              // id
-  journal_bytes::put_u32(v1_body, 0);                              // instance
-  journal_bytes::put_u32(v1_body, 0);                              // session
-  journal_bytes::put_u64(v1_body, 0);                              // created_at
-  for (int i = 0; i < 4; ++i) journal_bytes::put_u32(v1_body, 0);  // reason .. last_error
-  journal_bytes::put_u32(v1_body, 0);                              // session_state
-  journal_bytes::put_u32(v1_body, 0);                              // tables
-  journal_bytes::put_u32(v1_body, 0);                              // statements
+  journal::bytes::put_u64(v1_body, 1);                              // id
+  journal::bytes::put_u32(v1_body, 0);                              // instance
+  journal::bytes::put_u32(v1_body, 0);                              // session
+  journal::bytes::put_u64(v1_body, 0);                              // created_at
+  for (int i = 0; i < 4; ++i) journal::bytes::put_u32(v1_body, 0);  // reason .. last_error
+  journal::bytes::put_u32(v1_body, 0);                              // session_state
+  journal::bytes::put_u32(v1_body, 0);                              // tables
+  journal::bytes::put_u32(v1_body, 0);                              // statements
   std::string v1 = envelope(v1_body);
   CHECK_FALSE(decode(v1));
   v1[0] = 1;

@@ -1,4 +1,4 @@
-// Tests of FileJournal in use: append, pending, outcomes, persistence across
+// Tests of journal::FileJournal in use: append, pending, outcomes, persistence across
 // instances, ids never reused, dead letters and their line format, purge,
 // depth and age, concurrent appends, compaction. Recovery at open is in
 // proxy_journal_recovery_test.cpp.
@@ -12,15 +12,17 @@
 #include "journal/store/dead_letter.hpp"
 #include "journal_test_support.hpp"
 
+using namespace pgdual;
+
 using namespace journal_test;
 using namespace std::string_literals;
 using std::chrono::seconds;
 
 TEST_CASE("append, pending, mark_applied and reopen") {
   TempDir dir;
-  JournalRecord first = make_record("INSERT INTO t VALUES (1)");
+  journal::JournalRecord first = make_record("INSERT INTO t VALUES (1)");
   {
-    FileJournal journal(numbered());
+    journal::FileJournal journal(numbered());
     REQUIRE_FALSE(journal.open(dir.path("nested/journal")));  // creates missing directories
     auto result = journal.append(first);
     REQUIRE(result.ok());
@@ -41,10 +43,10 @@ TEST_CASE("append, pending, mark_applied and reopen") {
     REQUIRE_FALSE(journal.mark_applied(3));  // out of order is recorded too
     CHECK(pending_ids(journal) == Ids{2});
 
-    FileJournal second;
+    journal::FileJournal second;
     CHECK(second.open(dir.path("nested/journal")));  // the lock is held
   }
-  FileJournal journal(numbered());
+  journal::FileJournal journal(numbered());
   REQUIRE_FALSE(journal.open(dir.path("nested/journal")));
   CHECK(pending_ids(journal) == Ids{2});
   CHECK(journal.recovery().records_found == 3);
@@ -58,7 +60,7 @@ TEST_CASE("append, pending, mark_applied and reopen") {
 TEST_CASE("ids are never reused after the journal empties or is purged") {
   TempDir dir;
   {
-    FileJournal journal(numbered());
+    journal::FileJournal journal(numbered());
     REQUIRE_FALSE(journal.open(dir.path()));
     append_ok(journal, make_record("a"));
     append_ok(journal, make_record("b"));
@@ -66,7 +68,7 @@ TEST_CASE("ids are never reused after the journal empties or is purged") {
     REQUIRE_FALSE(journal.mark_applied(2));
     CHECK(fs::file_size(dir.path("journal.log")) == 0);  // drained: emptied
   }
-  FileJournal journal(numbered());
+  journal::FileJournal journal(numbered());
   REQUIRE_FALSE(journal.open(dir.path()));
   CHECK(append_ok(journal, make_record("c")) == 3);
   REQUIRE_FALSE(journal.purge());
@@ -77,15 +79,17 @@ TEST_CASE("ids are never reused after the journal empties or is purged") {
 
 TEST_CASE("dead letters keep the full context, in dead-letter.log") {
   TempDir dir;
-  FileJournal journal(numbered());
+  journal::FileJournal journal(numbered());
   REQUIRE_FALSE(journal.open(dir.path()));
-  JournalRecord record = make_record("INSERT INTO t (id, note, blob) VALUES ($1, $2, $3)", 7);
+  journal::JournalRecord record =
+      make_record("INSERT INTO t (id, note, blob) VALUES ($1, $2, $3)", 7);
   record.session_state = {"SET search_path TO app"};
   record.statements[0].param_type_oids = {23, 25, 17};
-  record.statements[0].param_formats = {ParamFormat::binary, ParamFormat::text,
-                                        ParamFormat::binary};
+  record.statements[0].param_formats = {journal::ParamFormat::binary, journal::ParamFormat::text,
+                                        journal::ParamFormat::binary};
   record.statements[0].param_values = {"\0\0\0\x2a"s, std::nullopt, "\xde\xad"s};
-  record.statements.push_back(JournalStatement{"COPY t FROM STDIN", {}, {}, {}, "1\t\"q\"\n"});
+  record.statements.push_back(
+      journal::JournalStatement{"COPY t FROM STDIN", {}, {}, {}, "1\t\"q\"\n"});
   const std::uint64_t id = append_ok(journal, record);
   append_ok(journal, make_record("INSERT INTO t VALUES (2)"));
 
@@ -119,7 +123,7 @@ TEST_CASE("dead letters keep the full context, in dead-letter.log") {
 
 TEST_CASE("purge drops pending records and dead letters") {
   TempDir dir;
-  FileJournal journal(numbered());
+  journal::FileJournal journal(numbered());
   REQUIRE_FALSE(journal.open(dir.path()));
   for (const char* sql : {"a", "b", "c"}) append_ok(journal, make_record(sql));
   REQUIRE_FALSE(journal.mark_dead(1, "poison"));
@@ -136,11 +140,11 @@ TEST_CASE("purge drops pending records and dead letters") {
 
 TEST_CASE("depth counts records and bytes, age is the oldest pending record's") {
   TempDir dir;
-  FileJournal journal(numbered());
+  journal::FileJournal journal(numbered());
   REQUIRE_FALSE(journal.open(dir.path()));
   const auto now = Clock::now();
   CHECK_FALSE(journal.oldest_pending_age(now));
-  JournalRecord old_one = make_record("a"), newer = make_record("b");
+  journal::JournalRecord old_one = make_record("a"), newer = make_record("b");
   old_one.created_at = now - seconds(10);
   newer.created_at = now - seconds(4);
   append_ok(journal, old_one);
@@ -156,7 +160,7 @@ TEST_CASE("depth counts records and bytes, age is the oldest pending record's") 
 
 TEST_CASE("concurrent appends from 4 threads get unique, ordered ids") {
   TempDir dir;
-  FileJournal journal(numbered());
+  journal::FileJournal journal(numbered());
   REQUIRE_FALSE(journal.open(dir.path()));
   constexpr int kThreads = 4, kEach = 40;
   std::vector<std::vector<std::uint64_t>> ids(kThreads);
@@ -164,7 +168,7 @@ TEST_CASE("concurrent appends from 4 threads get unique, ordered ids") {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kEach; ++i) {
-        JournalRecord record =
+        journal::JournalRecord record =
             make_record("thread " + std::to_string(t) + " #" + std::to_string(i), t);
         ids[t].push_back(journal.append(record).id);  // 0 on failure: caught below
       }
@@ -196,11 +200,11 @@ TEST_CASE("concurrent appends from 4 threads get unique, ordered ids") {
 
 TEST_CASE("compaction keeps the pending records, oversized records are refused") {
   TempDir dir;
-  FileJournal::Options options;
+  journal::FileJournal::Options options;
   options.first_id = 1;
   options.compact_after_bytes = 1;
   options.max_record_bytes = 4096;
-  FileJournal journal(options);
+  journal::FileJournal journal(options);
   REQUIRE_FALSE(journal.open(dir.path()));
   for (int i = 1; i <= 10; ++i) append_ok(journal, make_record("row " + std::to_string(i)));
   const auto full_size = fs::file_size(dir.path("journal.log"));
@@ -215,7 +219,7 @@ TEST_CASE("compaction keeps the pending records, oversized records are refused")
   CHECK(pending_ids(journal) == Ids{7, 8, 9, 10});
   CHECK(journal.pending(1).records[0].statements[0].sql == "row 7");
 
-  JournalRecord huge = make_record(std::string(5000, 'x'));
+  journal::JournalRecord huge = make_record(std::string(5000, 'x'));
   auto refused = journal.append(huge);
   CHECK_FALSE(refused.ok());
   CHECK(huge.id == 0);
@@ -224,18 +228,18 @@ TEST_CASE("compaction keeps the pending records, oversized records are refused")
   journal.close();
   REQUIRE_FALSE(journal.open(dir.path()));
   CHECK(pending_ids(journal) == Ids{7, 8, 9, 10, 11});
-  JournalRecord unopened_record = make_record("x");
-  FileJournal unopened;
+  journal::JournalRecord unopened_record = make_record("x");
+  journal::FileJournal unopened;
   CHECK_FALSE(unopened.append(unopened_record).ok());
 }
 
 TEST_CASE("dead-letter line: JSON escaping, non-UTF-8 values as hex, UTC times") {
-  JournalRecord record;
+  journal::JournalRecord record;
   record.id = 9;
   record.created_at = Clock::time_point(std::chrono::microseconds(1'700'000'000'000'001LL));
   record.last_error = "bad \"value\"\n\x01";
-  record.statements.push_back(
-      JournalStatement{"SELECT $1, $2", {0, 0}, {"caf\xc3\xa9"s, "\xc3("s}, {}, std::nullopt});
+  record.statements.push_back(journal::JournalStatement{
+      "SELECT $1, $2", {0, 0}, {"caf\xc3\xa9"s, "\xc3("s}, {}, std::nullopt});
   const std::string line = format_dead_letter(record, "why", Clock::time_point{});
   CHECK(line.find(R"("created_at":"2023-11-14T22:13:20.000001Z")") != std::string::npos);
   CHECK(line.find(R"("dead_at":"1970-01-01T00:00:00.000000Z")") != std::string::npos);

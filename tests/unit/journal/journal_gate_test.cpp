@@ -9,16 +9,18 @@
 
 #include "journal/gate.hpp"
 
-using pgdual::proxy::JournalGate;
+using namespace pgdual;
+
+using pgdual::journal::JournalGate;
 
 TEST_CASE("closed at first, a zero count keeps it closed") {
-  JournalGate gate;
+  journal::JournalGate gate;
   CHECK_FALSE(gate.active());
   CHECK_FALSE(gate.finish_count(gate.begin_count(), 0));
 }
 
 TEST_CASE("pending entries keep it open until a count sees none") {
-  JournalGate gate;
+  journal::JournalGate gate;
   gate.mark_pending();
   CHECK(gate.active());
   CHECK(gate.finish_count(gate.begin_count(), 3));
@@ -27,7 +29,7 @@ TEST_CASE("pending entries keep it open until a count sees none") {
 }
 
 TEST_CASE("journaled transactions and appends in flight hold it open") {
-  JournalGate gate;
+  journal::JournalGate gate;
   gate.enter();
   CHECK(gate.active());
   CHECK(gate.finish_count(gate.begin_count(), 0));  // a session is still journaling
@@ -46,7 +48,7 @@ TEST_CASE("journaled transactions and appends in flight hold it open") {
 }
 
 TEST_CASE("a completion during the count keeps the gate open") {
-  JournalGate gate;
+  journal::JournalGate gate;
   gate.append_queued();
   const auto ticket = gate.begin_count();  // the count's snapshot misses the row...
   gate.append_finished();                  // ...which commits right after
@@ -66,7 +68,7 @@ TEST_CASE("a completion during the count keeps the gate open") {
 }
 
 TEST_CASE("unbalanced leave or finish does not underflow") {
-  JournalGate gate;
+  journal::JournalGate gate;
   gate.leave();
   gate.append_finished();
   CHECK(gate.journaled() == 0);
@@ -75,7 +77,7 @@ TEST_CASE("unbalanced leave or finish does not underflow") {
 }
 
 TEST_CASE("concurrent sessions, appends and counts: the gate ends closed only when idle") {
-  JournalGate gate;
+  journal::JournalGate gate;
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> stored{0}, applied{0};
   // A monitor that counts "pending = stored - applied" like the relay would.

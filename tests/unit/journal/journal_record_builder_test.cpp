@@ -1,4 +1,4 @@
-// Tests of JournalRecordBuilder: frontend frames written by the protocol
+// Tests of journal::JournalRecordBuilder: frontend frames written by the protocol
 // builders and split by decode_frame, as a session would feed them, turned
 // into replayable statements; and malformed or unrepresentable frames.
 
@@ -13,7 +13,8 @@
 #include "protocol/frame_decoder.hpp"
 #include "protocol/messages.hpp"
 
-using namespace pgdual::proxy;
+using namespace pgdual;
+using namespace pgdual::journal;
 namespace proto = pgdual::protocol;
 using namespace std::string_literals;
 using Values = std::vector<std::optional<std::string>>;
@@ -23,7 +24,7 @@ namespace {
 constexpr std::int32_t kInt4 = 23, kText = 25;
 
 // Splits `wire` into frames and adds each; false at the first refusal.
-bool feed(JournalRecordBuilder& builder, const std::string& wire) {
+bool feed(journal::JournalRecordBuilder& builder, const std::string& wire) {
   std::span<const std::uint8_t> rest = proto::as_bytes(wire);
   while (!rest.empty()) {
     auto decoded = proto::decode_frame(rest, false, 1u << 30, true);
@@ -61,7 +62,7 @@ std::string extended(const char* statement, std::string_view sql, std::vector<st
 }  // namespace
 
 TEST_CASE("simple Query: one statement, multi-statement text kept whole") {
-  JournalRecordBuilder builder;
+  journal::JournalRecordBuilder builder;
   REQUIRE(feed(builder, query("INSERT INTO t VALUES (1)")));
   REQUIRE(feed(builder, query("UPDATE t SET a = 2; DELETE FROM u WHERE b = 3;")));
   REQUIRE(feed(builder, query("")));  // an empty query adds nothing
@@ -74,7 +75,7 @@ TEST_CASE("simple Query: one statement, multi-statement text kept whole") {
 }
 
 TEST_CASE("extended batch: parameters with types, text, binary and NULL") {
-  JournalRecordBuilder builder;
+  journal::JournalRecordBuilder builder;
   const std::string sql = "INSERT INTO t (a, b, c) VALUES ($1, $2, $3)";
   REQUIRE(feed(builder, extended("", sql, {kInt4, kText}, {1, 0, 1},
                                  {"\0\0\0\x07"s, std::nullopt, "\x01\x02"s})));
@@ -82,9 +83,11 @@ TEST_CASE("extended batch: parameters with types, text, binary and NULL") {
   REQUIRE(record.statements.size() == 1);
   const auto& statement = record.statements[0];
   CHECK(statement.sql == sql);
-  CHECK(statement.param_type_oids == std::vector<TypeOid>{kInt4, kText, 0});  // padded with 0
-  CHECK(statement.param_formats ==
-        std::vector<ParamFormat>{ParamFormat::binary, ParamFormat::text, ParamFormat::binary});
+  CHECK(statement.param_type_oids ==
+        std::vector<journal::TypeOid>{kInt4, kText, 0});  // padded with 0
+  CHECK(statement.param_formats == std::vector<journal::ParamFormat>{journal::ParamFormat::binary,
+                                                                     journal::ParamFormat::text,
+                                                                     journal::ParamFormat::binary});
   CHECK(statement.param_values == Values{"\0\0\0\x07"s, std::nullopt, "\x01\x02"s});
 
   SECTION("one format code applies to every value, none means text") {
@@ -93,13 +96,15 @@ TEST_CASE("extended batch: parameters with types, text, binary and NULL") {
     auto next = builder.take();
     REQUIRE(next.statements.size() == 2);
     CHECK(next.statements[0].param_formats ==
-          std::vector<ParamFormat>{ParamFormat::binary, ParamFormat::binary});
-    CHECK(next.statements[1].param_formats == std::vector<ParamFormat>{ParamFormat::text});
+          std::vector<journal::ParamFormat>{journal::ParamFormat::binary,
+                                            journal::ParamFormat::binary});
+    CHECK(next.statements[1].param_formats ==
+          std::vector<journal::ParamFormat>{journal::ParamFormat::text});
   }
 }
 
 TEST_CASE("named statements: remembered from earlier units and across take()") {
-  JournalRecordBuilder builder;
+  journal::JournalRecordBuilder builder;
   builder.remember_statement("ins", "INSERT INTO t VALUES ($1)", {kInt4});
   CHECK_FALSE(feed(builder, extended(nullptr, "", {}, {}, {"5"s})));  // no unnamed statement
   CHECK(builder.failed());
@@ -124,7 +129,7 @@ TEST_CASE("named statements: remembered from earlier units and across take()") {
   auto second = builder.take();
   REQUIRE(second.statements.size() == 1);
   CHECK(second.statements[0].sql == "UPDATE t SET a = $1");
-  CHECK(second.statements[0].param_type_oids == std::vector<TypeOid>{kInt4});
+  CHECK(second.statements[0].param_type_oids == std::vector<journal::TypeOid>{kInt4});
 
   SECTION("Close 'S' forgets the statement") {
     wire.clear();
@@ -136,7 +141,7 @@ TEST_CASE("named statements: remembered from earlier units and across take()") {
 }
 
 TEST_CASE("unnamed statement: a new Parse replaces it, a bound portal keeps its text") {
-  JournalRecordBuilder builder;
+  journal::JournalRecordBuilder builder;
   std::string wire;
   proto::append_parse(wire, "", "INSERT INTO a VALUES ($1)", {});
   proto::append_bind(wire, "keep", "", {}, {"1"s}, {});
@@ -162,7 +167,7 @@ TEST_CASE("unnamed statement: a new Parse replaces it, a bound portal keeps its 
 }
 
 TEST_CASE("a portal executed again only fetches rows: one statement") {
-  JournalRecordBuilder builder;
+  journal::JournalRecordBuilder builder;
   std::string wire;
   proto::append_parse(wire, "", "INSERT INTO t SELECT g FROM generate_series(1, 9) g RETURNING g",
                       {});
@@ -177,7 +182,7 @@ TEST_CASE("a portal executed again only fetches rows: one statement") {
 }
 
 TEST_CASE("COPY FROM STDIN data becomes the statement's copy payload") {
-  JournalRecordBuilder builder;
+  journal::JournalRecordBuilder builder;
   std::string wire = query("COPY t FROM STDIN");
   proto::append_copy_data(wire, "1\ta\n");
   proto::append_copy_data(wire, "2\tb\n");
@@ -232,7 +237,7 @@ TEST_CASE("malformed or unrepresentable frames fail the builder without crashing
   };
   for (const auto& [type, payload] : bad) {
     const proto::Frame frame = raw_frame(type, payload);
-    JournalRecordBuilder builder;
+    journal::JournalRecordBuilder builder;
     INFO("frame type " << frame.type);
     CHECK_FALSE(builder.add(frame));
     CHECK(builder.failed());
@@ -251,7 +256,7 @@ TEST_CASE("malformed or unrepresentable frames fail the builder without crashing
       auto decoded = proto::decode_frame(rest, false, 1u << 20, true);
       REQUIRE(decoded.status == proto::DecodeStatus::ready);
       for (std::size_t cut = 0; cut < decoded.frame.payload.size(); ++cut) {
-        JournalRecordBuilder builder;
+        journal::JournalRecordBuilder builder;
         builder.remember_statement("s", "SELECT $1", {});
         proto::Frame cut_frame = decoded.frame;
         cut_frame.payload = cut_frame.payload.first(cut);
@@ -263,7 +268,7 @@ TEST_CASE("malformed or unrepresentable frames fail the builder without crashing
     }
   }
   SECTION("Bind with mismatched format count or bad format code") {
-    JournalRecordBuilder builder;
+    journal::JournalRecordBuilder builder;
     CHECK_FALSE(feed(builder, extended("", "SELECT $1, $2", {}, {0, 1, 0}, {"a"s, "b"s})));
     builder.take();
     CHECK_FALSE(feed(builder, extended("", "SELECT $1", {}, {2}, {"a"s})));
@@ -274,7 +279,7 @@ TEST_CASE("malformed or unrepresentable frames fail the builder without crashing
 }
 
 TEST_CASE("the builder's size limit") {
-  JournalRecordBuilder builder(64);
+  journal::JournalRecordBuilder builder(64);
   std::string wire = query("COPY t FROM STDIN");
   proto::append_copy_data(wire, std::string(100, 'x'));
   CHECK_FALSE(feed(builder, wire));
@@ -291,7 +296,7 @@ TEST_CASE("random frames never crash the builder") {
   };
   for (char type : {'Q', 'P', 'B', 'E', 'C', 'D', 'S', 'H', 'd', 'c', 'f'}) {
     for (int round = 0; round < 300; ++round) {
-      JournalRecordBuilder builder;
+      journal::JournalRecordBuilder builder;
       builder.remember_statement("", "SELECT $1", {});
       const std::string payload = noise(length(random));
       if (!builder.add(raw_frame(type, payload))) CHECK(builder.failed());

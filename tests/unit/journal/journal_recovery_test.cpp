@@ -1,4 +1,4 @@
-// Tests of FileJournal's recovery at open: ids of a new journal, a torn last
+// Tests of journal::FileJournal's recovery at open: ids of a new journal, a torn last
 // record truncated at every offset (and zero-filled pages), a corrupted
 // record in the middle reported and never skipped, a malformed state file.
 
@@ -8,6 +8,8 @@
 #include <string>
 
 #include "journal_test_support.hpp"
+
+using namespace pgdual;
 
 using namespace journal_test;
 using namespace std::string_literals;
@@ -22,7 +24,7 @@ TEST_CASE("a new journal's ids start from the clock, so a lost directory reissue
   std::uint64_t first = 0;
   {
     const std::uint64_t before = micros();
-    FileJournal journal;
+    journal::FileJournal journal;
     REQUIRE_FALSE(journal.open(dir.path("j")));
     first = append_ok(journal, make_record("a"));
     CHECK(first >= before);
@@ -30,7 +32,7 @@ TEST_CASE("a new journal's ids start from the clock, so a lost directory reissue
     CHECK(append_ok(journal, make_record("b")) == first + 1);
   }
   fs::remove_all(dir.path("j"));  // the volume is gone
-  FileJournal journal;
+  journal::FileJournal journal;
   REQUIRE_FALSE(journal.open(dir.path("j")));
   CHECK(append_ok(journal, make_record("c")) > first + 1);
 }
@@ -40,12 +42,13 @@ TEST_CASE("a torn last record is truncated at every offset, and counted") {
   TempDir dir;
   std::uint64_t intact_size = 0;
   {
-    FileJournal journal(numbered());
+    journal::FileJournal journal(numbered());
     REQUIRE_FALSE(journal.open(dir.path("source")));
     append_ok(journal, make_record("INSERT INTO t VALUES (1)"));
     append_ok(journal, make_record("INSERT INTO t VALUES (2)"));
     intact_size = fs::file_size(dir.path("source/journal.log"));
-    JournalRecord last = make_record("INSERT INTO t VALUES ('a somewhat longer last record')");
+    journal::JournalRecord last =
+        make_record("INSERT INTO t VALUES ('a somewhat longer last record')");
     last.statements[0].param_values = {"\0binary\0"s};
     append_ok(journal, last);
   }
@@ -57,7 +60,7 @@ TEST_CASE("a torn last record is truncated at every offset, and counted") {
     fs::remove_all(copy);
     fs::create_directories(copy);
     write_file(copy + "/journal.log", full.substr(0, cut));
-    FileJournal journal(numbered());
+    journal::FileJournal journal(numbered());
     REQUIRE_FALSE(journal.open(copy));
     CHECK(pending_ids(journal) == Ids{1, 2});
     CHECK(journal.recovery().torn_tails == (cut > intact_size ? 1u : 0u));
@@ -70,7 +73,7 @@ TEST_CASE("a torn last record is truncated at every offset, and counted") {
     std::string zeroed = full;
     std::fill(zeroed.begin() + static_cast<std::ptrdiff_t>(intact_size) + 20, zeroed.end(), '\0');
     write_file(dir.path("source/journal.log"), zeroed);
-    FileJournal journal(numbered());
+    journal::FileJournal journal(numbered());
     REQUIRE_FALSE(journal.open(dir.path("source")));
     CHECK(pending_ids(journal) == Ids{1, 2});
     CHECK(journal.recovery().torn_tails == 1);
@@ -81,7 +84,7 @@ TEST_CASE("a corrupted record in the middle is an error, never skipped") {
   TempDir dir;
   std::uint64_t second_start = 0, second_end = 0;
   {
-    FileJournal journal(numbered());
+    journal::FileJournal journal(numbered());
     REQUIRE_FALSE(journal.open(dir.path("source")));
     append_ok(journal, make_record("one"));
     second_start = fs::file_size(dir.path("source/journal.log"));
@@ -98,7 +101,7 @@ TEST_CASE("a corrupted record in the middle is an error, never skipped") {
     fs::remove_all(copy);
     fs::create_directories(copy);
     write_file(copy + "/journal.log", corrupt);
-    FileJournal journal(numbered());
+    journal::FileJournal journal(numbered());
     auto error = journal.open(copy);
     REQUIRE(error);
     CHECK(error->find("corrupt record at offset " + std::to_string(second_start)) !=
@@ -108,7 +111,7 @@ TEST_CASE("a corrupted record in the middle is an error, never skipped") {
 
   SECTION("a malformed state file is an error too") {
     write_file(dir.path("source/state"), "pgdual-journal-state 1\nnext_id x\n");
-    FileJournal journal(numbered());
+    journal::FileJournal journal(numbered());
     CHECK(journal.open(dir.path("source")));
   }
 }

@@ -10,7 +10,9 @@
 
 #include "journal/relay/replay_policy.hpp"
 
-using namespace pgdual::proxy::replay;
+using namespace pgdual;
+
+using namespace pgdual::journal::replay;
 using std::chrono::milliseconds;
 
 TEST_CASE("backoff ceiling doubles from base up to cap, without overflow") {
@@ -51,39 +53,40 @@ TEST_CASE("SQLSTATE classification") {
        {"", "08000", "08006", "08001", "57P01", "57P02", "57P03", "57P05", "40001", "40P01",
         "53100", "53200", "53300", "55P03", "57014", "58030", "25006"}) {
     INFO(code);
-    CHECK(classify_sqlstate(code) == ErrorKind::retryable);
+    CHECK(classify_sqlstate(code) == journal::replay::ErrorKind::retryable);
   }
   for (const char* code : {"23505", "23503", "23502", "42P01", "42601", "42501", "22P02", "22003",
                            "25001", "40002", "XX000", "P0001", "0A000", "55000"}) {
     INFO(code);
-    CHECK(classify_sqlstate(code) == ErrorKind::permanent);
+    CHECK(classify_sqlstate(code) == journal::replay::ErrorKind::permanent);
   }
 }
 
 TEST_CASE("the extra permanent list matches codes and classes and wins") {
   const std::vector<std::string> extra = {"40001", "55", "08006", ""};
-  CHECK(classify_sqlstate("40001", extra) == ErrorKind::permanent);
-  CHECK(classify_sqlstate("40P01", extra) == ErrorKind::retryable);
-  CHECK(classify_sqlstate("55P03", extra) == ErrorKind::permanent);
-  CHECK(classify_sqlstate("08006", extra) == ErrorKind::permanent);
-  CHECK(classify_sqlstate("08001", extra) == ErrorKind::retryable);
-  CHECK(classify_sqlstate("", extra) == ErrorKind::retryable);  // "" matches nothing
+  CHECK(classify_sqlstate("40001", extra) == journal::replay::ErrorKind::permanent);
+  CHECK(classify_sqlstate("40P01", extra) == journal::replay::ErrorKind::retryable);
+  CHECK(classify_sqlstate("55P03", extra) == journal::replay::ErrorKind::permanent);
+  CHECK(classify_sqlstate("08006", extra) == journal::replay::ErrorKind::permanent);
+  CHECK(classify_sqlstate("08001", extra) == journal::replay::ErrorKind::retryable);
+  CHECK(classify_sqlstate("", extra) ==
+        journal::replay::ErrorKind::retryable);  // "" matches nothing
 }
 
 TEST_CASE("dead-letter decision: permanent after max_attempts, retryable never") {
-  Policy policy;
+  journal::replay::Policy policy;
   policy.max_attempts = 3;
-  CHECK(decide("23505", 1, policy) == Decision::retry);
-  CHECK(decide("23505", 2, policy) == Decision::retry);
-  CHECK(decide("23505", 3, policy) == Decision::dead_letter);
-  CHECK(decide("42P01", 10, policy) == Decision::dead_letter);
-  CHECK(decide("08006", 1'000'000, policy) == Decision::retry);
-  CHECK(decide("", 1'000'000, policy) == Decision::retry);
+  CHECK(decide("23505", 1, policy) == journal::replay::Decision::retry);
+  CHECK(decide("23505", 2, policy) == journal::replay::Decision::retry);
+  CHECK(decide("23505", 3, policy) == journal::replay::Decision::dead_letter);
+  CHECK(decide("42P01", 10, policy) == journal::replay::Decision::dead_letter);
+  CHECK(decide("08006", 1'000'000, policy) == journal::replay::Decision::retry);
+  CHECK(decide("", 1'000'000, policy) == journal::replay::Decision::retry);
   policy.extra_permanent = {"08006"};
-  CHECK(decide("08006", 2, policy) == Decision::retry);
-  CHECK(decide("08006", 3, policy) == Decision::dead_letter);
+  CHECK(decide("08006", 2, policy) == journal::replay::Decision::retry);
+  CHECK(decide("08006", 3, policy) == journal::replay::Decision::dead_letter);
   policy.max_attempts = 0;  // treated as 1
-  CHECK(decide("23505", 1, policy) == Decision::dead_letter);
+  CHECK(decide("23505", 1, policy) == journal::replay::Decision::dead_letter);
 }
 
 TEST_CASE("idempotency SQL") {

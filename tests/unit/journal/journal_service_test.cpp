@@ -1,4 +1,4 @@
-// Tests of JournalService. Without a database: appends fail in bounded time
+// Tests of journal::JournalService. Without a database: appends fail in bounded time
 // when the primary is unreachable, stop() returns quickly, the file store
 // keeps what it cannot replay, the gate follows appends. With two
 // PostgreSQL servers (PGDUAL_JOURNAL_TEST_OLD_PORT / _NEW_PORT on 127.0.0.1,
@@ -24,7 +24,8 @@
 #include "metrics/metrics.hpp"
 
 using namespace pgdual;
-using namespace pgdual::proxy;
+using namespace pgdual;
+using namespace pgdual::journal;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
@@ -50,23 +51,24 @@ config::Config base_config(std::uint16_t old_port, std::uint16_t new_port) {
   return config;
 }
 
-JournalRecord insert_record(int id, const std::string& value) {
-  JournalRecord record;
+journal::JournalRecord insert_record(int id, const std::string& value) {
+  journal::JournalRecord record;
   record.reason = "secondary unreachable";
   record.tables = {"public.t"};
-  JournalStatement statement;
+  journal::JournalStatement statement;
   statement.sql = "INSERT INTO t VALUES ($1, $2)";
   statement.param_type_oids = {23, 25};
   statement.param_values = {std::to_string(id), value};
-  statement.param_formats = {ParamFormat::text, ParamFormat::text};
-  record.statements = {JournalStatement{"BEGIN", {}, {}, {}, std::nullopt}, statement,
-                       JournalStatement{"COMMIT", {}, {}, {}, std::nullopt}};
+  statement.param_formats = {journal::ParamFormat::text, journal::ParamFormat::text};
+  record.statements = {journal::JournalStatement{"BEGIN", {}, {}, {}, std::nullopt}, statement,
+                       journal::JournalStatement{"COMMIT", {}, {}, {}, std::nullopt}};
   return record;
 }
 
 // Runs append and waits for its callback.
-std::pair<bool, std::string> append_and_wait(JournalService& service, const std::string& database,
-                                             JournalRecord record) {
+std::pair<bool, std::string> append_and_wait(journal::JournalService& service,
+                                             const std::string& database,
+                                             journal::JournalRecord record) {
   std::promise<std::pair<bool, std::string>> done;
   auto result = done.get_future();
   service.append(database, std::move(record), [&done](bool ok, const std::string& error) {
@@ -124,9 +126,9 @@ struct TempDir {
 }  // namespace
 
 TEST_CASE("unreachable primary: the append fails within its retry window, stop is quick") {
-  Metrics metrics;
+  metrics::Metrics metrics;
   auto runtime = runtime_with(base_config(1, 1));  // nothing listens on port 1
-  JournalService service(metrics, [runtime] { return runtime; });
+  journal::JournalService service(metrics, [runtime] { return runtime; });
   CHECK(service.instance() == "test-pod");
   service.start();
   service.note_database("app");
@@ -151,9 +153,9 @@ TEST_CASE("unreachable primary: the append fails within its retry window, stop i
 }
 
 TEST_CASE("a database noted after a relay pass is not known until it is counted") {
-  Metrics metrics;
+  metrics::Metrics metrics;
   auto runtime = runtime_with(base_config(1, 1));  // nothing listens on port 1
-  JournalService service(metrics, [runtime] { return runtime; });
+  journal::JournalService service(metrics, [runtime] { return runtime; });
   service.start();
   // With no database known yet, a pass has nothing to count: that (empty) count is complete.
   REQUIRE(eventually([&] { return service.status().known; }));
@@ -198,11 +200,11 @@ struct SilentListener {
 TEST_CASE("stop is quick while connecting to a server that does not answer") {
   SilentListener silent;
   REQUIRE(silent.port != 0);
-  Metrics metrics;
+  metrics::Metrics metrics;
   auto config = base_config(silent.port, silent.port);
   config.old_backend.connect_timeout = config.new_backend.connect_timeout = 30000ms;
   auto runtime = runtime_with(config);
-  JournalService service(metrics, [runtime] { return runtime; });
+  journal::JournalService service(metrics, [runtime] { return runtime; });
   service.start();
   service.note_database("app");
   std::this_thread::sleep_for(300ms);
@@ -212,9 +214,9 @@ TEST_CASE("stop is quick while connecting to a server that does not answer") {
 }
 
 TEST_CASE("insert_sql fills in the instance") {
-  Metrics metrics;
+  metrics::Metrics metrics;
   auto runtime = runtime_with(base_config(1, 1));
-  JournalService service(metrics, [runtime] { return runtime; });
+  journal::JournalService service(metrics, [runtime] { return runtime; });
   const std::string sql = service.insert_sql(insert_record(1, "x"));
   CHECK(sql.find(R"(INSERT INTO "pgdual"."journal")") == 0);
   CHECK(sql.find("'test-pod'") != std::string::npos);
@@ -222,12 +224,12 @@ TEST_CASE("insert_sql fills in the instance") {
 
 TEST_CASE("file store keeps what it cannot replay and holds the gate open") {
   TempDir dir;
-  Metrics metrics;
+  metrics::Metrics metrics;
   auto config = base_config(1, 1);
   config.migration.journal.store = config::JournalStore::file;
   config.migration.journal.directory = dir.path + "/j";
   auto runtime = runtime_with(config);
-  JournalService service(metrics, [runtime] { return runtime; });
+  journal::JournalService service(metrics, [runtime] { return runtime; });
   service.start();
   auto [ok, error] = append_and_wait(service, "app", insert_record(1, "x"));
   REQUIRE(ok);
@@ -252,9 +254,9 @@ TEST_CASE("end to end against PostgreSQL: table store") {
   query_one(old_port, "DROP SCHEMA IF EXISTS pgdual CASCADE");
   query_one(new_port, "DROP SCHEMA IF EXISTS pgdual CASCADE");
   query_one(new_port, "DELETE FROM t");
-  Metrics metrics;
+  metrics::Metrics metrics;
   auto runtime = runtime_with(base_config(old_port, new_port));
-  JournalService service(metrics, [runtime] { return runtime; });
+  journal::JournalService service(metrics, [runtime] { return runtime; });
   service.start();
   service.note_database("app");
   // The schema appears on the primary; the gate closes once counted.
@@ -305,17 +307,17 @@ TEST_CASE("end to end against PostgreSQL: file store") {
   }
   query_one(new_port, "DELETE FROM t");
   TempDir dir;
-  Metrics metrics;
+  metrics::Metrics metrics;
   auto config = base_config(old_port, new_port);
   config.migration.journal.store = config::JournalStore::file;
   config.migration.journal.directory = dir.path + "/j";
   auto runtime = runtime_with(config);
-  JournalService service(metrics, [runtime] { return runtime; });
+  journal::JournalService service(metrics, [runtime] { return runtime; });
   service.start();
-  JournalRecord copy;
+  journal::JournalRecord copy;
   copy.tables = {"public.t"};
-  copy.statements = {
-      JournalStatement{"COPY t FROM STDIN", {}, {}, {}, std::string("10\tten\n11\t\\N\n")}};
+  copy.statements = {journal::JournalStatement{
+      "COPY t FROM STDIN", {}, {}, {}, std::string("10\tten\n11\t\\N\n")}};
   REQUIRE(append_and_wait(service, "app", copy).first);
   CHECK(eventually([&] { return query_one(new_port, "SELECT count(*) FROM t") == "2"; }));
   CHECK(eventually([&] { return service.status().records == 0 && !service.gate_active(); }));

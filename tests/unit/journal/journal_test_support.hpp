@@ -1,5 +1,5 @@
 #pragma once
-// Helpers shared by the FileJournal tests: a temporary directory under /tmp
+// Helpers shared by the journal::FileJournal tests: a temporary directory under /tmp
 // removed at the end, whole-file reads and writes, small records.
 
 #include <stdlib.h>
@@ -16,7 +16,8 @@
 
 namespace journal_test {
 
-using namespace pgdual::proxy;
+using namespace pgdual;
+using namespace pgdual::journal;
 namespace fs = std::filesystem;
 using Clock = std::chrono::system_clock;
 
@@ -49,17 +50,17 @@ inline void write_file(const std::string& path, const std::string& data) {
   out << data;
 }
 
-inline JournalRecord make_record(const std::string& sql, std::int32_t session = 1) {
-  JournalRecord record;
+inline journal::JournalRecord make_record(const std::string& sql, std::int32_t session = 1) {
+  journal::JournalRecord record;
   record.instance = "pod-1";
   record.session = session;
   record.reason = "secondary unreachable";
   record.tables = {"public.t"};
-  record.statements.push_back(JournalStatement{sql, {}, {}, {}, std::nullopt});
+  record.statements.push_back(journal::JournalStatement{sql, {}, {}, {}, std::nullopt});
   return record;
 }
 
-inline std::vector<std::uint64_t> pending_ids(const FileJournal& journal) {
+inline std::vector<std::uint64_t> pending_ids(const journal::FileJournal& journal) {
   auto pending = journal.pending(1000);
   REQUIRE(pending.error.empty());
   std::vector<std::uint64_t> ids;
@@ -67,7 +68,7 @@ inline std::vector<std::uint64_t> pending_ids(const FileJournal& journal) {
   return ids;
 }
 
-inline std::uint64_t append_ok(FileJournal& journal, JournalRecord record) {
+inline std::uint64_t append_ok(journal::FileJournal& journal, journal::JournalRecord record) {
   auto result = journal.append(record);
   REQUIRE(result.ok());
   return result.id;
@@ -76,8 +77,8 @@ inline std::uint64_t append_ok(FileJournal& journal, JournalRecord record) {
 using Ids = std::vector<std::uint64_t>;
 
 // Ids from 1, for readable expectations (the default starts from the clock).
-inline FileJournal::Options numbered() {
-  FileJournal::Options options;
+inline journal::FileJournal::Options numbered() {
+  journal::FileJournal::Options options;
   options.first_id = 1;
   return options;
 }

@@ -1,4 +1,4 @@
-// Metrics, AdminServer and BackendProbe, exercised over real loopback sockets:
+// metrics::Metrics, AdminServer and BackendProbe, exercised over real loopback sockets:
 // the server runs on its own io_context thread, the test is a blocking Beast
 // HTTP client.
 
@@ -25,6 +25,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
+using namespace pgdual;
 using namespace pgdual::proxy;
 using namespace std::chrono_literals;
 
@@ -113,14 +114,14 @@ bool contains(const std::string& haystack, const std::string& needle) {
 }  // namespace
 
 TEST_CASE("Metrics serializes every family with its pre-created series", "[metrics]") {
-  Metrics metrics("1.2.3");
-  metrics.client_connections_rejected(RejectReason::auth_failed).Increment();
-  metrics.backend(BackendRole::new_backend).queries(QueryKind::ddl).Increment(3);
-  metrics.backend(BackendRole::old_backend).query_duration->Observe(0.0003);
-  metrics.backend(BackendRole::new_backend).writes_error->Increment();
-  metrics.tls_handshakes_failed(TlsSide::backend).Increment();
+  metrics::Metrics metrics("1.2.3");
+  metrics.client_connections_rejected(metrics::RejectReason::auth_failed).Increment();
+  metrics.backend(metrics::BackendRole::new_backend).queries(metrics::QueryKind::ddl).Increment(3);
+  metrics.backend(metrics::BackendRole::old_backend).query_duration->Observe(0.0003);
+  metrics.backend(metrics::BackendRole::new_backend).writes_error->Increment();
+  metrics.tls_handshakes_failed(metrics::TlsSide::backend).Increment();
   metrics.record_config_reload(true);
-  metrics.routing_decisions(RoutingDecision::shadow).Increment();
+  metrics.routing_decisions(metrics::RoutingDecision::shadow).Increment();
 
   const std::string text = metrics.serialize();
   CHECK(contains(text, "pgdual_build_info{version=\"1.2.3\"} 1"));
@@ -155,7 +156,7 @@ TEST_CASE("Metrics serializes every family with its pre-created series", "[metri
 }
 
 TEST_CASE("set_phase_info replaces the previous series", "[metrics]") {
-  Metrics metrics;
+  metrics::Metrics metrics;
   metrics.set_phase_info(
       {{"default", "", "dual_write"}, {"table", "public.orders", "shadow_read"}});
   std::string text = metrics.serialize();
@@ -171,12 +172,12 @@ TEST_CASE("set_phase_info replaces the previous series", "[metrics]") {
 }
 
 TEST_CASE("write divergence counts per table, bounded", "[metrics]") {
-  Metrics metrics;
+  metrics::Metrics metrics;
   metrics.count_write_divergence("public.orders");
   metrics.count_write_divergence("public.orders");
   CHECK(contains(metrics.serialize(), "pgdual_write_divergence_total{table=\"public.orders\"} 2"));
 
-  for (std::size_t i = 0; i < Metrics::kMaxDivergenceTables + 5; ++i) {
+  for (std::size_t i = 0; i < metrics::Metrics::kMaxDivergenceTables + 5; ++i) {
     metrics.count_write_divergence("t" + std::to_string(i));
   }
   const std::string text = metrics.serialize();
@@ -185,7 +186,7 @@ TEST_CASE("write divergence counts per table, bounded", "[metrics]") {
 }
 
 TEST_CASE("AdminServer serves metrics, health and readiness", "[admin]") {
-  Metrics metrics("test");
+  metrics::Metrics metrics("test");
   std::mutex readiness_mutex;
   Readiness readiness{false, "old=down new=up"};
   IoThread io_thread;
@@ -199,7 +200,7 @@ TEST_CASE("AdminServer serves metrics, health and readiness", "[admin]") {
 
   SECTION("/metrics shows a counter incremented before the scrape") {
     metrics.client_connections_total().Increment(7);
-    metrics.cancel_requests(CancelResult::unknown_key).Increment();
+    metrics.cancel_requests(metrics::CancelResult::unknown_key).Increment();
     const Reply reply = fetch(port, "/metrics");
     CHECK(reply.status == 200);
     CHECK(reply.content_type.rfind("text/plain; version=0.0.4", 0) == 0);
@@ -298,7 +299,7 @@ TEST_CASE("AdminServer serves metrics, health and readiness", "[admin]") {
 }
 
 TEST_CASE("AdminServer reports a bind failure", "[admin]") {
-  Metrics metrics;
+  metrics::Metrics metrics;
   asio::io_context io;
   tcp::acceptor taken(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   AdminServer server(io, metrics, [] { return Readiness{true, ""}; });
@@ -309,7 +310,7 @@ TEST_CASE("AdminServer reports a bind failure", "[admin]") {
 }
 
 TEST_CASE("BackendProbe tells a listening port from a closed one", "[probe]") {
-  Metrics metrics;
+  metrics::Metrics metrics;
   asio::io_context listener_io;
   tcp::acceptor listening(listener_io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   const std::uint16_t open_port = listening.local_endpoint().port();
@@ -321,9 +322,9 @@ TEST_CASE("BackendProbe tells a listening port from a closed one", "[probe]") {
   probe.set_targets("127.0.0.1", open_port, "127.0.0.1", dead_port);
   probe.start();
 
-  REQUIRE(wait_until([&] { return probe.reachable(BackendRole::old_backend); }, 3s));
+  REQUIRE(wait_until([&] { return probe.reachable(metrics::BackendRole::old_backend); }, 3s));
   std::this_thread::sleep_for(50ms);  // let the round record both backends
-  CHECK_FALSE(probe.reachable(BackendRole::new_backend));
+  CHECK_FALSE(probe.reachable(metrics::BackendRole::new_backend));
 
   Readiness r = probe.readiness(true);
   CHECK(r.ready);
@@ -331,7 +332,7 @@ TEST_CASE("BackendProbe tells a listening port from a closed one", "[probe]") {
   r = probe.readiness(false);
   CHECK_FALSE(r.ready);
   CHECK(r.detail == "config invalid; old=up new=down");
-  probe.set_primary(BackendRole::new_backend);
+  probe.set_primary(metrics::BackendRole::new_backend);
   CHECK_FALSE(probe.readiness(true).ready);
 
   const std::string text = metrics.serialize();
@@ -342,8 +343,8 @@ TEST_CASE("BackendProbe tells a listening port from a closed one", "[probe]") {
     probe.set_targets("127.0.0.1", dead_port, "localhost", open_port);
     CHECK(wait_until(
         [&] {
-          return probe.reachable(BackendRole::new_backend) &&
-                 !probe.reachable(BackendRole::old_backend);
+          return probe.reachable(metrics::BackendRole::new_backend) &&
+                 !probe.reachable(metrics::BackendRole::old_backend);
         },
         1500ms));
     CHECK(probe.readiness(true).ready);  // primary is new now
@@ -351,14 +352,14 @@ TEST_CASE("BackendProbe tells a listening port from a closed one", "[probe]") {
   }
   SECTION("an unconfigured backend is down") {
     probe.set_targets("127.0.0.1", open_port, "", 0);
-    CHECK(wait_until([&] { return probe.reachable(BackendRole::old_backend); }, 1500ms));
-    CHECK_FALSE(probe.reachable(BackendRole::new_backend));
+    CHECK(wait_until([&] { return probe.reachable(metrics::BackendRole::old_backend); }, 1500ms));
+    CHECK_FALSE(probe.reachable(metrics::BackendRole::new_backend));
   }
   probe.stop();
 }
 
 TEST_CASE("BackendProbe feeds /readyz through AdminServer", "[probe][admin]") {
-  Metrics metrics;
+  metrics::Metrics metrics;
   asio::io_context listener_io;
   tcp::acceptor listening(listener_io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
 
@@ -369,7 +370,7 @@ TEST_CASE("BackendProbe feeds /readyz through AdminServer", "[probe][admin]") {
   probe.set_targets("127.0.0.1", closed_port(), "127.0.0.1", listening.local_endpoint().port());
   probe.start();
 
-  REQUIRE(wait_until([&] { return probe.reachable(BackendRole::new_backend); }, 3s));
+  REQUIRE(wait_until([&] { return probe.reachable(metrics::BackendRole::new_backend); }, 3s));
   const Reply reply = fetch(server.port(), "/readyz");
   CHECK(reply.status == 503);
   CHECK(reply.body == "old=down new=up\n");

@@ -2,6 +2,7 @@
 
 #include "proxy/backend/primary_leg.hpp"
 
+using namespace pgdual;
 using namespace pgdual::proxy;
 using pgdual::protocol::TxnStatus;
 

@@ -145,7 +145,7 @@ struct Harness {
     client.connect(acceptor.local_endpoint());
     fake = std::make_unique<FakeBackend>(acceptor.accept());
     leg = std::make_unique<SecondaryLeg>(std::make_unique<BackendConnection>(
-        std::move(client), backend_config, BackendRole::new_backend));
+        std::move(client), backend_config, metrics::BackendRole::new_backend));
   }
 
   std::vector<UnitId> result_units() const {

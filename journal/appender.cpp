@@ -21,12 +21,12 @@ bool missing_objects(const std::string& sqlstate) {
   return sqlstate == "42P01" || sqlstate == "3F000";
 }
 
-void finish(JournalContext& context, JournalService::AppendDone& done, bool ok,
-            const std::string& error) {
+void finish(JournalContext& context, const std::string& database,
+            JournalService::AppendDone& done, bool ok, const std::string& error) {
   context.metrics.count_append(ok);
   // The gate learns of the finished write before the caller does, so a
   // count racing this append cannot close it (journal_gate.hpp).
-  context.gate.append_finished();
+  context.gate.append_finished(context.gate_key(database));
   context.wake_relay();
   if (!done) return;
   try {
@@ -67,8 +67,8 @@ bool JournalAppender::stopping() const {
 
 void JournalAppender::push(std::string database, JournalRecord record,
                            JournalService::AppendDone done) {
-  context_.gate.append_queued();
-  context_.metrics.set_gate_active(true);
+  context_.gate.append_queued(context_.gate_key(database));
+  context_.metrics.set_gate_active(context_.gate_key(database), true);
   {
     std::lock_guard lock(mutex_);
     if (running_ && !stopping_) {
@@ -77,7 +77,7 @@ void JournalAppender::push(std::string database, JournalRecord record,
       return;
     }
   }
-  finish(context_, done, false, "the journal is not running");
+  finish(context_, database, done, false, "the journal is not running");
 }
 
 void JournalAppender::push_statement(std::string database, std::string sql,
@@ -116,7 +116,7 @@ void JournalAppender::run() {
       continue;
     }
     const bool ok = store(task, error);
-    finish(context_, task.done, ok, error);
+    finish(context_, task.database, task.done, ok, error);
   }
   links_.clear();
 }

@@ -18,6 +18,7 @@ std::optional<StoreTarget> store_target(const config::Config& settings, const st
   target.conninfo =
       pg::libpq_conninfo(backend, backend.dbname.value_or(database), application_name);
   target.connect_timeout = backend.connect_timeout;
+  target.dbname = backend.dbname.value_or(database);
   return target;
 }
 
@@ -39,6 +40,20 @@ std::vector<std::string> JournalContext::known_databases(
     if (!database.empty()) all.insert(database);
   }
   return {all.begin(), all.end()};
+}
+
+std::string JournalContext::gate_key(const std::string& database) const {
+  return store == config::JournalStore::file ? std::string() : database;
+}
+
+void JournalContext::forget_database(const std::string& database) {
+  {
+    std::lock_guard lock(mutex_);
+    databases_.erase(database);
+    looked_.erase(database);
+  }
+  gate.forget(gate_key(database));
+  metrics.forget_gate(gate_key(database));
 }
 
 bool JournalContext::add_database(const std::string& database) {

@@ -30,6 +30,7 @@ inline constexpr std::string_view kAppenderApplicationName = "pgdual journal";
 struct StoreTarget {
   std::string conninfo;  // holds the password: never log it
   std::chrono::milliseconds connect_timeout{5000};
+  std::string dbname;  // the database the conninfo names
 };
 
 // The primary (primary = true) or the secondary of the global migration.phase
@@ -61,10 +62,17 @@ struct JournalContext {
   std::atomic<std::int64_t> abandon_at{INT64_MAX};
   bool past_abandon() const;
 
+  // The gate (JournalGate) of a database: the database itself for the table
+  // store; one shared key for the file store, whose records form one sequence.
+  std::string gate_key(const std::string& database) const;
+
   // Databases sessions write (note_database) plus migration.journal.databases.
   std::vector<std::string> known_databases(const config::JournalConfig& journal) const;
   // True when it was new.
   bool add_database(const std::string& database);
+  // The database does not exist on the primary: the relay stops serving it
+  // (migration.journal.databases still lists the configured ones).
+  void forget_database(const std::string& database);
 
   // Databases a complete pass of the relay has counted (sessions wait for that once).
   void mark_looked(const std::vector<std::string>& databases);

@@ -2,65 +2,120 @@
 
 namespace pgdual::journal {
 
-bool JournalGate::active() const {
-  std::lock_guard lock(mutex_);
-  return pending_ || journaled_ > 0 || in_flight_ > 0;
-}
-
-void JournalGate::enter() {
-  std::lock_guard lock(mutex_);
-  ++journaled_;
-}
-
-void JournalGate::leave() {
-  std::lock_guard lock(mutex_);
-  if (journaled_ > 0) --journaled_;
-  pending_ = true;
-  ++epoch_;
-}
-
-void JournalGate::append_queued() {
-  std::lock_guard lock(mutex_);
-  ++in_flight_;
-  pending_ = true;
-}
-
-void JournalGate::append_finished() {
-  std::lock_guard lock(mutex_);
-  if (in_flight_ > 0) --in_flight_;
-  pending_ = true;
-  ++epoch_;
-}
-
-void JournalGate::mark_pending() {
-  std::lock_guard lock(mutex_);
-  pending_ = true;
-  ++epoch_;
-}
-
-JournalGate::CountTicket JournalGate::begin_count() const {
-  std::lock_guard lock(mutex_);
-  return CountTicket{epoch_};
-}
-
-bool JournalGate::finish_count(CountTicket ticket, std::uint64_t pending) {
-  std::lock_guard lock(mutex_);
-  if (pending > 0) {
-    pending_ = true;
-  } else if (ticket.epoch == epoch_ && journaled_ == 0 && in_flight_ == 0) {
-    pending_ = false;
+JournalGate::State& JournalGate::state(std::string_view key) {
+  auto it = states_.find(key);
+  if (it == states_.end()) {
+    it = states_.emplace(std::string(key), State{}).first;
+    it->second.pending = new_keys_pending_;
   }
-  return pending_ || journaled_ > 0 || in_flight_ > 0;
+  return it->second;
 }
 
-std::uint64_t JournalGate::journaled() const {
-  std::lock_guard lock(mutex_);
-  return journaled_;
+const JournalGate::State* JournalGate::find(std::string_view key) const {
+  auto it = states_.find(key);
+  return it == states_.end() ? nullptr : &it->second;
 }
 
-std::uint64_t JournalGate::in_flight() const {
+bool JournalGate::active(std::string_view key) const {
   std::lock_guard lock(mutex_);
-  return in_flight_;
+  const auto* found = find(key);
+  return found ? found->active() : new_keys_pending_;
+}
+
+std::vector<std::string> JournalGate::active_keys() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : states_) {
+    if (value.active()) keys.push_back(key);
+  }
+  return keys;
+}
+
+void JournalGate::enter(std::string_view key) {
+  std::lock_guard lock(mutex_);
+  ++state(key).journaled;
+}
+
+void JournalGate::leave(std::string_view key) {
+  std::lock_guard lock(mutex_);
+  auto& value = state(key);
+  if (value.journaled > 0) --value.journaled;
+  value.pending = true;
+  ++value.epoch;
+}
+
+void JournalGate::append_queued(std::string_view key) {
+  std::lock_guard lock(mutex_);
+  auto& value = state(key);
+  ++value.in_flight;
+  value.pending = true;
+}
+
+void JournalGate::append_finished(std::string_view key) {
+  std::lock_guard lock(mutex_);
+  auto& value = state(key);
+  if (value.in_flight > 0) --value.in_flight;
+  value.pending = true;
+  ++value.epoch;
+}
+
+void JournalGate::mark_pending(std::string_view key) {
+  std::lock_guard lock(mutex_);
+  auto& value = state(key);
+  value.pending = true;
+  ++value.epoch;
+}
+
+void JournalGate::mark_all_pending() {
+  std::lock_guard lock(mutex_);
+  new_keys_pending_ = true;
+  for (auto& [key, value] : states_) {
+    value.pending = true;
+    ++value.epoch;
+  }
+}
+
+void JournalGate::forget(std::string_view key) {
+  std::lock_guard lock(mutex_);
+  auto it = states_.find(key);
+  if (it == states_.end()) {
+    // Not seen yet: remember it as counted-empty so new_keys_pending_ does not apply.
+    states_.emplace(std::string(key), State{});
+    return;
+  }
+  if (it->second.journaled == 0 && it->second.in_flight == 0) {
+    it->second.pending = false;
+    ++it->second.epoch;
+  }
+}
+
+JournalGate::CountTicket JournalGate::begin_count(std::string_view key) const {
+  std::lock_guard lock(mutex_);
+  const auto* found = find(key);
+  return CountTicket{found ? found->epoch : 0};
+}
+
+bool JournalGate::finish_count(std::string_view key, CountTicket ticket, std::uint64_t pending) {
+  std::lock_guard lock(mutex_);
+  auto& value = state(key);
+  if (pending > 0) {
+    value.pending = true;
+  } else if (ticket.epoch == value.epoch && value.journaled == 0 && value.in_flight == 0) {
+    value.pending = false;
+  }
+  return value.active();
+}
+
+std::uint64_t JournalGate::journaled(std::string_view key) const {
+  std::lock_guard lock(mutex_);
+  const auto* found = find(key);
+  return found ? found->journaled : 0;
+}
+
+std::uint64_t JournalGate::in_flight(std::string_view key) const {
+  std::lock_guard lock(mutex_);
+  const auto* found = find(key);
+  return found ? found->in_flight : 0;
 }
 
 }  // namespace pgdual::journal

@@ -95,8 +95,7 @@ void JournalService::start() {
   }
   // Entries of this instance may wait from an earlier run: the gate stays
   // open until the relay's first count of every known database says none.
-  context.gate.mark_pending();
-  context.metrics.set_gate_active(true);
+  context.gate.mark_all_pending();
   impl_->appender.start();
   impl_->relay.start();
 }
@@ -128,18 +127,20 @@ void JournalService::stop(bool clean) {
 
 const std::string& JournalService::instance() const { return impl_->context.instance; }
 
-bool JournalService::gate_active() const {
-  return impl_->enabled() && impl_->context.gate.active();
+bool JournalService::gate_active(const std::string& database) const {
+  return impl_->enabled() && impl_->context.gate.active(impl_->context.gate_key(database));
 }
 
-void JournalService::enter_journaled() {
-  impl_->context.gate.enter();
-  impl_->context.metrics.set_gate_active(true);
+void JournalService::enter_journaled(const std::string& database) {
+  auto& context = impl_->context;
+  context.gate.enter(context.gate_key(database));
+  context.metrics.set_gate_active(context.gate_key(database), true);
 }
 
-void JournalService::leave_journaled() {
-  impl_->context.gate.leave();
-  impl_->context.wake_relay();
+void JournalService::leave_journaled(const std::string& database) {
+  auto& context = impl_->context;
+  context.gate.leave(context.gate_key(database));
+  context.wake_relay();
 }
 
 void JournalService::append(std::string database, JournalRecord record, AppendDone done) {
@@ -158,7 +159,7 @@ std::string JournalService::insert_sql(const JournalRecord& record) const {
 void JournalService::note_appended(const std::string& database) {
   auto& context = impl_->context;
   context.add_database(database);
-  context.gate.mark_pending();
+  context.gate.mark_pending(context.gate_key(database));
   context.wake_relay();
 }
 
@@ -166,7 +167,8 @@ bool JournalService::note_database(const std::string& database) {
   if (database.empty() || !impl_->context.add_database(database)) return false;
   // Its journal has not been counted yet: it may hold entries of this
   // instance from an earlier run. The relay creates its tables and counts.
-  impl_->context.gate.mark_pending();
+  impl_->context.gate.mark_pending(impl_->context.gate_key(database));
+  impl_->context.metrics.set_gate_active(impl_->context.gate_key(database), true);
   impl_->context.wake_relay();
   return true;
 }

@@ -26,10 +26,12 @@
 // committed, so conflicting transactions are applied in commit order. The
 // relay applies pending entries in id order and never skips a pending entry.
 //
-// The gate. While this instance has entries not yet applied (or a journaled
-// transaction still open, or an append in flight), sessions journal their
-// write transactions instead of sending them to the secondary, so the
-// secondary sees this instance's transactions in the primary's order.
+// The gate, per database. While this instance has entries of a database not
+// yet applied (or a journaled transaction still open, or an append in
+// flight), that database's sessions journal their write transactions instead
+// of sending them to the secondary, so the secondary sees this instance's
+// transactions in the primary's order. A database the relay cannot count
+// keeps only its own gate open; one that does not exist is forgotten.
 //
 // Thread safety: every member may be called from any thread; nothing here
 // blocks the caller on I/O (append and the relay run on the service's
@@ -78,11 +80,13 @@ class JournalService {
   const std::string& instance() const;
 
   // ---- the data path (never blocks)
-  bool gate_active() const;
-  // A session starts journaling a transaction: opens the gate and keeps it
-  // open until the matching leave_journaled().
-  void enter_journaled();
-  void leave_journaled();
+  // Whether sessions of `database` journal their write transactions now
+  // (each database has its own gate: journal/gate.hpp).
+  bool gate_active(const std::string& database) const;
+  // A session of `database` starts journaling a transaction: opens that
+  // database's gate and keeps it open until the matching leave_journaled().
+  void enter_journaled(const std::string& database);
+  void leave_journaled(const std::string& database);
   // Stores a transaction the primary committed and the secondary did not
   // apply. `database` is the client's database (where the table store
   // lives). record.instance is filled in when empty. `done` runs on a

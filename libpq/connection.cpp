@@ -115,6 +115,13 @@ std::string connection_error(const PGconn* conn) {
   return conn ? trimmed(PQerrorMessage(conn)) : std::string("out of memory");
 }
 
+bool names_missing_database(std::string_view error, std::string_view dbname) {
+  // The server's words (lc_messages in English); a database named in the text of
+  // another error (a role named like it) does not match the whole phrase.
+  const std::string phrase = "database \"" + std::string(dbname) + "\" does not exist";
+  return error.find(phrase) != std::string_view::npos;
+}
+
 Conn connect(const std::string& conninfo, std::chrono::milliseconds timeout,
              const Cancelled& cancelled, std::string& error) {
   Conn conn(PQconnectStart(conninfo.c_str()));

@@ -74,6 +74,9 @@ Reply run_locked_ddl(PGconn* conn, const std::string& lock_sql,
 
 // PQerrorMessage without the trailing newline.
 std::string connection_error(const PGconn* conn);
+// Whether a connection error is the server's "database \"<dbname>\" does not
+// exist" (libpq gives no SQLSTATE for a failed connection, only its text).
+bool names_missing_database(std::string_view error, std::string_view dbname);
 
 // A connection that follows its conninfo: reconnects when it changed (a
 // reload, a phase that moved the primary) or when the connection broke.

@@ -27,7 +27,13 @@ JournalMetrics::JournalMetrics(prometheus::Registry& registry)
                           .Name("pgdual_reconciliation_needed_total")
                           .Help("Tables of transactions the secondary may lack: dead-lettered, or "
                                 "not journaled at all. Reconcile these tables.")
-                          .Register(registry)) {
+                          .Register(registry)),
+      gate_active_(prometheus::BuildGauge()
+                       .Name("pgdual_journal_gate_active")
+                       .Help("1 while this instance journals the write transactions of a database "
+                             "instead of sending them to the secondary (its earlier entries are "
+                             "not applied yet), by database.")
+                       .Register(registry)) {
   depth_records_ = gauge(registry, "pgdual_journal_depth_records",
                          "Journal entries not yet applied to the secondary (all instances).");
   depth_bytes_ = gauge(registry, "pgdual_journal_depth_bytes",
@@ -57,9 +63,6 @@ JournalMetrics::JournalMetrics(prometheus::Registry& registry)
                           "Journal entries given up on and moved to the dead letter.");
   relay_active_ = gauge(registry, "pgdual_journal_relay_active",
                         "1 while this instance is the journal relay of at least one database.");
-  gate_active_ = gauge(registry, "pgdual_journal_gate_active",
-                       "1 while this instance journals write transactions instead of sending "
-                       "them to the secondary (its earlier entries are not applied yet).");
   // 1 until a relay has tried the secondary: nothing known to be wrong.
   secondary_healthy_ = gauge(registry, "pgdual_secondary_healthy",
                              "1 when the journal relay's last replay or probe of the secondary "
@@ -80,6 +83,30 @@ void JournalMetrics::set_instance(const std::string& instance) {
   if (relay_info_series_) relay_info_.Remove(relay_info_series_);
   relay_info_series_ = &relay_info_.Add({{"instance", instance}});
   relay_info_series_->Set(1);
+}
+
+void JournalMetrics::set_gate_active(const std::string& key, bool active) {
+  std::lock_guard lock(mutex_);
+  auto it = gates_.find(key);
+  if (it == gates_.end()) {
+    if (!active) return;  // a series appears when its gate first opens
+    const std::string label = key.empty() ? "_all" : key;
+    it = gates_.emplace(key, &gate_active_.Add({{"database", label}})).first;
+  }
+  it->second->Set(active ? 1 : 0);
+}
+
+void JournalMetrics::forget_gate(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  auto it = gates_.find(key);
+  if (it == gates_.end()) return;
+  gate_active_.Remove(it->second);
+  gates_.erase(it);
+}
+
+void JournalMetrics::clear_gates() {
+  std::lock_guard lock(mutex_);
+  for (auto& [key, series] : gates_) series->Set(0);
 }
 
 void JournalMetrics::count_reconciliation(const std::vector<std::string>& tables) {

@@ -40,7 +40,11 @@ class JournalMetrics {
   void set_relay_active(bool active) const { relay_active_->Set(active ? 1 : 0); }
   // pgdual_journal_relay_info{instance}: one series, value 1, for this instance.
   void set_instance(const std::string& instance);
-  void set_gate_active(bool active) const { gate_active_->Set(active ? 1 : 0); }
+  // pgdual_journal_gate_active{database}: the gate of one database (journal/gate.hpp);
+  // the file store has one gate for all, labelled database="_all".
+  void set_gate_active(const std::string& key, bool active);
+  void forget_gate(const std::string& key);
+  void clear_gates();
   void set_secondary_healthy(bool healthy) const { secondary_healthy_->Set(healthy ? 1 : 0); }
 
   // pgdual_reconciliation_needed_total{table}: one count per table of a
@@ -64,14 +68,15 @@ class JournalMetrics {
   prometheus::Counter* retries_ = nullptr;
   prometheus::Counter* dead_letters_ = nullptr;
   prometheus::Gauge* relay_active_ = nullptr;
-  prometheus::Gauge* gate_active_ = nullptr;
   prometheus::Gauge* secondary_healthy_ = nullptr;
 
   prometheus::Family<prometheus::Gauge>& relay_info_;
   prometheus::Family<prometheus::Counter>& reconciliation_;
+  prometheus::Family<prometheus::Gauge>& gate_active_;
   std::mutex mutex_;
   prometheus::Gauge* relay_info_series_ = nullptr;
   std::map<std::string, prometheus::Counter*, std::less<>> by_table_;
+  std::map<std::string, prometheus::Gauge*, std::less<>> gates_;
 };
 
 }  // namespace pgdual::metrics

@@ -115,11 +115,9 @@ bool JournalRelay::pass() {
   const auto& config = *settings;
   const auto& journal = config.migration.journal;
   if (!journal.enabled) {
-    context_.metrics.set_gate_active(false);
+    context_.metrics.clear_gates();
     return false;
   }
-  // Taken before any count is sent (journal_gate.hpp explains the race).
-  const auto ticket = context_.gate.begin_count();
   const auto roles = routing::roles_for(config.migration.phase, config.migration.keep_old_in_sync);
   const bool can_replay = roles.secondary.has_value();
   if (!can_replay && !paused_logged_) {
@@ -141,15 +139,34 @@ bool JournalRelay::pass() {
     total.dead += look.dead;
     total.oldest_age_seconds = std::max(total.oldest_age_seconds, look.oldest_age_seconds);
   };
+  // Each gate closes on its own database's count (or the file's): a
+  // database that cannot be counted keeps only its own sessions journaling.
+  // The ticket is taken before the count is sent (journal/gate.hpp explains the race).
+  auto counted = [&](const std::string& key, const Look& look, JournalGate::CountTicket ticket) {
+    if (look.ok) context_.gate.finish_count(key, ticket, look.mine);
+    context_.metrics.set_gate_active(key, context_.gate.active(key));
+  };
   const auto databases = context_.known_databases(journal);
   if (context_.store == config::JournalStore::file) {
-    add(file_pass(*settings, can_replay, more));
+    const auto ticket = context_.gate.begin_count(context_.gate_key({}));
+    const auto look = file_pass(*settings, can_replay, more);
+    add(look);
+    counted(context_.gate_key({}), look, ticket);
+    if (look.ok) context_.mark_looked(databases);
     relay_active = context_.file != nullptr;
   } else {
     for (const auto& database : databases) {
       if (cancelled()) return false;
       auto& primary = primaries_[database];
-      add(table_pass(*settings, database, primary, can_replay, more));
+      const auto ticket = context_.gate.begin_count(database);
+      const auto look = table_pass(*settings, database, primary, can_replay, more);
+      if (look.missing) {
+        forget_missing(journal, database);
+        continue;
+      }
+      add(look);
+      counted(database, look, ticket);
+      if (look.ok) context_.mark_looked({database});
       relay_active = relay_active || primary.holder;
     }
   }
@@ -157,10 +174,7 @@ bool JournalRelay::pass() {
   if (total.ok) {
     context_.metrics.set_depth(static_cast<double>(total.records), static_cast<double>(total.bytes),
                                total.oldest_age_seconds);
-    context_.gate.finish_count(ticket, total.mine);
-    context_.mark_looked(databases);
   }
-  context_.metrics.set_gate_active(context_.gate.active());
   std::lock_guard lock(status_mutex_);
   if (total.ok) {
     status_.known = true;
@@ -173,6 +187,30 @@ bool JournalRelay::pass() {
   return more;
 }
 
+void JournalRelay::forget_missing(const config::JournalConfig& journal,
+                                  const std::string& database) {
+  const bool configured =
+      std::find(journal.databases.begin(), journal.databases.end(), database) !=
+      journal.databases.end();
+  if (configured) {
+    // The operator named it: keep trying (and keep its gate), but say why it stays open.
+    auto& primary = primaries_[database];
+    if (!primary.down_logged) {
+      spdlog::warn("journal: database \"{}\" (migration.journal.databases) does not exist on "
+                   "the primary; its sessions journal until it does",
+                   database);
+    }
+    primary.down_logged = true;
+    return;
+  }
+  // Sessions noted it, but nothing can be stored in a database that does not exist: forget it,
+  // so its gate does not stay open (and its sessions, if it is created later, note it again).
+  spdlog::info("journal: database \"{}\" does not exist on the primary; the relay stops serving it",
+               database);
+  primaries_.erase(database);
+  context_.forget_database(database);
+}
+
 JournalRelay::Look JournalRelay::table_pass(const config::Config& settings,
                                             const std::string& database, Primary& primary,
                                             bool can_replay, bool& more) {
@@ -181,6 +219,10 @@ JournalRelay::Look JournalRelay::table_pass(const config::Config& settings,
   std::string error;
   bool fresh = false;
   if (!primary.link.ensure(target->conninfo, target->connect_timeout, cancelled_, error, &fresh)) {
+    if (pg::names_missing_database(error, target->dbname)) {
+      look.missing = true;
+      return look;
+    }
     if (!primary.down_logged && !cancelled()) {
       spdlog::warn("journal: cannot reach the primary for database \"{}\": {}", database, error);
     }

@@ -45,6 +45,7 @@ class JournalRelay {
 
   struct Look {  // one database's (or the file's) journal, as last counted
     bool ok = false;
+    bool missing = false;  // the database does not exist on the primary
     std::uint64_t records = 0, bytes = 0, mine = 0, dead = 0;
     double oldest_age_seconds = 0;
   };
@@ -78,6 +79,7 @@ class JournalRelay {
   void run();
   // One look at everything; true when a full batch was applied (more to do).
   bool pass();
+  void forget_missing(const config::JournalConfig& journal, const std::string& database);
   Look table_pass(const config::Config& settings, const std::string& database, Primary& primary,
                   bool can_replay, bool& more);
   bool table_replay(const config::Config& settings, const std::string& database, Primary& primary);

@@ -308,14 +308,15 @@ asio::awaitable<bool> ClientSession::connect_backends() {
                startup_.parameter("application_name").value_or("")};
   phase_ = routing::session_phase(migration, identity_);
   roles_ = routing::roles_for(phase_, migration.keep_old_in_sync);
-  co_await wait_for_first_journal_look();
-
   BackendFailure failure;
   primary_ = co_await open_backend(roles_.primary, failure);
   if (!primary_) {
     co_await report_primary_failure(failure);
     co_return false;
   }
+  // Only a database the primary accepted is noted for the journal: a probe of a
+  // missing one (pg_isready's default "root", a typo) must not open a gate.
+  co_await wait_for_first_journal_look();
   const bool secondary_ok = co_await connect_secondary_at_startup();
   if (!secondary_ok) co_return false;
   co_await load_catalog();
@@ -328,12 +329,12 @@ asio::awaitable<void> ClientSession::wait_for_first_journal_look() {
   // The relay serves the journal of every database sessions write.
   if (!migration.journal.enabled || !roles_.secondary) co_return;
   const bool new_database = runtime_.journal().note_database(identity_.database);
-  if (!new_database && !runtime_.journal().gate_active()) co_return;
+  if (!new_database && !runtime_.journal().gate_active(identity_.database)) co_return;
   // A database (or a process) whose journal was not looked at yet: give the relay a moment to
   // count this instance's entries, rather than journal every write until it has.
   asio::steady_timer pause(co_await asio::this_coro::executor);
   const auto until = Clock::now() + std::chrono::milliseconds(1000);
-  while (runtime_.journal().gate_active() && !runtime_.journal().looked_at(identity_.database) &&
+  while (runtime_.journal().gate_active(identity_.database) && !runtime_.journal().looked_at(identity_.database) &&
          Clock::now() < until) {
     pause.expires_after(std::chrono::milliseconds(5));
     co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));

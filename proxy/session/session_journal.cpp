@@ -79,7 +79,7 @@ bool ClientSession::journal_enabled() const {
 }
 
 bool ClientSession::journal_mode() const {
-  return journal_enabled() && (outbox() || runtime_.journal().gate_active());
+  return journal_enabled() && (outbox() || runtime_.journal().gate_active(identity_.database));
 }
 
 bool ClientSession::capture_unit(const PrimaryUnit& unit, bool transaction_start) {
@@ -101,9 +101,9 @@ bool ClientSession::capture_unit(const PrimaryUnit& unit, bool transaction_start
       }
     });
     capturing_ = true;
-    journaling_tx_ = outbox() || runtime_.journal().gate_active() || !secondary_usable();
+    journaling_tx_ = outbox() || runtime_.journal().gate_active(identity_.database) || !secondary_usable();
     if (journaling_tx_ && !outbox() && !entered_journal_gate_) {
-      runtime_.journal().enter_journaled();
+      runtime_.journal().enter_journaled(identity_.database);
       entered_journal_gate_ = true;
     }
     if (journaling_tx_) {
@@ -274,7 +274,7 @@ asio::awaitable<void> ClientSession::wait_journal_appends() {
 
 void ClientSession::leave_journaled_transaction() {
   if (entered_journal_gate_) {
-    runtime_.journal().leave_journaled();
+    runtime_.journal().leave_journaled(identity_.database);
     entered_journal_gate_ = false;
   }
 }

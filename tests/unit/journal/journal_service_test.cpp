@@ -132,7 +132,7 @@ TEST_CASE("unreachable primary: the append fails within its retry window, stop i
   CHECK(service.instance() == "test-pod");
   service.start();
   service.note_database("app");
-  CHECK(service.gate_active());
+  CHECK(service.gate_active("app"));
 
   const auto started = Clock::now();
   auto [ok, error] = append_and_wait(service, "app", insert_record(1, "x"));
@@ -145,7 +145,7 @@ TEST_CASE("unreachable primary: the append fails within its retry window, stop i
   // before note_database() counted no database and left `known` true; see the next test.)
   CHECK_FALSE(service.status().known);
   CHECK_FALSE(service.looked_at("app"));
-  CHECK(service.gate_active());  // unknown: stays open
+  CHECK(service.gate_active("app"));  // unknown: stays open
 
   const auto stopping = Clock::now();
   service.stop();
@@ -163,7 +163,7 @@ TEST_CASE("a database noted after a relay pass is not known until it is counted"
   // primary is unreachable: nothing about it is known, so neither is the whole.
   CHECK(service.note_database("app"));
   CHECK_FALSE(service.status().known);
-  CHECK(service.gate_active());
+  CHECK(service.gate_active("app"));
   // Several relay passes (poll_interval 50 ms) later it is still not counted, still unknown.
   bool ever_known = false;
   for (const auto until = Clock::now() + 300ms; Clock::now() < until;) {
@@ -234,7 +234,7 @@ TEST_CASE("file store keeps what it cannot replay and holds the gate open") {
   auto [ok, error] = append_and_wait(service, "app", insert_record(1, "x"));
   REQUIRE(ok);
   CHECK(eventually([&] { return service.status().records == 1; }));
-  CHECK(service.gate_active());
+  CHECK(service.gate_active("app"));
   std::this_thread::sleep_for(200ms);  // a few relay passes
   CHECK(service.status().records == 1);
   const std::string text = metrics.serialize();
@@ -260,13 +260,13 @@ TEST_CASE("end to end against PostgreSQL: table store") {
   service.start();
   service.note_database("app");
   // The schema appears on the primary; the gate closes once counted.
-  CHECK(eventually([&] { return !service.gate_active(); }));
+  CHECK(eventually([&] { return !service.gate_active("app"); }));
   CHECK(query_one(old_port, "SELECT count(*) FROM pgdual.journal") == "0");
 
   auto [ok, error] = append_and_wait(service, "app", insert_record(1, "o'ne"));
   REQUIRE(ok);
   CHECK(eventually([&] { return query_one(new_port, "SELECT v FROM t WHERE id = 1") == "o'ne"; }));
-  CHECK(eventually([&] { return service.status().records == 0 && !service.gate_active(); }));
+  CHECK(eventually([&] { return service.status().records == 0 && !service.gate_active("app"); }));
   CHECK(service.status().relay_active);
   CHECK(query_one(new_port, "SELECT count(*) FROM pgdual.applied_transactions") == "1");
 
@@ -275,7 +275,7 @@ TEST_CASE("end to end against PostgreSQL: table store") {
   auto marked = insert_record(2, "two");
   marked.marker = "direct:42";
   REQUIRE(append_and_wait(service, "app", marked).first);
-  CHECK(eventually([&] { return service.status().records == 0 && !service.gate_active(); }));
+  CHECK(eventually([&] { return service.status().records == 0 && !service.gate_active("app"); }));
   CHECK(query_one(new_port, "SELECT count(*) FROM t WHERE id = 2") == "0");
 
   // A permanent failure: dead letter after max_attempts (2), then the next
@@ -320,6 +320,6 @@ TEST_CASE("end to end against PostgreSQL: file store") {
       "COPY t FROM STDIN", {}, {}, {}, std::string("10\tten\n11\t\\N\n")}};
   REQUIRE(append_and_wait(service, "app", copy).first);
   CHECK(eventually([&] { return query_one(new_port, "SELECT count(*) FROM t") == "2"; }));
-  CHECK(eventually([&] { return service.status().records == 0 && !service.gate_active(); }));
+  CHECK(eventually([&] { return service.status().records == 0 && !service.gate_active("app"); }));
   service.stop();
 }

@@ -21,8 +21,8 @@ bool missing_objects(const std::string& sqlstate) {
   return sqlstate == "42P01" || sqlstate == "3F000";
 }
 
-void finish(JournalContext& context, const std::string& database,
-            JournalService::AppendDone& done, bool ok, const std::string& error) {
+void finish(JournalContext& context, const std::string& database, JournalService::AppendDone& done,
+            bool ok, const std::string& error) {
   context.metrics.count_append(ok);
   // The gate learns of the finished write before the caller does, so a
   // count racing this append cannot close it (journal_gate.hpp).

@@ -82,7 +82,7 @@ class JournalGate {
     std::uint64_t epoch = 0;
     bool active() const { return pending || journaled > 0 || in_flight > 0; }
   };
-  State& state(std::string_view key);        // creates; mutex_ held
+  State& state(std::string_view key);             // creates; mutex_ held
   const State* find(std::string_view key) const;  // mutex_ held
 
   mutable std::mutex mutex_;

@@ -176,6 +176,11 @@ void Metrics::register_routing_metrics(prometheus::Registry& registry) {
   catalog_refreshes_failed_ = &catalog.Add({{"result", "failed"}});
   shadow_ = std::make_unique<ShadowMetrics>(registry);
   rewrite_ = std::make_unique<RewriteMetrics>(registry);
+  drift_risk_ = std::make_unique<TableCounters>(
+      counter_family(registry, "pgdual_drift_risk_total",
+                     "Mirrored writes that may leave the two stores different and were let "
+                     "through, by table and reason (reconcile these tables)."),
+      "reason");
   journal_ = std::make_unique<JournalMetrics>(registry);
 }
 

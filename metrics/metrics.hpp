@@ -116,6 +116,12 @@ class Metrics {
   // pgdual_write_divergence_total{table}: a degraded path, so a label lookup
   // (under a mutex) is acceptable here.
   void count_write_divergence(const std::string& table);
+  // pgdual_drift_risk_total{table,reason}: a mirrored write that pgdual could not make
+  // exact and let through (docs/dual-write.md, "Exact, detected or refused"): the table
+  // needs reconciliation.
+  void count_drift_risk(const std::string& table, const std::string& reason) {
+    drift_risk_->count(table, reason);
+  }
   // Replaces every pgdual_phase_info series with one per entry, value 1.
   // Duplicate entries collapse into one series.
   void set_phase_info(std::vector<PhaseInfo> phases);
@@ -173,6 +179,7 @@ class Metrics {
 
   std::unique_ptr<ShadowMetrics> shadow_;
   std::unique_ptr<RewriteMetrics> rewrite_;
+  std::unique_ptr<TableCounters> drift_risk_;
   std::unique_ptr<JournalMetrics> journal_;
 
   prometheus::Family<prometheus::Gauge>* phase_info_family_ = nullptr;

@@ -19,12 +19,14 @@ std::string_view to_string(RewriteReason reason) {
 }
 
 RewriteMetrics::RewriteMetrics(prometheus::Registry& registry)
-    : nondeterministic_(prometheus::BuildCounter()
-                            .Name("pgdual_nondeterministic_statements_total")
-                            .Help("Mirrored writes with non-deterministic values that pgdual "
-                                  "could not make identical on both stores, per table, by "
-                                  "action (allowed: sent as they are; rejected).")
-                            .Register(registry)) {
+    : nondeterministic_by_table_(
+          prometheus::BuildCounter()
+              .Name("pgdual_nondeterministic_statements_total")
+              .Help("Mirrored writes with non-deterministic values that pgdual "
+                    "could not make identical on both stores, per table, by "
+                    "action (allowed: sent as they are; rejected).")
+              .Register(registry),
+          "action") {
   auto& rewritten = prometheus::BuildCounter()
                         .Name("pgdual_statements_rewritten_total")
                         .Help(
@@ -35,22 +37,6 @@ RewriteMetrics::RewriteMetrics(prometheus::Registry& registry)
     rewritten_[i] =
         &rewritten.Add({{"reason", std::string(to_string(static_cast<RewriteReason>(i)))}});
   }
-}
-
-void RewriteMetrics::count_nondeterministic(const std::string& table, const std::string& action) {
-  std::lock_guard lock(mutex_);
-  auto key = std::make_pair(table, action);
-  auto it = by_table_.find(key);
-  if (it == by_table_.end()) {
-    if (by_table_.size() >= kMaxTables) key.first = "_other";
-    it = by_table_.find(key);
-    if (it == by_table_.end()) {
-      it = by_table_
-               .emplace(key, &nondeterministic_.Add({{"table", key.first}, {"action", key.second}}))
-               .first;
-    }
-  }
-  it->second->Increment();
 }
 
 }  // namespace pgdual::metrics

@@ -8,9 +8,9 @@
 #include <prometheus/registry.h>
 
 #include <array>
-#include <map>
-#include <mutex>
 #include <string>
+
+#include "metrics/table_counters.hpp"
 
 namespace pgdual::metrics {
 
@@ -26,15 +26,15 @@ class RewriteMetrics {
     return *rewritten_[static_cast<std::size_t>(reason)];
   }
   // action: "allowed" (sent as it is) or "rejected".
-  void count_nondeterministic(const std::string& table, const std::string& action);
+  void count_nondeterministic(const std::string& table, const std::string& action) {
+    nondeterministic_by_table_.count(table, action);
+  }
 
-  static constexpr std::size_t kMaxTables = 1000;
+  static constexpr std::size_t kMaxTables = TableCounters::kMaxTables;
 
  private:
   std::array<prometheus::Counter*, kRewriteReasonCount> rewritten_{};
-  prometheus::Family<prometheus::Counter>& nondeterministic_;
-  std::mutex mutex_;
-  std::map<std::pair<std::string, std::string>, prometheus::Counter*> by_table_;
+  TableCounters nondeterministic_by_table_;
 };
 
 }  // namespace pgdual::metrics

@@ -189,16 +189,16 @@ bool JournalRelay::pass() {
 
 void JournalRelay::forget_missing(const config::JournalConfig& journal,
                                   const std::string& database) {
-  const bool configured =
-      std::find(journal.databases.begin(), journal.databases.end(), database) !=
-      journal.databases.end();
+  const bool configured = std::find(journal.databases.begin(), journal.databases.end(), database) !=
+                          journal.databases.end();
   if (configured) {
     // The operator named it: keep trying (and keep its gate), but say why it stays open.
     auto& primary = primaries_[database];
     if (!primary.down_logged) {
-      spdlog::warn("journal: database \"{}\" (migration.journal.databases) does not exist on "
-                   "the primary; its sessions journal until it does",
-                   database);
+      spdlog::warn(
+          "journal: database \"{}\" (migration.journal.databases) does not exist on "
+          "the primary; its sessions journal until it does",
+          database);
     }
     primary.down_logged = true;
     return;

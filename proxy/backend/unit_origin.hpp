@@ -6,12 +6,12 @@ namespace pgdual::proxy {
 
 enum class UnitOrigin {
   client,            // the client's unit
-  client_wrapped,    // outbox: the client's autocommit write inside pgdual's BEGIN ... COMMIT; its
-                     // ReadyForQuery waits for that COMMIT
-  wrapper_begin,     // outbox: pgdual's BEGIN of that wrapper
+  client_wrapped,    // outbox and sync: the client's autocommit write inside pgdual's
+                     // BEGIN ... COMMIT; its ReadyForQuery waits for that COMMIT
+  wrapper_begin,     // outbox and sync: pgdual's BEGIN of that wrapper
   wrapper_insert,    // outbox: the journal INSERT inside that wrapper
-  wrapper_commit,    // outbox: pgdual's COMMIT of that wrapper (its errors reach the client, then
-                     // the held ReadyForQuery)
+  wrapper_commit,    // outbox and sync: pgdual's COMMIT of that wrapper (its errors reach the
+                     // client, then the held ReadyForQuery); under sync it waits for the secondary
   journal_insert,    // outbox: the journal INSERT just before the client's COMMIT
   values_query,      // the primary's values for a deterministic rewrite (session_rewrite.cpp)
   shadow_rerun,      // A/A shadow read: the client's read once more on the primary

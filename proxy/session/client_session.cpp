@@ -334,8 +334,8 @@ asio::awaitable<void> ClientSession::wait_for_first_journal_look() {
   // count this instance's entries, rather than journal every write until it has.
   asio::steady_timer pause(co_await asio::this_coro::executor);
   const auto until = Clock::now() + std::chrono::milliseconds(1000);
-  while (runtime_.journal().gate_active(identity_.database) && !runtime_.journal().looked_at(identity_.database) &&
-         Clock::now() < until) {
+  while (runtime_.journal().gate_active(identity_.database) &&
+         !runtime_.journal().looked_at(identity_.database) && Clock::now() < until) {
     pause.expires_after(std::chrono::milliseconds(5));
     co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
   }

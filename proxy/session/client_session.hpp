@@ -134,6 +134,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   boost::asio::awaitable<bool> catch_up_before_commit(UnitId commit_unit);
   boost::asio::awaitable<bool> fail_refused_transaction();
 
+  // session_sync_order.cpp: sync, an autocommit write holds the primary's locks until the
+  // secondary applied it (routing/sync_order.hpp)
+  bool sync_order_candidate() const;
+  void order_autocommit_write(PrimaryUnit& unit, protocol::TxnStatus status_before);
+  boost::asio::awaitable<bool> hold_wrapper_commit(UnitId wrapped_unit);
+  void on_wrapper_commit_refused(const PrimaryUnit& unit);
+
   // session_pump_primary.cpp: primary -> client (false: a connection failed)
   boost::asio::awaitable<void> pump_primary();
   boost::asio::awaitable<bool> on_own_statement_reply(const protocol::Frame& frame,
@@ -265,6 +272,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::size_t unit_start_ = 0;  // where the unit being built starts in primary_out_
   bool unit_open_ = false;
   std::optional<UnitId> catch_up_for_;  // a COMMIT unit waiting for the secondary to catch up
+  std::optional<UnitId> wrapper_commit_after_;    // sync: pgdual's COMMIT waits for this unit
+  std::unordered_set<std::string> drift_logged_;  // reasons logged once per session
   // A write of the open transaction that only the secondary refused.
   std::optional<protocol::ErrorFields> transaction_secondary_error_;
   std::vector<std::string> transaction_write_tables_;  // written in the open transaction

@@ -90,6 +90,7 @@ void ClientSession::dispatch_unit() {
   predicted_status_ = routing::predict_transaction_status(facts, unit.decision, status_before);
   for (const auto& table : unit.tables) transaction_write_tables_.push_back(table);
   if (capture) outbox_in_band(unit, status_before);
+  order_autocommit_write(unit, status_before);
   units_->reset();
 }
 

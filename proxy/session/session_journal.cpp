@@ -101,7 +101,8 @@ bool ClientSession::capture_unit(const PrimaryUnit& unit, bool transaction_start
       }
     });
     capturing_ = true;
-    journaling_tx_ = outbox() || runtime_.journal().gate_active(identity_.database) || !secondary_usable();
+    journaling_tx_ =
+        outbox() || runtime_.journal().gate_active(identity_.database) || !secondary_usable();
     if (journaling_tx_ && !outbox() && !entered_journal_gate_) {
       runtime_.journal().enter_journaled(identity_.database);
       entered_journal_gate_ = true;

@@ -128,6 +128,12 @@ asio::awaitable<bool> ClientSession::end_client_unit(bool rewriting) {
       predicted_status_ == TxnStatus::in_transaction) {
     request_transaction_timestamp();
   }
+  if (wrapper_commit_after_) {
+    const UnitId wrapped = *wrapper_commit_after_;
+    wrapper_commit_after_.reset();
+    const bool held = co_await hold_wrapper_commit(wrapped);
+    if (!held) co_return false;
+  }
   if (catch_up_for_) {
     const UnitId commit_unit = *catch_up_for_;
     catch_up_for_.reset();
@@ -148,8 +154,10 @@ asio::awaitable<bool> ClientSession::send_client_bytes(bool rewriting) {
   // rewrite values ahead of it; a batch with a Flush or a COPY, or a very large one, goes out
   // as it is.
   std::string held;
-  if (unit_open_ && rewriting && !unit_has_flush_ && !unit_runs_copy() &&
-      unit_start_ <= primary_out_.size() &&
+  // Under sync an autocommit batch is held the same way, so that pgdual's BEGIN can still go
+  // ahead of it (session_sync_order.cpp).
+  if (unit_open_ && (rewriting || sync_order_candidate()) && !unit_has_flush_ &&
+      !unit_runs_copy() && unit_start_ <= primary_out_.size() &&
       primary_out_.size() - unit_start_ <= kMaxHeldUnitBytes) {
     held = primary_out_.substr(unit_start_);
     primary_out_.resize(unit_start_);

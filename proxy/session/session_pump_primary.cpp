@@ -76,8 +76,9 @@ asio::awaitable<bool> ClientSession::on_own_statement_reply(const protocol::Fram
       const auto failed = co_await client_.write_all(notice);
       if (failed) co_return false;
     }
-    // The COMMIT of an outbox wrapper failed: the client's statement did not commit.
+    // The COMMIT of a wrapper failed: the client's statement did not commit.
     if (unit.origin == UnitOrigin::wrapper_commit) {
+      if (!outbox()) on_wrapper_commit_refused(unit);
       const auto failed = co_await client_.write_all(own);
       if (failed) co_return false;
     }
@@ -104,7 +105,7 @@ asio::awaitable<bool> ClientSession::on_wrapper_committed(const PrimaryUnit& uni
   if (outbox_insert_error_) {
     protocol::append_error_response(ready, *outbox_insert_error_);
     outbox_insert_error_.reset();
-  } else if (!unit.error && !wrapped_statement_failed_) {
+  } else if (outbox() && !unit.error && !wrapped_statement_failed_) {
     runtime_.journal().note_appended(identity_.database);
   }
   leave_journaled_transaction();

@@ -52,7 +52,7 @@ TEST_CASE("a completion during the count keeps the gate open") {
   gate.append_queued("db");
   const auto ticket = gate.begin_count("db");  // the count's snapshot misses the row...
   gate.append_finished("db");                  // ...which commits right after
-  CHECK(gate.finish_count("db", ticket, 0));     // "0 pending" is stale: stays open
+  CHECK(gate.finish_count("db", ticket, 0));   // "0 pending" is stale: stays open
   CHECK_FALSE(gate.finish_count("db", gate.begin_count("db"), 0));
 
   gate.enter("db");

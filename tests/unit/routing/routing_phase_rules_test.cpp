@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "classified_unit.hpp"
 #include "routing/phase_rules.hpp"
 
 using namespace pgdual::routing;
@@ -9,14 +10,7 @@ using pgdual::config::Phase;
 
 namespace {
 
-struct Unit {
-  explicit Unit(std::string_view sql) : classification(classify(sql)) {
-    facts.parse_failed = !classification.parsed;
-    for (const auto& statement : classification.statements) facts.statements.push_back(&statement);
-  }
-  Classification classification;
-  UnitFacts facts;
-};
+using Unit = testing::ClassifiedUnit;
 
 }  // namespace
 

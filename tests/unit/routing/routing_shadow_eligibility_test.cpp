@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "classified_unit.hpp"
 #include "routing/shadow_eligibility.hpp"
 
 using namespace pgdual::routing;
@@ -9,14 +10,7 @@ using pgdual::protocol::TxnStatus;
 
 namespace {
 
-struct Unit {
-  explicit Unit(std::string_view sql) : classification(classify(sql)) {
-    facts.parse_failed = !classification.parsed;
-    for (const auto& statement : classification.statements) facts.statements.push_back(&statement);
-  }
-  Classification classification;
-  UnitFacts facts;
-};
+using Unit = testing::ClassifiedUnit;
 
 std::optional<ShadowCandidate> candidate(std::string_view sql, const MigrationConfig& migration,
                                          Phase phase = Phase::shadow_read,

@@ -135,11 +135,14 @@ ClientSession::StartupStep ClientSession::next_startup_step(FrameReader::Status 
   StartupStep step;
   if (status != FrameReader::Status::ok) {
     if (status != FrameReader::Status::protocol_error) return step;  // close
+    // As PostgreSQL does (COMMERROR): an invalid length is only logged and the connection
+    // closed without a message. The bytes are not a startup packet at all (node-postgres
+    // writes Terminate before its StartupMessage when end() follows connect() at once), so an
+    // ErrorResponse would be noise the client then reports as its own error.
     metrics.protocol_errors(metrics::ProtocolErrorReason::bad_length).Increment();
     metrics.client_connections_rejected(metrics::RejectReason::protocol_error).Increment();
-    step.action = StartupStep::Action::refuse;
-    step.error =
-        protocol::make_error("08P01", "invalid startup packet: " + client_reader_.error(), "FATAL");
+    spdlog::info("closing a client connection: invalid startup packet: {}",
+                 client_reader_.error());
     return step;
   }
   auto frame = client_reader_.next();
@@ -314,6 +317,8 @@ asio::awaitable<bool> ClientSession::connect_backends() {
     co_await report_primary_failure(failure);
     co_return false;
   }
+  const bool role_ok = co_await client_role_exists();
+  if (!role_ok) co_return false;
   // Only a database the primary accepted is noted for the journal: a probe of a
   // missing one (pg_isready's default "root", a typo) must not open a gate.
   co_await wait_for_first_journal_look();

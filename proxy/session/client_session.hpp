@@ -116,7 +116,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void open_client_unit();
   boost::asio::awaitable<std::optional<std::string>> rewrite_client_frame(
       const protocol::Frame& frame);
-  boost::asio::awaitable<bool> end_client_unit(bool rewriting);
+  boost::asio::awaitable<bool> end_client_unit();
   boost::asio::awaitable<bool> send_client_bytes(bool rewriting);
   boost::asio::awaitable<void> close_on_framing_error();
 
@@ -169,6 +169,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool search_path_needed() const;
   bool catalog_refresh_due();
   boost::asio::awaitable<void> load_catalog();
+  // auth.method trust: false (and the client refused) when its user is no role on the primary.
+  boost::asio::awaitable<bool> client_role_exists();
   void track_search_path(const routing::StatementInfo& statement, const std::string& text);
   routing::NameContext name_context() const;
 
@@ -207,7 +209,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   boost::asio::awaitable<void> take_serialize_lock();
   boost::asio::awaitable<void> wait_primary_values(
       const PrimaryValues& request, std::chrono::seconds timeout = std::chrono::seconds(30));
-  void request_transaction_timestamp();
   PrimaryUnit values_unit(const std::shared_ptr<PrimaryValues>& request);
   static std::optional<std::vector<std::optional<std::string>>> single_row(
       const PrimaryValues& request);
@@ -304,7 +305,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   const routing::CatalogFacts* defaults_catalog_ = nullptr;  // what session_defaults_ is built from
   std::vector<std::string> defaults_path_;
   std::optional<std::string> transaction_timestamp_;  // the primary's now() of the open transaction
-  std::shared_ptr<PrimaryValues> transaction_timestamp_request_;  // asked for after the BEGIN
   std::unique_ptr<boost::asio::steady_timer> primary_progress_;
   bool primary_gone_ = false;
   std::unordered_set<std::string> nondeterministic_logged_;

@@ -6,6 +6,7 @@
 
 #include "proxy/backend/internal_query.hpp"
 #include "proxy/session/client_session.hpp"
+#include "text/sql_quote.hpp"
 
 namespace pgdual::proxy {
 
@@ -36,6 +37,27 @@ bool ClientSession::catalog_refresh_due() {
   if (facts) catalog_ = std::move(facts);
   if (claim) runtime_.catalogs().abandon_refresh(catalog_key());  // claimed again in load_catalog
   return claim;
+}
+
+asio::awaitable<bool> ClientSession::client_role_exists() {
+  // Under trust the session runs as pgdual's backend user, but PostgreSQL with trust still
+  // refuses a user that is no role (28000): so does pgdual, rather than let any name in.
+  if (config_->config.auth.method != config::AuthMethod::trust) co_return true;
+  const std::string user = startup_.parameter("user").value_or("");
+  auto result = co_await run_internal_query(
+      *primary_, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = " + text::quote_literal(user));
+  pending_client_bytes_.append(result.for_client);
+  if (!result.ok) {
+    spdlog::warn("could not check the client's role on the primary: {}",
+                 result.error ? result.error->message : std::string("connection lost"));
+    co_await send_fatal("08006", "pgdual could not check the role on the primary");
+    co_return false;
+  }
+  if (!result.rows.empty()) co_return true;
+  runtime_.metrics().client_connections_rejected(metrics::RejectReason::auth_failed).Increment();
+  spdlog::info("refused a client: role \"{}\" does not exist on the primary", user);
+  co_await send_fatal("28000", "role \"" + user + "\" does not exist");
+  co_return false;
 }
 
 asio::awaitable<void> ClientSession::load_catalog() {

@@ -90,7 +90,7 @@ asio::awaitable<ClientSession::FrameStep> ClientSession::relay_client_frame(
   if (modes.mirroring) secondary_unit_bytes_.append(rewritten ? std::string_view(*rewritten) : raw);
   if (modes.shadow_aa) shadow_aa_bytes_.append(raw);
   if (role != routing::FrameRole::terminator) co_return FrameStep::next;
-  const bool sent = co_await end_client_unit(modes.rewriting);
+  const bool sent = co_await end_client_unit();
   co_return sent ? FrameStep::next : FrameStep::stop;
 }
 
@@ -115,18 +115,12 @@ asio::awaitable<std::optional<std::string>> ClientSession::rewrite_client_frame(
   co_return rewritten;
 }
 
-asio::awaitable<bool> ClientSession::end_client_unit(bool rewriting) {
-  const TxnStatus status_before = predicted_status_;
+asio::awaitable<bool> ClientSession::end_client_unit() {
   dispatch_unit();
   unit_open_ = false;
   if (predicted_status_ == TxnStatus::idle) {
     // The transaction ends with this unit: its timestamp is not the next one's.
     transaction_timestamp_.reset();
-    transaction_timestamp_request_.reset();
-  }
-  if (rewriting && status_before == TxnStatus::idle &&
-      predicted_status_ == TxnStatus::in_transaction) {
-    request_transaction_timestamp();
   }
   if (wrapper_commit_after_) {
     const UnitId wrapped = *wrapper_commit_after_;

@@ -181,17 +181,6 @@ asio::awaitable<void> ClientSession::wait_primary_values(const PrimaryValues& re
   }
 }
 
-void ClientSession::request_transaction_timestamp() {
-  // Right behind a unit that opened a transaction, in the same write: the primary's now() for
-  // that transaction, without a round trip of its own before the first rewritten statement.
-  auto request = std::make_shared<PrimaryValues>();
-  primary_leg_.append(values_unit(request));
-  routing::PrimaryValuesRequest query;
-  query.transaction_timestamp = true;
-  protocol::append_query(primary_out_, routing::primary_values_query(query));
-  transaction_timestamp_request_ = std::move(request);
-}
-
 asio::awaitable<std::optional<routing::RewriteValues>> ClientSession::values_for_execution(
     const routing::RewriteAnalysis& analysis, bool may_ask_primary, std::string& why) {
   bool needs_transaction_time = false;
@@ -201,15 +190,10 @@ asio::awaitable<std::optional<routing::RewriteValues>> ClientSession::values_for
     }
   }
   const bool in_transaction = predicted_status_ == protocol::TxnStatus::in_transaction;
-  if (needs_transaction_time && in_transaction && !transaction_timestamp_ &&
-      transaction_timestamp_request_) {
-    // Asked for right after the BEGIN (request_transaction_timestamp): usually here already.
-    co_await wait_primary_values(*transaction_timestamp_request_);
-    if (auto row = single_row(*transaction_timestamp_request_); row && row->size() == 1) {
-      transaction_timestamp_ = row->front();
-    }
-    transaction_timestamp_request_.reset();
-  }
+  // The transaction's now() is asked for only here, with the first statement that needs it,
+  // never right after BEGIN: a query of pgdual's there would make the client's SET
+  // TRANSACTION fail (25001, "must be called before any query") and would take a REPEATABLE
+  // READ transaction's snapshot before the client's first statement of its own.
   routing::PrimaryValuesRequest request;
   request.transaction_timestamp =
       needs_transaction_time && in_transaction && !transaction_timestamp_;

@@ -144,6 +144,11 @@ def test_tenant_overrides(env, proxy_factory, make_db, direct_conn):
     db_a, db_b = make_db(), make_db()
     for db in (db_a, db_b):
         prepare_schema(direct_conn, db)
+    # Under trust pgdual still refuses a user that is no role (as PostgreSQL does).
+    for which in ("old", "new"):
+        direct_conn(which).execute(
+            "DO $$BEGIN CREATE ROLE trust_user LOGIN; "
+            "EXCEPTION WHEN duplicate_object THEN NULL; END$$")
     proxy = proxy_factory(migration(
         "prepare",
         tenants=[{"match": {"database": db_a}, "phase": "dual_write"},

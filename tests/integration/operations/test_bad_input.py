@@ -102,6 +102,19 @@ def expect_fatal(sock: socket.socket, sqlstate: str, text: str | None = None,
     return fields
 
 
+def expect_silent_close(sock: socket.socket, timeout: float = 2.0) -> None:
+    """The server closes the connection without sending a byte, as PostgreSQL does for a
+    startup packet of invalid length (it reports that only to its log, COMMERROR)."""
+    sock.settimeout(timeout)
+    try:
+        data = sock.recv(65536)
+    except ConnectionResetError:
+        return
+    except socket.timeout:
+        pytest.fail(f"the connection was still open after {timeout}s")
+    assert data == b"", f"expected a close without a message, got {data[:200]!r}"
+
+
 def expect_closed(sock: socket.socket, timeout: float = 5.0) -> None:
     """The server closes the connection (EOF or reset) within timeout."""
     sock.settimeout(timeout)
@@ -185,10 +198,10 @@ def test_startup_length_below_minimum(bad_proxy):
     with open_socket(bad_proxy) as sock:
         # A startup packet is at least 8 bytes (length + version); 4 is invalid.
         sock.sendall(struct.pack("!I", 4))
-        expect_fatal(sock, "08P01", within=2.0)
+        expect_silent_close(sock)
     with open_socket(bad_proxy) as sock:
         sock.sendall(struct.pack("!II", 7, PROTOCOL_V3))
-        expect_fatal(sock, "08P01", within=2.0)
+        expect_silent_close(sock)
     bystander.check()
 
 
@@ -196,12 +209,28 @@ def test_startup_length_above_maximum(bad_proxy):
     bystander = Bystander(bad_proxy)
     with open_socket(bad_proxy) as sock:
         # PostgreSQL's limit for startup packets is 10000 bytes. Only the
-        # header is sent: the refusal must not wait for the body.
+        # header is sent: the close must not wait for the body.
         sock.sendall(struct.pack("!II", 20000, PROTOCOL_V3))
-        expect_fatal(sock, "08P01", within=2.0)
+        expect_silent_close(sock)
     with open_socket(bad_proxy) as sock:
         sock.sendall(struct.pack("!II", 0xFFFFFFF0, PROTOCOL_V3))
-        expect_fatal(sock, "08P01", within=2.0)
+        expect_silent_close(sock)
+    bystander.check()
+
+
+def test_terminate_before_startup_closes_silently(bad_proxy):
+    """node-postgres writes Terminate ('X', length 4) before its StartupMessage when end()
+    follows connect() at once: read as a startup length that is 1476395008 bytes. PostgreSQL
+    closes such a connection without a message, so the client sees a clean close."""
+    bystander = Bystander(bad_proxy)
+    labels = {"reason": "bad_length"}
+    before = metric_value(bad_proxy.metrics(), "pgdual_protocol_errors_total", labels) or 0
+    with open_socket(bad_proxy) as sock:
+        sock.sendall(b"X\0\0\0\x04" + startup_packet({"user": bad_proxy.env.user,
+                                                        "database": "postgres"}))
+        expect_silent_close(sock)
+    assert (metric_value(bad_proxy.metrics(), "pgdual_protocol_errors_total", labels) or 0) \
+        == before + 1
     bystander.check()
 
 

@@ -1,0 +1,70 @@
+"""Statement mirroring is exact, or it says so (issue 12): pgdual's own queries stay out of the
+client's transaction where they would change its meaning, a user that is no role is refused
+under trust as PostgreSQL refuses it, and writes whose values pgdual cannot make identical on
+both stores are counted by table and reason.
+
+Each check of where data landed queries the servers directly."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from dual_write_helpers import (metric_sum, migration, needs_proxy, on_both, query, table_rows,
+                                wait_sessions_settled)
+
+pytestmark = needs_proxy
+
+
+def test_set_transaction_right_after_begin(proxy_factory, fresh_db, direct_conn, run):
+    """Frameworks send BEGIN then SET TRANSACTION ISOLATION LEVEL: PostgreSQL accepts it only
+    before the transaction's first query (25001 otherwise). pgdual used to ask the primary for
+    the transaction's now() right after every BEGIN."""
+    on_both(direct_conn, fresh_db,
+            "CREATE TABLE stamped (id int PRIMARY KEY, at timestamptz NOT NULL)")
+    proxy = proxy_factory(migration("dual_write", strategy="sync"))
+    with proxy.connect(fresh_db) as conn:  # psycopg: the extended protocol
+        conn.execute("BEGIN")
+        conn.execute("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+        assert conn.execute("SHOW transaction_isolation").fetchone()[0] == "serializable"
+        conn.execute("INSERT INTO stamped VALUES (1, now())")
+        conn.execute("COMMIT")
+        conn.execute("BEGIN")
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ WRITE")
+        conn.execute("INSERT INTO stamped VALUES (2, now())")
+        conn.execute("COMMIT")
+    script = ("BEGIN;\nSET TRANSACTION ISOLATION LEVEL SERIALIZABLE;\n"
+              "INSERT INTO stamped VALUES (3, now());\nSHOW transaction_isolation;\nCOMMIT;\n")
+    result = run(["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-d", proxy.dsn(fresh_db),
+                  "-c", script], check=False)  # psql -c: one simple Query
+    assert result.returncode == 0, result.stderr
+    assert "serializable" in result.stdout
+    wait_sessions_settled(proxy, timeout=20)
+    rows = table_rows(direct_conn, fresh_db, "stamped")
+    assert [r[0] for r in rows["old"]] == [1, 2, 3], rows
+    assert rows["old"] == rows["new"], rows  # now() rewritten to the primary's value
+
+
+def test_repeatable_read_snapshot_is_the_clients(proxy_factory, fresh_db, direct_conn):
+    """A REPEATABLE READ transaction's snapshot is taken by its first statement: a row another
+    session commits after BEGIN but before that statement is visible to it, through pgdual as
+    directly (no query of pgdual's took the snapshot at BEGIN)."""
+    on_both(direct_conn, fresh_db, "CREATE TABLE seen (id int PRIMARY KEY)")
+    proxy = proxy_factory(migration("dual_write", strategy="sync"))
+    with proxy.connect(fresh_db) as reader, proxy.connect(fresh_db) as writer:
+        reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        writer.execute("INSERT INTO seen VALUES (1)")
+        assert reader.execute("SELECT count(*) FROM seen").fetchone()[0] == 1
+        writer.execute("INSERT INTO seen VALUES (2)")
+        assert reader.execute("SELECT count(*) FROM seen").fetchone()[0] == 1  # the snapshot
+        reader.execute("COMMIT")
+
+
+def test_trust_refuses_a_user_that_is_no_role(proxy_factory, env, fresh_db):
+    proxy = proxy_factory()  # auth.method trust
+    with pytest.raises(psycopg.OperationalError) as refused:
+        proxy.connect(fresh_db, user="no_such_role_x").close()
+    assert 'role "no_such_role_x" does not exist' in str(refused.value)
+    assert metric_sum(proxy, "pgdual_client_connections_rejected_total", reason="auth_failed") >= 1
+    with proxy.connect(fresh_db) as conn:  # a real role still gets in
+        assert conn.execute("SELECT 1").fetchone() == (1,)

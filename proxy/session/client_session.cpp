@@ -141,8 +141,7 @@ ClientSession::StartupStep ClientSession::next_startup_step(FrameReader::Status 
     // ErrorResponse would be noise the client then reports as its own error.
     metrics.protocol_errors(metrics::ProtocolErrorReason::bad_length).Increment();
     metrics.client_connections_rejected(metrics::RejectReason::protocol_error).Increment();
-    spdlog::info("closing a client connection: invalid startup packet: {}",
-                 client_reader_.error());
+    spdlog::info("closing a client connection: invalid startup packet: {}", client_reader_.error());
     return step;
   }
   auto frame = client_reader_.next();

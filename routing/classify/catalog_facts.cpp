@@ -14,32 +14,38 @@ namespace pgdual::routing {
 // header); so are temporary and TOAST schemas.
 const char* const kCatalogQuery =
     "SELECT 'f', n.nspname::text, p.proname::text, NULL::text, NULL::text, NULL::text, "
-    "NULL::text, NULL::text "
+    "NULL::text, NULL::text, NULL::text "
     "FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
     "WHERE p.provolatile = 'v' AND p.prokind IN ('f', 'p') "
     "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
     "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = "
     "'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e') "
     "UNION ALL "
-    "SELECT 'r', n.nspname::text, c.relname::text, c.oid::text, NULL, NULL, NULL, NULL "
+    "SELECT 'r', n.nspname::text, c.relname::text, c.oid::text, NULL, NULL, NULL, NULL, NULL "
     "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
     "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') "
     "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
     "AND n.nspname !~ '^pg_(toast|temp)' "
     "UNION ALL "
-    "SELECT 'k', NULL, i.indrelid::text, i.indkey::text, NULL, NULL, NULL, NULL "
+    "SELECT 'k', NULL, i.indrelid::text, i.indkey::text, NULL, NULL, NULL, NULL, NULL "
     "FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indrelid "
     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
     "WHERE i.indisprimary AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
     "UNION ALL "
     // Columns with a default or an identity: extra = the column, then its identity kind, its
-    // position among live columns, the default expression and the sequence behind it.
+    // position among live columns, the default expression, the sequence behind it, and
+    // whether the expression calls anything that is not immutable: the catalog's own
+    // volatility (pg_proc.provolatile) of every function and operator in the stored tree,
+    // and the SQL value functions (CURRENT_USER, ...), rather than a list of names.
     "SELECT 'd', n.nspname::text, c.relname::text, a.attname::text, a.attidentity::text, "
     "(SELECT count(*) FROM pg_catalog.pg_attribute l WHERE l.attrelid = c.oid "
     "AND l.attnum > 0 AND l.attnum <= a.attnum AND NOT l.attisdropped)::text, "
     "pg_catalog.pg_get_expr(d.adbin, d.adrelid), "
     "pg_catalog.pg_get_serial_sequence(pg_catalog.quote_ident(n.nspname) || '.' || "
-    "pg_catalog.quote_ident(c.relname), a.attname) "
+    "pg_catalog.quote_ident(c.relname), a.attname), "
+    "(d.adbin IS NOT NULL AND (d.adbin::text ~ '[{]SQLVALUEFUNCTION' OR EXISTS (SELECT 1 FROM "
+    "pg_catalog.regexp_matches(d.adbin::text, ':(funcid|opfuncid) ([0-9]+)', 'g') m "
+    "JOIN pg_catalog.pg_proc f ON f.oid = m[2]::oid WHERE f.provolatile <> 'i')))::text "
     "FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
     "LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
@@ -97,6 +103,7 @@ std::optional<ColumnDefault> classify_default(const TextRow& row) {
     column.sequence = sequence;
     return sequence.empty() ? std::nullopt : std::optional(column);
   }
+  const bool not_immutable = row[8].value_or("") == "true";
   auto starts = [&](std::string_view prefix) { return expression.rfind(prefix, 0) == 0; };
   if (starts("nextval(")) {
     column.kind = DefaultKind::sequence;
@@ -123,7 +130,14 @@ std::optional<ColumnDefault> classify_default(const TextRow& row) {
     column.kind = DefaultKind::uuid;
     return column;
   }
-  return std::nullopt;  // a stable or immutable default: the same on both stores
+  if (not_immutable) {
+    // timezone('utc', now()), clock_timestamp(), random(), a user's VOLATILE function: a value
+    // pgdual cannot make literal; an INSERT that leaves it to the default is non-deterministic.
+    column.kind = DefaultKind::opaque;
+    column.expression = expression;
+    return column;
+  }
+  return std::nullopt;  // an immutable default: the same on both stores
 }
 
 struct ParseResultDeleter {
@@ -142,7 +156,7 @@ bool CatalogFacts::is_volatile_user_function(std::string_view call) const {
 CatalogFacts catalog_facts_from_rows(const std::vector<TextRow>& rows) {
   CatalogFacts facts;
   for (const auto& row : rows) {
-    if (row.size() != 8 || !row[0] || row[0]->size() != 1) continue;
+    if (row.size() != 9 || !row[0] || row[0]->size() != 1) continue;
     const char kind = row[0]->front();
     if (kind == 'f' && row[1] && row[2]) {
       facts.volatile_functions.insert(*row[1] + "." + *row[2]);

@@ -45,11 +45,11 @@ struct CatalogFacts {
   bool is_volatile_user_function(std::string_view call) const;
 };
 
-// The query whose rows build CatalogFacts: eight text columns, (kind, schema,
+// The query whose rows build CatalogFacts: nine text columns, (kind, schema,
 // name, extra, ...). kind 'f': volatile function; 'r': relation (extra = oid);
 // 'k': primary key (name = relation oid, extra = attribute numbers); 'd': a
 // column with a default or an identity (extra = column, then identity kind,
-// position, default expression, sequence).
+// position, default expression, sequence, whether it calls anything not immutable).
 extern const char* const kCatalogQuery;
 
 using TextRow = std::vector<std::optional<std::string>>;

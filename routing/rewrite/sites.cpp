@@ -147,6 +147,8 @@ RewriteSite default_site(const RewriteSite& base, const ColumnDefault& column, s
     case DefaultKind::uuid:
       site.kind = SiteKind::uuid;
       break;
+    case DefaultKind::opaque:  // refused by insert_default_sites before it gets here
+      break;
   }
   return site;
 }
@@ -209,6 +211,10 @@ std::string insert_default_sites(const PgQuery__InsertStmt& insert,
       const bool given =
           at[c] >= 0 && (items == nullptr || static_cast<std::size_t>(at[c]) >= items->n_items ||
                          !is_default(items->items[at[c]]));
+      if (!given && columns[c].kind == DefaultKind::opaque) {
+        return "the default of " + table + "." + columns[c].column + " (" +
+               columns[c].expression.substr(0, 100) + ")";
+      }
       if (!given) {
         found.push_back(default_site(base, columns[c], row, at[c]));
       } else if (columns[c].identity == Identity::always &&

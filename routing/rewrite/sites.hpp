@@ -37,8 +37,11 @@ namespace pgdual::routing {
 //  - time: the transaction timestamp in the column's type (now(), CURRENT_TIMESTAMP,
 //    CURRENT_DATE, LOCALTIMESTAMP, ...). The value is written as a timestamptz and
 //    PostgreSQL's assignment cast converts it in the session's TimeZone, as the default would;
-//  - uuid: gen_random_uuid(), uuid_generate_v4().
-enum class DefaultKind { sequence, time, uuid };
+//  - uuid: gen_random_uuid(), uuid_generate_v4();
+//  - opaque: any other default that calls something not immutable (clock_timestamp(),
+//    random(), timezone('utc', now()), a user's VOLATILE function): pgdual cannot make it
+//    literal, so an INSERT that leaves the column to it follows migration.nondeterministic.
+enum class DefaultKind { sequence, time, uuid, opaque };
 enum class Identity { none, by_default, always };  // GENERATED ... AS IDENTITY
 
 struct ColumnDefault {
@@ -49,6 +52,7 @@ struct ColumnDefault {
   // 1-based place among the table's live (not dropped) columns, needed for an INSERT without a
   // column list; 0 when unknown (such an INSERT is then unrewritable).
   int position = 0;
+  std::string expression;  // kind == opaque: the default as pg_get_expr prints it
 };
 
 // Table -> its volatile-default columns. Keyed "schema.table" or "table": an INSERT into

@@ -68,3 +68,51 @@ def test_trust_refuses_a_user_that_is_no_role(proxy_factory, env, fresh_db):
     assert metric_sum(proxy, "pgdual_client_connections_rejected_total", reason="auth_failed") >= 1
     with proxy.connect(fresh_db) as conn:  # a real role still gets in
         assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+VOLATILE_DEFAULTS = [
+    "CREATE FUNCTION pick() RETURNS int VOLATILE LANGUAGE sql AS 'SELECT (random() * 1000)::int'",
+    "CREATE TABLE stamped_defaults (id int PRIMARY KEY, "
+    "utc timestamp DEFAULT timezone('utc', now()), "
+    "clock timestamptz DEFAULT clock_timestamp(), "
+    "r double precision DEFAULT random(), "
+    "p int DEFAULT pick(), "
+    "fixed text DEFAULT lower('X'))",
+]
+
+
+@pytest.mark.parametrize("column", ["utc", "clock", "r", "p"])
+def test_volatile_defaults_are_counted_by_the_catalogs_volatility(proxy_factory, fresh_db,
+                                                                  direct_conn, column):
+    """Defaults outside the rewrite's exact forms (now(), nextval, gen_random_uuid) used to
+    differ silently. pgdual reads every default's volatility from the primary's catalog: an
+    INSERT that leaves such a column to its default is counted for its table, and refused
+    under migration.nondeterministic: reject. Naming the column explicitly is exact."""
+    on_both(direct_conn, fresh_db, *VOLATILE_DEFAULTS)
+    others = [c for c in ("utc", "clock", "r", "p") if c != column]
+    given = ", ".join(others)
+    values = "'2026-01-01', '2026-01-01', 0.5, 7"
+    values = ", ".join(dict(zip(("utc", "clock", "r", "p"), values.split(", ")))[c]
+                       for c in others)
+    proxy = proxy_factory(migration("dual_write", strategy="sync"))
+    table = "public.stamped_defaults"
+    with proxy.connect(fresh_db) as conn:
+        conn.execute(f"INSERT INTO stamped_defaults (id, {given}) VALUES (1, {values})")
+        assert metric_sum(proxy, "pgdual_nondeterministic_statements_total", table=table,
+                          action="allowed") == 1
+        conn.execute("INSERT INTO stamped_defaults (id, utc, clock, r, p) "
+                     "VALUES (2, '2026-01-01', '2026-01-01', 0.5, 7)")  # every value given
+        assert metric_sum(proxy, "pgdual_nondeterministic_statements_total", table=table) == 1
+    wait_sessions_settled(proxy, timeout=20)
+    exact = [query(direct_conn, which, fresh_db,
+                   "SELECT * FROM stamped_defaults WHERE id = 2") for which in ("old", "new")]
+    assert exact[0] == exact[1], exact
+
+    strict = proxy_factory(migration("dual_write", strategy="sync", nondeterministic="reject"))
+    with strict.connect(fresh_db) as conn:
+        with pytest.raises(psycopg.Error) as refused:
+            conn.execute(f"INSERT INTO stamped_defaults (id, {given}) VALUES (3, {values})")
+        assert "different values on the two stores" in str(refused.value)
+    for which in ("old", "new"):
+        assert query(direct_conn, which, fresh_db,
+                     "SELECT count(*) FROM stamped_defaults WHERE id = 3") == [(0,)]

@@ -13,9 +13,11 @@ TextRow row(const char* kind, std::optional<std::string> schema, std::optional<s
             std::optional<std::string> extra, std::optional<std::string> identity = std::nullopt,
             std::optional<std::string> position = std::nullopt,
             std::optional<std::string> expression = std::nullopt,
-            std::optional<std::string> sequence = std::nullopt) {
-  return {std::string(kind),   std::move(schema),   std::move(name),       std::move(extra),
-          std::move(identity), std::move(position), std::move(expression), std::move(sequence)};
+            std::optional<std::string> sequence = std::nullopt,
+            std::optional<std::string> not_immutable = std::string("false")) {
+  return {std::string(kind),     std::move(schema),   std::move(name),
+          std::move(extra),      std::move(identity), std::move(position),
+          std::move(expression), std::move(sequence), std::move(not_immutable)};
 }
 
 CatalogFacts sample_facts() {
@@ -32,6 +34,11 @@ CatalogFacts sample_facts() {
       row("d", "public", "orders", "created", "", "3", "now()", std::nullopt),
       row("d", "public", "orders", "ref", "", "4", "gen_random_uuid()", std::nullopt),
       row("d", "public", "orders", "note", "", "5", "'none'::text", std::nullopt),
+      // Not immutable by the catalog's own volatility, whatever the function is called.
+      row("d", "public", "events", "at", "", "2", "timezone('utc'::text, now())", std::nullopt,
+          "true"),
+      row("d", "public", "events", "score", "", "3", "random()", std::nullopt, "true"),
+      row("d", "public", "events", "tag", "", "4", "lower('X'::text)", std::nullopt, "false"),
       row("d", "app", "orders", "id", "a", "1", std::nullopt, "app.orders_id_seq"),
       row("d", "app", "items", "n", "", "2", "nextval('shared_seq'::regclass)", std::nullopt),
       {std::string("f")},  // malformed: skipped
@@ -59,6 +66,16 @@ TEST_CASE("catalog rows become facts") {
   CHECK(facts.relation_names.at(16410) == "app.orders");
   CHECK(facts.primary_keys.at(16400) == std::vector<int>{1, 3});
   CHECK(facts.relation_schemas.at("orders").size() == 2);
+}
+
+TEST_CASE("a default that calls anything not immutable is opaque: pgdual cannot make it literal") {
+  const auto facts = sample_facts();
+  const auto& events = facts.column_defaults.at("public.events");
+  REQUIRE(events.size() == 2);  // lower('X') is immutable: the same on both stores
+  CHECK(events[0].column == "at");
+  CHECK(events[0].kind == DefaultKind::opaque);
+  CHECK(events[0].expression == "timezone('utc'::text, now())");
+  CHECK(events[1].kind == DefaultKind::opaque);
 }
 
 TEST_CASE("volatile column defaults are classified for the rewrite") {

@@ -16,10 +16,11 @@ using namespace pgdual::routing;
 
 ColumnDefaults table_defaults() {
   return {{"t",
-           {{"id", DefaultKind::sequence, "t_id_seq", Identity::none, 1},
-            {"created", DefaultKind::time, "", Identity::none, 3}}},
-          {"s.ti", {{"id", DefaultKind::sequence, "s.ti_id_seq", Identity::always, 1}}},
-          {"tu", {{"u", DefaultKind::uuid, "", Identity::none, 0}}}};
+           {{"id", DefaultKind::sequence, "t_id_seq", Identity::none, 1, ""},
+            {"created", DefaultKind::time, "", Identity::none, 3, ""}}},
+          {"s.ti", {{"id", DefaultKind::sequence, "s.ti_id_seq", Identity::always, 1, ""}}},
+          {"tu", {{"u", DefaultKind::uuid, "", Identity::none, 0, ""}}},
+          {"te", {{"at", DefaultKind::opaque, "", Identity::none, 2, "clock_timestamp()"}}}};
 }
 
 // Recognisable values: timestamp k is "...12:00:0k+00", random k is 0.1 + k, uuid k ends in k,
@@ -244,6 +245,13 @@ TEST_CASE("omitted volatile defaults of INSERT ... VALUES become explicit") {
   SECTION("DEFAULT VALUES gets a column list and a row") {
     CHECK(rewritten("INSERT INTO t DEFAULT VALUES RETURNING *", defaults) ==
           "INSERT INTO t (id, created) VALUES (100::bigint, " + T0 + ") RETURNING *");
+  }
+  SECTION("an opaque default left to the server is unrewritable; given explicitly it is not") {
+    CHECK(analyze_for_rewrite("INSERT INTO te (id) VALUES (1)", defaults).unrewritable() ==
+          std::vector<std::string>{"the default of te.at (clock_timestamp())"});
+    CHECK(analyze_for_rewrite("INSERT INTO te (id, at) VALUES (1, '2026-01-01')", defaults)
+              .unrewritable()
+              .empty());
   }
   SECTION("without a column list, the columns' positions place the values") {
     CHECK(rewritten("INSERT INTO t VALUES (DEFAULT, 'a')", defaults) ==

@@ -76,7 +76,7 @@ bool ClientSession::rewrite_candidate() {
     if (!statement.write_tables.empty()) {
       rewrite_table_ = routing::qualified_table(statement.write_tables.front(), names);
     }
-    if (statement.calls_nondeterministic) return true;
+    if (statement.calls_nondeterministic || statement.may_choose_rows_per_store) return true;
     if (catalog_ == nullptr) continue;
     for (const auto& function : statement.functions) {
       if (catalog_->is_volatile_user_function(function)) return true;

@@ -52,7 +52,9 @@ constexpr std::array<std::string_view, 14> kWriteFunctions = {
     "pg_import_system_collations",
 };
 
-constexpr std::array<std::string_view, 22> kNondeterministicFunctions = {
+// Values that differ per store or per connection: time, randomness, sequences, transaction
+// ids, and the host, port, process and version of the server that evaluates them.
+constexpr std::array<std::string_view, 25> kNondeterministicFunctions = {
     "now",
     "clock_timestamp",
     "statement_timestamp",
@@ -75,6 +77,9 @@ constexpr std::array<std::string_view, 22> kNondeterministicFunctions = {
     "inet_server_addr",
     "inet_server_port",
     "pg_postmaster_start_time",
+    "inet_client_addr",
+    "inet_client_port",
+    "version",
 };
 
 std::string_view bare(std::string_view name) {

@@ -306,12 +306,25 @@ class FactCollector {
     } else if (descriptor == &pg_query__select_stmt__descriptor) {
       const auto* select = reinterpret_cast<const PgQuery__SelectStmt*>(message);
       if (select->into_clause != nullptr) facts_.is_select_into = true;
+      if (select->limit_count != nullptr) facts_.may_choose_rows_per_store = true;
       for (std::size_t i = 0; i < select->n_locking_clause; ++i) {
         const PgQuery__Node* item = select->locking_clause[i];
         if (item == nullptr || item->node_case != PG_QUERY__NODE__NODE_LOCKING_CLAUSE) continue;
         facts_.has_locking_clause = true;
+        if (item->locking_clause->wait_policy == PG_QUERY__LOCK_WAIT_POLICY__LockWaitSkip) {
+          facts_.may_choose_rows_per_store = true;
+        }
         facts_.strongest_lock =
             std::max(facts_.strongest_lock, static_cast<int>(item->locking_clause->strength));
+      }
+    } else if (descriptor == &pg_query__current_of_expr__descriptor) {
+      facts_.may_choose_rows_per_store = true;
+    } else if (descriptor == &pg_query__column_ref__descriptor) {
+      const auto* ref = reinterpret_cast<const PgQuery__ColumnRef*>(message);
+      const PgQuery__Node* last = ref->n_fields > 0 ? ref->fields[ref->n_fields - 1] : nullptr;
+      if (last != nullptr && last->node_case == PG_QUERY__NODE__NODE_STRING &&
+          std::string_view(last->string->sval) == "ctid") {
+        facts_.may_choose_rows_per_store = true;
       }
     } else if (descriptor == &pg_query__insert_stmt__descriptor ||
                descriptor == &pg_query__update_stmt__descriptor ||

@@ -19,6 +19,9 @@ struct TreeFacts {
   bool has_modifying_cte = false;
   bool is_select_into = false;
   bool has_data_modification = false;  // an INSERT/UPDATE/DELETE/MERGE anywhere in the tree
+  // SKIP LOCKED, LIMIT, ctid or WHERE CURRENT OF: rows may be chosen differently per store
+  // (a cheap hint; the rewrite analysis decides, routing/rewrite/sites.cpp).
+  bool may_choose_rows_per_store = false;
 };
 
 TreeFacts collect_tree_facts(const PgQuery__Node& statement);

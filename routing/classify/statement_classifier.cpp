@@ -303,6 +303,7 @@ void take_facts(StatementInfo& info, detail::TreeFacts&& facts, const Classifier
   info.has_locking_clause = facts.has_locking_clause;
   info.has_modifying_cte = facts.has_modifying_cte;
   info.is_select_into = facts.is_select_into;
+  info.may_choose_rows_per_store = facts.may_choose_rows_per_store;
   for (const std::string& function : info.functions) {
     if (is_nondeterministic_function(function)) info.calls_nondeterministic = true;
     if (function_makes_write(function, options)) info.calls_write_function = true;

@@ -51,6 +51,7 @@ struct StatementInfo {
   bool has_locking_clause = false;      // FOR UPDATE / NO KEY UPDATE / SHARE / KEY SHARE
   bool has_modifying_cte = false;       // WITH x AS (INSERT/UPDATE/DELETE ...)
   bool is_select_into = false;          // SELECT ... INTO new_table
+  bool may_choose_rows_per_store = false;  // see detail::TreeFacts
   bool calls_nondeterministic = false;  // now(), CURRENT_TIMESTAMP, random(), nextval(), ...
   bool calls_write_function = false;    // a built-in or configured write function (see below)
   bool is_listen = false;               // LISTEN/UNLISTEN/NOTIFY: stays on the primary

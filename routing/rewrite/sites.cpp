@@ -237,8 +237,8 @@ std::string insert_default_sites(const PgQuery__InsertStmt& insert,
 class SiteWalker {
  public:
   SiteWalker(const ColumnDefaults* defaults, const std::vector<std::string>* volatile_functions,
-             StatementWalk& out)
-      : defaults_(defaults), volatile_functions_(volatile_functions), out_(out) {}
+             bool writes, StatementWalk& out)
+      : defaults_(defaults), volatile_functions_(volatile_functions), writes_(writes), out_(out) {}
 
   void run(ProtobufCMessage* root, Context context) {
     tasks_.push_back(Task{root, context});
@@ -260,6 +260,9 @@ class SiteWalker {
     if (descriptor == &pg_query__node__descriptor &&
         visit_node(*reinterpret_cast<PgQuery__Node*>(message), context)) {
       return;
+    }
+    if (writes_ && descriptor == &pg_query__select_stmt__descriptor) {
+      note_row_choice(*reinterpret_cast<PgQuery__SelectStmt*>(message));
     }
     if (descriptor == &pg_query__insert_stmt__descriptor) {
       note_insert(*reinterpret_cast<PgQuery__InsertStmt*>(message), context);
@@ -300,8 +303,39 @@ class SiteWalker {
     return context;
   }
 
+  // A write whose rows are chosen by something that differs per store picks other rows on
+  // the new store: SKIP LOCKED (other sessions' locks), LIMIT without ORDER BY (scan order).
+  // A LIMIT under an ORDER BY that is not total is not detected (the keys are not known).
+  void note_row_choice(const PgQuery__SelectStmt& select) {
+    for (std::size_t i = 0; i < select.n_locking_clause; ++i) {
+      const PgQuery__Node* node = select.locking_clause[i];
+      if (node != nullptr && node->node_case == PG_QUERY__NODE__NODE_LOCKING_CLAUSE &&
+          node->locking_clause->wait_policy == PG_QUERY__LOCK_WAIT_POLICY__LockWaitSkip) {
+        unrewritable("SKIP LOCKED in a write (rows locked by other sessions differ per store)");
+      }
+    }
+    if (select.limit_count != nullptr && select.n_sort_clause == 0) {
+      unrewritable("LIMIT without ORDER BY in a write (scan order differs per store)");
+    }
+  }
+
+  // ctid and WHERE CURRENT OF name physical rows and cursor positions of one store.
+  void note_physical_row(const PgQuery__Node& node) {
+    if (node.node_case == PG_QUERY__NODE__NODE_CURRENT_OF_EXPR) {
+      unrewritable("WHERE CURRENT OF in a write (cursor positions differ per store)");
+    } else if (node.node_case == PG_QUERY__NODE__NODE_COLUMN_REF) {
+      const auto& ref = *node.column_ref;
+      const PgQuery__Node* last = ref.n_fields > 0 ? ref.fields[ref.n_fields - 1] : nullptr;
+      if (last != nullptr && last->node_case == PG_QUERY__NODE__NODE_STRING &&
+          std::string_view(last->string->sval) == "ctid") {
+        unrewritable("ctid in a write (physical row positions differ per store)");
+      }
+    }
+  }
+
   // True when the node is a call this walk settled (a site, or unrewritable as a whole).
   bool visit_node(PgQuery__Node& node, Context context) {
+    if (writes_) note_physical_row(node);
     if (node.node_case == PG_QUERY__NODE__NODE_SQLVALUE_FUNCTION) {
       std::optional<RewriteSite> site = sql_value_site(*node.sqlvalue_function);
       if (!site) return false;  // CURRENT_USER and the like
@@ -410,6 +444,7 @@ class SiteWalker {
 
   const ColumnDefaults* defaults_;
   const std::vector<std::string>* volatile_functions_;
+  const bool writes_;  // the statement writes rows (its row choice matters)
   StatementWalk& out_;
   std::vector<Task> tasks_;
 };
@@ -452,7 +487,17 @@ StatementWalk walk_statement(PgQuery__Node& statement, const ColumnDefaults* def
     default:  // DDL stores expressions (defaults, view and function bodies) without running them
       break;
   }
-  if (root != nullptr) SiteWalker(defaults, volatile_functions, walk).run(&root->base, context);
+  const auto writes_rows = [](const PgQuery__Node* node) {
+    if (node == nullptr) return false;
+    const auto kind = node->node_case;
+    return kind == PG_QUERY__NODE__NODE_INSERT_STMT || kind == PG_QUERY__NODE__NODE_UPDATE_STMT ||
+           kind == PG_QUERY__NODE__NODE_DELETE_STMT || kind == PG_QUERY__NODE__NODE_MERGE_STMT;
+  };
+  const bool writes = writes_rows(root) ||
+                      statement.node_case == PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT;
+  if (root != nullptr) {
+    SiteWalker(defaults, volatile_functions, writes, walk).run(&root->base, context);
+  }
   return walk;
 }
 

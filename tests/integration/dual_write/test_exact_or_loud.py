@@ -116,3 +116,43 @@ def test_volatile_defaults_are_counted_by_the_catalogs_volatility(proxy_factory,
     for which in ("old", "new"):
         assert query(direct_conn, which, fresh_db,
                      "SELECT count(*) FROM stamped_defaults WHERE id = 3") == [(0,)]
+
+
+ROW_CHOICE_WRITES = {
+    "skip_locked": "UPDATE jobs SET taken = true WHERE id = (SELECT id FROM jobs WHERE NOT taken "
+                   "ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1)",
+    "limit": "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs LIMIT 1)",
+    "ctid": "DELETE FROM jobs WHERE ctid = (SELECT min(ctid) FROM jobs)",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ROW_CHOICE_WRITES))
+def test_writes_that_choose_rows_per_store_are_counted_or_refused(proxy_factory, fresh_db,
+                                                                  direct_conn, kind):
+    """SKIP LOCKED skips rows other sessions lock on the primary (not on the new store), LIMIT
+    without ORDER BY takes the scan order of each store, ctid names one store's physical rows:
+    such a write may change other rows on the new store. It is counted for its table under
+    migration.nondeterministic: allow, and refused under reject."""
+    on_both(direct_conn, fresh_db,
+            "CREATE TABLE jobs (id int PRIMARY KEY, taken boolean NOT NULL DEFAULT false)",
+            "INSERT INTO jobs SELECT g, false FROM generate_series(1, 5) g")
+    table = "public.jobs"
+    proxy = proxy_factory(migration("dual_write", strategy="sync"))
+    with proxy.connect(fresh_db) as holder, proxy.connect(fresh_db) as worker:
+        holder.execute("BEGIN")
+        # A lock only the old store has: SKIP LOCKED passes row 1 there; the other writes
+        # take a row the holder does not lock (they would wait for it).
+        locked = 1 if kind == "skip_locked" else 5
+        holder.execute("SELECT * FROM jobs WHERE id = %s FOR UPDATE", (locked,))
+        worker.execute(ROW_CHOICE_WRITES[kind])
+        assert metric_sum(proxy, "pgdual_nondeterministic_statements_total", table=table,
+                          action="allowed") == 1
+        holder.execute("ROLLBACK")
+    strict = proxy_factory(migration("dual_write", strategy="sync", nondeterministic="reject"))
+    before = table_rows(direct_conn, fresh_db, "jobs")
+    with strict.connect(fresh_db) as conn:
+        with pytest.raises(psycopg.Error) as refused:
+            conn.execute(ROW_CHOICE_WRITES[kind])
+        assert "different" in str(refused.value)
+    wait_sessions_settled(strict, timeout=20)
+    assert table_rows(direct_conn, fresh_db, "jobs") == before

@@ -400,6 +400,37 @@ TEST_CASE("constructs that cannot become literals are named") {
   }
 }
 
+TEST_CASE("writes whose rows are chosen per store are named, reads are not") {
+  const ColumnDefaults defaults = table_defaults();
+  for (const auto& [sql, name] : std::vector<std::pair<const char*, const char*>>{
+           {"UPDATE jobs SET s = 1 WHERE id IN (SELECT id FROM jobs FOR UPDATE SKIP LOCKED)",
+            "SKIP LOCKED in a write"},
+           {"DELETE FROM q WHERE id = (SELECT id FROM q LIMIT 1)", "LIMIT without ORDER BY"},
+           {"INSERT INTO x SELECT * FROM y LIMIT 5", "LIMIT without ORDER BY"},
+           {"DELETE FROM q WHERE ctid = '(0,1)'", "ctid in a write"},
+           {"UPDATE q SET s = 2 WHERE q.ctid = ANY (SELECT ctid FROM q)", "ctid in a write"},
+           {"UPDATE q SET s = 2 WHERE CURRENT OF c", "WHERE CURRENT OF in a write"},
+           {"CREATE TABLE c AS SELECT * FROM q LIMIT 3", "LIMIT without ORDER BY"},
+       }) {
+    INFO(sql);
+    const RewriteAnalysis analysis = analyze_for_rewrite(sql, defaults);
+    REQUIRE(analysis.parsed);
+    CHECK_FALSE(analysis.rewritable());
+    const std::vector<std::string> reasons = analysis.unrewritable();
+    CHECK(std::any_of(reasons.begin(), reasons.end(), [&](const std::string& reason) {
+      return reason.find(name) != std::string::npos;
+    }));
+  }
+  for (const char* sql : {"SELECT id FROM jobs FOR UPDATE SKIP LOCKED LIMIT 1",
+                          "SELECT ctid, * FROM q LIMIT 3",
+                          "DELETE FROM q WHERE id = (SELECT id FROM q ORDER BY id LIMIT 1)"}) {
+    INFO(sql);
+    const RewriteAnalysis analysis = analyze_for_rewrite(sql, defaults);
+    REQUIRE(analysis.parsed);
+    CHECK(analysis.rewritable());
+  }
+}
+
 TEST_CASE("a store's own step composes with the standard steps") {
   const ColumnDefaults defaults = table_defaults();
   const RewritePipeline old_store = RewritePipeline::for_store();

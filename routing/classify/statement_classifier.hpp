@@ -48,14 +48,14 @@ struct StatementInfo {
   // as CURRENT_TIMESTAMP appear as "current_timestamp". Deduplicated, first-seen order.
   std::vector<std::string> functions;
 
-  bool has_locking_clause = false;      // FOR UPDATE / NO KEY UPDATE / SHARE / KEY SHARE
-  bool has_modifying_cte = false;       // WITH x AS (INSERT/UPDATE/DELETE ...)
-  bool is_select_into = false;          // SELECT ... INTO new_table
+  bool has_locking_clause = false;         // FOR UPDATE / NO KEY UPDATE / SHARE / KEY SHARE
+  bool has_modifying_cte = false;          // WITH x AS (INSERT/UPDATE/DELETE ...)
+  bool is_select_into = false;             // SELECT ... INTO new_table
   bool may_choose_rows_per_store = false;  // see detail::TreeFacts
-  bool calls_nondeterministic = false;  // now(), CURRENT_TIMESTAMP, random(), nextval(), ...
-  bool calls_write_function = false;    // a built-in or configured write function (see below)
-  bool is_listen = false;               // LISTEN/UNLISTEN/NOTIFY: stays on the primary
-  bool has_order_by = false;            // a SELECT whose outermost query has ORDER BY
+  bool calls_nondeterministic = false;     // now(), CURRENT_TIMESTAMP, random(), nextval(), ...
+  bool calls_write_function = false;       // a built-in or configured write function (see below)
+  bool is_listen = false;                  // LISTEN/UNLISTEN/NOTIFY: stays on the primary
+  bool has_order_by = false;               // a SELECT whose outermost query has ORDER BY
 
   // Close to PostgreSQL's command tag: "SELECT", "INSERT", "CREATE TABLE", "SET", "COPY",
   // "SELECT FOR UPDATE", "START TRANSACTION", "DISCARD ALL", "EXPLAIN", ...

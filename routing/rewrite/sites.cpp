@@ -493,8 +493,8 @@ StatementWalk walk_statement(PgQuery__Node& statement, const ColumnDefaults* def
     return kind == PG_QUERY__NODE__NODE_INSERT_STMT || kind == PG_QUERY__NODE__NODE_UPDATE_STMT ||
            kind == PG_QUERY__NODE__NODE_DELETE_STMT || kind == PG_QUERY__NODE__NODE_MERGE_STMT;
   };
-  const bool writes = writes_rows(root) ||
-                      statement.node_case == PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT;
+  const bool writes =
+      writes_rows(root) || statement.node_case == PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT;
   if (root != nullptr) {
     SiteWalker(defaults, volatile_functions, writes, walk).run(&root->base, context);
   }

@@ -421,9 +421,9 @@ TEST_CASE("writes whose rows are chosen per store are named, reads are not") {
       return reason.find(name) != std::string::npos;
     }));
   }
-  for (const char* sql : {"SELECT id FROM jobs FOR UPDATE SKIP LOCKED LIMIT 1",
-                          "SELECT ctid, * FROM q LIMIT 3",
-                          "DELETE FROM q WHERE id = (SELECT id FROM q ORDER BY id LIMIT 1)"}) {
+  for (const char* sql :
+       {"SELECT id FROM jobs FOR UPDATE SKIP LOCKED LIMIT 1", "SELECT ctid, * FROM q LIMIT 3",
+        "DELETE FROM q WHERE id = (SELECT id FROM q ORDER BY id LIMIT 1)"}) {
     INFO(sql);
     const RewriteAnalysis analysis = analyze_for_rewrite(sql, defaults);
     REQUIRE(analysis.parsed);

@@ -10,10 +10,15 @@ bool answered_rollback(const std::vector<std::string>& command_tags) {
 
 }  // namespace
 
-Settlement settle_unit(bool primary_error, const MirrorDecision& decision,
-                       const std::vector<std::string>& command_tags) {
-  if (primary_error) return Settlement::drop;
-  if (decision.is_commit && answered_rollback(command_tags)) return Settlement::rollback_instead;
+Settlement settle_unit(const PrimaryResult& primary, const MirrorDecision& decision) {
+  if (primary.error) {
+    // Left open, the secondary's transaction would swallow the session's next writes and roll
+    // them back with it.
+    return primary.left_transaction ? Settlement::rollback_instead : Settlement::drop;
+  }
+  if (decision.is_commit && answered_rollback(primary.command_tags)) {
+    return Settlement::rollback_instead;
+  }
   return Settlement::release;
 }
 

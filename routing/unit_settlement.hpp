@@ -10,14 +10,23 @@
 namespace pgdual::routing {
 
 enum class Settlement {
-  drop,              // the primary refused it: the secondary never sees it
-  rollback_instead,  // a COMMIT the primary answered with ROLLBACK (a failed transaction)
-  release,           // sent to the secondary as it is
+  drop,  // the primary refused it: the secondary never sees it
+  // The primary's transaction ended without committing: a COMMIT answered with ROLLBACK (a
+  // failed transaction), or a COMMIT the primary refused. The secondary's ends the same way.
+  rollback_instead,
+  release,  // sent to the secondary as it is
 };
 
-// `command_tags`: the primary's CommandComplete tags of the unit, in order.
-Settlement settle_unit(bool primary_error, const MirrorDecision& decision,
-                       const std::vector<std::string>& command_tags);
+// What the primary did with a unit the secondary is waiting to receive.
+struct PrimaryResult {
+  bool error = false;
+  // The unit started inside a transaction and the primary is out of it afterwards: a COMMIT
+  // the primary refused (a deferred constraint, a serialization failure at commit).
+  bool left_transaction = false;
+  std::vector<std::string> command_tags;  // its CommandComplete tags, in order
+};
+
+Settlement settle_unit(const PrimaryResult& primary, const MirrorDecision& decision);
 
 // Whether a unit that ended the transaction on the primary committed it: no error, and its last
 // tag is not ROLLBACK (a COMMIT of a failed transaction answers ROLLBACK).

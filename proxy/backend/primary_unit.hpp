@@ -34,6 +34,7 @@ struct PrimaryUnit {
   bool autocommit = false;  // sent outside a transaction
   bool error = false;
   std::vector<std::string> command_tags;
+  std::size_t completed = 0;  // statements finished: CommandComplete or EmptyQueryResponse
   std::vector<std::string> tables;
   std::string text;                          // first statement, for logs
   std::optional<SecondaryResult> secondary;  // arrived before the primary finished

@@ -94,6 +94,13 @@ void SecondaryLeg::resolve(UnitId unit, EntryPurpose purpose, std::optional<std:
   }
 }
 
+std::optional<std::string_view> SecondaryLeg::held_bytes(UnitId unit, EntryPurpose purpose) const {
+  for (const auto& entry : queued_) {
+    if (entry.unit == unit && entry.purpose == purpose && !entry.ready) return entry.bytes;
+  }
+  return std::nullopt;
+}
+
 void SecondaryLeg::resolve_keep(UnitId unit, EntryPurpose purpose) {
   for (auto& entry : queued_) {
     if (entry.unit == unit && entry.purpose == purpose && !entry.ready) {

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "protocol/constants.hpp"
@@ -82,6 +83,8 @@ class SecondaryLeg {
   // Completes a held entry of `unit`: with bytes it becomes ready; without,
   // it is dropped (the primary failed, nothing must follow).
   void resolve(UnitId unit, EntryPurpose purpose, std::optional<std::string> bytes);
+  // The bytes of a held entry of `unit`, if there is one.
+  std::optional<std::string_view> held_bytes(UnitId unit, EntryPurpose purpose) const;
   // Makes a held entry ready as it is.
   void resolve_keep(UnitId unit, EntryPurpose purpose);
   // Hands the connection over (the secondary becomes primary at cutover).

@@ -58,6 +58,7 @@ asio::awaitable<std::pair<error_code, std::size_t>> PgStream::read_some(
 }
 
 asio::awaitable<error_code> PgStream::write_all(std::string_view bytes) {
+  if (discard_writes_) co_return error_code{};
   auto buffer = asio::buffer(bytes.data(), bytes.size());
   if (tls_active_) {
     auto [ec, n] = co_await asio::async_write(ssl_, buffer, use_tuple);

@@ -30,6 +30,10 @@ class PgStream {
   asio::awaitable<std::pair<error_code, std::size_t>> read_some(std::span<std::uint8_t> into);
   asio::awaitable<error_code> write_all(std::string_view bytes);
 
+  // From now on writes succeed without sending anything: the peer said goodbye (Terminate)
+  // and its replies go nowhere, while the work it sent before still runs to its end.
+  void discard_writes() { discard_writes_ = true; }
+
   bool is_tls() const { return tls_active_; }
   tcp::socket& socket() { return ssl_.next_layer(); }
   void close();
@@ -37,6 +41,7 @@ class PgStream {
  private:
   asio::ssl::stream<tcp::socket> ssl_;
   bool tls_active_ = false;
+  bool discard_writes_ = false;
 };
 
 }  // namespace pgdual::proxy

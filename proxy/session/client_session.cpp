@@ -265,7 +265,8 @@ asio::awaitable<void> ClientSession::handle_cancel_request(const protocol::Start
   }
 }
 
-StartupParameters ClientSession::backend_parameters(const config::BackendConfig& backend) const {
+StartupParameters ClientSession::backend_parameters(const config::BackendConfig& backend,
+                                                    routing::Store store) const {
   // The client's own settings (options, application_name, client_encoding,
   // DateStyle, TimeZone, ...) reach the backend unchanged; user and database
   // come from the backend's config when it sets them.
@@ -277,7 +278,28 @@ StartupParameters ClientSession::backend_parameters(const config::BackendConfig&
     if (name == "user" || name == "database" || name.starts_with("_pq_.")) continue;
     parameters.emplace_back(name, value);
   }
+  if (store != roles_.primary && primary_) align_with_primary(parameters);
   return parameters;
+}
+
+void ClientSession::align_with_primary(StartupParameters& parameters) const {
+  // The secondary reads the statements' text as the primary does: a role's or database's
+  // default TimeZone, DateStyle, IntervalStyle or search_path set on one store only would
+  // otherwise turn one literal into two values, or one name into two tables. A setting in
+  // the startup packet overrides those defaults on the server, as the client's own does.
+  auto set = [&](const std::string& name, const std::string& value) {
+    for (auto& [existing, current] : parameters) {
+      if (existing == name) {
+        current = value;
+        return;
+      }
+    }
+    parameters.emplace_back(name, value);
+  };
+  for (const auto& [name, value] : primary_->parameter_status()) {
+    if (name == "DateStyle" || name == "IntervalStyle" || name == "TimeZone") set(name, value);
+  }
+  if (search_path_known_) set("search_path", initial_search_path_setting_);
 }
 
 asio::awaitable<std::unique_ptr<BackendConnection>> ClientSession::open_backend(
@@ -289,7 +311,7 @@ asio::awaitable<std::unique_ptr<BackendConnection>> ClientSession::open_backend(
       old_store ? config_->old_tls.get() : config_->new_tls.get(),
       old_store ? metrics::BackendRole::old_backend : metrics::BackendRole::new_backend};
   auto& backend_metrics = runtime_.metrics().backend(target.role);
-  const auto parameters = backend_parameters(*target.config);
+  const auto parameters = backend_parameters(*target.config, store);
   auto connection = co_await BackendConnection::open(target, parameters, failure);
   if (!connection) {
     backend_metrics.connect_errors->Increment();
@@ -321,6 +343,7 @@ asio::awaitable<bool> ClientSession::connect_backends() {
   // Only a database the primary accepted is noted for the journal: a probe of a
   // missing one (pg_isready's default "root", a typo) must not open a gate.
   co_await wait_for_first_journal_look();
+  if (roles_.secondary) co_await learn_search_path();
   const bool secondary_ok = co_await connect_secondary_at_startup();
   if (!secondary_ok) co_return false;
   co_await load_catalog();

@@ -36,6 +36,7 @@
 #include "proxy/server/runtime.hpp"
 #include "proxy/session/transaction_capture.hpp"
 #include "proxy/shadow/shadow_reads.hpp"
+#include "routing/accepted_prefix.hpp"
 #include "routing/phase_rules.hpp"
 #include "routing/rewrite/pipeline.hpp"
 #include "routing/unit_builder.hpp"
@@ -81,13 +82,16 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   boost::asio::awaitable<void> send_startup_reply();
   boost::asio::awaitable<void> send_error(const protocol::ErrorFields& error);
   boost::asio::awaitable<void> send_fatal(std::string_view sqlstate, std::string_view message);
-  StartupParameters backend_parameters(const config::BackendConfig& backend) const;
+  StartupParameters backend_parameters(const config::BackendConfig& backend,
+                                       routing::Store store) const;
+  void align_with_primary(StartupParameters& parameters) const;
   void register_cancel_targets();
   void close_all();
 
   // session_relay.cpp: the pumps, run together
   boost::asio::awaitable<void> relay();
   boost::asio::awaitable<void> pump_secondary();
+  boost::asio::awaitable<void> finish_primary_after_terminate();
   bool idle() const { return primary_leg_.idle(); }
   bool secondary_usable() const { return secondary_ && !secondary_->broken(); }
 
@@ -158,9 +162,14 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // session_finish_unit.cpp: a client unit's ReadyForQuery
   boost::asio::awaitable<void> finish_primary_unit(protocol::TxnStatus status);
   PrimaryUnit take_finished_unit(protocol::TxnStatus status);
-  boost::asio::awaitable<void> settle_mirrored_unit(const PrimaryUnit& unit,
-                                                    protocol::TxnStatus status);
-  void compare_or_await_secondary(PrimaryUnit unit, protocol::TxnStatus status);
+  // True when the secondary got the statements the primary completed of a unit it rejected.
+  boost::asio::awaitable<bool> settle_mirrored_unit(const PrimaryUnit& unit,
+                                                    protocol::TxnStatus status,
+                                                    const routing::AcceptedPrefix* accepted);
+  void compare_or_await_secondary(PrimaryUnit unit, protocol::TxnStatus status,
+                                  bool accepted_prefix_sent);
+  // session_partial_units.cpp: a unit the primary rejected partway inside a transaction
+  std::optional<routing::AcceptedPrefix> accepted_part_of(const PrimaryUnit& unit);
   boost::asio::awaitable<void> wait_secondary_before_ready(UnitId unit, protocol::TxnStatus status);
   boost::asio::awaitable<void> report_secondary_rejection(UnitId unit);
 
@@ -169,6 +178,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool search_path_needed() const;
   bool catalog_refresh_due();
   boost::asio::awaitable<void> load_catalog();
+  // The primary's search_path as the session starts (role and database defaults applied).
+  boost::asio::awaitable<void> learn_search_path();
   // auth.method trust: false (and the client refused) when its user is no role on the primary.
   boost::asio::awaitable<bool> client_role_exists();
   void track_search_path(const routing::StatementInfo& statement, const std::string& text);
@@ -292,7 +303,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool transaction_had_ddl_ = false;      // the catalog goes stale when it commits
   std::vector<std::string> initial_search_path_, search_path_;
   bool search_path_known_ = false;
-  std::string pending_client_bytes_;  // asynchronous messages that arrived during startup
+  std::string initial_search_path_setting_;  // as current_setting('search_path') said it
+  std::string pending_client_bytes_;         // asynchronous messages that arrived during startup
   ShadowLegView shadow_legs_{*this};
   std::unique_ptr<shadow::ShadowReads> shadow_reads_ = make_shadow_reads();
   std::string shadow_aa_bytes_;  // A/A: the unit's bytes, re-run on the primary after it

@@ -98,18 +98,22 @@ asio::awaitable<void> ClientSession::load_catalog() {
                     result.error ? result.error->message : std::string("connection lost"));
     }
   }
-  if (search_path_needed()) {
-    std::string sql = "SELECT pg_catalog.current_setting('search_path')";
-    auto result = co_await run_internal_query(*primary_, std::move(sql));
-    pending_client_bytes_.append(result.for_client);
-    if (result.ok && result.rows.size() == 1 && result.rows[0].size() == 1 && result.rows[0][0]) {
-      initial_search_path_ = routing::parse_search_path(*result.rows[0][0]);
-    } else {
-      initial_search_path_ = {"$user", "public"};  // PostgreSQL's default
-    }
-    search_path_ = initial_search_path_;
-    search_path_known_ = true;
+  if (search_path_needed()) co_await learn_search_path();
+}
+
+asio::awaitable<void> ClientSession::learn_search_path() {
+  std::string sql = "SELECT pg_catalog.current_setting('search_path')";
+  auto result = co_await run_internal_query(*primary_, std::move(sql));
+  pending_client_bytes_.append(result.for_client);
+  if (result.ok && result.rows.size() == 1 && result.rows[0].size() == 1 && result.rows[0][0]) {
+    initial_search_path_setting_ = *result.rows[0][0];
+    initial_search_path_ = routing::parse_search_path(initial_search_path_setting_);
+  } else {
+    initial_search_path_setting_ = "\"$user\", public";
+    initial_search_path_ = {"$user", "public"};  // PostgreSQL's default
   }
+  search_path_ = initial_search_path_;
+  search_path_known_ = true;
 }
 
 void ClientSession::track_search_path(const routing::StatementInfo& statement,

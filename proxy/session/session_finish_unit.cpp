@@ -17,6 +17,12 @@ using protocol::TxnStatus;
 
 asio::awaitable<void> ClientSession::finish_primary_unit(TxnStatus status) {
   auto unit = take_finished_unit(status);
+  std::optional<routing::AcceptedPrefix> accepted;
+  if (unit.error && !unit.autocommit && status == TxnStatus::failed) {
+    // Its transaction goes on, towards ROLLBACK TO SAVEPOINT or ROLLBACK: the secondary and a
+    // replay get exactly the statements the primary completed (routing/accepted_prefix.hpp).
+    accepted = accepted_part_of(unit);
+  }
   if (capturing_ && status == TxnStatus::idle && unit.id >= open_capture_.first_unit &&
       !unit.mirrored()) {
     // Journaled, or nothing reached the secondary: settled now. (A mirrored unit is settled
@@ -28,9 +34,10 @@ asio::awaitable<void> ClientSession::finish_primary_unit(TxnStatus status) {
     if (status == TxnStatus::idle) transaction_write_tables_.clear();
     co_return;
   }
-  co_await settle_mirrored_unit(unit, status);
+  const bool prefix_sent =
+      co_await settle_mirrored_unit(unit, status, accepted ? &*accepted : nullptr);
   const UnitId id = unit.id;
-  compare_or_await_secondary(std::move(unit), status);
+  compare_or_await_secondary(std::move(unit), status, prefix_sent);
   co_await wait_secondary_before_ready(id, status);
   co_await wait_journal_appends();  // what failed (or, under async, what it wrote) is durable first
   report_secondary_depth();
@@ -63,8 +70,9 @@ PrimaryUnit ClientSession::take_finished_unit(TxnStatus status) {
   return unit;
 }
 
-asio::awaitable<void> ClientSession::settle_mirrored_unit(const PrimaryUnit& unit,
-                                                          TxnStatus status) {
+asio::awaitable<bool> ClientSession::settle_mirrored_unit(const PrimaryUnit& unit, TxnStatus status,
+                                                          const routing::AcceptedPrefix* accepted) {
+  bool prefix_sent = false;
   if (capturing_ && status == TxnStatus::idle && unit.id >= open_capture_.first_unit) {
     // Into unconfirmed_ until the secondary answers. Before the flush below: the secondary's
     // answer can arrive while the flush is suspended, and must find it there.
@@ -73,8 +81,14 @@ asio::awaitable<void> ClientSession::settle_mirrored_unit(const PrimaryUnit& uni
   }
   if (secondary_usable()) {
     // The secondary follows only what the primary accepted (invariants 5, 7).
-    const auto settlement = routing::settle_unit(unit.error, unit.decision, unit.command_tags);
-    if (settlement == routing::Settlement::drop) {
+    const bool left_transaction = !unit.autocommit && status == TxnStatus::idle;
+    const auto settlement =
+        routing::settle_unit({unit.error, left_transaction, unit.command_tags}, unit.decision);
+    if (settlement == routing::Settlement::drop && accepted &&
+        accepted->kind == routing::AcceptedPrefix::Kind::prefix) {
+      secondary_->resolve(unit.id, EntryPurpose::body, accepted->bytes);
+      prefix_sent = true;
+    } else if (settlement == routing::Settlement::drop) {
       secondary_->resolve(unit.id, EntryPurpose::body, std::nullopt);
     } else if (settlement == routing::Settlement::rollback_instead) {
       secondary_->resolve(unit.id, EntryPurpose::body, protocol::query_message("ROLLBACK"));
@@ -88,12 +102,19 @@ asio::awaitable<void> ClientSession::settle_mirrored_unit(const PrimaryUnit& uni
     record_unmirrored_write("partially committed multi-statement string", unit.text, unit.tables,
                             "");
   }
+  co_return prefix_sent;
 }
 
-void ClientSession::compare_or_await_secondary(PrimaryUnit unit, TxnStatus status) {
+void ClientSession::compare_or_await_secondary(PrimaryUnit unit, TxnStatus status,
+                                               bool accepted_prefix_sent) {
   PrimaryOutcome outcome{unit.error, status, std::move(unit.command_tags), std::move(unit.tables),
                          std::move(unit.text)};
-  if (unit.error) {
+  if (accepted_prefix_sent) {
+    // The secondary runs what the primary completed: the same tags, still in the transaction.
+    outcome.error = false;
+    outcome.status = TxnStatus::in_transaction;
+    awaiting_secondary_.emplace(unit.id, std::move(outcome));
+  } else if (unit.error) {
     // Nothing went to the secondary: nothing to compare.
   } else if (unit.secondary) {
     compare(outcome, *unit.secondary);

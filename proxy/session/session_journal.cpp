@@ -113,7 +113,7 @@ bool ClientSession::capture_unit(const PrimaryUnit& unit, bool transaction_start
                                                   : "secondary unavailable";
     }
   }
-  open_capture_.bytes.append(secondary_unit_bytes_);
+  open_capture_.append_unit(unit.id, secondary_unit_bytes_);
   open_capture_.last_unit = unit.id;
   open_capture_.has_write = open_capture_.has_write || unit.is_write;
   for (const auto& table : unit.tables) open_capture_.tables.push_back(table);

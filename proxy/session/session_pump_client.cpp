@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "protocol/constants.hpp"
+#include "proxy/net/use_tuple.hpp"
 #include "proxy/session/client_session.hpp"
 #include "proxy/session/relay_support.hpp"
 
@@ -39,10 +40,28 @@ asio::awaitable<void> ClientSession::pump_client() {
     client_reader_.take_raw();
     const bool sent = co_await send_client_bytes(modes.rewriting);
     if (!sent) co_return;
-    if (terminate) co_return;
+    if (terminate) {
+      co_await finish_primary_after_terminate();
+      co_return;
+    }
     if (status != FrameReader::Status::ok || !client_reader_.error().empty()) break;
   }
   if (!client_reader_.error().empty()) co_await close_on_framing_error();
+}
+
+asio::awaitable<void> ClientSession::finish_primary_after_terminate() {
+  // A client may send COMMIT and Terminate in one write and close (PostgreSQL runs the COMMIT
+  // all the same). The primary's answer decides what the secondary receives for that unit: so
+  // the pumps go on until the primary answered everything, with the replies discarded; then
+  // the secondary finishes (let_secondary_finish). Past the bound the outcome stays unknown
+  // and is recorded as such.
+  client_.discard_writes();
+  const UnitId last = primary_leg_.newest_id();
+  const auto deadline = Clock::now() + config_->config.limits.secondary_timeout;
+  while (last != 0 && primary_leg_.pending(last) && !primary_gone_ && Clock::now() < deadline) {
+    primary_progress_->expires_at(deadline);
+    co_await primary_progress_->async_wait(use_tuple);
+  }
 }
 
 ClientSession::ClientRelayModes ClientSession::client_relay_modes() {
@@ -84,7 +103,7 @@ asio::awaitable<ClientSession::FrameStep> ClientSession::relay_client_frame(
     if (secondary_usable() && copy_route_.second != routing::MirrorMode::none) {
       co_await secondary_->append_to_unit(copy_route_.first, raw);
     }
-    if (copy_captured_ && capturing_) open_capture_.bytes.append(raw);
+    if (copy_captured_ && capturing_) open_capture_.append_to_newest_unit(raw);
     co_return FrameStep::next;
   }
   if (modes.mirroring) secondary_unit_bytes_.append(rewritten ? std::string_view(*rewritten) : raw);

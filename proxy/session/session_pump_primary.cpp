@@ -132,7 +132,10 @@ asio::awaitable<bool> ClientSession::on_client_unit_reply(const protocol::Frame&
       const bool relayed = co_await forward_trimmed_parameters(frame, *keep);
       co_return relayed;
     }
+  } else if (frame.type == protocol::backend::kEmptyQuery) {
+    ++unit.completed;
   } else if (frame.type == protocol::backend::kCommandComplete) {
+    ++unit.completed;
     // Also while a transaction is captured: its last tag says whether it committed.
     if (unit.route != routing::UnitRoute::primary_only || capturing_) {
       if (auto tag = protocol::parse_command_complete(frame.payload))

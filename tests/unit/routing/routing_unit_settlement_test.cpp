@@ -17,15 +17,23 @@ MirrorDecision commit_decision() {
 }  // namespace
 
 TEST_CASE("what the primary refused never reaches the secondary") {
-  CHECK(settle_unit(true, {}, {}) == Settlement::drop);
-  CHECK(settle_unit(true, commit_decision(), {"ROLLBACK"}) == Settlement::drop);
-  CHECK(settle_unit(true, {}, {"UPDATE 1"}) == Settlement::drop);
+  CHECK(settle_unit({true, false, {}}, {}) == Settlement::drop);
+  CHECK(settle_unit({true, false, {"ROLLBACK"}}, commit_decision()) == Settlement::drop);
+  CHECK(settle_unit({true, false, {"UPDATE 1"}}, {}) == Settlement::drop);
+}
+
+TEST_CASE("a COMMIT the primary refused ends the secondary's transaction with a ROLLBACK") {
+  // A deferred foreign key or a serialization failure at COMMIT: error, and out of the block.
+  CHECK(settle_unit({true, true, {}}, commit_decision()) == Settlement::rollback_instead);
+  // An error inside the block leaves the primary in a failed transaction: nothing to send.
+  CHECK(settle_unit({true, false, {}}, commit_decision()) == Settlement::drop);
 }
 
 TEST_CASE("a COMMIT the primary answered with ROLLBACK becomes a ROLLBACK") {
-  CHECK(settle_unit(false, commit_decision(), {"ROLLBACK"}) == Settlement::rollback_instead);
-  CHECK(settle_unit(false, commit_decision(), {"COMMIT"}) == Settlement::release);
-  CHECK(settle_unit(false, commit_decision(), {}) == Settlement::release);
+  CHECK(settle_unit({false, false, {"ROLLBACK"}}, commit_decision()) ==
+        Settlement::rollback_instead);
+  CHECK(settle_unit({false, false, {"COMMIT"}}, commit_decision()) == Settlement::release);
+  CHECK(settle_unit({false, false, {}}, commit_decision()) == Settlement::release);
 }
 
 TEST_CASE("a ROLLBACK that is not a lone COMMIT is released as it is") {
@@ -33,8 +41,8 @@ TEST_CASE("a ROLLBACK that is not a lone COMMIT is released as it is") {
   MirrorDecision not_commit;
   not_commit.mode = MirrorMode::follow;
   not_commit.ends_transaction = true;
-  CHECK(settle_unit(false, not_commit, {"ROLLBACK"}) == Settlement::release);
-  CHECK(settle_unit(false, {}, {"INSERT 0 1", "UPDATE 2"}) == Settlement::release);
+  CHECK(settle_unit({false, false, {"ROLLBACK"}}, not_commit) == Settlement::release);
+  CHECK(settle_unit({false, false, {"INSERT 0 1", "UPDATE 2"}}, {}) == Settlement::release);
 }
 
 TEST_CASE("a transaction committed unless the primary failed or answered ROLLBACK last") {

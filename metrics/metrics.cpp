@@ -195,6 +195,11 @@ void Metrics::register_dual_write_metrics(prometheus::Registry& registry) {
            registry, "pgdual_async_queue_depth",
            "Units waiting for the secondary under the async strategy, summed over sessions.")
            .Add({});
+  commit_order_waits_ =
+      &counter_family(registry, "pgdual_commit_order_waits_total",
+                      "Units held back from the secondary (strategy sync) until another session's "
+                      "commit they could have observed on the primary had reached it too.")
+           .Add({});
   async_queue_overflow_ =
       &counter_family(registry, "pgdual_async_queue_overflow_total",
                       "Times a session's async queue was full: its secondary was detached and the "

@@ -110,6 +110,9 @@ class Metrics {
   prometheus::Counter& secondary_failures(SecondaryFailure type) const;
   prometheus::Gauge& async_queue_depth() const { return *async_queue_depth_; }
   prometheus::Counter& async_queue_overflow() const { return *async_queue_overflow_; }
+  // pgdual_commit_order_waits_total: a unit held back from the secondary until another
+  // session's commit it could have observed on the primary reached the secondary too.
+  prometheus::Counter& commit_order_waits() const { return *commit_order_waits_; }
   prometheus::Gauge& secondary_lag_seconds() const { return *secondary_lag_seconds_; }
   prometheus::Gauge& secondary_lag_statements() const { return *secondary_lag_statements_; }
   prometheus::Gauge& retry_queue_depth() const { return *retry_queue_depth_; }
@@ -169,6 +172,7 @@ class Metrics {
   std::array<prometheus::Counter*, kSecondaryFailureCount> secondary_failures_{};
   prometheus::Gauge* async_queue_depth_ = nullptr;
   prometheus::Counter* async_queue_overflow_ = nullptr;
+  prometheus::Counter* commit_order_waits_ = nullptr;
   prometheus::Gauge* secondary_lag_seconds_ = nullptr;
   prometheus::Gauge* secondary_lag_statements_ = nullptr;
   prometheus::Gauge* retry_queue_depth_ = nullptr;

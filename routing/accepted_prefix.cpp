@@ -37,8 +37,8 @@ AcceptedPrefix accepted_prefix(std::string_view frames, std::size_t completed) {
   if (completed == 0) return result;
   std::size_t offset = 0, executes = 0;
   while (offset < frames.size()) {
-    auto decoded = protocol::decode_frame(as_bytes(frames.substr(offset)), false,
-                                          std::size_t{1} << 30);
+    auto decoded =
+        protocol::decode_frame(as_bytes(frames.substr(offset)), false, std::size_t{1} << 30);
     if (decoded.status != protocol::DecodeStatus::ready) break;
     const protocol::Frame& frame = decoded.frame;
     if (frame.type == protocol::frontend::kQuery) {

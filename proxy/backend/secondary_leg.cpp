@@ -58,8 +58,13 @@ SecondaryLeg::shadow_in_flight() const {
   return std::nullopt;
 }
 
-bool SecondaryLeg::may_send(const Entry& next) const {
+bool SecondaryLeg::may_send(const Entry& next) {
   if (!next.ready || cancel_hold_) return false;
+  if (next.gate.horizon != 0 && horizon_ &&
+      !horizon_->settled_through(next.gate.horizon, next.gate.own)) {
+    if (on_blocked_) on_blocked_(next.gate);
+    return false;
+  }
   if (in_flight_.empty()) return true;
   // A shadow read runs alone (see EntryPurpose).
   return next.purpose != EntryPurpose::shadow && in_flight_.back().purpose != EntryPurpose::shadow;
@@ -80,12 +85,14 @@ asio::awaitable<void> SecondaryLeg::append_to_unit(UnitId unit, std::string_view
   }
 }
 
-void SecondaryLeg::resolve(UnitId unit, EntryPurpose purpose, std::optional<std::string> bytes) {
+void SecondaryLeg::resolve(UnitId unit, EntryPurpose purpose, std::optional<std::string> bytes,
+                           CommitGate gate) {
   for (auto it = queued_.begin(); it != queued_.end(); ++it) {
     if (it->unit != unit || it->purpose != purpose || it->ready) continue;
     if (bytes) {
       it->bytes = std::move(*bytes);
       it->ready = true;
+      it->gate = gate;
     } else {
       queued_.erase(it);
       notify();
@@ -101,10 +108,11 @@ std::optional<std::string_view> SecondaryLeg::held_bytes(UnitId unit, EntryPurpo
   return std::nullopt;
 }
 
-void SecondaryLeg::resolve_keep(UnitId unit, EntryPurpose purpose) {
+void SecondaryLeg::resolve_keep(UnitId unit, EntryPurpose purpose, CommitGate gate) {
   for (auto& entry : queued_) {
     if (entry.unit == unit && entry.purpose == purpose && !entry.ready) {
       entry.ready = true;
+      entry.gate = gate;
       return;
     }
   }

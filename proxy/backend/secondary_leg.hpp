@@ -13,6 +13,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,6 +24,7 @@
 #include "protocol/messages.hpp"
 #include "proxy/backend/backend_connection.hpp"
 #include "proxy/shadow/result_capture.hpp"
+#include "routing/commit_horizon.hpp"
 
 namespace pgdual::proxy {
 
@@ -46,6 +48,12 @@ struct SecondaryResult {
   char status = protocol::txn_status::kIdle;
   double seconds = 0;
   std::shared_ptr<shadow::ResultCapture> capture;  // shadow entries: the rows it returned
+};
+
+// The commits of other sessions an entry waits for (routing/commit_horizon.hpp): sent only
+// once every ticket up to `horizon` is closed, its own commit's `own` aside. 0: no wait.
+struct CommitGate {
+  routing::CommitHorizon::Ticket horizon = 0, own = 0;
 };
 
 class SecondaryLeg {
@@ -80,13 +88,22 @@ class SecondaryLeg {
   // Bytes for the newest entry of `unit` (CopyData streaming after a COPY
   // statement): sent at once if that entry was already sent.
   boost::asio::awaitable<void> append_to_unit(UnitId unit, std::string_view bytes);
+  using CommitGate = proxy::CommitGate;
+  // Entries with a gate consult `horizon`; `on_blocked` hears of the first entry that waits,
+  // so the session can flush again once that gate opens.
+  void watch_commit_order(std::shared_ptr<routing::CommitHorizon> horizon,
+                          std::function<void(CommitGate)> on_blocked) {
+    horizon_ = std::move(horizon);
+    on_blocked_ = std::move(on_blocked);
+  }
   // Completes a held entry of `unit`: with bytes it becomes ready; without,
   // it is dropped (the primary failed, nothing must follow).
-  void resolve(UnitId unit, EntryPurpose purpose, std::optional<std::string> bytes);
+  void resolve(UnitId unit, EntryPurpose purpose, std::optional<std::string> bytes,
+               CommitGate gate = {});
   // The bytes of a held entry of `unit`, if there is one.
   std::optional<std::string_view> held_bytes(UnitId unit, EntryPurpose purpose) const;
   // Makes a held entry ready as it is.
-  void resolve_keep(UnitId unit, EntryPurpose purpose);
+  void resolve_keep(UnitId unit, EntryPurpose purpose, CommitGate gate = {});
   // Hands the connection over (the secondary becomes primary at cutover).
   // Only while nothing is outstanding.
   BackendConnection* release_connection() { return connection_.release(); }
@@ -120,8 +137,9 @@ class SecondaryLeg {
     bool ready;
     std::chrono::steady_clock::time_point sent_at{};
     std::shared_ptr<shadow::ResultCapture> capture;
+    CommitGate gate;
   };
-  bool may_send(const Entry& next) const;
+  bool may_send(const Entry& next);
 
   boost::asio::awaitable<std::optional<SecondaryResult>> read_one_reply();
   void notify();
@@ -136,6 +154,8 @@ class SecondaryLeg {
   bool failure_reported_ = false;
   std::string broken_reason_;
   SecondaryResult current_;
+  std::shared_ptr<routing::CommitHorizon> horizon_;
+  std::function<void(CommitGate)> on_blocked_;
 };
 
 template <typename OnResult>

@@ -6,7 +6,10 @@
 
 #include <atomic>
 #include <boost/asio/ssl/context.hpp>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <string>
 
 #include "config/config.hpp"
 #include "journal/retry_queue.hpp"
@@ -17,6 +20,7 @@
 #include "proxy/shadow/result_capture.hpp"
 #include "routing/classify/catalog_cache.hpp"
 #include "routing/classify/statement_classifier.hpp"
+#include "routing/commit_horizon.hpp"
 
 namespace pgdual::proxy {
 
@@ -61,6 +65,13 @@ class Runtime {
   CancelRegistry& cancels() { return cancels_; }
   journal::RetryQueue& retry_queue() { return retry_queue_; }
   routing::CatalogCache& catalogs() { return catalogs_; }
+  // The commit order of one database's sessions (routing/commit_horizon.hpp).
+  std::shared_ptr<routing::CommitHorizon> commit_horizon(const std::string& database) {
+    std::lock_guard lock(commit_horizons_mutex_);
+    auto& horizon = commit_horizons_[database];
+    if (!horizon) horizon = std::make_shared<routing::CommitHorizon>();
+    return horizon;
+  }
   // Started by the server; sessions append to it and consult its gate.
   journal::JournalService& journal() { return *journal_; }
   boost::asio::ssl::context* server_tls() { return server_tls_.get(); }
@@ -76,6 +87,8 @@ class Runtime {
   CancelRegistry cancels_;
   journal::RetryQueue retry_queue_;
   routing::CatalogCache catalogs_;
+  std::mutex commit_horizons_mutex_;
+  std::map<std::string, std::shared_ptr<routing::CommitHorizon>> commit_horizons_;
   std::shared_ptr<boost::asio::ssl::context> server_tls_;
   std::atomic<std::shared_ptr<const RuntimeConfig>> config_;
   std::atomic<std::size_t> client_count_{0};

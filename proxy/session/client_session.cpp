@@ -396,6 +396,7 @@ asio::awaitable<bool> ClientSession::connect_secondary_at_startup() {
   auto secondary = co_await open_backend(*roles_.secondary, failure);
   if (secondary) {
     secondary_ = std::make_unique<SecondaryLeg>(std::move(secondary));
+    watch_commit_order();
     co_return true;
   }
   runtime_.metrics().secondary_failures(metrics::SecondaryFailure::connect).Increment();

@@ -18,6 +18,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -34,6 +35,7 @@
 #include "proxy/net/frame_reader.hpp"
 #include "proxy/net/pg_stream.hpp"
 #include "proxy/server/runtime.hpp"
+#include "proxy/session/commit_ticket.hpp"
 #include "proxy/session/transaction_capture.hpp"
 #include "proxy/shadow/shadow_reads.hpp"
 #include "routing/accepted_prefix.hpp"
@@ -168,6 +170,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
                                                     const routing::AcceptedPrefix* accepted);
   void compare_or_await_secondary(PrimaryUnit unit, protocol::TxnStatus status,
                                   bool accepted_prefix_sent);
+  // session_commit_order.cpp: under sync, other sessions' commits reach the secondary first
+  bool keeps_commit_order() const;
+  void watch_commit_order();
+  void open_commit_ticket(UnitId unit);
+  SecondaryLeg::CommitGate commit_gate(UnitId unit) const;
+  void close_commit_tickets_through(UnitId unit);
+  void on_commit_order_blocked(SecondaryLeg::CommitGate gate);
   // session_partial_units.cpp: a unit the primary rejected partway inside a transaction
   std::optional<routing::AcceptedPrefix> accepted_part_of(const PrimaryUnit& unit);
   boost::asio::awaitable<void> wait_secondary_before_ready(UnitId unit, protocol::TxnStatus status);
@@ -304,7 +313,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::vector<std::string> initial_search_path_, search_path_;
   bool search_path_known_ = false;
   std::string initial_search_path_setting_;  // as current_setting('search_path') said it
-  std::string pending_client_bytes_;         // asynchronous messages that arrived during startup
+  std::shared_ptr<routing::CommitHorizon> commit_horizon_;
+  std::map<UnitId, CommitTicket> commit_tickets_;  // this session's commits not yet answered
+  bool commit_wake_pending_ = false;
+  std::string pending_client_bytes_;  // asynchronous messages that arrived during startup
   ShadowLegView shadow_legs_{*this};
   std::unique_ptr<shadow::ShadowReads> shadow_reads_ = make_shadow_reads();
   std::string shadow_aa_bytes_;  // A/A: the unit's bytes, re-run on the primary after it

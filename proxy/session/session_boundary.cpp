@@ -102,6 +102,8 @@ asio::awaitable<bool> ClientSession::switch_primary(routing::PhaseRoles roles) {
   auto old_primary = std::move(primary_);
   primary_ = std::unique_ptr<BackendConnection>(secondary_->release_connection());
   secondary_ = std::make_unique<SecondaryLeg>(std::move(old_primary));
+  commit_tickets_.clear();
+  watch_commit_order();
   roles_ = roles;
   const auto& migration = config_->config.migration;
   if (!roles_.secondary || (outbox() && migration.journal.enabled)) drop_secondary();
@@ -120,6 +122,7 @@ void ClientSession::drop_secondary() {
   runtime_.metrics().backend(secondary_->connection().role()).connections->Decrement();
   secondary_->connection().stream().close();
   secondary_.reset();
+  commit_tickets_.clear();
   secondary_missed_units_ = false;
   register_cancel_targets();
 }
@@ -141,6 +144,8 @@ asio::awaitable<bool> ClientSession::connect_secondary(routing::Store store) {
   if (secondary_)
     runtime_.metrics().backend(secondary_->connection().role()).connections->Decrement();
   secondary_ = std::make_unique<SecondaryLeg>(std::move(connection));
+  commit_tickets_.clear();
+  watch_commit_order();
   secondary_missed_units_ = false;
   secondary_backoff_ = std::chrono::milliseconds(0);
   if (auto replay = units_->session_state_replay(); !replay.empty()) {

@@ -23,6 +23,7 @@ asio::awaitable<bool> ClientSession::hold_commit_for_secondary(UnitId commit_uni
   if (secondary_usable()) co_await secondary_->flush();
   const bool caught_up = co_await catch_up_before_commit(commit_unit);
   if (!caught_up) co_return false;
+  open_commit_ticket(commit_unit);  // from here on, other sessions may see it on the primary
   primary_out_.append(commit_bytes);
   co_return true;
 }

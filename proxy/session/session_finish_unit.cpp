@@ -84,16 +84,19 @@ asio::awaitable<bool> ClientSession::settle_mirrored_unit(const PrimaryUnit& uni
     const bool left_transaction = !unit.autocommit && status == TxnStatus::idle;
     const auto settlement =
         routing::settle_unit({unit.error, left_transaction, unit.command_tags}, unit.decision);
+    // What the unit could have seen on the primary reaches the secondary first.
+    const auto gate = commit_gate(unit.id);
     if (settlement == routing::Settlement::drop && accepted &&
         accepted->kind == routing::AcceptedPrefix::Kind::prefix) {
-      secondary_->resolve(unit.id, EntryPurpose::body, accepted->bytes);
+      secondary_->resolve(unit.id, EntryPurpose::body, accepted->bytes, gate);
       prefix_sent = true;
     } else if (settlement == routing::Settlement::drop) {
       secondary_->resolve(unit.id, EntryPurpose::body, std::nullopt);
+      commit_tickets_.erase(unit.id);
     } else if (settlement == routing::Settlement::rollback_instead) {
-      secondary_->resolve(unit.id, EntryPurpose::body, protocol::query_message("ROLLBACK"));
+      secondary_->resolve(unit.id, EntryPurpose::body, protocol::query_message("ROLLBACK"), gate);
     } else {
-      secondary_->resolve_keep(unit.id, EntryPurpose::body);
+      secondary_->resolve_keep(unit.id, EntryPurpose::body, gate);
     }
     co_await secondary_->flush();
   }

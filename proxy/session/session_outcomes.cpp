@@ -26,6 +26,7 @@ void ClientSession::on_secondary_result(const SecondaryResult& result) {
   // pgdual's own statements (state replay, the transaction-id query before a COMMIT, which
   // shares the COMMIT's unit id) are not the client's: only the body's outcome is compared.
   if (result.purpose == EntryPurpose::control) return;
+  close_commit_tickets_through(result.unit);  // answered in order
   if (auto* unit = primary_leg_.find(result.unit)) {
     // The secondary finished first: compared when the primary does.
     if (!unit->secondary || result.error) unit->secondary = result;
@@ -180,6 +181,7 @@ void ClientSession::report_secondary_depth() {
 
 void ClientSession::on_secondary_broken() {
   if (!secondary_ || !secondary_->take_failure_report()) return;
+  commit_tickets_.clear();  // nothing more will answer them
   shadow_reads_->on_leg_broken(true);
   report_secondary_depth();
   auto& metrics = runtime_.metrics();

@@ -50,6 +50,8 @@ void ClientSession::order_autocommit_write(PrimaryUnit& unit, TxnStatus status_b
           "new store in another order (pgdual_drift_risk_total)",
           decision.reason, cancel_key_ ? cancel_key_->process_id : 0, fmt::join(unit.tables, ","));
     }
+    // The primary commits it first: other sessions' later writes wait for the secondary's.
+    if (unit.mirrored()) open_commit_ticket(unit.id);
     return;
   }
   PrimaryUnit begin;

@@ -4,8 +4,8 @@
 #include "routing/accepted_prefix.hpp"
 
 using namespace pgdual;
-using routing::AcceptedPrefix;
 using routing::accepted_prefix;
+using routing::AcceptedPrefix;
 
 namespace {
 

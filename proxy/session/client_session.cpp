@@ -300,6 +300,14 @@ void ClientSession::align_with_primary(StartupParameters& parameters) const {
     if (name == "DateStyle" || name == "IntervalStyle" || name == "TimeZone") set(name, value);
   }
   if (search_path_known_) set("search_path", initial_search_path_setting_);
+  // The primary decided every statement the secondary runs; a timeout of the client's there
+  // would cancel one the primary accepted. A startup parameter wins over `-c` in `options`.
+  // (A SET of these later in the session is mirrored; a statement it cancels on the secondary
+  // is counted and journaled like any write only the secondary refused.)
+  for (const char* timeout :
+       {"statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout"}) {
+    set(timeout, "0");
+  }
 }
 
 asio::awaitable<std::unique_ptr<BackendConnection>> ClientSession::open_backend(
@@ -420,8 +428,10 @@ void ClientSession::register_cancel_targets() {
     targets.push_back({connection.config().host, connection.config().port, connection.process_id(),
                        connection.secret_key()});
   };
+  // Only the primary: the secondary runs a unit after the primary finished it, and the
+  // primary's outcome decides. A client's cancel meant for its statement on the primary would
+  // otherwise hit a write the primary had accepted, while the secondary was still applying it.
   add(*primary_);
-  if (secondary_usable()) add(secondary_->connection());
   if (cancel_key_) {
     runtime_.cancels().replace_targets(*cancel_key_, std::move(targets));
   } else {

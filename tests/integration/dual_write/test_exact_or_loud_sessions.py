@@ -9,13 +9,14 @@ Each check of where data landed queries the servers directly."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from dual_write_helpers import (journal_count, journal_migration, migration, needs_proxy,
-                                on_both, on_store, pg_servers, query, table_rows,
+from dual_write_helpers import (journal_count, journal_migration, metric, migration,
+                                needs_proxy, on_both, on_store, pg_servers, query, table_rows,
                                 wait_journal_drained, wait_sessions_settled)
 
 AUTOSAVE_SOURCE = Path(__file__).resolve().parent.parent / "clients" / "AutosaveCheck.java"
@@ -197,3 +198,52 @@ def test_pgjdbc_autosave_leaves_both_stores_equal(env, proxy_factory, fresh_db, 
     rows = table_rows(direct_conn, fresh_db, "autosaved")
     assert [r[0] for r in rows["old"]] == [1, 2, 3] + list(range(10, 21)), rows
     assert rows["new"] == rows["old"], (rows, proxy.log_tail())
+
+
+SLOW_ON_NEW = (
+    "CREATE FUNCTION slow_apply() RETURNS trigger LANGUAGE plpgsql AS "
+    "$$BEGIN PERFORM pg_sleep(1); RETURN NEW; END$$",
+    "CREATE TRIGGER slow_apply BEFORE INSERT ON applied FOR EACH ROW EXECUTE FUNCTION slow_apply()",
+)
+
+
+def test_a_cancel_for_the_primary_never_hits_the_secondarys_write(proxy_factory, fresh_db,
+                                                                  direct_conn):
+    """Under async the secondary applies a write after the client had its answer (here for a
+    second: a trigger on the new store only sleeps). The client then cancels a slow read on the
+    primary: the cancel must not reach the secondary, where it would cancel the write."""
+    on_both(direct_conn, fresh_db, "CREATE TABLE applied (id int PRIMARY KEY, v text)")
+    on_store(direct_conn, "new", fresh_db, *SLOW_ON_NEW)
+    proxy = proxy_factory(migration("dual_write", strategy="async"))
+    with proxy.connect(fresh_db) as conn:
+        conn.execute("INSERT INTO applied VALUES (1, 'applied on both')")
+        timer = threading.Timer(0.3, conn.cancel)
+        timer.start()
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            conn.execute("SELECT pg_sleep(5)")
+        timer.join()
+    wait_sessions_settled(proxy, timeout=20)
+    assert metric(proxy, "pgdual_secondary_failures_total",
+                  {"type": "rejected_by_secondary_only"}) == 0, proxy.log_tail()
+    rows = table_rows(direct_conn, fresh_db, "applied")
+    assert rows["old"] == [(1, "applied on both")]
+    assert rows["new"] == rows["old"], rows
+
+
+def test_the_clients_statement_timeout_does_not_cancel_writes_on_the_secondary(
+        proxy_factory, fresh_db, direct_conn):
+    """A client connecting with options='-c statement_timeout=300' gets that timeout on the
+    primary; the secondary, slower here, must still apply what the primary accepted."""
+    on_both(direct_conn, fresh_db, "CREATE TABLE applied (id int PRIMARY KEY, v text)")
+    on_store(direct_conn, "new", fresh_db, *SLOW_ON_NEW)
+    proxy = proxy_factory(migration("dual_write", strategy="sync"))
+    with proxy.connect(fresh_db, options="-c statement_timeout=300") as conn:
+        assert conn.execute("SHOW statement_timeout").fetchone() == ("300ms",)
+        conn.execute("INSERT INTO applied VALUES (1, 'slow on the new store')")
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            conn.execute("SELECT pg_sleep(2)")  # the primary keeps the client's timeout
+    wait_sessions_settled(proxy, timeout=20)
+    assert metric(proxy, "pgdual_secondary_failures_total",
+                  {"type": "rejected_by_secondary_only"}) == 0, proxy.log_tail()
+    rows = table_rows(direct_conn, fresh_db, "applied")
+    assert rows["new"] == rows["old"] == [(1, "slow on the new store")], rows

@@ -67,6 +67,9 @@ struct LimitsConfig {
   std::size_t max_client_connections = 1000;
   std::chrono::milliseconds drain_timeout{30000};     // graceful shutdown grace period
   std::chrono::milliseconds secondary_timeout{5000};  // wait for the secondary's reply
+  // COPY FROM STDIN data a session holds for the secondary while the primary has not finished
+  // the COPY (docs/dual-write.md, "COPY").
+  std::size_t max_copy_buffer = std::size_t{64} << 20;
 };
 
 struct LogConfig {

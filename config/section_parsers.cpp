@@ -160,8 +160,9 @@ LimitsConfig parse_limits(const YAML::Node& node, LoadContext& ctx) {
   LimitsConfig l;
   Section s(node, "limits", ctx,
             {"max_message_size", "startup_timeout_ms", "max_client_connections", "drain_timeout_ms",
-             "secondary_timeout_ms"});
+             "secondary_timeout_ms", "max_copy_buffer"});
   s.read_byte_size("max_message_size", l.max_message_size, 4096, std::uint64_t{1} << 30);
+  s.read_byte_size("max_copy_buffer", l.max_copy_buffer, 65536, std::uint64_t{1} << 30);
   s.read_milliseconds("startup_timeout_ms", l.startup_timeout, 1, kMaxTimeoutMs);
   s.read_integer("max_client_connections", l.max_client_connections, 1, 1000000);
   s.read_milliseconds("drain_timeout_ms", l.drain_timeout, 0, kMaxTimeoutMs);

@@ -19,6 +19,14 @@ bool has_ddl(const Classification& classification) {
   return false;
 }
 
+// COPY ... FROM STDIN (a COPY that writes).
+bool unit_copies_in(const UnitFacts& facts) {
+  for (const auto* statement : facts.statements) {
+    if (statement->command == "COPY" && statement->kind == StatementKind::write) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 UnitBuilder::UnitBuilder(ClassificationCache& cache, const ClassifierOptions& options)
@@ -153,9 +161,32 @@ FrameRole UnitBuilder::add_close(protocol::MessageReader& reader) {
   return FrameRole::part;
 }
 
+std::optional<FrameRole> UnitBuilder::extended_copy_role(char type) {
+  const bool copy_message =
+      type == frontend::kCopyData || type == frontend::kCopyDone || type == frontend::kCopyFail;
+  const bool ignored_while_copying = type == frontend::kSync || type == frontend::kFlush;
+  if (copy_message) {
+    extended_copy_ = (type == frontend::kCopyData) ? ExtendedCopy::copying : ExtendedCopy::ending;
+    return FrameRole::copy_data;
+  }
+  if (ignored_while_copying && extended_copy_ == ExtendedCopy::copying) return FrameRole::copy_data;
+  if (type == frontend::kSync && extended_copy_ == ExtendedCopy::ending) {
+    extended_copy_ = ExtendedCopy::none;  // the server answers this one
+    return FrameRole::copy_data;
+  }
+  if (type == frontend::kFlush && extended_copy_ == ExtendedCopy::ending) {
+    return FrameRole::copy_data;
+  }
+  extended_copy_ = ExtendedCopy::none;  // no copy-in happened (the COPY failed), or it is over
+  return std::nullopt;
+}
+
 FrameRole UnitBuilder::add(const protocol::Frame& frame) {
   replacement_.reset();
   last_classification_.reset();
+  if (extended_copy_ != ExtendedCopy::none) {
+    if (auto role = extended_copy_role(static_cast<char>(frame.type))) return *role;
+  }
   protocol::MessageReader reader(frame.payload);
   switch (frame.type) {
     case frontend::kQuery:
@@ -171,6 +202,7 @@ FrameRole UnitBuilder::add(const protocol::Frame& frame) {
     case frontend::kSync:
       // The unnamed portal does not survive the end of the transaction; named
       // ones are dropped at COMMIT by the server, which we tolerate here.
+      if (unit_copies_in(facts_)) extended_copy_ = ExtendedCopy::may_start;
       return FrameRole::terminator;
     case frontend::kFunctionCall:
       facts_.has_function_call = true;

@@ -23,8 +23,10 @@ namespace pgdual::routing {
 enum class FrameRole {
   part,        // belongs to the unit being built
   terminator,  // ends the unit (Query, Sync, FunctionCall): dispatch it now
-  copy_data,   // CopyData/CopyDone/CopyFail: belongs to the last dispatched unit
-  terminate,   // the client is leaving
+  // CopyData/CopyDone/CopyFail: belongs to the last dispatched unit. So do the Sync and Flush
+  // messages of an extended-protocol COPY (see UnitBuilder::ExtendedCopy).
+  copy_data,
+  terminate,  // the client is leaving
 };
 
 class UnitBuilder {
@@ -99,6 +101,15 @@ class UnitBuilder {
   std::optional<std::string> replacement_;
   std::shared_ptr<const Classification> last_classification_;
   std::string last_key_;
+  // A COPY ... FROM STDIN sent with the extended protocol: libpq sends Parse, Bind, Describe,
+  // Execute, Sync, then the data, CopyDone and a second Sync. The server ignores Sync and Flush
+  // while it copies in, and answers one ReadyForQuery after the Sync that follows CopyDone (or
+  // CopyFail): all of it is one unit, the one the first Sync dispatched. Whether copy-in
+  // started at all shows in the client's next message: it sends copy data only once the
+  // server's CopyInResponse came.
+  enum class ExtendedCopy { none, may_start, copying, ending };
+  ExtendedCopy extended_copy_ = ExtendedCopy::none;
+  std::optional<FrameRole> extended_copy_role(char type);
   bool reject_ddl_ = false;
   std::string reject_reason_;
 };

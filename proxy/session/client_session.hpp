@@ -177,6 +177,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   SecondaryLeg::CommitGate commit_gate(UnitId unit) const;
   void close_commit_tickets_through(UnitId unit);
   void on_commit_order_blocked(SecondaryLeg::CommitGate gate);
+  // session_copy_buffer.cpp: a COPY's data held for the secondary past limits.max_copy_buffer
+  boost::asio::awaitable<void> bound_copy_buffer();
   // session_partial_units.cpp: a unit the primary rejected partway inside a transaction
   std::optional<routing::AcceptedPrefix> accepted_part_of(const PrimaryUnit& unit);
   boost::asio::awaitable<void> wait_secondary_before_ready(UnitId unit, protocol::TxnStatus status);
@@ -316,6 +318,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::shared_ptr<routing::CommitHorizon> commit_horizon_;
   std::map<UnitId, CommitTicket> commit_tickets_;  // this session's commits not yet answered
   bool commit_wake_pending_ = false;
+  std::size_t copy_bytes_held_ = 0;   // the current COPY's data queued for the secondary
   std::string pending_client_bytes_;  // asynchronous messages that arrived during startup
   ShadowLegView shadow_legs_{*this};
   std::unique_ptr<shadow::ShadowReads> shadow_reads_ = make_shadow_reads();

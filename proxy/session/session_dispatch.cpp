@@ -86,6 +86,7 @@ void ClientSession::dispatch_unit() {
   secondary_unit_bytes_.clear();
   shadow_aa_bytes_.clear();
   copy_route_ = {unit.id, unit.mirrored() ? mode : MirrorMode::none};
+  copy_bytes_held_ = 0;
   copy_captured_ = capture;
   predicted_status_ = routing::predict_transaction_status(facts, unit.decision, status_before);
   for (const auto& table : unit.tables) transaction_write_tables_.push_back(table);

@@ -194,6 +194,14 @@ void ClientSession::outbox_in_band(PrimaryUnit& unit, TxnStatus status_before) {
 
 std::optional<journal::JournalRecord> ClientSession::journal_record(
     const TransactionCapture& capture) {
+  if (capture.oversize) {
+    runtime_.metrics().journal().count_reconciliation(capture.tables);
+    spdlog::error(
+        "a transaction cannot be journaled (larger than the journal's {} MiB record limit): "
+        "tables [{}] need reconciliation",
+        TransactionCapture::kMaxBytes >> 20, fmt::join(capture.tables, ","));
+    return std::nullopt;
+  }
   journal::JournalRecordBuilder builder;
   for_each_frame(capture.state_parses, [&](const protocol::Frame& frame) { builder.add(frame); });
   for_each_frame(capture.bytes, [&](const protocol::Frame& frame) { builder.add(frame); });

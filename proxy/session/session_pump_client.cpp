@@ -102,6 +102,8 @@ asio::awaitable<ClientSession::FrameStep> ClientSession::relay_client_frame(
   if (role == routing::FrameRole::copy_data) {
     if (secondary_usable() && copy_route_.second != routing::MirrorMode::none) {
       co_await secondary_->append_to_unit(copy_route_.first, raw);
+      copy_bytes_held_ += raw.size();
+      if (copy_bytes_held_ > config_->config.limits.max_copy_buffer) co_await bound_copy_buffer();
     }
     if (copy_captured_ && capturing_) open_capture_.append_to_newest_unit(raw);
     co_return FrameStep::next;

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "journal/record/record.hpp"
 #include "proxy/backend/secondary_leg.hpp"
 #include "proxy/shadow/result_capture.hpp"
 
@@ -38,14 +39,30 @@ struct TransactionCapture {
   bool sent_to_secondary = false;  // some of it reached the secondary directly
   bool outcome_unknown = false;    // its last unit was on the wire when the secondary failed
 
+  // The journal keeps one transaction up to its record limit. Past it the capture lets go of
+  // what it holds (a large COPY would otherwise sit in memory a second time) and the
+  // transaction, should it need the journal, is counted for reconciliation instead.
+  static constexpr std::size_t kMaxBytes = journal::JournalRecordBuilder::kDefaultMaxBytes;
+  bool oversize = false;
+
   void append_unit(UnitId id, std::string_view frames) {
+    if (!fits(frames)) return;
     units.push_back({id, bytes.size(), frames.size()});
     bytes.append(frames);
   }
   // COPY data that follows the newest unit belongs to it.
   void append_to_newest_unit(std::string_view frames) {
+    if (!fits(frames)) return;
     if (!units.empty()) units.back().size += frames.size();
     bytes.append(frames);
+  }
+  bool fits(std::string_view frames) {
+    if (oversize) return false;
+    if (bytes.size() + frames.size() <= kMaxBytes) return true;
+    oversize = true;
+    std::string().swap(bytes);
+    units.clear();
+    return false;
   }
   // The frames of a unit, if the capture holds it.
   std::optional<std::string_view> unit_frames(UnitId id) const {

@@ -284,6 +284,42 @@ TEST_CASE("unit builder: COPY data belongs to the unit dispatched last") {
   CHECK(f.builder.first_text() == "COPY t FROM STDIN");
 }
 
+TEST_CASE("unit builder: an extended-protocol COPY is one unit up to the Sync after CopyDone") {
+  // libpq: Parse, Bind, Describe, Execute, Sync, the data, CopyDone, Sync. The server ignores
+  // the Syncs and Flushes while it copies in and answers one ReadyForQuery, after the last.
+  Fixture f;
+  const std::string batch = parse("", "COPY t FROM STDIN") + bind("", "") + describe('P', "") +
+                            execute("") + sync_message();
+  CHECK(feed(f.builder, batch) == std::vector{FrameRole::part, FrameRole::part, FrameRole::part,
+                                              FrameRole::part, FrameRole::terminator});
+  f.builder.reset();
+  std::string data;
+  protocol::append_copy_data(data, "1\tone\n");
+  const std::string during = data + flush_message() + sync_message() + data;
+  CHECK(feed(f.builder, during) == std::vector{FrameRole::copy_data, FrameRole::copy_data,
+                                               FrameRole::copy_data, FrameRole::copy_data});
+  std::string done;
+  protocol::append_copy_done(done);
+  CHECK(feed(f.builder, done + sync_message()) ==
+        std::vector{FrameRole::copy_data, FrameRole::copy_data});
+  // The COPY is over: the next Sync ends a unit of its own again.
+  CHECK(feed(f.builder, query("SELECT 1")) == std::vector{FrameRole::terminator});
+  f.builder.reset();
+  CHECK(feed(f.builder, sync_message()) == std::vector{FrameRole::terminator});
+}
+
+TEST_CASE("unit builder: an extended COPY that never started copying leaves Syncs alone") {
+  // The COPY failed at Execute (no such table): the client sends no data, and its next Sync is
+  // a unit of its own.
+  Fixture f;
+  const std::string batch =
+      parse("", "COPY missing FROM STDIN") + bind("", "") + execute("") + sync_message();
+  CHECK(feed(f.builder, batch).back() == FrameRole::terminator);
+  f.builder.reset();
+  CHECK(feed(f.builder, parse("", "SELECT 1") + bind("", "") + execute("") + sync_message()) ==
+        std::vector{FrameRole::part, FrameRole::part, FrameRole::part, FrameRole::terminator});
+}
+
 TEST_CASE("unit builder: Terminate means the client is leaving") {
   Fixture f;
   CHECK(feed_one(f.builder, terminate_message()) == FrameRole::terminate);

@@ -181,6 +181,7 @@ listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$sock'
 max_connections = 300
+max_prepared_transactions = 10
 fsync = off
 synchronous_commit = off
 full_page_writes = off

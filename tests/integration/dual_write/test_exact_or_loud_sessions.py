@@ -247,3 +247,28 @@ def test_the_clients_statement_timeout_does_not_cancel_writes_on_the_secondary(
                   {"type": "rejected_by_secondary_only"}) == 0, proxy.log_tail()
     rows = table_rows(direct_conn, fresh_db, "applied")
     assert rows["new"] == rows["old"] == [(1, "slow on the new store")], rows
+
+
+@pytest.mark.parametrize("finish", ["COMMIT PREPARED", "ROLLBACK PREPARED"])
+def test_two_phase_commit_ends_the_same_way_on_both_stores(proxy_factory, fresh_db, direct_conn,
+                                                           finish):
+    """PREPARE TRANSACTION in one session, COMMIT/ROLLBACK PREPARED in another (as a
+    transaction manager does): both stores end with the same rows and no prepared transaction
+    left behind. The test clusters allow prepared transactions (max_prepared_transactions)."""
+    on_both(direct_conn, fresh_db, "CREATE TABLE prepared (id int PRIMARY KEY)")
+    proxy = proxy_factory(migration("dual_write", strategy="sync"))
+    gid = f"pgdual-{fresh_db[-8:]}"
+    with proxy.connect(fresh_db) as first:
+        first.execute("BEGIN")
+        first.execute("INSERT INTO prepared VALUES (1)")
+        first.execute(f"PREPARE TRANSACTION '{gid}'")
+    with proxy.connect(fresh_db) as second:
+        second.execute(f"{finish} '{gid}'")
+    wait_sessions_settled(proxy, timeout=20)
+    expected = [(1,)] if finish == "COMMIT PREPARED" else []
+    rows = table_rows(direct_conn, fresh_db, "prepared")
+    assert rows["old"] == expected, rows
+    assert rows["new"] == rows["old"], (rows, proxy.log_tail())
+    for which in ("old", "new"):
+        assert query(direct_conn, which, fresh_db,
+                     "SELECT count(*) FROM pg_prepared_xacts WHERE gid = %s", (gid,)) == [(0,)]

@@ -15,6 +15,7 @@
 #include "protocol/constants.hpp"
 #include "proxy/net/use_tuple.hpp"
 #include "proxy/session/client_session.hpp"
+#include "routing/rewrite/input_time_literals.hpp"
 #include "routing/rewrite/messages.hpp"
 #include "routing/rewrite/policy_error.hpp"
 #include "routing/rewrite/values.hpp"
@@ -36,6 +37,19 @@ std::int64_t serialize_lock_key(const std::string& table) {
 }
 
 constexpr auto kPrimaryValuesTimeout = std::chrono::seconds(30);
+// A write calling a function the catalog lacks has it read again, but not more often than
+// this: a client that keeps calling a function that does not exist must not make every
+// statement read the catalog.
+constexpr auto kUnknownFunctionRefreshInterval = std::chrono::seconds(10);
+
+// A write whose text may hold 'now', 'today', ... (routing/rewrite/input_time_literals.hpp).
+// Only the text can tell: the classification is shared by texts that differ in their values.
+bool writes_clock_literal(const routing::Classification& classification, std::string_view sql) {
+  const bool writes = std::any_of(
+      classification.statements.begin(), classification.statements.end(),
+      [](const routing::StatementInfo& s) { return s.kind == routing::StatementKind::write; });
+  return writes && routing::may_hold_input_time_literal(sql);
+}
 
 std::string join(const std::vector<std::string>& parts) {
   std::string joined;
@@ -72,16 +86,29 @@ bool ClientSession::rewrite_candidate() {
   const auto names = name_context();
   rewrite_table_ = "(none)";
   for (const auto& statement : classification->statements) {
-    if (statement.kind != routing::StatementKind::write) continue;
+    // DDL only where it fills rows at once (ALTER TABLE ... ADD COLUMN with a volatile default).
+    const bool fills_rows =
+        statement.kind == routing::StatementKind::ddl && statement.may_evaluate_per_store;
+    if (statement.kind != routing::StatementKind::write && !fills_rows) continue;
     if (!statement.write_tables.empty()) {
       rewrite_table_ = routing::qualified_table(statement.write_tables.front(), names);
     }
-    if (statement.calls_nondeterministic || statement.may_choose_rows_per_store) return true;
-    if (catalog_ == nullptr) continue;
-    for (const auto& function : statement.functions) {
-      if (catalog_->is_volatile_user_function(function)) return true;
+    if (statement.calls_nondeterministic || statement.may_choose_rows_per_store ||
+        statement.may_evaluate_per_store) {
+      return true;
     }
-    if (statement.command != "INSERT") continue;
+    if (catalog_ == nullptr) continue;
+    // (CURRENT_ROLE, USER and CURRENT_CATALOG are reported as functions that pg_proc lacks:
+    // such a write is analysed once per shape for nothing.)
+    for (const auto& function : statement.functions) {
+      if (catalog_->is_volatile_user_function(function) ||
+          catalog_->functions.is_extension_volatile(function) ||
+          !catalog_->functions.knows(function)) {
+        return true;
+      }
+    }
+    // A column left to its volatile default: INSERT (made literal where it can be), COPY FROM.
+    if (statement.command != "INSERT" && statement.command != "COPY") continue;
     for (const auto& table : statement.write_tables) {
       if (catalog_->column_defaults.contains(routing::qualified_table(table, names))) return true;
     }
@@ -341,11 +368,20 @@ asio::awaitable<std::optional<std::string>> ClientSession::rewrite_frame(
     if (!query) co_return std::nullopt;
     sql = std::string(*query);
   }
-  if (!rewrite_candidate()) co_return std::nullopt;
+  if (!rewrite_candidate()) {
+    const auto& classification = units_->last_classification();
+    if (!classification || !writes_clock_literal(*classification, sql)) co_return std::nullopt;
+  }
   if (!rewrite_cache_) rewrite_cache_ = std::make_unique<routing::RewriteCache>(256);
   const auto& defaults = session_defaults();
+  const routing::FunctionCatalog* functions = catalog_ ? &catalog_->functions : nullptr;
   const auto analysis =
-      rewrite_cache_->get(units_->last_key(), sql, defaults, volatile_function_list_);
+      rewrite_cache_->get(units_->last_key(), sql, defaults, volatile_function_list_, functions);
+  if (analysis->calls_unknown_function) {
+    // Created around pgdual (or by another pgdual) since the catalog was read: the session
+    // reads it again at its next transaction boundary.
+    runtime_.catalogs().mark_stale_for_unknown(catalog_key(), kUnknownFunctionRefreshInterval);
+  }
   if (!analysis->parsed || !analysis->needs_rewrite) co_return std::nullopt;
   // (Named locals throughout: GCC 12 mishandles temporaries in coroutines.)
   if (!analysis->rewritable()) {

@@ -37,6 +37,21 @@ void CatalogCache::mark_stale(const std::string& key) {
   generation_.fetch_add(1, std::memory_order_acq_rel);
 }
 
+bool CatalogCache::mark_stale_for_unknown(const std::string& key,
+                                          std::chrono::steady_clock::duration interval,
+                                          std::chrono::steady_clock::time_point now) {
+  {
+    std::lock_guard lock(mutex_);
+    Entry& entry = entries_[key];
+    if (entry.unknown_marked && now - *entry.unknown_marked < interval) return false;
+    entry.unknown_marked = now;
+    entry.stale = true;
+    if (entry.refreshing) entry.stale_during_refresh = true;
+  }
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+  return true;
+}
+
 void CatalogCache::mark_all_stale() {
   {
     std::lock_guard lock(mutex_);

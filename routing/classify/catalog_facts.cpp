@@ -27,6 +27,23 @@ const char* const kCatalogQuery =
     "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
     "AND n.nspname !~ '^pg_(toast|temp)' "
     "UNION ALL "
+    // For the write analysis only: extensions' volatile functions, and the names of all
+    // functions, one row per schema (pg_catalog alone has some 3000: names only, once each).
+    "SELECT 'e', n.nspname::text, p.proname::text, NULL, NULL, NULL, NULL, NULL, NULL "
+    "FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
+    "WHERE p.provolatile = 'v' AND p.prokind IN ('f', 'p') "
+    "AND EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = "
+    "'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e') "
+    "UNION ALL "
+    "SELECT 'n', n.nspname::text, "
+    "pg_catalog.string_agg(DISTINCT pg_catalog.quote_ident(x.name), ','), "
+    "NULL, NULL, NULL, NULL, NULL, NULL "
+    // Type names too: uuid('...') and jsonb('{}') are casts written as calls.
+    "FROM (SELECT p.pronamespace AS nsp, p.proname::text AS name FROM pg_catalog.pg_proc p "
+    "UNION ALL SELECT t.typnamespace, t.typname::text FROM pg_catalog.pg_type t) x "
+    "JOIN pg_catalog.pg_namespace n ON n.oid = x.nsp "
+    "WHERE n.nspname !~ '^pg_(toast|temp)' GROUP BY n.nspname "
+    "UNION ALL "
     "SELECT 'k', NULL, i.indrelid::text, i.indkey::text, NULL, NULL, NULL, NULL, NULL "
     "FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indrelid "
     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
@@ -161,6 +178,15 @@ CatalogFacts catalog_facts_from_rows(const std::vector<TextRow>& rows) {
     if (kind == 'f' && row[1] && row[2]) {
       facts.volatile_functions.insert(*row[1] + "." + *row[2]);
       facts.volatile_functions.insert(*row[2]);
+    } else if (kind == 'e' && row[1] && row[2]) {
+      facts.functions.extension_volatile.insert(*row[1] + "." + *row[2]);
+      facts.functions.extension_volatile.insert(*row[2]);
+    } else if (kind == 'n' && row[1] && row[2]) {
+      // quote_ident's output reads like a search_path: "Odd Name",plain
+      for (std::string& name : parse_search_path(*row[2])) {
+        facts.functions.names.insert(*row[1] + "." + name);
+        facts.functions.names.insert(std::move(name));
+      }
     } else if (kind == 'r' && row[1] && row[2]) {
       facts.relation_schemas[*row[2]].push_back(*row[1]);
       if (auto oid = to_oid(row[3])) facts.relation_names[*oid] = *row[1] + "." + *row[2];

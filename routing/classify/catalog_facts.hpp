@@ -23,6 +23,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "routing/rewrite/function_catalog.hpp"
 #include "routing/rewrite/sites.hpp"
 
 namespace pgdual::routing {
@@ -38,6 +39,9 @@ struct CatalogFacts {
   // "schema.table" -> its volatile-default columns (serial, identity, now(), uuid), for the
   // deterministic rewrite (routing/rewrite/sites.hpp).
   ColumnDefaults column_defaults;
+  // Extensions' volatile functions and every function name, for the write analysis
+  // (routing/rewrite/function_catalog.hpp). Read routing does not look at them.
+  FunctionCatalog functions;
 
   // `call` as the classifier reports it ("f" or "app.f"); a bare name
   // matches a volatile function of that name in any schema (the path that
@@ -49,7 +53,9 @@ struct CatalogFacts {
 // name, extra, ...). kind 'f': volatile function; 'r': relation (extra = oid);
 // 'k': primary key (name = relation oid, extra = attribute numbers); 'd': a
 // column with a default or an identity (extra = column, then identity kind,
-// position, default expression, sequence, whether it calls anything not immutable).
+// position, default expression, sequence, whether it calls anything not immutable);
+// 'e': a volatile function of an extension; 'n': every function and type name of a
+// schema (name = the names, quote_ident'ed and joined with commas: one row per schema).
 extern const char* const kCatalogQuery;
 
 using TextRow = std::vector<std::optional<std::string>>;

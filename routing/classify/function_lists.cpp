@@ -82,6 +82,20 @@ constexpr std::array<std::string_view, 25> kNondeterministicFunctions = {
     "version",
 };
 
+// Built-ins that read the server host's own files and directories: each store reads its own host.
+constexpr std::array<std::string_view, 5> kHostFileFunctions = {
+    "pg_read_file", "pg_read_binary_file", "pg_stat_file", "pg_ls_dir", "lo_import",
+};
+
+// Large-object built-ins that can leave the new object's OID to the server (lo_create(0),
+// lo_creat(-1), lo_import(path), lo_from_bytea(0, data)).
+constexpr std::array<std::string_view, 4> kLargeObjectCreators = {
+    "lo_create",
+    "lo_creat",
+    "lo_import",
+    "lo_from_bytea",
+};
+
 std::string_view bare(std::string_view name) {
   const auto dot = name.rfind('.');
   return dot == std::string_view::npos ? name : name.substr(dot + 1);
@@ -124,6 +138,18 @@ bool is_nondeterministic_function(std::string_view name) {
   const std::string fn = builtin_name(name);
   if (fn.empty()) return false;
   return contains(kNondeterministicFunctions, fn);
+}
+
+bool reads_host_files(std::string_view name) {
+  const std::string fn = builtin_name(name);
+  if (fn.empty()) return false;
+  // pg_ls_dir and its relatives: pg_ls_logdir, pg_ls_waldir, pg_ls_tmpdir, ...
+  return contains(kHostFileFunctions, fn) || (fn.starts_with("pg_ls_") && fn.ends_with("dir"));
+}
+
+bool may_pick_large_object_oid(std::string_view name) {
+  const std::string fn = builtin_name(name);
+  return !fn.empty() && contains(kLargeObjectCreators, fn);
 }
 
 bool function_list_contains(const std::vector<std::string>& entries, std::string_view call) {

@@ -4,15 +4,13 @@
 
 namespace pgdual::routing {
 
-namespace {
+namespace detail {
 
 bool is_identifier_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$' ||
          static_cast<unsigned char>(c) >= 0x80;
 }
 
-// End of a '...' literal starting at `quote` (the index of the quote);
-// backslash escapes only in E'' strings. Returns sql.size() if unterminated.
 std::size_t end_of_string(std::string_view sql, std::size_t quote, bool backslash_escapes) {
   for (std::size_t i = quote + 1; i < sql.size(); ++i) {
     if (backslash_escapes && sql[i] == '\\') {
@@ -28,7 +26,6 @@ std::size_t end_of_string(std::string_view sql, std::size_t quote, bool backslas
   return sql.size();
 }
 
-// A dollar-quote opener ($$ or $tag$) at `start`, or 0 if there is none.
 std::size_t dollar_tag_length(std::string_view sql, std::size_t start) {
   std::size_t i = start + 1;
   while (i < sql.size() && (std::isalnum(static_cast<unsigned char>(sql[i])) || sql[i] == '_')) {
@@ -38,7 +35,11 @@ std::size_t dollar_tag_length(std::string_view sql, std::size_t start) {
   return i < sql.size() && sql[i] == '$' ? i - start + 1 : 0;
 }
 
-}  // namespace
+}  // namespace detail
+
+using detail::dollar_tag_length;
+using detail::end_of_string;
+using detail::is_identifier_char;
 
 std::string literal_key(std::string_view sql) {
   std::string key;

@@ -105,39 +105,6 @@ std::string dotted(PgQuery__Node* const* items, std::size_t count) {
   return out;
 }
 
-const char* sql_value_function_name(PgQuery__SQLValueFunctionOp op) {
-  switch (op) {
-    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_DATE:
-      return "current_date";
-    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIME:
-    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIME_N:
-      return "current_time";
-    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIMESTAMP:
-    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIMESTAMP_N:
-      return "current_timestamp";
-    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIME:
-    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIME_N:
-      return "localtime";
-    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIMESTAMP:
-    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIMESTAMP_N:
-      return "localtimestamp";
-    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_ROLE:
-      return "current_role";
-    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_USER:
-      return "current_user";
-    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_USER:
-      return "user";
-    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_SESSION_USER:
-      return "session_user";
-    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_CATALOG:
-      return "current_catalog";
-    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_SCHEMA:
-      return "current_schema";
-    default:
-      return nullptr;
-  }
-}
-
 bool is_table_like(PgQuery__ObjectType type) {
   switch (type) {
     case PG_QUERY__OBJECT_TYPE__OBJECT_TABLE:
@@ -162,6 +129,29 @@ bool is_data_modification(const PgQuery__Node* node) {
     default:
       return false;
   }
+}
+
+// ADD COLUMN with a default, an identity or a serial type, and ALTER COLUMN ... TYPE ... USING:
+// PostgreSQL computes a value for every existing row.
+bool fills_rows(const PgQuery__AlterTableCmd& command) {
+  const PgQuery__Node* def = command.def;
+  if (def == nullptr || def->node_case != PG_QUERY__NODE__NODE_COLUMN_DEF) return false;
+  const PgQuery__ColumnDef& column = *def->column_def;
+  if (command.subtype == PG_QUERY__ALTER_TABLE_TYPE__AT_AlterColumnType) {
+    return column.raw_default != nullptr;
+  }
+  if (command.subtype != PG_QUERY__ALTER_TABLE_TYPE__AT_AddColumn) return false;
+  if (column.raw_default != nullptr || is_serial_type(column)) return true;
+  for (std::size_t i = 0; i < column.n_constraints; ++i) {
+    const PgQuery__Node* item = column.constraints[i];
+    if (item == nullptr || item->node_case != PG_QUERY__NODE__NODE_CONSTRAINT) continue;
+    const auto type = item->constraint->contype;
+    if (type == PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT ||
+        type == PG_QUERY__CONSTR_TYPE__CONSTR_IDENTITY) {
+      return true;
+    }
+  }
+  return false;
 }
 
 void add_unique(std::vector<std::string>& list, std::string name) {
@@ -210,7 +200,7 @@ class FactCollector {
     }
     if (descriptor == &pg_query__sqlvalue_function__descriptor) {
       const auto* svf = reinterpret_cast<const PgQuery__SQLValueFunction*>(message);
-      if (const char* name = sql_value_function_name(svf->op)) add_unique(facts_.functions, name);
+      if (const char* name = sql_value_function_name(*svf)) add_unique(facts_.functions, name);
       return;
     }
     note_facts(message);
@@ -319,6 +309,17 @@ class FactCollector {
       }
     } else if (descriptor == &pg_query__current_of_expr__descriptor) {
       facts_.may_choose_rows_per_store = true;
+    } else if (descriptor == &pg_query__do_stmt__descriptor) {
+      facts_.may_evaluate_per_store = true;
+    } else if (descriptor == &pg_query__alter_table_cmd__descriptor) {
+      if (fills_rows(*reinterpret_cast<const PgQuery__AlterTableCmd*>(message))) {
+        facts_.may_evaluate_per_store = true;
+      }
+    } else if (descriptor == &pg_query__copy_stmt__descriptor) {
+      const auto* copy = reinterpret_cast<const PgQuery__CopyStmt*>(message);
+      if (copy->is_from && (copy->is_program || (copy->filename && *copy->filename))) {
+        facts_.may_evaluate_per_store = true;
+      }
     } else if (descriptor == &pg_query__column_ref__descriptor) {
       const auto* ref = reinterpret_cast<const PgQuery__ColumnRef*>(message);
       const PgQuery__Node* last = ref->n_fields > 0 ? ref->fields[ref->n_fields - 1] : nullptr;
@@ -392,6 +393,50 @@ class FactCollector {
 };
 
 }  // namespace
+
+const char* sql_value_function_name(const PgQuery__SQLValueFunction& svf) {
+  switch (svf.op) {
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_DATE:
+      return "current_date";
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIME:
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIME_N:
+      return "current_time";
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIMESTAMP:
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIMESTAMP_N:
+      return "current_timestamp";
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIME:
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIME_N:
+      return "localtime";
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIMESTAMP:
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIMESTAMP_N:
+      return "localtimestamp";
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_ROLE:
+      return "current_role";
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_USER:
+      return "current_user";
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_USER:
+      return "user";
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_SESSION_USER:
+      return "session_user";
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_CATALOG:
+      return "current_catalog";
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_SCHEMA:
+      return "current_schema";
+    default:
+      return nullptr;
+  }
+}
+
+bool is_serial_type(const PgQuery__ColumnDef& column) {
+  const PgQuery__TypeName* type = column.type_name;
+  if (type == nullptr || type->n_names != 1 || type->names[0] == nullptr ||
+      type->names[0]->node_case != PG_QUERY__NODE__NODE_STRING) {
+    return false;
+  }
+  const std::string_view name = type->names[0]->string->sval;
+  return name == "serial" || name == "bigserial" || name == "smallserial" || name == "serial2" ||
+         name == "serial4" || name == "serial8";
+}
 
 TreeFacts collect_tree_facts(const PgQuery__Node& statement) {
   TreeFacts facts;

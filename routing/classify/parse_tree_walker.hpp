@@ -7,6 +7,8 @@
 #include <vector>
 
 struct PgQuery__Node;
+struct PgQuery__SQLValueFunction;
+struct PgQuery__ColumnDef;
 
 namespace pgdual::routing::detail {
 
@@ -22,8 +24,20 @@ struct TreeFacts {
   // SKIP LOCKED, LIMIT, ctid or WHERE CURRENT OF: rows may be chosen differently per store
   // (a cheap hint; the rewrite analysis decides, routing/rewrite/sites.cpp).
   bool may_choose_rows_per_store = false;
+  // DO, ALTER TABLE ... ADD COLUMN with a default, serial or identity (or ALTER COLUMN ... TYPE
+  // ... USING), COPY FROM a file or a program: each store may compute values of its own (a cheap
+  // hint; the rewrite analysis decides, routing/rewrite/per_store.hpp).
+  bool may_evaluate_per_store = false;
 };
 
 TreeFacts collect_tree_facts(const PgQuery__Node& statement);
+
+// "current_timestamp", "current_user", ... as the classifier reports a SQL value function; null
+// for one it does not name.
+const char* sql_value_function_name(const PgQuery__SQLValueFunction& svf);
+
+// serial, bigserial, smallserial, serial2/4/8: a column that draws its values from a new sequence
+// (only unqualified names are serial types to PostgreSQL).
+bool is_serial_type(const PgQuery__ColumnDef& column);
 
 }  // namespace pgdual::routing::detail

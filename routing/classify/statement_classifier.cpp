@@ -304,9 +304,13 @@ void take_facts(StatementInfo& info, detail::TreeFacts&& facts, const Classifier
   info.has_modifying_cte = facts.has_modifying_cte;
   info.is_select_into = facts.is_select_into;
   info.may_choose_rows_per_store = facts.may_choose_rows_per_store;
+  info.may_evaluate_per_store = facts.may_evaluate_per_store;
   for (const std::string& function : info.functions) {
     if (is_nondeterministic_function(function)) info.calls_nondeterministic = true;
     if (function_makes_write(function, options)) info.calls_write_function = true;
+    if (reads_host_files(function) || may_pick_large_object_oid(function)) {
+      info.may_evaluate_per_store = true;
+    }
   }
 }
 

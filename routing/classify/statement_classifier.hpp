@@ -52,6 +52,7 @@ struct StatementInfo {
   bool has_modifying_cte = false;          // WITH x AS (INSERT/UPDATE/DELETE ...)
   bool is_select_into = false;             // SELECT ... INTO new_table
   bool may_choose_rows_per_store = false;  // see detail::TreeFacts
+  bool may_evaluate_per_store = false;     // detail::TreeFacts, host files, large-object OIDs
   bool calls_nondeterministic = false;     // now(), CURRENT_TIMESTAMP, random(), nextval(), ...
   bool calls_write_function = false;       // a built-in or configured write function (see below)
   bool is_listen = false;                  // LISTEN/UNLISTEN/NOTIFY: stays on the primary
@@ -116,6 +117,15 @@ bool is_builtin_write_function(std::string_view name);
 // Functions (and SQL value functions) whose result differs between two servers or two runs:
 // now(), CURRENT_TIMESTAMP, clock_timestamp(), random(), gen_random_uuid(), nextval(), ...
 bool is_nondeterministic_function(std::string_view name);
+
+// Built-ins that read the server host's own files: pg_read_file, pg_read_binary_file,
+// pg_stat_file, pg_ls_dir (and pg_ls_waldir, pg_ls_logdir, ...), lo_import(path). Bare or
+// "pg_catalog."-qualified, case-insensitively.
+bool reads_host_files(std::string_view name);
+
+// Large-object built-ins that can let the server pick the new object's OID: lo_create, lo_creat,
+// lo_import, lo_from_bytea (whether they do depends on their arguments).
+bool may_pick_large_object_oid(std::string_view name);
 
 // Whether calling `name` turns a read into a write under `options`: read_only_functions win,
 // then write_functions, then the built-in list. A configured entry without a schema matches the

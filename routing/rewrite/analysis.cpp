@@ -92,7 +92,8 @@ int highest_parameter(ProtobufCMessage* message) {
 }
 
 RewriteAnalysis analyze_unguarded(const std::string& text, const ColumnDefaults& defaults,
-                                  const std::vector<std::string>& volatile_functions) {
+                                  const std::vector<std::string>& volatile_functions,
+                                  const FunctionCatalog* functions) {
   RewriteAnalysis analysis;
   analysis.text_size = text.size();
   detail::TreePtr tree = detail::parse_to_tree(text, analysis.error);
@@ -102,7 +103,10 @@ RewriteAnalysis analyze_unguarded(const std::string& text, const ColumnDefaults&
   for (std::size_t i = 0; i < tree->n_stmts; ++i) {
     const PgQuery__RawStmt* raw = tree->stmts[i];
     if (raw == nullptr || raw->stmt == nullptr) continue;
-    detail::StatementWalk walk = detail::walk_statement(*raw->stmt, &defaults, &volatile_functions);
+    detail::StatementWalk walk =
+        detail::walk_statement(*raw->stmt, &defaults, &volatile_functions, functions);
+    analysis.calls_unknown_function |= walk.calls_unknown_function;
+    analysis.depends_on_literal_values |= walk.depends_on_literal_values;
     StatementSites statement;
     statement.sites = std::move(walk.sites);
     statement.unrewritable = std::move(walk.unrewritable);
@@ -137,7 +141,8 @@ std::vector<std::string> RewriteAnalysis::unrewritable() const {
 }
 
 RewriteAnalysis analyze_for_rewrite(std::string_view sql, const ColumnDefaults& defaults,
-                                    const std::vector<std::string>& volatile_functions) {
+                                    const std::vector<std::string>& volatile_functions,
+                                    const FunctionCatalog* functions) {
   RewriteAnalysis analysis;
   if (sql.find('\0') != std::string_view::npos) {  // the parser would stop there
     analysis.error = "statement text contains a NUL byte";
@@ -146,7 +151,8 @@ RewriteAnalysis analyze_for_rewrite(std::string_view sql, const ColumnDefaults& 
   const std::string text(sql);
   std::string error;
   const bool ran = detail::with_parse_stack(
-      text, [&] { analysis = analyze_unguarded(text, defaults, volatile_functions); }, error);
+      text, [&] { analysis = analyze_unguarded(text, defaults, volatile_functions, functions); },
+      error);
   if (!ran) {
     analysis = RewriteAnalysis{};
     analysis.error = std::move(error);

@@ -9,6 +9,7 @@
 #include <limits>
 #include <utility>
 
+#include "routing/rewrite/input_time_literals.hpp"
 #include "routing/rewrite/tree.hpp"
 
 namespace pgdual::routing {
@@ -401,11 +402,11 @@ void RewriteCache::remember(std::string_view key, std::shared_ptr<const RewriteA
 
 std::shared_ptr<const RewriteAnalysis> RewriteCache::get(
     std::string_view sql, const ColumnDefaults& defaults,
-    const std::vector<std::string>& volatile_functions) {
+    const std::vector<std::string>& volatile_functions, const FunctionCatalog* functions) {
   if (auto found = find(sql)) return found;
   ++misses_;
   auto analysis = std::make_shared<const RewriteAnalysis>(
-      analyze_for_rewrite(sql, defaults, volatile_functions));
+      analyze_for_rewrite(sql, defaults, volatile_functions, functions));
   remember(sql, analysis);
   return analysis;
 }
@@ -413,10 +414,11 @@ std::shared_ptr<const RewriteAnalysis> RewriteCache::get(
 namespace {
 
 // Whether statements that differ from `analysis`'s only in literal values have the same
-// analysis: literals name the sequence of nextval('...') and give a time function's precision.
+// analysis: literals name the sequence of nextval('...'), give a time function's precision,
+// and decide whether lo_create() lets the store pick the OID (depends_on_literal_values).
 bool literal_independent(const RewriteAnalysis& analysis) {
   // One statement only: its byte offsets can be moved to another text (below), a list's not.
-  if (analysis.statements.size() != 1) return false;
+  if (analysis.statements.size() != 1 || analysis.depends_on_literal_values) return false;
   for (const auto& statement : analysis.statements) {
     for (const auto& site : statement.sites) {
       if (site.kind == SiteKind::sequence && !site.is_column_default()) return false;
@@ -430,7 +432,10 @@ bool literal_independent(const RewriteAnalysis& analysis) {
 
 std::shared_ptr<const RewriteAnalysis> RewriteCache::get(
     std::string_view shape, std::string_view sql, const ColumnDefaults& defaults,
-    const std::vector<std::string>& volatile_functions) {
+    const std::vector<std::string>& volatile_functions, const FunctionCatalog* functions) {
+  // A string that may read the clock ('now') makes the text's analysis its own: its shape is
+  // that of texts whose strings do not.
+  if (may_hold_input_time_literal(sql)) return get(sql, defaults, volatile_functions, functions);
   // The shape's entry holds only literal-independent, single-statement analyses, so a hit is
   // valid for `sql` once the statement's extent is moved to this text: what follows the
   // statement (a semicolon, spaces) has no literal, so it is as long as in the analysed text.
@@ -448,7 +453,7 @@ std::shared_ptr<const RewriteAnalysis> RewriteCache::get(
   if (auto found = find(sql)) return found;
   ++misses_;
   auto analysis = std::make_shared<const RewriteAnalysis>(
-      analyze_for_rewrite(sql, defaults, volatile_functions));
+      analyze_for_rewrite(sql, defaults, volatile_functions, functions));
   remember(literal_independent(*analysis) ? shape : sql, analysis);
   return analysis;
 }

@@ -137,8 +137,8 @@ RewriteResult rewrite_statement_text(std::string_view sql, const RewriteAnalysis
                                      const RewriteValues& values, const RewritePipeline& pipeline);
 
 // A bounded LRU cache of analyses keyed by the statement text: the values differ per
-// execution, the analysis does not. Not keyed on the defaults or volatile functions: clear()
-// when they change (DDL, reload). One per worker thread; not thread-safe.
+// execution, the analysis does not. Not keyed on the defaults or the functions: clear() when
+// they change (DDL, reload, a catalog read again). One per worker thread; not thread-safe.
 class RewriteCache {
  public:
   // Texts longer than max_text_bytes are analysed but not kept.
@@ -149,15 +149,18 @@ class RewriteCache {
   // Shared, so it stays valid while the caller fetches the values, whatever the cache does.
   std::shared_ptr<const RewriteAnalysis> get(
       std::string_view sql, const ColumnDefaults& defaults,
-      const std::vector<std::string>& volatile_functions = {});
+      const std::vector<std::string>& volatile_functions = {},
+      const FunctionCatalog* functions = nullptr);
 
   // The same, keyed first by `shape` (the text with its literals replaced, routing/
   // literal_key.hpp): statements that differ only in literal values share one analysis when it
-  // does not depend on them (no nextval('...') call, no time precision), so a client that
-  // inlines values does not pay a parse per statement for the analysis.
+  // does not depend on them (no nextval('...') call, no time precision, no large-object OID,
+  // no string that may be 'now': input_time_literals.hpp), so a client that inlines values
+  // does not pay a parse per statement for the analysis.
   std::shared_ptr<const RewriteAnalysis> get(std::string_view shape, std::string_view sql,
                                              const ColumnDefaults& defaults,
-                                             const std::vector<std::string>& volatile_functions);
+                                             const std::vector<std::string>& volatile_functions,
+                                             const FunctionCatalog* functions = nullptr);
   void clear();
   std::size_t size() const { return index_.size(); }
   std::uint64_t hits() const { return hits_; }

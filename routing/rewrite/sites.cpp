@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "routing/classify/statement_classifier.hpp"
+#include "routing/rewrite/per_store.hpp"
 #include "routing/rewrite/tree.hpp"
 #include "text/ascii.hpp"
 
@@ -236,9 +237,9 @@ std::string insert_default_sites(const PgQuery__InsertStmt& insert,
 
 class SiteWalker {
  public:
-  SiteWalker(const ColumnDefaults* defaults, const std::vector<std::string>* volatile_functions,
-             bool writes, StatementWalk& out)
-      : defaults_(defaults), volatile_functions_(volatile_functions), writes_(writes), out_(out) {}
+  SiteWalker(const ColumnDefaults* defaults, const KnownFunctions& functions, bool writes,
+             StatementWalk& out)
+      : defaults_(defaults), functions_(functions), writes_(writes), out_(out) {}
 
   void run(ProtobufCMessage* root, Context context) {
     tasks_.push_back(Task{root, context});
@@ -271,6 +272,12 @@ class SiteWalker {
       note_set_default(update.relation, update.target_list, update.n_target_list, "UPDATE ");
     } else if (descriptor == &pg_query__merge_stmt__descriptor) {
       note_merge(*reinterpret_cast<PgQuery__MergeStmt*>(message));
+    } else if (descriptor == &pg_query__call_stmt__descriptor) {
+      // CALL holds its procedure's FuncCall directly, not in a Node that visit_node sees.
+      const auto& procedure = *reinterpret_cast<PgQuery__CallStmt*>(message);
+      if (procedure.funccall != nullptr) {
+        note_call(*procedure.funccall, builtin_name(*procedure.funccall));
+      }
     }
     // Tasks run last-in first-out: push the children, then reverse them into field order.
     const std::size_t first = tasks_.size();
@@ -333,9 +340,17 @@ class SiteWalker {
     }
   }
 
-  // True when the node is a call this walk settled (a site, or unrewritable as a whole).
+  // True when the node is a call this walk settled (a site, or unrewritable as a whole), or a
+  // constant (cast) it looked at.
   bool visit_node(PgQuery__Node& node, Context context) {
-    if (writes_) note_physical_row(node);
+    if (writes_) {
+      note_physical_row(node);
+      bool settled = false;
+      if (std::string literal = input_time_literal(node, settled); !literal.empty()) {
+        unrewritable("input-time literal " + literal + " in a write (each store reads its clock)");
+      }
+      if (settled) return true;
+    }
     if (node.node_case == PG_QUERY__NODE__NODE_SQLVALUE_FUNCTION) {
       std::optional<RewriteSite> site = sql_value_site(*node.sqlvalue_function);
       if (!site) return false;  // CURRENT_USER and the like
@@ -350,15 +365,23 @@ class SiteWalker {
       add_call(node, std::move(*site), context, std::string(name) + "()");
       return true;
     }
+    note_call(call, name);
+    return false;  // its arguments may hold sites
+  }
+
+  // A call that is no site: why it is unrewritable, if it is.
+  void note_call(const PgQuery__FuncCall& call, std::string_view name) {
     const std::string full = dotted_name(call.funcname, call.n_funcname);
     if (name == "nextval") {
       unrewritable("nextval() with a computed sequence name");
-    } else if (volatile_functions_ != nullptr && names_function(*volatile_functions_, full)) {
+    } else if (functions_.volatile_functions != nullptr &&
+               names_function(*functions_.volatile_functions, full)) {
       unrewritable("volatile function " + full + "()");
     } else if (name != "setval" && is_nondeterministic_function(full)) {
       unrewritable(full + "()");  // currval(), txid_current(), timeofday(), ...
+    } else {
+      note_per_store_call(call, full, functions_, out_);  // gen_random_bytes(), lo_create(0), ...
     }
-    return false;  // its arguments may hold sites
   }
 
   void add_call(PgQuery__Node& node, RewriteSite site, Context context, const std::string& shown) {
@@ -369,17 +392,10 @@ class SiteWalker {
     out_.call_nodes.push_back(&node);
   }
 
-  void unrewritable(std::string name) {
-    auto& list = out_.unrewritable;
-    if (std::find(list.begin(), list.end(), name) == list.end()) list.push_back(std::move(name));
-  }
+  void unrewritable(std::string name) { note_unrewritable(out_, std::move(name)); }
 
   const std::vector<ColumnDefault>* lookup(const PgQuery__RangeVar* rv) const {
-    if (defaults_ == nullptr || rv == nullptr || rv->relname == nullptr) return nullptr;
-    auto found = defaults_->find(relation_name(*rv));
-    if (found == defaults_->end()) found = defaults_->find(rv->relname);
-    if (found == defaults_->end() || found->second.empty()) return nullptr;
-    return &found->second;
+    return table_defaults(defaults_, rv);
   }
 
   void note_insert(PgQuery__InsertStmt& insert, Context context) {
@@ -443,8 +459,8 @@ class SiteWalker {
   }
 
   const ColumnDefaults* defaults_;
-  const std::vector<std::string>* volatile_functions_;
-  const bool writes_;  // the statement writes rows (its row choice matters)
+  const KnownFunctions functions_;
+  const bool writes_;  // the statement writes values (its row choice and constants matter)
   StatementWalk& out_;
   std::vector<Task> tasks_;
 };
@@ -452,7 +468,8 @@ class SiteWalker {
 }  // namespace
 
 StatementWalk walk_statement(PgQuery__Node& statement, const ColumnDefaults* defaults,
-                             const std::vector<std::string>* volatile_functions) {
+                             const std::vector<std::string>* volatile_functions,
+                             const FunctionCatalog* functions) {
   StatementWalk walk;
   PgQuery__Node* root = nullptr;
   Context context;
@@ -485,19 +502,22 @@ StatementWalk walk_statement(PgQuery__Node& statement, const ColumnDefaults* def
       context.deferred = true;
       break;
     default:  // DDL stores expressions (defaults, view and function bodies) without running them
-      break;
+      break;  // (but see note_per_store_statement: ADD COLUMN evaluates its default at once)
   }
-  const auto writes_rows = [](const PgQuery__Node* node) {
+  // What writes values: DML, CREATE TABLE AS and SELECT INTO, and CALL (its arguments).
+  const auto writes_values = [](const PgQuery__Node* node) {
     if (node == nullptr) return false;
     const auto kind = node->node_case;
     return kind == PG_QUERY__NODE__NODE_INSERT_STMT || kind == PG_QUERY__NODE__NODE_UPDATE_STMT ||
-           kind == PG_QUERY__NODE__NODE_DELETE_STMT || kind == PG_QUERY__NODE__NODE_MERGE_STMT;
+           kind == PG_QUERY__NODE__NODE_DELETE_STMT || kind == PG_QUERY__NODE__NODE_MERGE_STMT ||
+           kind == PG_QUERY__NODE__NODE_CALL_STMT ||
+           (kind == PG_QUERY__NODE__NODE_SELECT_STMT && node->select_stmt->into_clause != nullptr);
   };
   const bool writes =
-      writes_rows(root) || statement.node_case == PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT;
-  if (root != nullptr) {
-    SiteWalker(defaults, volatile_functions, writes, walk).run(&root->base, context);
-  }
+      writes_values(root) || statement.node_case == PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT;
+  const KnownFunctions known{volatile_functions, functions};
+  if (root != nullptr) SiteWalker(defaults, known, writes, walk).run(&root->base, context);
+  note_per_store_statement(statement, defaults, known, walk);
   return walk;
 }
 

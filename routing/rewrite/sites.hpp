@@ -15,7 +15,10 @@
 // Only statements that run now are looked into: DML, SELECT, CREATE TABLE AS, CALL, EXECUTE,
 // and the query of EXPLAIN, COPY and DECLARE CURSOR. A default in CREATE TABLE or a view body
 // is stored, not evaluated, and stays as it is. PREPARE's body runs at every EXECUTE, so a
-// site in it is unrewritable.
+// site in it is unrewritable. What each store evaluates for itself beyond sites (DO, ALTER
+// TABLE ... ADD COLUMN with a volatile default, COPY FROM a host file, reads of the host's
+// files, large-object OIDs, extension and unknown functions, 'now' literals) is named in
+// per_store.hpp.
 //
 // sites.cpp walks one statement for its sites; analysis.cpp analyses a whole text and numbers
 // the values its sites need.
@@ -26,6 +29,8 @@
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include "routing/rewrite/function_catalog.hpp"
 
 struct PgQuery__Node;
 struct PgQuery__InsertStmt;
@@ -121,15 +126,23 @@ struct RewriteAnalysis {
   std::size_t text_size = 0;           // the analysed text's length (statement offsets are in it)
   // The text cannot go to both servers as it is: it has a site or an unrewritable construct.
   bool needs_rewrite = false;
+  // It calls a function the catalog does not know (created since the catalog was read): the
+  // caller should read the catalog again.
+  bool calls_unknown_function = false;
+  // Whether it is unrewritable depends on a literal's value (lo_create(0) but not lo_create(42)):
+  // a text of the same shape with other values needs an analysis of its own.
+  bool depends_on_literal_values = false;
 
   bool rewritable() const;                        // parsed, and nothing unrewritable
   std::vector<std::string> unrewritable() const;  // every statement's, in order
 };
 
 // Pure and thread-safe. `volatile_functions`: user functions the caller knows to be volatile
-// ("f" matches f in any schema; "s.f" matches s.f and an unqualified f).
+// ("f" matches f in any schema; "s.f" matches s.f and an unqualified f). `functions`: the
+// catalog's other facts about functions; without it no call is an extension's or unknown.
 RewriteAnalysis analyze_for_rewrite(std::string_view sql, const ColumnDefaults& defaults,
-                                    const std::vector<std::string>& volatile_functions = {});
+                                    const std::vector<std::string>& volatile_functions = {},
+                                    const FunctionCatalog* functions = nullptr);
 
 namespace detail {
 
@@ -140,11 +153,14 @@ struct StatementWalk {
   std::vector<PgQuery__Node*> call_nodes;     // parallel to sites: the call, null for a default
   std::vector<PgQuery__InsertStmt*> inserts;  // every INSERT, in walk order
   std::vector<std::string> unrewritable;
+  bool calls_unknown_function = false;  // see RewriteAnalysis
+  bool depends_on_literal_values = false;
 };
 
 // Without `defaults`, no column-default site is looked for.
 StatementWalk walk_statement(PgQuery__Node& statement, const ColumnDefaults* defaults,
-                             const std::vector<std::string>* volatile_functions);
+                             const std::vector<std::string>* volatile_functions,
+                             const FunctionCatalog* functions = nullptr);
 
 }  // namespace detail
 }  // namespace pgdual::routing

@@ -100,6 +100,36 @@ TEST_CASE("volatile column defaults are classified for the rewrite") {
   CHECK_FALSE(defaults_for_session(facts, default_path, "u").contains("items"));
 }
 
+TEST_CASE("extensions' volatile functions and every function name are kept for the writes") {
+  const auto facts = catalog_facts_from_rows({
+      row("f", "public", "bump_counter", std::nullopt),
+      row("e", "public", "gen_random_bytes", std::nullopt),
+      row("e", "ext", "uuid_generate_v1", std::nullopt),
+      row("n", "pg_catalog", "\"RI_FKey_check_ins\",lower,now", std::nullopt),
+      row("n", "public", "bump_counter,gen_random_bytes,\"Odd, Name\"", std::nullopt),
+      row("n", "ext", "uuid_generate_v1", std::nullopt),
+  });
+  const FunctionCatalog& functions = facts.functions;
+  CHECK(functions.is_extension_volatile("gen_random_bytes"));
+  CHECK(functions.is_extension_volatile("public.gen_random_bytes"));
+  CHECK(functions.is_extension_volatile("ext.uuid_generate_v1"));
+  CHECK_FALSE(functions.is_extension_volatile("bump_counter"));
+  // Read routing is unchanged: an extension's function does not make a read a write.
+  CHECK_FALSE(facts.is_volatile_user_function("gen_random_bytes"));
+  CHECK(facts.is_volatile_user_function("bump_counter"));
+  for (const char* known : {"now", "pg_catalog.now", "lower", "RI_FKey_check_ins", "Odd, Name",
+                            "public.Odd, Name", "ext.uuid_generate_v1", "bump_counter"}) {
+    INFO(known);
+    CHECK(functions.knows(known));
+  }
+  CHECK_FALSE(functions.knows("brand_new"));
+  CHECK_FALSE(functions.knows("public.now"));
+  CHECK_FALSE(functions.knows("ri_fkey_check_ins"));
+  CHECK(functions.knows("db.public.anything"));  // PostgreSQL refuses it itself
+  // Without the names (an older catalog row set) nothing is unknown.
+  CHECK(sample_facts().functions.knows("brand_new"));
+}
+
 TEST_CASE("search_path text is split like PostgreSQL reports it") {
   CHECK(parse_search_path("\"$user\", public") == std::vector<std::string>{"$user", "public"});
   CHECK(parse_search_path("App,\"My Schema\" ,x") ==

@@ -290,6 +290,37 @@ TEST_CASE("flags describe the clauses that make a read a write", "[classifier]")
   CHECK_FALSE(only_statement(classify("SELECT lower('A')")).calls_write_function);
 }
 
+TEST_CASE("what each store may evaluate for itself is hinted for the rewrite", "[classifier]") {
+  for (const char* sql : {
+           "DO $$BEGIN PERFORM 1; END$$",
+           "ALTER TABLE t ADD COLUMN at timestamptz DEFAULT now()",
+           "ALTER TABLE t ADD COLUMN c int DEFAULT 0",  // the analysis tells a constant apart
+           "ALTER TABLE t ADD COLUMN n serial",
+           "ALTER TABLE t ADD COLUMN n int GENERATED ALWAYS AS IDENTITY",
+           "ALTER TABLE t ALTER COLUMN c TYPE bigint USING c * 2",
+           "COPY t FROM '/tmp/t.csv'",
+           "COPY t FROM PROGRAM 'cat /tmp/t.csv'",
+           "INSERT INTO t SELECT pg_read_file('x')",
+           "SELECT lo_create(0)",
+           "SELECT pg_catalog.lo_import('/tmp/x')",
+       }) {
+    INFO(sql);
+    CHECK(only_statement(classify(sql)).may_evaluate_per_store);
+  }
+  for (const char* sql : {
+           "ALTER TABLE t ADD COLUMN c int",
+           "ALTER TABLE t ALTER COLUMN c SET DEFAULT now()",
+           "CREATE TABLE n (id serial)",
+           "COPY t FROM STDIN",
+           "COPY t TO '/tmp/t.csv'",
+           "INSERT INTO t VALUES ('now')",  // a value: the classification is shared by shape
+           "SELECT lo_unlink(42)",
+       }) {
+    INFO(sql);
+    CHECK_FALSE(only_statement(classify(sql)).may_evaluate_per_store);
+  }
+}
+
 TEST_CASE("the outermost ORDER BY is recorded for result comparison", "[classifier]") {
   CHECK(only_statement(classify("SELECT * FROM t ORDER BY id")).has_order_by);
   CHECK(only_statement(classify("SELECT a FROM t UNION SELECT a FROM u ORDER BY 1")).has_order_by);

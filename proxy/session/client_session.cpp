@@ -365,14 +365,23 @@ asio::awaitable<void> ClientSession::wait_for_first_journal_look() {
   if (!migration.journal.enabled || !roles_.secondary) co_return;
   const bool new_database = runtime_.journal().note_database(identity_.database);
   if (!new_database && !runtime_.journal().gate_active(identity_.database)) co_return;
-  // A database (or a process) whose journal was not looked at yet: give the relay a moment to
-  // count this instance's entries, rather than journal every write until it has.
+  // A database (or a process) whose journal was not looked at yet: wait for the relay to count
+  // this instance's entries, rather than journal every write until it has (which would answer
+  // a sync COMMIT before the new store has it). Bounded like any wait for the secondary; its
+  // first look connects and may create the journal table, which a loaded machine can make slow.
   asio::steady_timer pause(co_await asio::this_coro::executor);
-  const auto until = Clock::now() + std::chrono::milliseconds(1000);
+  const auto until = Clock::now() + config_->config.limits.secondary_timeout;
   while (runtime_.journal().gate_active(identity_.database) &&
          !runtime_.journal().looked_at(identity_.database) && Clock::now() < until) {
     pause.expires_after(std::chrono::milliseconds(5));
     co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  if (runtime_.journal().gate_active(identity_.database) &&
+      !runtime_.journal().looked_at(identity_.database)) {
+    spdlog::warn(
+        "the journal relay has not counted database \"{}\" within {} ms: this session's writes "
+        "go through the journal until it has (pgdual_journal_gate_active)",
+        identity_.database, config_->config.limits.secondary_timeout.count());
   }
 }
 

@@ -263,6 +263,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void on_secondary_result(const SecondaryResult& result);
   void compare(const PrimaryOutcome& primary, const SecondaryResult& secondary);
   void on_secondary_only_rejection(const PrimaryOutcome& primary, const SecondaryResult& secondary);
+  // Exact or loud: a write the secondary may not get as the primary had it. Counts each table
+  // (or "(unknown)") in pgdual_drift_risk_total{reason} and for reconciliation; returns them.
+  std::vector<std::string> count_drift_risk(const std::vector<std::string>& tables,
+                                            std::string_view reason);
   void record_unmirrored_write(const std::string& reason, const std::string& text,
                                const std::vector<std::string>& tables, const std::string& sqlstate);
   void on_secondary_broken();

@@ -30,9 +30,6 @@ asio::awaitable<void> ClientSession::bound_copy_buffer() {
     co_await secondary_->flush();
     co_return;
   }
-  const std::vector<std::string> tables = unit != nullptr && !unit->tables.empty()
-                                              ? unit->tables
-                                              : std::vector<std::string>{"(unknown)"};
   secondary_->resolve(copy_unit, EntryPurpose::body, std::nullopt);  // lets go of the data
   if (capturing_ && !open_capture_.oversize) {
     // The journal's capture still holds the COPY: once the primary committed it, the relay
@@ -45,10 +42,8 @@ asio::awaitable<void> ClientSession::bound_copy_buffer() {
     on_secondary_broken();
     co_return;
   }
-  for (const auto& table : tables) {
-    runtime_.metrics().count_drift_risk(table, "copy_larger_than_buffer");
-  }
-  runtime_.metrics().journal().count_reconciliation(tables);
+  const auto tables = count_drift_risk(unit != nullptr ? unit->tables : std::vector<std::string>{},
+                                       "copy_larger_than_buffer");
   spdlog::warn(
       "autocommit COPY larger than limits.max_copy_buffer ({} MiB): the secondary is detached "
       "from session {} and does not get it; tables [{}] need reconciliation (wrap large COPYs "

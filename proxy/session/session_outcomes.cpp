@@ -111,6 +111,14 @@ void ClientSession::on_secondary_only_rejection(const PrimaryOutcome& primary,
   }
 }
 
+std::vector<std::string> ClientSession::count_drift_risk(const std::vector<std::string>& tables,
+                                                         std::string_view reason) {
+  auto named = tables.empty() ? std::vector<std::string>{"(unknown)"} : tables;
+  for (const auto& table : named) runtime_.metrics().count_drift_risk(table, std::string(reason));
+  runtime_.metrics().journal().count_reconciliation(named);
+  return named;
+}
+
 void ClientSession::record_unmirrored_write(const std::string& reason, const std::string& text,
                                             const std::vector<std::string>& tables,
                                             const std::string& sqlstate) {

@@ -27,11 +27,7 @@ std::optional<routing::AcceptedPrefix> ClientSession::accepted_part_of(const Pri
   if (accepted.kind == routing::AcceptedPrefix::Kind::unknown) {
     // The secondary gets none of it: a SAVEPOINT among its completed statements is missing
     // there, and a ROLLBACK TO it would fail or reach an older savepoint of that name.
-    const auto tables = unit.tables.empty() ? std::vector<std::string>{"(unknown)"} : unit.tables;
-    for (const auto& table : tables) {
-      runtime_.metrics().count_drift_risk(table, "partly_failed_unit_not_split");
-    }
-    runtime_.metrics().journal().count_reconciliation(tables);
+    const auto tables = count_drift_risk(unit.tables, "partly_failed_unit_not_split");
     spdlog::warn(
         "a statement string the primary rejected partway inside a transaction cannot be split: "
         "session={} completed={} tables=[{}]; the secondary gets none of it, reconcile these "

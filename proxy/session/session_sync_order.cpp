@@ -91,12 +91,8 @@ asio::awaitable<bool> ClientSession::hold_wrapper_commit(UnitId wrapped_unit) {
 void ClientSession::on_wrapper_commit_refused(const PrimaryUnit& unit) {
   // The primary refused pgdual's COMMIT (a deferred constraint, a serialization failure) after
   // the secondary applied the write in autocommit: the secondary has a write the primary lacks.
-  const auto tables = unit.tables.empty() ? std::vector<std::string>{"(unknown)"} : unit.tables;
-  for (const auto& table : tables) {
-    runtime_.metrics().count_drift_risk(table, "primary_refused_commit");
-    runtime_.metrics().count_write_divergence(table);
-  }
-  runtime_.metrics().journal().count_reconciliation(tables);
+  const auto tables = count_drift_risk(unit.tables, "primary_refused_commit");
+  for (const auto& table : tables) runtime_.metrics().count_write_divergence(table);
   spdlog::error(
       "sync: the primary refused the commit of an autocommit write the secondary applied: "
       "session={} tables=[{}]{}; reconcile these tables",

@@ -115,7 +115,8 @@ def test_primary_rejection_in_one_pipelined_batch(proxy_factory, fresh_db, direc
         conn.execute("INSERT INTO u VALUES (4, 'ok')")
     rows = table_rows(direct_conn, fresh_db, "u")
     assert rows["old"] == [(1, "old only"), (4, "ok")]
-    assert rows["new"] == [(4, "ok")], "a batch the primary rejected took effect on the secondary"
+    assert rows["new"] == [(4, "ok")], \
+        f"a batch the primary rejected took effect on the secondary\n{proxy.log_tail()}"
 
 
 @pytest.fixture

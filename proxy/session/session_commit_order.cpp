@@ -33,7 +33,10 @@ void ClientSession::open_commit_ticket(UnitId unit) {
   // Only while the secondary still has to answer the unit: a wrapped autocommit write was
   // applied there before pgdual's COMMIT went to the primary.
   if (!keeps_commit_order() || !commit_horizon_ || secondary_->done_through(unit)) return;
-  commit_tickets_.try_emplace(unit, commit_horizon_, commit_horizon_->open());
+  // Once per unit: a unit can be both an autocommit write pgdual cannot wrap and one that
+  // carries its own COMMIT. (try_emplace would still take a ticket it then never returns.)
+  if (commit_tickets_.contains(unit)) return;
+  commit_tickets_.emplace(unit, CommitTicket(commit_horizon_, commit_horizon_->open()));
 }
 
 SecondaryLeg::CommitGate ClientSession::commit_gate(UnitId unit) const {

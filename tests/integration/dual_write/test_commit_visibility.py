@@ -68,3 +68,24 @@ def test_write_that_saw_a_commit_on_the_primary_reaches_the_secondary_after_it(
     for table in ("parent", "child"):
         rows = table_rows(direct_conn, fresh_db, table)
         assert rows["new"] == rows["old"], (table, rows)
+
+
+@pytest.mark.parametrize("text", [
+    "BEGIN; INSERT INTO parent VALUES (1, 'one string'); COMMIT",
+    "INSERT INTO parent VALUES (1, 'autocommit')",
+])
+def test_commits_leave_no_wait_behind(proxy_factory, fresh_db, direct_conn, text):
+    """Every ticket a commit takes is returned (a unit that both carries its own COMMIT and
+    cannot be wrapped once took two and returned one): the next session's write is on the new
+    store when its reply comes, with no wait for a commit that is long done."""
+    on_both(direct_conn, fresh_db, "CREATE TABLE parent (id int PRIMARY KEY, v text)")
+    proxy = proxy_factory(migration("dual_write", strategy="sync"))
+    for round_ in range(3):
+        with proxy.connect(fresh_db) as first:
+            first.execute(text.replace("(1,", f"({10 * round_ + 1},"))
+        with proxy.connect(fresh_db) as second:
+            second.execute("INSERT INTO parent VALUES (%s, 'next session')", (10 * round_ + 2,))
+            assert query(direct_conn, "new", fresh_db,
+                         "SELECT count(*) FROM parent WHERE id = %s", (10 * round_ + 2,)) == [(1,)]
+    wait_sessions_settled(proxy, timeout=20)
+    assert metric_sum(proxy, "pgdual_secondary_failures_total") == 0, proxy.log_tail()

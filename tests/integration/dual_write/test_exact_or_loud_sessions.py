@@ -127,6 +127,16 @@ def test_session_settings_follow_the_primary_not_the_new_stores_defaults(
     assert query(direct_conn, "new", fresh_db, "SELECT count(*) FROM elsewhere.settled") == [(0,)]
 
 
+def fail_a_pipeline_after_its_savepoint(conn) -> None:
+    """psycopg's pipeline: SAVEPOINT s and a duplicate of row 1 in one batch. The primary runs
+    the SAVEPOINT and rejects the INSERT; the client then rolls back to that newest s."""
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        with conn.pipeline():
+            conn.execute("SAVEPOINT s")
+            conn.execute("INSERT INTO piped VALUES (1, 'duplicate')")
+    conn.execute("ROLLBACK TO SAVEPOINT s")
+
+
 @pytest.mark.parametrize("strategy", ["sync", "async"])
 def test_pipeline_rejected_after_its_savepoint_rolls_back_to_that_savepoint(
         proxy_factory, fresh_db, direct_conn, strategy):
@@ -142,11 +152,7 @@ def test_pipeline_rejected_after_its_savepoint_rolls_back_to_that_savepoint(
         conn.execute("INSERT INTO piped VALUES (2, 'kept')")
         conn.execute("SAVEPOINT s")
         conn.execute("INSERT INTO piped VALUES (3, 'kept after the older s')")
-        with pytest.raises(psycopg.errors.UniqueViolation):
-            with conn.pipeline():
-                conn.execute("SAVEPOINT s")
-                conn.execute("INSERT INTO piped VALUES (1, 'duplicate')")
-        conn.execute("ROLLBACK TO SAVEPOINT s")
+        fail_a_pipeline_after_its_savepoint(conn)
         conn.execute("INSERT INTO piped VALUES (4, 'after the rollback')")
         conn.execute("COMMIT")
     wait_sessions_settled(proxy, timeout=20)
@@ -167,11 +173,7 @@ def test_pipeline_rejected_partway_is_replayed_from_the_journal_as_the_primary_r
         conn.execute("BEGIN")
         conn.execute("SAVEPOINT s")
         conn.execute("INSERT INTO piped VALUES (3, 'kept after the older s')")
-        with pytest.raises(psycopg.errors.UniqueViolation):
-            with conn.pipeline():
-                conn.execute("SAVEPOINT s")
-                conn.execute("INSERT INTO piped VALUES (1, 'duplicate')")
-        conn.execute("ROLLBACK TO SAVEPOINT s")
+        fail_a_pipeline_after_its_savepoint(conn)
         conn.execute("COMMIT")
     pg_servers.start("new")
     wait_journal_drained(proxy, direct_conn, "old", fresh_db, timeout=60)

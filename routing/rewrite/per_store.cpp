@@ -15,17 +15,6 @@
 namespace pgdual::routing::detail {
 namespace {
 
-std::string bare_lower(std::string_view name) {
-  const auto dot = name.rfind('.');
-  return text::ascii_lower(dot == std::string_view::npos ? name : name.substr(dot + 1));
-}
-
-std::string upper(std::string_view name) {
-  std::string out(name);
-  for (char& c : out) c = c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
-  return out;
-}
-
 // A cast to one of these keeps 'today' a word.
 bool is_text_type(const PgQuery__TypeName* type) {
   if (type == nullptr || type->n_names == 0) return false;
@@ -125,7 +114,7 @@ std::string per_store_value(const PgQuery__Node& expression, const KnownFunction
       if (settled) continue;
       if (node.node_case == PG_QUERY__NODE__NODE_SQLVALUE_FUNCTION) {
         const char* name = sql_value_function_name(*node.sqlvalue_function);
-        return name != nullptr ? upper(name) : std::string("a SQL value function");
+        return name != nullptr ? text::ascii_upper(name) : std::string("a SQL value function");
       }
       if (node.node_case == PG_QUERY__NODE__NODE_FUNC_CALL) {
         const PgQuery__FuncCall& call = *node.func_call;
@@ -244,7 +233,8 @@ void note_per_store_call(const PgQuery__FuncCall& call, const std::string& full,
   if (reads_host_files(full)) {
     note_unrewritable(out, full + "() reads a file of each store's own host");
   }
-  if (may_pick_large_object_oid(full) && picks_large_object_oid(call, bare_lower(full), out)) {
+  if (may_pick_large_object_oid(full) &&
+      picks_large_object_oid(call, text::ascii_lower(bare_name(full)), out)) {
     note_unrewritable(out, full + "() lets each store pick the large object's OID");
   }
 }

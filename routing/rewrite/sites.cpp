@@ -112,11 +112,6 @@ std::optional<RewriteSite> call_site(std::string_view name, const PgQuery__FuncC
   return std::nullopt;
 }
 
-std::string_view bare(std::string_view name) {
-  const auto dot = name.rfind('.');
-  return dot == std::string_view::npos ? name : name.substr(dot + 1);
-}
-
 // Whether a caller-given entry names the called function: "f" matches f in any schema, "s.f"
 // matches s.f and an unqualified f (the search_path is unknown here).
 bool names_function(const std::vector<std::string>& entries, std::string_view call) {
@@ -125,8 +120,8 @@ bool names_function(const std::vector<std::string>& entries, std::string_view ca
   return std::any_of(entries.begin(), entries.end(), [&](const std::string& entry) {
     const std::string name = text::ascii_lower(entry);
     if (name == called) return true;
-    if (name.find('.') == std::string::npos) return name == bare(called);
-    return !call_qualified && bare(name) == called;
+    if (name.find('.') == std::string::npos) return name == bare_name(called);
+    return !call_qualified && bare_name(name) == called;
   });
 }
 

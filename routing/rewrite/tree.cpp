@@ -310,4 +310,9 @@ void append_node(PgQuery__Node**& items, std::size_t& count, NodePtr node) {
   items[count++] = node.release();
 }
 
+std::string_view bare_name(std::string_view name) {
+  const auto dot = name.rfind('.');
+  return dot == std::string_view::npos ? name : name.substr(dot + 1);
+}
+
 }  // namespace pgdual::routing::detail

@@ -59,6 +59,8 @@ NodePtr make_values_select();                         // VALUES with no row yet
 // "a.b.c" from a list of String nodes (a function's or type's qualified name); empty if a part
 // is not a String.
 std::string dotted_name(PgQuery__Node* const* parts, std::size_t count);
+// The last part of a dotted name: "f" of "s.f".
+std::string_view bare_name(std::string_view name);
 bool is_default(const PgQuery__Node* node);  // the DEFAULT keyword (SetToDefault)
 // The index of the ResTarget naming `column` in an INSERT column list or SET list; -1 if none.
 int target_index(PgQuery__Node* const* targets, std::size_t count, std::string_view column);

@@ -118,6 +118,18 @@ TEST_CASE("limits", "[config]") {
       CHECK(r.config->limits.max_message_size == bytes);
     }
   }
+  SECTION("max_copy_buffer: a size, 64 kB to 1 GB, 64 MB by default") {
+    REQUIRE(load(kTrust + kBackends).config->limits.max_copy_buffer == std::size_t{64} << 20);
+    const LoadResult ok = load(kTrust + kBackends + "limits: { max_copy_buffer: 8MB }\n");
+    REQUIRE(ok.ok());
+    CHECK(ok.config->limits.max_copy_buffer == std::size_t{8} << 20);
+    for (const std::string bad : {"1kB", "2GB", "lots"}) {
+      INFO(bad);
+      const LoadResult r = load(kTrust + kBackends + "limits: { max_copy_buffer: " + bad + " }\n");
+      CHECK_FALSE(r.ok());
+      CHECK(has_error_at(r, "limits.max_copy_buffer", "got \"" + bad + "\""));
+    }
+  }
   SECTION("out of range and malformed") {
     const LoadResult r = load(kTrust + kBackends + R"(
 limits:

@@ -25,6 +25,11 @@ constexpr Subcommand kSubcommands[] = {
      "set every sequence of the new store to the old store's value + N (default 1000); run it "
      "before cutover",
      sequences_sync_command},
+    {"backfill",
+     "--config FILE [--database DB] [--tables a,b] [--workers N] [--resume | --restart] "
+     "[--dry-run] [--max-rows-per-second R] [--lock-keyless] [--chunk-ms MS] [--no-sequences]",
+     "copy the old store's rows to the new one while dual writes run (docs/backfill.md)",
+     backfill_command},
     {"journal status", "--config FILE [--database DB]",
      "print the journal's pending entries and dead-letter rows", journal_status_command},
     {"journal purge", "--config FILE [--database DB] [--dead-letter]",

@@ -1,0 +1,210 @@
+#include "jobs/backfill/backfill_job.hpp"
+
+#include <unistd.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "jobs/backfill/catalog_reader.hpp"
+#include "jobs/backfill/copy_order.hpp"
+#include "jobs/backfill/progress_table.hpp"
+#include "jobs/backfill/store_pair.hpp"
+#include "jobs/backfill/table_copier.hpp"
+#include "routing/phase_rules.hpp"
+#include "text/sql_quote.hpp"
+
+namespace pgdual::jobs::backfill {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::chrono::milliseconds kDrawEvery{500};
+
+bool mirrors_to_new(config::Phase phase) {
+  return phase == config::Phase::dual_write || phase == config::Phase::backfill ||
+         phase == config::Phase::shadow_read;
+}
+
+std::string job_name() {
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  return std::string(host) + ":" + std::to_string(::getpid());
+}
+
+// The checks that refuse the whole run before anything is read.
+std::string refuse_run(const config::Config& config, const std::string& database) {
+  if (database.empty()) return "no database: give --database (backends.old.dbname is not set)";
+  const auto& migration = config.migration;
+  if (migration.strategy == config::Strategy::async) {
+    return "strategy async: a write queued in a pgdual instance's memory can reach the new store "
+           "after the copy read its row and apply a second time. Switch migration.strategy to "
+           "sync or outbox for the backfill (a reload), then run it";
+  }
+  const auto phase = routing::session_phase(migration, routing::SessionIdentity{database, "", ""});
+  if (!mirrors_to_new(phase)) {
+    return "database " + database + " is in phase " + std::string(config::to_string(phase)) +
+           ": the new store does not receive its writes, so a copy would go stale. Set "
+           "migration.phase to dual_write (or backfill) first";
+  }
+  return "";
+}
+
+// Session advisory locks, one per table, on a connection held for the whole run: a second job
+// on the same table is refused, and a job killed with -9 lets go when its connection closes.
+std::string lock_tables(PGconn* conn, const std::vector<TablePlan>& plans) {
+  for (const auto& plan : plans) {
+    const char* params[] = {plan.source.c_str()};
+    pg::Result result(
+        PQexecParams(conn, "SELECT pg_try_advisory_lock(hashtext('pgdual backfill'), hashtext($1))",
+                     1, nullptr, params, nullptr, nullptr, 0));
+    if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) return pg::connection_error(conn);
+    if (std::string(PQgetvalue(result.get(), 0, 0)) != "t") {
+      return plan.source +
+             " is being copied by another pgdual backfill (its advisory lock is "
+             "held on the new store)";
+    }
+  }
+  return "";
+}
+
+// Hands out tables in foreign-key order to the workers.
+class TableQueue {
+ public:
+  explicit TableQueue(const std::vector<TablePlan>& plans) : order_(plans) {}
+  // The next table to copy; nullopt when every table has been handed out.
+  std::optional<std::size_t> take() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      if (auto next = order_.next_ready()) return next;
+      if (order_.all_started()) return std::nullopt;
+      changed_.wait(lock);
+    }
+  }
+  void finish(std::size_t index) {
+    {
+      std::lock_guard lock(mutex_);
+      order_.finish(index);
+    }
+    changed_.notify_all();
+  }
+  std::vector<std::string> unordered_edges() const { return order_.unordered_edges(); }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  CopyOrder order_;
+};
+
+}  // namespace
+
+bool BackfillReport::ok() const {
+  if (!error.empty() || !refusals.empty() || stopped) return false;
+  if (dry_run) return true;
+  for (const auto& table : tables) {
+    if (table.state != "done") return false;
+  }
+  return !sequences_run || sequences.ok();
+}
+
+BackfillReport run_backfill(const config::Config& config, const BackfillOptions& options,
+                            const std::atomic<bool>& stop,
+                            const std::function<void(const std::vector<TableStatus>&)>& draw) {
+  const auto started = Clock::now();
+  BackfillReport report;
+  report.database = job_database(config, options.database);
+  report.dry_run = options.dry_run;
+  if (report.error = refuse_run(config, report.database); !report.error.empty()) return report;
+  StorePair control;
+  if (report.error = control.connect(config, report.database); !report.error.empty()) {
+    return report;
+  }
+  CatalogScope scope{report.database, options.tables, options.lock_keyless,
+                     config.migration.journal.schema};
+  auto catalog =
+      read_catalogs(control.old_store.get(), control.new_store.get(), config.migration, scope);
+  if (!catalog.error.empty()) {
+    report.error = catalog.error;
+    return report;
+  }
+  report.plans = std::move(catalog.plans);
+  report.refusals = std::move(catalog.refusals);
+  report.not_mirrored = std::move(catalog.not_mirrored);
+  report.unordered_edges = CopyOrder(report.plans).unordered_edges();
+  std::vector<TableStatus> statuses;
+  for (const auto& plan : report.plans) {
+    TableStatus status;
+    status.table = plan.source;
+    status.estimated_rows = plan.estimated_rows;
+    statuses.push_back(status);
+  }
+  report.tables = statuses;
+  if (!report.refusals.empty() || options.dry_run) return report;
+
+  const ProgressTable progress(text::quote_identifier(config.migration.journal.schema));
+  if (report.error = progress.ensure(control.new_store.get()); !report.error.empty()) {
+    report.error = "new store: " + report.error;
+    return report;
+  }
+  if (report.error = lock_tables(control.new_store.get(), report.plans); !report.error.empty()) {
+    return report;
+  }
+
+  StatusBoard board(statuses);
+  TableQueue queue(report.plans);
+  CopySettings settings;
+  settings.database = report.database;
+  settings.job = job_name();
+  settings.resume = options.resume;
+  settings.restart = options.restart;
+  settings.strategy = config.migration.strategy;
+  settings.journal_schema = config.migration.journal.schema;
+  settings.chunk_target = options.chunk_target;
+  const unsigned workers = std::max(1u, options.workers);
+  settings.max_rows_per_second = options.max_rows_per_second / workers;
+  settings.stop = &stop;
+
+  std::vector<std::thread> threads;
+  std::atomic<unsigned> running{workers};
+  for (unsigned i = 0; i < workers; ++i) {
+    threads.emplace_back([&] {
+      StorePair stores;
+      const std::string connect_error = stores.connect(config, report.database);
+      while (auto index = queue.take()) {
+        if (!connect_error.empty()) {
+          board.update(*index, [&](TableStatus& status) {
+            status.state = "failed";
+            status.error = connect_error;
+          });
+        } else if (stop.load()) {
+          board.update(*index, [](TableStatus& status) { status.state = "paused"; });
+        } else {
+          TableCopier(config, settings, stores, progress, board, *index).run(report.plans[*index]);
+        }
+        queue.finish(*index);
+      }
+      running.fetch_sub(1);
+    });
+  }
+  while (running.load() > 0) {
+    if (draw) draw(board.snapshot());
+    std::this_thread::sleep_for(kDrawEvery);
+  }
+  for (auto& thread : threads) thread.join();
+  report.tables = board.snapshot();
+  if (draw) draw(report.tables);
+  report.stopped = stop.load();
+
+  bool all_done = !report.stopped;
+  for (const auto& table : report.tables) all_done = all_done && table.state == "done";
+  if (all_done && options.sync_sequences) {
+    SequenceSyncOptions sequence_options;
+    sequence_options.database = report.database;
+    report.sequences = sync_sequences(config, sequence_options);
+    report.sequences_run = true;
+  }
+  report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  return report;
+}
+
+}  // namespace pgdual::jobs::backfill

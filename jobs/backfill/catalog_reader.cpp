@@ -1,0 +1,288 @@
+#include "jobs/backfill/catalog_reader.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "libpq/connection.hpp"
+#include "routing/phase_rules.hpp"
+
+namespace pgdual::jobs::backfill {
+
+namespace {
+
+using pg::Result;
+
+// Ordinary tables and partition leaves outside the system schemas, pgdual's schema and
+// extensions, with the table a leaf's rows go to on the new store (its partitioned root).
+constexpr const char* kSourceTables =
+    "SELECT c.oid, n.nspname || '.' || c.relname, format('%I.%I', n.nspname, c.relname), "
+    "coalesce(rn.nspname || '.' || r.relname, n.nspname || '.' || c.relname), "
+    "CASE WHEN r.oid IS NULL THEN format('%I.%I', n.nspname, c.relname) "
+    "ELSE format('%I.%I', rn.nspname, r.relname) END, "
+    "CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END "
+    "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "LEFT JOIN pg_catalog.pg_class r ON c.relispartition AND r.oid = pg_partition_root(c.oid) "
+    "LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace "
+    "WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema', $1) "
+    "AND n.nspname NOT LIKE 'pg\\_%' "
+    "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = "
+    "'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e') ORDER BY 2";
+
+// Name, quoted name, type, generated, and whether the type's binary form carries no type OID of
+// this cluster (built-in scalar types and arrays of them; composites and user types do).
+constexpr const char* kColumns =
+    "SELECT a.attname, quote_ident(a.attname), format_type(a.atttypid, a.atttypmod), "
+    "a.attgenerated <> '', t.oid < 16384 AND t.typtype <> 'c' AND t.typelem < 16384 "
+    "AND (t.typtype <> 'd' OR t.typbasetype < 16384) "
+    "FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
+    "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
+
+// Unique keys of a table whose columns are all NOT NULL, no expression and no predicate: the
+// primary key first, then the narrowest. Column names, quoted names and types, in key order.
+constexpr const char* kKeys =
+    "SELECT string_agg(a.attname, ',' ORDER BY k.position), "
+    "array_agg(quote_ident(a.attname) ORDER BY k.position)::text[], "
+    "array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY k.position)::text[], "
+    "bool_and(a.attnotnull), i.indisprimary "
+    "FROM pg_catalog.pg_index i, unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, position) "
+    "JOIN pg_catalog.pg_attribute a ON a.attrelid = to_regclass($1) AND a.attnum = k.attnum "
+    "WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indisvalid "
+    "AND i.indpred IS NULL AND i.indexprs IS NULL AND k.position <= i.indnkeyatts "
+    "GROUP BY i.indexrelid, i.indisprimary ORDER BY i.indisprimary DESC, count(*)";
+
+constexpr const char* kForeignKeys =
+    "SELECT cn.nspname || '.' || c.relname, pn.nspname || '.' || p.relname "
+    "FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON c.oid = k.conrelid "
+    "JOIN pg_catalog.pg_namespace cn ON cn.oid = c.relnamespace "
+    "JOIN pg_catalog.pg_class p ON p.oid = k.confrelid "
+    "JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace "
+    "WHERE k.contype = 'f' AND k.conparentid = 0";
+
+Result query(PGconn* conn, const char* sql, const std::vector<std::string>& params,
+             std::string& error) {
+  std::vector<const char*> values;
+  for (const auto& param : params) values.push_back(param.c_str());
+  Result result(PQexecParams(conn, sql, static_cast<int>(values.size()), nullptr, values.data(),
+                             nullptr, nullptr, 0));
+  if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
+    error = pg::connection_error(conn);
+    return nullptr;
+  }
+  return result;
+}
+
+std::string cell(const Result& result, int row, int column) {
+  return PQgetisnull(result.get(), row, column) != 0 ? "" : PQgetvalue(result.get(), row, column);
+}
+
+// {a,b} as libpq returns a text[] of plain identifiers and type names: split on commas outside
+// double quotes, quotes removed.
+std::vector<std::string> parse_array(const std::string& text) {
+  std::vector<std::string> out;
+  std::string current;
+  bool quoted = false;
+  for (std::size_t i = 1; i + 1 < text.size(); ++i) {
+    const char c = text[i];
+    if (quoted && c == '\\' && i + 2 < text.size()) {
+      current += text[++i];
+    } else if (c == '"') {
+      quoted = !quoted;
+    } else if (c == ',' && !quoted) {
+      out.push_back(current);
+      current.clear();
+    } else {
+      current += c;
+    }
+  }
+  if (text.size() > 2) out.push_back(current);
+  return out;
+}
+
+struct Column {
+  std::string name, quoted, type;
+  bool generated = false, builtin = false;
+};
+
+std::vector<Column> read_columns(PGconn* conn, const std::string& table, std::string& error) {
+  std::vector<Column> columns;
+  const Result result = query(conn, kColumns, {table}, error);
+  if (!result) return columns;
+  for (int row = 0; row < PQntuples(result.get()); ++row) {
+    columns.push_back({cell(result, row, 0), cell(result, row, 1), cell(result, row, 2),
+                       cell(result, row, 3) == "t", cell(result, row, 4) == "t"});
+  }
+  return columns;
+}
+
+// What differs between the old table's columns and the new one's, in words; "" when they match.
+std::string column_difference(const std::vector<Column>& source,
+                              const std::vector<Column>& target) {
+  std::map<std::string, const Column*> by_name;
+  for (const auto& column : target) by_name[column.name] = &column;
+  std::string out;
+  const auto add = [&out](const std::string& what) { out += (out.empty() ? "" : "; ") + what; };
+  for (const auto& column : source) {
+    const auto found = by_name.find(column.name);
+    if (found == by_name.end()) {
+      add("column " + column.quoted + " is missing on the new store");
+      continue;
+    }
+    const Column& other = *found->second;
+    if (other.type != column.type) {
+      add("column " + column.quoted + " is " + column.type + " on the old store but " + other.type +
+          " on the new");
+    } else if (other.generated != column.generated) {
+      add("column " + column.quoted +
+          (column.generated ? " is generated only on the old store"
+                            : " is generated only on the new store"));
+    }
+    by_name.erase(found);
+  }
+  for (const auto& [name, column] : by_name) {
+    add("column " + column->quoted + " exists only on the new store");
+  }
+  return out;
+}
+
+struct Key {
+  std::string names;  // "a,b" in key order
+  std::vector<KeyColumn> columns;
+};
+
+std::vector<Key> read_keys(PGconn* conn, const std::string& table, std::string& error) {
+  std::vector<Key> keys;
+  const Result result = query(conn, kKeys, {table}, error);
+  if (!result) return keys;
+  for (int row = 0; row < PQntuples(result.get()); ++row) {
+    if (cell(result, row, 3) != "t") continue;  // a nullable column: not a usable key
+    Key key{cell(result, row, 0), {}};
+    const auto quoted = parse_array(cell(result, row, 1));
+    const auto types = parse_array(cell(result, row, 2));
+    for (std::size_t i = 0; i < quoted.size() && i < types.size(); ++i) {
+      key.columns.push_back({quoted[i], types[i]});
+    }
+    keys.push_back(std::move(key));
+  }
+  return keys;
+}
+
+bool eligible(config::Phase phase) {
+  return phase == config::Phase::dual_write || phase == config::Phase::backfill ||
+         phase == config::Phase::shadow_read;
+}
+
+int major_version(PGconn* conn) { return PQserverVersion(conn) / 10000; }
+
+}  // namespace
+
+CatalogResult read_catalogs(PGconn* old_store, PGconn* new_store,
+                            const config::MigrationConfig& migration, const CatalogScope& scope) {
+  CatalogResult out;
+  const Result tables = query(old_store, kSourceTables, {scope.skip_schema}, out.error);
+  if (!tables) return out;
+  std::multimap<std::string, std::string> parents;
+  if (const Result keys = query(new_store, kForeignKeys, {}, out.error)) {
+    for (int row = 0; row < PQntuples(keys.get()); ++row) {
+      parents.emplace(cell(keys, row, 0), cell(keys, row, 1));
+    }
+  } else {
+    return out;
+  }
+  const config::Phase database_phase =
+      routing::session_phase(migration, routing::SessionIdentity{scope.database, "", ""});
+  const bool same_major = major_version(old_store) == major_version(new_store);
+  std::set<std::string> named(scope.tables.begin(), scope.tables.end());
+  std::set<std::string> named_found;
+
+  for (int row = 0; row < PQntuples(tables.get()); ++row) {
+    TablePlan plan;
+    plan.source = cell(tables, row, 1);
+    plan.source_quoted = cell(tables, row, 2);
+    plan.target = cell(tables, row, 3);
+    plan.target_quoted = cell(tables, row, 4);
+    if (!PQgetisnull(tables.get(), row, 5)) plan.estimated_rows = std::stoll(cell(tables, row, 5));
+    // A leaf is named by itself or by its partitioned root.
+    if (!named.empty()) {
+      const bool by_source = named.count(plan.source) != 0;
+      const bool by_target = named.count(plan.target) != 0;
+      if (!by_source && !by_target) continue;
+      named_found.insert(by_source ? plan.source : plan.target);
+    }
+    if (!eligible(routing::table_phase(migration, database_phase, plan.target))) {
+      if (named.empty()) {
+        out.not_mirrored.push_back(plan.source);
+      } else {
+        out.refusals.push_back({plan.source,
+                                "its phase sends no writes to the new store (set it to "
+                                "dual_write or backfill first): a copy would go stale"});
+      }
+      continue;
+    }
+    std::string error;
+    const auto source_columns = read_columns(old_store, plan.source_quoted, error);
+    const auto target_columns = read_columns(new_store, plan.target_quoted, error);
+    if (!error.empty()) {
+      out.error = error;
+      return out;
+    }
+    if (target_columns.empty()) {
+      out.refusals.push_back(
+          {plan.source, "missing on the new store (" + plan.target +
+                            "): create the schema there first (pg_dump --schema-only)"});
+      continue;
+    }
+    if (const auto difference = column_difference(source_columns, target_columns);
+        !difference.empty()) {
+      out.refusals.push_back({plan.source, difference});
+      continue;
+    }
+    plan.binary = same_major;
+    for (const auto& column : source_columns) {
+      if (column.generated) continue;  // the new store computes it
+      plan.columns_quoted.push_back(column.quoted);
+      plan.binary = plan.binary && column.builtin;
+    }
+    const auto source_keys = read_keys(old_store, plan.source_quoted, error);
+    const auto target_keys = read_keys(new_store, plan.target_quoted, error);
+    if (!error.empty()) {
+      out.error = error;
+      return out;
+    }
+    const auto shared = std::find_if(source_keys.begin(), source_keys.end(), [&](const Key& key) {
+      return std::any_of(target_keys.begin(), target_keys.end(),
+                         [&](const Key& other) { return other.names == key.names; });
+    });
+    if (shared != source_keys.end()) {
+      plan.key = shared->columns;
+    } else if (!source_keys.empty()) {
+      out.refusals.push_back(
+          {plan.source, "the new store has no unique key on (" + source_keys.front().names +
+                            "): insert-if-absent could not tell a row already there"});
+      continue;
+    } else if (!scope.lock_keyless || plan.source != plan.target) {
+      out.refusals.push_back(
+          {plan.source, plan.source != plan.target
+                            ? "no primary key or unique NOT NULL key (partition leaves cannot "
+                              "take the locked copy)"
+                            : "no primary key or unique NOT NULL key: add one, or pass "
+                              "--lock-keyless to copy it whole under a SHARE lock that blocks "
+                              "its writes meanwhile"});
+      continue;
+    } else {
+      plan.locked_copy = true;
+    }
+    for (auto [it, end] = parents.equal_range(plan.target); it != end; ++it) {
+      plan.parents.push_back(it->second);
+    }
+    out.plans.push_back(std::move(plan));
+  }
+  for (const auto& name : named) {
+    if (named_found.count(name) == 0) {
+      out.refusals.push_back({name, "no such table on the old store"});
+    }
+  }
+  return out;
+}
+
+}  // namespace pgdual::jobs::backfill

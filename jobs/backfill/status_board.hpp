@@ -1,0 +1,45 @@
+#pragma once
+// What each table's copy has done so far, shared between the workers that copy and the thread
+// that draws the progress bars and writes the summary. Thread safe.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pgdual::jobs::backfill {
+
+struct TableStatus {
+  std::string table;
+  std::string state = "pending";  // pending, copying, paused, done, failed
+  std::optional<std::int64_t> estimated_rows;
+  std::int64_t rows_copied = 0, rows_skipped = 0, rows_replaced = 0, bytes = 0, chunks = 0;
+  double rows_per_second = 0;  // of the last chunks (decaying average)
+  double seconds = 0;          // copying time in this run
+  std::string error;           // why it failed
+  std::string note;            // why it needs a reconciliation although it is done
+  std::int64_t rows_seen() const { return rows_copied + rows_skipped; }
+};
+
+class StatusBoard {
+ public:
+  explicit StatusBoard(std::vector<TableStatus> tables) : tables_(std::move(tables)) {}
+
+  void update(std::size_t index, const std::function<void(TableStatus&)>& change) {
+    std::lock_guard lock(mutex_);
+    change(tables_[index]);
+  }
+  std::vector<TableStatus> snapshot() const {
+    std::lock_guard lock(mutex_);
+    return tables_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<TableStatus> tables_;
+};
+
+}  // namespace pgdual::jobs::backfill

@@ -1,0 +1,25 @@
+#pragma once
+// One worker's two connections, straight to the backends of the configuration (never through
+// pgdual: the copy must not be mirrored), with the session settings that make text forms of
+// values identical on both sides.
+
+#include <string>
+
+#include "config/config.hpp"
+#include "libpq/connection.hpp"
+
+namespace pgdual::jobs::backfill {
+
+struct StorePair {
+  pg::Conn old_store;
+  pg::Conn new_store;
+
+  // "" or what failed, naming the store (never the conninfo: it holds the password).
+  std::string connect(const config::Config& config, const std::string& database);
+  bool healthy() const;
+};
+
+// The database the job works on: --database, else the old backend's dbname ("" when neither).
+std::string job_database(const config::Config& config, const std::string& requested);
+
+}  // namespace pgdual::jobs::backfill

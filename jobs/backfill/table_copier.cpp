@@ -1,0 +1,363 @@
+#include "jobs/backfill/table_copier.hpp"
+
+#include <algorithm>
+#include <thread>
+
+#include "jobs/backfill/chunk_sql.hpp"
+
+namespace pgdual::jobs::backfill {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using pg::Result;
+
+// Failures a chunk retries: a lock it could not get in time (the application holds it), a
+// deadlock or serialization failure, a cancel, a lost connection ("").
+bool retryable(const std::string& sqlstate) {
+  return sqlstate.empty() || sqlstate == "55P03" || sqlstate == "40P01" || sqlstate == "40001" ||
+         sqlstate == "57014" || sqlstate.rfind("08", 0) == 0 || sqlstate == "57P01";
+}
+constexpr int kMaxRetries = 20;
+constexpr std::chrono::milliseconds kRetryPause{200};
+
+std::int64_t command_rows(const Result& result) {
+  const char* text = PQcmdTuples(result.get());
+  return text != nullptr && *text != '\0' ? std::stoll(text) : 0;
+}
+
+}  // namespace
+
+TableCopier::TableCopier(const config::Config& config, const CopySettings& settings,
+                         StorePair& stores, const ProgressTable& progress, StatusBoard& board,
+                         std::size_t index)
+    : config_(config),
+      settings_(settings),
+      stores_(stores),
+      progress_(progress),
+      board_(board),
+      index_(index),
+      sizer_(settings.chunk_target),
+      fence_(settings.journal_schema, settings.fence_wait) {}
+
+void TableCopier::rollback_both() {
+  for (PGconn* conn : {stores_.old_store.get(), stores_.new_store.get()}) {
+    if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) continue;
+    // Leave any COPY first (its outcome is of no interest), then the transaction.
+    while (Result pending{PQgetResult(conn)}) {
+      if (PQresultStatus(pending.get()) == PGRES_COPY_IN) {
+        PQputCopyEnd(conn, "backfill aborted");
+      } else if (PQresultStatus(pending.get()) == PGRES_COPY_OUT) {
+        char* buffer = nullptr;
+        while (PQgetCopyData(conn, &buffer, 0) > 0) PQfreemem(buffer);
+      }
+    }
+    Result result(PQexec(conn, "ROLLBACK"));
+  }
+}
+
+void TableCopier::note_failure(PGconn* conn, const PGresult* result) {
+  const char* state = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  const char* primary =
+      result != nullptr ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  sqlstate_ = state != nullptr ? state : "";
+  error_ = primary != nullptr ? primary : pg::connection_error(conn);
+}
+
+bool TableCopier::reconnect() {
+  if (stores_.healthy()) return true;
+  const std::string error = stores_.connect(config_, settings_.database);
+  if (!error.empty()) {
+    error_ = error;
+    sqlstate_.clear();
+    return false;
+  }
+  std::string fence_error;
+  return fence_.find(stores_.old_store.get(), fence_error);
+}
+
+bool TableCopier::stream(std::int64_t& rows, std::int64_t& bytes) {
+  PGconn* from = stores_.old_store.get();
+  PGconn* to = stores_.new_store.get();
+  for (;;) {
+    char* buffer = nullptr;
+    const int length = PQgetCopyData(from, &buffer, 0);
+    if (length > 0) {
+      bytes += length;
+      const int put = PQputCopyData(to, buffer, length);
+      PQfreemem(buffer);
+      if (put != 1) {
+        error_ = "new store: " + pg::connection_error(to);
+        sqlstate_.clear();
+        return false;
+      }
+      continue;
+    }
+    if (length == -2) {
+      error_ = "old store: " + pg::connection_error(from);
+      sqlstate_.clear();
+      return false;
+    }
+    break;  // -1: the COPY is complete
+  }
+  Result out(PQgetResult(from));
+  if (PQresultStatus(out.get()) != PGRES_COMMAND_OK) {
+    note_failure(from, out.get());
+    PQputCopyEnd(to, "the old store's COPY failed");
+    return false;
+  }
+  rows = command_rows(out);
+  while (Result extra{PQgetResult(from)}) {
+  }
+  if (PQputCopyEnd(to, nullptr) != 1) {
+    error_ = "new store: " + pg::connection_error(to);
+    sqlstate_.clear();
+    return false;
+  }
+  Result in(PQgetResult(to));
+  const bool ok = PQresultStatus(in.get()) == PGRES_COMMAND_OK;
+  if (!ok) note_failure(to, in.get());
+  while (Result extra{PQgetResult(to)}) {
+  }
+  return ok;
+}
+
+TableCopier::ChunkResult TableCopier::copy_chunk(const TablePlan& plan,
+                                                 std::vector<std::string>& last_key) {
+  PGconn* old_store = stores_.old_store.get();
+  PGconn* new_store = stores_.new_store.get();
+  const auto started = Clock::now();
+  const auto fail = [&](PGconn* conn, const Result& result) {
+    note_failure(conn, result.get());
+    return retryable(sqlstate_) ? ChunkResult::retry : ChunkResult::failed;
+  };
+  if (Result begin{PQexec(old_store, "BEGIN")}; PQresultStatus(begin.get()) != PGRES_COMMAND_OK) {
+    return fail(old_store, begin);
+  }
+  Result locked(PQexec(old_store, lock_next_chunk_sql(plan, last_key, sizer_.next_rows()).c_str()));
+  if (PQresultStatus(locked.get()) != PGRES_TUPLES_OK) return fail(old_store, locked);
+  if (PQntuples(locked.get()) == 0) {
+    Result end(PQexec(old_store, "ROLLBACK"));
+    return ChunkResult::end_of_table;
+  }
+  const std::int64_t locked_rows = std::stoll(PQgetvalue(locked.get(), 0, 0));
+  std::vector<std::string> chunk_last;
+  for (std::size_t i = 0; i < plan.key.size(); ++i) {
+    chunk_last.emplace_back(PQgetvalue(locked.get(), 0, static_cast<int>(i) + 1));
+  }
+  if (Result begin{PQexec(new_store, "BEGIN")}; PQresultStatus(begin.get()) != PGRES_COMMAND_OK) {
+    return fail(new_store, begin);
+  }
+  if (Result in{PQexec(new_store, copy_in_stage_sql(plan).c_str())};
+      PQresultStatus(in.get()) != PGRES_COPY_IN) {
+    return fail(new_store, in);
+  }
+  if (Result out{PQexec(old_store, copy_out_sql(plan, last_key, chunk_last).c_str())};
+      PQresultStatus(out.get()) != PGRES_COPY_OUT) {
+    PQputCopyEnd(new_store, "the old store's COPY failed");
+    return fail(old_store, out);
+  }
+  std::int64_t rows = 0, bytes = 0;
+  if (!stream(rows, bytes)) return retryable(sqlstate_) ? ChunkResult::retry : ChunkResult::failed;
+  if (const auto why = fence_.wait(old_store, [this] { return stopping(); }); !why.empty()) {
+    error_ = why;
+    sqlstate_.clear();
+    return ChunkResult::retry;
+  }
+  Result merged(PQexec(new_store, merge_stage_sql(plan).c_str()));
+  if (PQresultStatus(merged.get()) != PGRES_COMMAND_OK) return fail(new_store, merged);
+  const std::int64_t inserted = command_rows(merged);
+  const auto elapsed =
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
+  ChunkProgress chunk{chunk_last,
+                      inserted,
+                      rows - inserted,
+                      bytes,
+                      rows,
+                      elapsed.count() / 1000,
+                      sizer_.rows_per_second()};
+  if (auto error = progress_.record_chunk(new_store, plan.source, chunk); !error.empty()) {
+    error_ = error;
+    sqlstate_ = "";
+    return ChunkResult::retry;
+  }
+  if (Result commit{PQexec(new_store, "COMMIT")};
+      PQresultStatus(commit.get()) != PGRES_COMMAND_OK) {
+    return fail(new_store, commit);
+  }
+  // The chunk is on the new store: only now may writes to its rows proceed on the old one.
+  Result release(PQexec(old_store, "COMMIT"));
+  const double average_before = sizer_.rows_per_second();
+  sizer_.record(locked_rows, elapsed);
+  last_key = chunk_last;
+  board_.update(index_, [&](TableStatus& status) {
+    status.rows_copied += inserted;
+    status.rows_skipped += rows - inserted;
+    status.bytes += bytes;
+    status.chunks += 1;
+    status.rows_per_second = sizer_.rows_per_second() > 0
+                                 ? sizer_.rows_per_second()
+                                 : static_cast<double>(rows) * 1e6 /
+                                       std::max<double>(1, static_cast<double>(elapsed.count()));
+  });
+  throttle(rows, elapsed, average_before);
+  return ChunkResult::copied;
+}
+
+TableCopier::ChunkResult TableCopier::copy_locked(const TablePlan& plan) {
+  PGconn* old_store = stores_.old_store.get();
+  PGconn* new_store = stores_.new_store.get();
+  const auto started = Clock::now();
+  const auto fail = [&](PGconn* conn, const Result& result) {
+    note_failure(conn, result.get());
+    return retryable(sqlstate_) ? ChunkResult::retry : ChunkResult::failed;
+  };
+  const auto run = [](PGconn* conn, const std::string& sql) {
+    return Result(PQexec(conn, sql.c_str()));
+  };
+  Result step = run(old_store, "BEGIN; LOCK TABLE ONLY " + plan.source_quoted + " IN SHARE MODE");
+  if (PQresultStatus(step.get()) != PGRES_COMMAND_OK) return fail(old_store, step);
+  if (const auto why = fence_.wait(old_store, [this] { return stopping(); }); !why.empty()) {
+    error_ = why;
+    return ChunkResult::retry;
+  }
+  step = run(new_store, "BEGIN; LOCK TABLE ONLY " + plan.target_quoted + " IN EXCLUSIVE MODE");
+  if (PQresultStatus(step.get()) != PGRES_COMMAND_OK) return fail(new_store, step);
+  Result removed = run(new_store, "DELETE FROM ONLY " + plan.target_quoted);
+  if (PQresultStatus(removed.get()) != PGRES_COMMAND_OK) return fail(new_store, removed);
+  step = run(new_store, copy_in_target_sql(plan));
+  if (PQresultStatus(step.get()) != PGRES_COPY_IN) return fail(new_store, step);
+  step = run(old_store, copy_out_all_sql(plan));
+  if (PQresultStatus(step.get()) != PGRES_COPY_OUT) {
+    PQputCopyEnd(new_store, "the old store's COPY failed");
+    return fail(old_store, step);
+  }
+  std::int64_t rows = 0, bytes = 0;
+  if (!stream(rows, bytes)) return retryable(sqlstate_) ? ChunkResult::retry : ChunkResult::failed;
+  const auto elapsed =
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
+  ChunkProgress chunk{{}, rows, 0, bytes, rows, elapsed.count() / 1000, 0};
+  if (auto error = progress_.record_chunk(new_store, plan.source, chunk); !error.empty()) {
+    error_ = error;
+    return ChunkResult::retry;
+  }
+  step = run(new_store, "COMMIT");
+  if (PQresultStatus(step.get()) != PGRES_COMMAND_OK) return fail(new_store, step);
+  step = run(old_store, "COMMIT");
+  const std::int64_t replaced = command_rows(removed);
+  board_.update(index_, [&](TableStatus& status) {
+    status.rows_copied = rows;
+    status.rows_replaced = replaced;
+    status.bytes = bytes;
+    status.chunks = 1;
+  });
+  return ChunkResult::end_of_table;
+}
+
+void TableCopier::throttle(std::int64_t rows, std::chrono::microseconds elapsed,
+                           double average_before) {
+  auto pause = std::chrono::microseconds(0);
+  if (settings_.max_rows_per_second > 0) {
+    const auto allowed = std::chrono::microseconds(
+        static_cast<std::int64_t>(static_cast<double>(rows) * 1e6 / settings_.max_rows_per_second));
+    pause = std::max(pause, allowed - elapsed);
+  }
+  // A chunk at less than half the recent rate means the stores are busier (the application's
+  // load, a checkpoint, a lagging new store): leave them as much time again before the next.
+  const double rate = static_cast<double>(rows) * 1e6 / std::max<double>(1, elapsed.count());
+  if (average_before > 0 && rate < average_before / 2) pause = std::max(pause, elapsed);
+  if (pause.count() > 0) std::this_thread::sleep_for(pause);
+}
+
+std::string TableCopier::prepare(const TablePlan& plan, TableProgress& progress) {
+  std::string error;
+  if (!fence_.find(stores_.old_store.get(), error)) return "old store: " + error;
+  if (!plan.locked_copy) {
+    Result stage(PQexec(stores_.new_store.get(), create_stage_sql(plan).c_str()));
+    if (PQresultStatus(stage.get()) != PGRES_COMMAND_OK) {
+      return "new store: " + pg::connection_error(stores_.new_store.get());
+    }
+  }
+  auto loaded = progress_.load(stores_.new_store.get(), plan.source, error);
+  if (!error.empty()) return "new store: " + error;
+  if (loaded && !settings_.resume && !settings_.restart && loaded->state != "done") {
+    return "an earlier backfill of this table stopped (" + loaded->state + ", " +
+           std::to_string(loaded->rows_copied + loaded->rows_skipped) +
+           " rows): pass --resume to continue it or --restart to copy it again";
+  }
+  if (loaded && !settings_.restart) progress = *loaded;
+  if (auto begun = progress_.begin(stores_.new_store.get(), plan, settings_.job, settings_.restart);
+      !begun.empty()) {
+    return "new store: " + begun;
+  }
+  return "";
+}
+
+void TableCopier::run(const TablePlan& plan) {
+  const auto started = Clock::now();
+  const auto set_state = [&](const std::string& state, const std::string& error) {
+    board_.update(index_, [&](TableStatus& status) {
+      status.state = state;
+      status.error = error;
+      status.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    });
+  };
+  TableProgress progress;
+  if (const auto error = prepare(plan, progress); !error.empty()) {
+    set_state("failed", error);
+    return;
+  }
+  if (progress.state == "done" && settings_.resume) {
+    board_.update(index_, [&](TableStatus& status) {
+      status.rows_copied = progress.rows_copied;
+      status.rows_skipped = progress.rows_skipped;
+      status.bytes = progress.bytes;
+    });
+    progress_.finish(stores_.new_store.get(), plan.source, "done", "");
+    set_state("done", "");
+    return;
+  }
+  const std::int64_t journal_before = fence_.appended(stores_.old_store.get());
+  set_state("copying", "");
+  std::vector<std::string> last_key = progress.last_key;
+  int failures = 0;
+  for (;;) {
+    if (stopping()) {
+      progress_.finish(stores_.new_store.get(), plan.source, "paused", "stopped by a signal");
+      set_state("paused", "");
+      return;
+    }
+    const ChunkResult result = plan.locked_copy ? copy_locked(plan) : copy_chunk(plan, last_key);
+    if (result == ChunkResult::copied) {
+      failures = 0;
+      continue;
+    }
+    if (result == ChunkResult::end_of_table) break;
+    rollback_both();
+    if (result == ChunkResult::retry && ++failures <= kMaxRetries) {
+      sizer_.back_off();
+      std::this_thread::sleep_for(kRetryPause * failures);
+      if (reconnect()) continue;
+    }
+    if (stores_.healthy()) {
+      progress_.finish(stores_.new_store.get(), plan.source, "failed", error_);
+    }
+    set_state("failed", (sqlstate_.empty() ? "" : sqlstate_ + ": ") + error_);
+    return;
+  }
+  // Under sync the journal holds only writes the new store failed, appended after their commit
+  // on the old store: one that landed while this table was copied may apply on top of a copy
+  // that already has it. Say so rather than call the table exact.
+  std::string note;
+  const std::int64_t journal_after = fence_.appended(stores_.old_store.get());
+  if (settings_.strategy == config::Strategy::sync && journal_after > journal_before) {
+    note = std::to_string(journal_after - journal_before) +
+           " transactions were journaled (the new store failed them) while this table was "
+           "copied: reconcile it";
+  }
+  progress_.finish(stores_.new_store.get(), plan.source, "done", note);
+  board_.update(index_, [&](TableStatus& status) { status.note = note; });
+  set_state("done", "");
+}
+
+}  // namespace pgdual::jobs::backfill

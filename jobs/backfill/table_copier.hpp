@@ -1,0 +1,85 @@
+#pragma once
+// Copies one table from the old store to the new, chunk by chunk, while the application keeps
+// writing through pgdual. One chunk:
+//
+//   old: BEGIN; lock the next N keys FOR SHARE (no UPDATE or DELETE of them can commit now)
+//   new: BEGIN; COPY stage FROM STDIN  <-  old: COPY (rows in the locked range) TO STDOUT
+//   old: the journal fence (journal_fence.hpp)
+//   new: INSERT INTO target SELECT ... FROM stage ON CONFLICT DO NOTHING   (live writes win)
+//   new: record the chunk's last key in backfill_progress; COMMIT
+//   old: COMMIT (the row locks go only now)
+//
+// Why a live write is never lost, resurrected or applied twice (docs/backfill.md has the
+// argument per strategy): a write to a locked row waits on the old store until the chunk is on
+// the new store, and then finds the copied row there; a write that committed before the lock was
+// already applied on the new store (sync: before the old store's COMMIT; outbox: the fence) and
+// either found no row (the copy carries its result) or made the row the copy now skips.
+//
+// A table without a usable key (only with --lock-keyless) is copied whole inside one pair of
+// transactions, under LOCK TABLE ... IN SHARE MODE on the old store, replacing what the new
+// store has.
+
+#include <atomic>
+#include <chrono>
+#include <string>
+
+#include "config/config.hpp"
+#include "jobs/backfill/chunk_sizer.hpp"
+#include "jobs/backfill/journal_fence.hpp"
+#include "jobs/backfill/progress_table.hpp"
+#include "jobs/backfill/status_board.hpp"
+#include "jobs/backfill/store_pair.hpp"
+#include "jobs/backfill/table_plan.hpp"
+
+namespace pgdual::jobs::backfill {
+
+struct CopySettings {
+  std::string database;
+  std::string job;  // recorded in backfill_progress.job
+  bool resume = false;
+  bool restart = false;
+  config::Strategy strategy = config::Strategy::sync;
+  std::string journal_schema;
+  std::chrono::milliseconds chunk_target{500};
+  double max_rows_per_second = 0;  // this worker's share; 0: unlimited
+  std::chrono::milliseconds fence_wait{60000};
+  const std::atomic<bool>* stop = nullptr;  // SIGINT/SIGTERM: finish the chunk, then pause
+};
+
+class TableCopier {
+ public:
+  TableCopier(const config::Config& config, const CopySettings& settings, StorePair& stores,
+              const ProgressTable& progress, StatusBoard& board, std::size_t index);
+
+  // Runs the copy to its end: done, paused (stop asked) or failed. The status board has the
+  // outcome.
+  void run(const TablePlan& plan);
+
+ private:
+  enum class ChunkResult { copied, end_of_table, retry, failed };
+
+  std::string prepare(const TablePlan& plan, TableProgress& progress);
+  ChunkResult copy_chunk(const TablePlan& plan, std::vector<std::string>& last_key);
+  ChunkResult copy_locked(const TablePlan& plan);
+  // Streams old's COPY TO STDOUT into new's COPY FROM STDIN (both already started).
+  bool stream(std::int64_t& rows, std::int64_t& bytes);
+  bool reconnect();
+  // Keeps a failure's message and SQLSTATE (none: the connection broke).
+  void note_failure(PGconn* conn, const PGresult* result);
+  void rollback_both();
+  void throttle(std::int64_t rows, std::chrono::microseconds elapsed, double average_before);
+  bool stopping() const { return settings_.stop != nullptr && settings_.stop->load(); }
+
+  const config::Config& config_;
+  const CopySettings& settings_;
+  StorePair& stores_;
+  const ProgressTable& progress_;
+  StatusBoard& board_;
+  std::size_t index_;
+  ChunkSizer sizer_;
+  JournalFence fence_;
+  std::string error_;     // the last failure, for the report
+  std::string sqlstate_;  // its SQLSTATE ("" when the connection broke)
+};
+
+}  // namespace pgdual::jobs::backfill

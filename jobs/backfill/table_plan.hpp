@@ -1,0 +1,39 @@
+#pragma once
+// What the backfill knows about one table before it copies a row: where the rows come from (a
+// table, or one leaf of a partitioned table, on the old store), where they go (the same table,
+// or the partitioned root, on the new store), which columns travel, which key orders the chunks
+// and whether binary COPY is safe. Built by catalog_reader from both stores' catalogs; plain
+// data.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pgdual::jobs::backfill {
+
+struct KeyColumn {
+  std::string quoted;  // quote_ident(name)
+  std::string type;    // format_type(), for casting the text of a key value back
+};
+
+struct TablePlan {
+  std::string source;         // "schema.table" as stored (unquoted): labels, state, config lookups
+  std::string source_quoted;  // "schema"."table" for SQL
+  std::string target;         // the new store's table: the partitioned root for a leaf
+  std::string target_quoted;
+  std::vector<std::string> columns_quoted;     // what is copied: every column but generated ones
+  std::vector<KeyColumn> key;                  // the chunk order; empty: no usable key
+  bool binary = false;                         // binary COPY (built-in types, same major version)
+  bool locked_copy = false;                    // keyless: one locked copy of the whole table
+  std::optional<std::int64_t> estimated_rows;  // pg_class.reltuples; nullopt: never analysed
+  std::vector<std::string> parents;  // targets this one's foreign keys reference on the new store
+};
+
+// A table the backfill will not copy, and why, in words for the report.
+struct Refusal {
+  std::string table;
+  std::string reason;
+};
+
+}  // namespace pgdual::jobs::backfill

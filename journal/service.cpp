@@ -11,6 +11,7 @@
 #include <set>
 
 #include "journal/appender.hpp"
+#include "journal/backfill_watch.hpp"
 #include "journal/context.hpp"
 #include "journal/relay/relay.hpp"
 #include "journal/store/table_journal.hpp"
@@ -45,6 +46,7 @@ struct JournalService::Impl {
   mutable std::mutex ready_mutex;
   std::set<std::string, std::less<>> schema_ready;  // outbox: primaries whose tables exist
   std::set<std::pair<std::string, std::string>> async_tables;  // (database, table) recorded
+  std::unique_ptr<BackfillWatch> backfill;  // made once the schema is known; stopped first
 
   bool enabled() const {
     auto settings = context.config();
@@ -66,6 +68,11 @@ JournalService::JournalService(metrics::Metrics& metrics, ConfigSource config)
   if (context.instance.empty()) context.instance = host_name();
   if (context.schema.empty()) context.schema = "pgdual";
   context.metrics.set_instance(context.instance);
+  impl_->backfill =
+      std::make_unique<BackfillWatch>(metrics.backfill(), context.config, context.schema,
+                                      [&context](const config::Config& settings) {
+                                        return context.known_databases(settings.migration.journal);
+                                      });
 }
 
 JournalService::~JournalService() { stop(); }
@@ -98,6 +105,7 @@ void JournalService::start() {
   context.gate.mark_all_pending();
   impl_->appender.start();
   impl_->relay.start();
+  impl_->backfill->start();
 }
 
 void JournalService::stop(bool clean) {
@@ -120,6 +128,7 @@ void JournalService::stop(bool clean) {
   }
   context.stopping = true;
   context.wake_relay();
+  impl_->backfill->stop();
   impl_->appender.stop();  // drains the queue first
   impl_->relay.stop();
   if (context.file) context.file->close();
@@ -171,6 +180,10 @@ bool JournalService::note_database(const std::string& database) {
   impl_->context.metrics.set_gate_active(impl_->context.gate_key(database), true);
   impl_->context.wake_relay();
   return true;
+}
+
+void JournalService::note_session_database(const std::string& database) {
+  impl_->backfill->note_database(database);
 }
 
 bool JournalService::looked_at(const std::string& database) const {

@@ -182,6 +182,7 @@ void Metrics::register_routing_metrics(prometheus::Registry& registry) {
                      "through, by table and reason (reconcile these tables)."),
       "reason");
   journal_ = std::make_unique<JournalMetrics>(registry);
+  backfill_ = std::make_unique<BackfillMetrics>(registry);
 }
 
 // ---- dual-write

@@ -23,6 +23,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "metrics/backfill_metrics.hpp"
 #include "metrics/journal_metrics.hpp"
 #include "metrics/labels.hpp"
 #include "metrics/rewrite_metrics.hpp"
@@ -133,6 +134,8 @@ class Metrics {
   RewriteMetrics& rewrite() const { return *rewrite_; }
   // The replay journal and outbox relay (docs/journal.md).
   JournalMetrics& journal() const { return *journal_; }
+  // The backfill job's progress, as the proxy's backfill watch reads it from the new store.
+  BackfillMetrics& backfill() const { return *backfill_; }
 
   // Prometheus text exposition format (version 0.0.4) of the whole registry.
   std::string serialize() const;
@@ -185,6 +188,7 @@ class Metrics {
   std::unique_ptr<RewriteMetrics> rewrite_;
   std::unique_ptr<TableCounters> drift_risk_;
   std::unique_ptr<JournalMetrics> journal_;
+  std::unique_ptr<BackfillMetrics> backfill_;
 
   prometheus::Family<prometheus::Gauge>* phase_info_family_ = nullptr;
   std::mutex phase_info_mutex_;

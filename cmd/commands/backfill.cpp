@@ -151,6 +151,21 @@ Exit backfill_command(Args words) {
   print_plan(report);
   if (options.dry_run) print_dry_run(report);
   if (!report.error.empty()) std::fprintf(stderr, "pgdual backfill: %s\n", report.error.c_str());
+  for (const auto& line : report.sequences.lines) {
+    if (!line.error.empty()) {
+      std::fprintf(stderr, "sequence %s not moved: %s\n", line.sequence.c_str(),
+                   line.error.c_str());
+    }
+  }
+  if (!report.sequences.error.empty()) {
+    std::fprintf(stderr, "sequences not moved: %s\n", report.sequences.error.c_str());
+  }
+  for (const auto& table : report.tables) {
+    if (!table.note.empty()) {
+      std::fprintf(stderr, "%s needs a reconciliation: %s\n", table.table.c_str(),
+                   table.note.c_str());
+    }
+  }
   if (report.stopped) {
     std::fprintf(stderr, "pgdual backfill: stopped; run it again with --resume to continue\n");
   }

@@ -34,7 +34,7 @@ constexpr const char* kSourceTables =
 constexpr const char* kColumns =
     "SELECT a.attname, quote_ident(a.attname), format_type(a.atttypid, a.atttypmod), "
     "a.attgenerated <> '', t.oid < 16384 AND t.typtype <> 'c' AND t.typelem < 16384 "
-    "AND (t.typtype <> 'd' OR t.typbasetype < 16384) "
+    "AND (t.typtype <> 'd' OR t.typbasetype < 16384), a.attidentity = 'a' "
     "FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
     "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
 
@@ -101,7 +101,7 @@ std::vector<std::string> parse_array(const std::string& text) {
 
 struct Column {
   std::string name, quoted, type;
-  bool generated = false, builtin = false;
+  bool generated = false, builtin = false, identity_always = false;
 };
 
 std::vector<Column> read_columns(PGconn* conn, const std::string& table, std::string& error) {
@@ -110,7 +110,8 @@ std::vector<Column> read_columns(PGconn* conn, const std::string& table, std::st
   if (!result) return columns;
   for (int row = 0; row < PQntuples(result.get()); ++row) {
     columns.push_back({cell(result, row, 0), cell(result, row, 1), cell(result, row, 2),
-                       cell(result, row, 3) == "t", cell(result, row, 4) == "t"});
+                       cell(result, row, 3) == "t", cell(result, row, 4) == "t",
+                       cell(result, row, 5) == "t"});
   }
   return columns;
 }
@@ -255,6 +256,16 @@ CatalogResult read_catalogs(PGconn* old_store, PGconn* new_store,
     });
     if (shared != source_keys.end()) {
       plan.key = shared->columns;
+      // What a chunk may overwrite on the new store: neither the key nor an identity column
+      // PostgreSQL lets no UPDATE set.
+      for (const auto& column : target_columns) {
+        const bool in_key = std::any_of(plan.key.begin(), plan.key.end(), [&](const KeyColumn& k) {
+          return k.quoted == column.quoted;
+        });
+        if (!in_key && !column.generated && !column.identity_always) {
+          plan.update_columns_quoted.push_back(column.quoted);
+        }
+      }
     } else if (!source_keys.empty()) {
       out.refusals.push_back(
           {plan.source, "the new store has no unique key on (" + source_keys.front().names +

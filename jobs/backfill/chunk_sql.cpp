@@ -41,24 +41,32 @@ std::string literal_row(const TablePlan& plan, const std::vector<std::string>& v
 
 std::string columns(const TablePlan& plan) { return joined(plan.columns_quoted); }
 
+// k1::text, k2::text
+std::string key_text(const TablePlan& plan) { return key_list(plan, "::text"); }
+
+// ROW(a.x, a.y)::text for the columns an overwrite sets: text, because json, point and xml have
+// no equality operator.
+std::string update_row_text(const TablePlan& plan, const std::string& alias) {
+  std::string out;
+  for (const auto& column : plan.update_columns_quoted) {
+    out += (out.empty() ? "" : ", ") + alias + "." + column;
+  }
+  return "ROW(" + out + ")::text";
+}
+
 }  // namespace
 
-std::string lock_next_chunk_sql(const TablePlan& plan, const std::vector<std::string>& after,
-                                std::int64_t rows) {
-  std::string last_key_text;
-  for (const auto& column : plan.key) {
-    last_key_text += ", " + column.quoted + "::text";
-  }
-  // MATERIALIZED: the CTE must run whole (locking every row) even though only its last row is
-  // returned.
-  std::string sql =
-      "WITH locked AS MATERIALIZED (SELECT " + key_list(plan) + " FROM ONLY " + plan.source_quoted;
+std::string next_chunk_end_sql(const TablePlan& plan, const std::vector<std::string>& after,
+                               std::int64_t rows) {
+  std::string sql = "SELECT " + key_text(plan) + " FROM ONLY " + plan.source_quoted;
   if (!after.empty()) sql += " WHERE " + key_row(plan) + " > " + literal_row(plan, after);
-  sql += " ORDER BY " + key_list(plan) + " LIMIT " + std::to_string(rows) + " FOR SHARE)";
-  sql += " SELECT n" + last_key_text + " FROM (SELECT " + key_list(plan) +
-         ", count(*) OVER () AS n, row_number() OVER (ORDER BY " + key_list(plan, " DESC") +
-         ") AS position FROM locked) chunk WHERE position = 1";
-  return sql;
+  return sql + " ORDER BY " + key_list(plan) + " LIMIT 1 OFFSET " + std::to_string(rows - 1);
+}
+
+std::string chunk_end_of_table_sql(const TablePlan& plan, const std::vector<std::string>& after) {
+  std::string sql = "SELECT " + key_text(plan) + " FROM ONLY " + plan.source_quoted;
+  if (!after.empty()) sql += " WHERE " + key_row(plan) + " > " + literal_row(plan, after);
+  return sql + " ORDER BY " + key_list(plan, " DESC") + " LIMIT 1";
 }
 
 std::string copy_out_sql(const TablePlan& plan, const std::vector<std::string>& after,
@@ -66,7 +74,7 @@ std::string copy_out_sql(const TablePlan& plan, const std::vector<std::string>& 
   std::string sql =
       "COPY (SELECT " + columns(plan) + " FROM ONLY " + plan.source_quoted + " WHERE ";
   if (!after.empty()) sql += key_row(plan) + " > " + literal_row(plan, after) + " AND ";
-  sql += key_row(plan) + " <= " + literal_row(plan, last) + ") TO STDOUT";
+  sql += key_row(plan) + " <= " + literal_row(plan, last) + " FOR SHARE) TO STDOUT";
   if (plan.binary) sql += " (FORMAT binary)";
   return sql;
 }
@@ -91,9 +99,24 @@ std::string copy_in_stage_sql(const TablePlan& plan) {
 }
 
 std::string merge_stage_sql(const TablePlan& plan) {
-  return "INSERT INTO " + plan.target_quoted + " (" + columns(plan) +
-         ") OVERRIDING SYSTEM VALUE SELECT " + columns(plan) + " FROM " + std::string(kStageTable) +
-         " ON CONFLICT DO NOTHING";
+  std::string sql = "WITH written AS (INSERT INTO " + plan.target_quoted + " AS target (" +
+                    columns(plan) + ") OVERRIDING SYSTEM VALUE SELECT " + columns(plan) + " FROM " +
+                    std::string(kStageTable) + " ON CONFLICT (" + key_list(plan) + ")";
+  if (plan.update_columns_quoted.empty()) {
+    sql += " DO NOTHING";
+  } else {
+    sql += " DO UPDATE SET ";
+    for (std::size_t i = 0; i < plan.update_columns_quoted.size(); ++i) {
+      const auto& column = plan.update_columns_quoted[i];
+      sql += (i == 0 ? "" : ", ") + column + " = EXCLUDED." + column;
+    }
+    sql += " WHERE " + update_row_text(plan, "target") + " IS DISTINCT FROM " +
+           update_row_text(plan, "EXCLUDED");
+  }
+  // xmax is 0 on a row this statement inserted, set on one it updated.
+  return sql +
+         " RETURNING target.xmax = 0 AS inserted) SELECT count(*) FILTER (WHERE inserted), "
+         "count(*) FILTER (WHERE NOT inserted) FROM written";
 }
 
 std::string copy_in_target_sql(const TablePlan& plan) {

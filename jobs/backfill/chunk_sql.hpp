@@ -13,13 +13,15 @@
 
 namespace pgdual::jobs::backfill {
 
-// Row locks (FOR SHARE) on the next `rows` keys after `after` (empty: from the first row), and
-// one row back: how many were locked and the text of the last key. FOR SHARE blocks every
-// UPDATE and DELETE of those rows until the chunk's transaction ends.
-std::string lock_next_chunk_sql(const TablePlan& plan, const std::vector<std::string>& after,
-                                std::int64_t rows);
+// The key `rows` keys after `after` (empty: from the first row): the end of the next chunk.
+// No row comes back when fewer are left; chunk_end_of_table_sql then gives the last key.
+std::string next_chunk_end_sql(const TablePlan& plan, const std::vector<std::string>& after,
+                               std::int64_t rows);
+std::string chunk_end_of_table_sql(const TablePlan& plan, const std::vector<std::string>& after);
 
-// COPY ... TO STDOUT of the rows with a key in (after, last].
+// COPY ... TO STDOUT of the rows with a key in (after, last], each locked FOR SHARE as it is
+// read: no UPDATE or DELETE of a copied row can commit until the chunk's transaction ends, and
+// a row some writer holds is read once that writer has committed (its newest version).
 std::string copy_out_sql(const TablePlan& plan, const std::vector<std::string>& after,
                          const std::vector<std::string>& last);
 // COPY ... TO STDOUT of the whole table (the locked copy of a keyless table).
@@ -29,8 +31,10 @@ std::string copy_out_all_sql(const TablePlan& plan);
 constexpr std::string_view kStageTable = "pg_temp.pgdual_backfill_stage";
 std::string create_stage_sql(const TablePlan& plan);
 std::string copy_in_stage_sql(const TablePlan& plan);
-// Insert-if-absent from the stage into the target: a row already there (a live write, or a
-// copy of an earlier run) wins. Identity columns keep the old store's values.
+// From the stage into the target: a row missing there is inserted; a row there that differs is
+// overwritten with the locked old-store value (an upsert of the application that found no row
+// on the new store made a different row there); an identical row is left alone. One row back:
+// how many were inserted and how many overwritten. Identity columns keep the old store's values.
 std::string merge_stage_sql(const TablePlan& plan);
 // The locked copy writes the target directly.
 std::string copy_in_target_sql(const TablePlan& plan);

@@ -48,7 +48,8 @@ std::string ProgressTable::ensure(PGconn* conn) const {
       schema + "; CREATE TABLE IF NOT EXISTS " + table_ +
       " (source_table text PRIMARY KEY, target_table text NOT NULL, state text NOT NULL, "
       "key_columns text[] NOT NULL, last_key text[], rows_copied bigint NOT NULL DEFAULT 0, "
-      "rows_skipped bigint NOT NULL DEFAULT 0, bytes bigint NOT NULL DEFAULT 0, "
+      "rows_skipped bigint NOT NULL DEFAULT 0, rows_overwritten bigint NOT NULL DEFAULT 0, bytes "
+      "bigint NOT NULL DEFAULT 0, "
       "chunks bigint NOT NULL DEFAULT 0, estimated_rows bigint, rows_per_second double precision, "
       "last_chunk_rows integer, last_chunk_ms integer, seconds double precision NOT NULL DEFAULT "
       "0, "
@@ -131,14 +132,15 @@ std::string ProgressTable::record_chunk(PGconn* conn, const std::string& source,
       " SET last_key = $2::text[], rows_copied = rows_copied + $3::bigint, "
       "rows_skipped = rows_skipped + $4::bigint, bytes = bytes + $5::bigint, "
       "chunks = chunks + 1, last_chunk_rows = $6::int, last_chunk_ms = $7::int, "
-      "rows_per_second = $8::float8, seconds = seconds + $7::int / 1000.0, "
+      "rows_per_second = $8::float8, rows_overwritten = rows_overwritten + $9::bigint, seconds = "
+      "seconds + $7::int / 1000.0, "
       "state = 'copying', updated_at = clock_timestamp() "
       "WHERE source_table = $1";
   return run(conn, sql,
              {source, text_array(chunk.last_key), std::to_string(chunk.rows_copied),
               std::to_string(chunk.rows_skipped), std::to_string(chunk.bytes),
               std::to_string(chunk.chunk_rows), std::to_string(chunk.chunk_ms),
-              std::to_string(chunk.rows_per_second)});
+              std::to_string(chunk.rows_per_second), std::to_string(chunk.rows_overwritten)});
 }
 
 std::string ProgressTable::finish(PGconn* conn, const std::string& source, const std::string& state,

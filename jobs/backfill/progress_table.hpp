@@ -26,7 +26,7 @@ struct TableProgress {
 // The progress of one chunk, written in the chunk's transaction.
 struct ChunkProgress {
   std::vector<std::string> last_key;
-  std::int64_t rows_copied = 0, rows_skipped = 0, bytes = 0;
+  std::int64_t rows_copied = 0, rows_skipped = 0, rows_overwritten = 0, bytes = 0;
   std::int64_t chunk_rows = 0, chunk_ms = 0;
   double rows_per_second = 0;
 };

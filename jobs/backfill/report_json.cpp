@@ -58,6 +58,7 @@ void table_object(std::string& out, const TableStatus& table, const TablePlan* p
   field(out, "state", table.state);
   field(out, "rows_copied", table.rows_copied);
   field(out, "rows_skipped", table.rows_skipped);
+  field(out, "rows_overwritten", table.rows_overwritten);
   if (table.rows_replaced > 0) field(out, "rows_replaced", table.rows_replaced);
   field(out, "bytes", table.bytes);
   field(out, "chunks", table.chunks);

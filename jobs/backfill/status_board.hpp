@@ -16,12 +16,15 @@ struct TableStatus {
   std::string table;
   std::string state = "pending";  // pending, copying, paused, done, failed
   std::optional<std::int64_t> estimated_rows;
-  std::int64_t rows_copied = 0, rows_skipped = 0, rows_replaced = 0, bytes = 0, chunks = 0;
+  std::int64_t rows_copied = 0;       // inserted: missing on the new store
+  std::int64_t rows_skipped = 0;      // already there, identical
+  std::int64_t rows_overwritten = 0;  // already there, different: set to the old store's value
+  std::int64_t rows_replaced = 0, bytes = 0, chunks = 0;
   double rows_per_second = 0;  // of the last chunks (decaying average)
   double seconds = 0;          // copying time in this run
   std::string error;           // why it failed
   std::string note;            // why it needs a reconciliation although it is done
-  std::int64_t rows_seen() const { return rows_copied + rows_skipped; }
+  std::int64_t rows_seen() const { return rows_copied + rows_skipped + rows_overwritten; }
 };
 
 class StatusBoard {

@@ -134,16 +134,21 @@ TableCopier::ChunkResult TableCopier::copy_chunk(const TablePlan& plan,
   if (Result begin{PQexec(old_store, "BEGIN")}; PQresultStatus(begin.get()) != PGRES_COMMAND_OK) {
     return fail(old_store, begin);
   }
-  Result locked(PQexec(old_store, lock_next_chunk_sql(plan, last_key, sizer_.next_rows()).c_str()));
-  if (PQresultStatus(locked.get()) != PGRES_TUPLES_OK) return fail(old_store, locked);
-  if (PQntuples(locked.get()) == 0) {
-    Result end(PQexec(old_store, "ROLLBACK"));
-    return ChunkResult::end_of_table;
+  // The chunk's end: the key `next_rows` keys on, or the table's last key for the tail.
+  Result end(PQexec(old_store, next_chunk_end_sql(plan, last_key, sizer_.next_rows()).c_str()));
+  if (PQresultStatus(end.get()) != PGRES_TUPLES_OK) return fail(old_store, end);
+  const bool full_chunk = PQntuples(end.get()) == 1;
+  if (!full_chunk) {
+    end.reset(PQexec(old_store, chunk_end_of_table_sql(plan, last_key).c_str()));
+    if (PQresultStatus(end.get()) != PGRES_TUPLES_OK) return fail(old_store, end);
+    if (PQntuples(end.get()) == 0) {
+      Result done(PQexec(old_store, "ROLLBACK"));
+      return ChunkResult::end_of_table;
+    }
   }
-  const std::int64_t locked_rows = std::stoll(PQgetvalue(locked.get(), 0, 0));
   std::vector<std::string> chunk_last;
   for (std::size_t i = 0; i < plan.key.size(); ++i) {
-    chunk_last.emplace_back(PQgetvalue(locked.get(), 0, static_cast<int>(i) + 1));
+    chunk_last.emplace_back(PQgetvalue(end.get(), 0, static_cast<int>(i)));
   }
   if (Result begin{PQexec(new_store, "BEGIN")}; PQresultStatus(begin.get()) != PGRES_COMMAND_OK) {
     return fail(new_store, begin);
@@ -165,17 +170,22 @@ TableCopier::ChunkResult TableCopier::copy_chunk(const TablePlan& plan,
     return ChunkResult::retry;
   }
   Result merged(PQexec(new_store, merge_stage_sql(plan).c_str()));
-  if (PQresultStatus(merged.get()) != PGRES_COMMAND_OK) return fail(new_store, merged);
-  const std::int64_t inserted = command_rows(merged);
-  const auto elapsed =
-      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
-  ChunkProgress chunk{chunk_last,
-                      inserted,
-                      rows - inserted,
-                      bytes,
-                      rows,
-                      elapsed.count() / 1000,
-                      sizer_.rows_per_second()};
+  if (PQresultStatus(merged.get()) != PGRES_TUPLES_OK) return fail(new_store, merged);
+  const std::int64_t inserted = std::stoll(PQgetvalue(merged.get(), 0, 0));
+  const std::int64_t overwritten = std::stoll(PQgetvalue(merged.get(), 0, 1));
+  // The fence's wait is the relay's lag, not the chunk's cost: sizing on it would shrink the
+  // chunks, and smaller chunks wait for the relay just as often.
+  const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
+      Clock::now() - started - fence_.waited());
+  ChunkProgress chunk;
+  chunk.last_key = chunk_last;
+  chunk.rows_copied = inserted;
+  chunk.rows_overwritten = overwritten;
+  chunk.rows_skipped = rows - inserted - overwritten;
+  chunk.bytes = bytes;
+  chunk.chunk_rows = rows;
+  chunk.chunk_ms = elapsed.count() / 1000;
+  chunk.rows_per_second = sizer_.rows_per_second();
   if (auto error = progress_.record_chunk(new_store, plan.source, chunk); !error.empty()) {
     error_ = error;
     sqlstate_ = "";
@@ -188,11 +198,12 @@ TableCopier::ChunkResult TableCopier::copy_chunk(const TablePlan& plan,
   // The chunk is on the new store: only now may writes to its rows proceed on the old one.
   Result release(PQexec(old_store, "COMMIT"));
   const double average_before = sizer_.rows_per_second();
-  sizer_.record(locked_rows, elapsed);
+  sizer_.record(full_chunk ? sizer_.next_rows() : rows, elapsed);
   last_key = chunk_last;
   board_.update(index_, [&](TableStatus& status) {
     status.rows_copied += inserted;
-    status.rows_skipped += rows - inserted;
+    status.rows_overwritten += overwritten;
+    status.rows_skipped += rows - inserted - overwritten;
     status.bytes += bytes;
     status.chunks += 1;
     status.rows_per_second = sizer_.rows_per_second() > 0
@@ -236,7 +247,11 @@ TableCopier::ChunkResult TableCopier::copy_locked(const TablePlan& plan) {
   if (!stream(rows, bytes)) return retryable(sqlstate_) ? ChunkResult::retry : ChunkResult::failed;
   const auto elapsed =
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
-  ChunkProgress chunk{{}, rows, 0, bytes, rows, elapsed.count() / 1000, 0};
+  ChunkProgress chunk;
+  chunk.rows_copied = rows;
+  chunk.bytes = bytes;
+  chunk.chunk_rows = rows;
+  chunk.chunk_ms = elapsed.count() / 1000;
   if (auto error = progress_.record_chunk(new_store, plan.source, chunk); !error.empty()) {
     error_ = error;
     return ChunkResult::retry;

@@ -22,8 +22,9 @@ struct TablePlan {
   std::string source_quoted;  // "schema"."table" for SQL
   std::string target;         // the new store's table: the partitioned root for a leaf
   std::string target_quoted;
-  std::vector<std::string> columns_quoted;     // what is copied: every column but generated ones
-  std::vector<KeyColumn> key;                  // the chunk order; empty: no usable key
+  std::vector<std::string> columns_quoted;  // what is copied: every column but generated ones
+  std::vector<KeyColumn> key;               // the chunk order; empty: no usable key
+  std::vector<std::string> update_columns_quoted;  // what a chunk may overwrite: not the key
   bool binary = false;                         // binary COPY (built-in types, same major version)
   bool locked_copy = false;                    // keyless: one locked copy of the whole table
   std::optional<std::int64_t> estimated_rows;  // pg_class.reltuples; nullopt: never analysed

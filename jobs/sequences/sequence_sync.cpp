@@ -15,12 +15,13 @@ using Connection = pg::Conn;
 using Result = pg::Result;
 using pg::connection_error;
 
-// Every sequence with its last value and direction. Sequences of extensions are included: the
-// new store needs them moved too.
+// Every sequence with its last value and direction, but pgdual's own (the journal's ids live on
+// the primary only and mean nothing on the other store). Sequences of extensions are included:
+// the new store needs them moved too.
 constexpr const char* kSequencesQuery =
     "SELECT pg_catalog.quote_ident(schemaname) || '.' || pg_catalog.quote_ident(sequencename), "
     "last_value::text, start_value::text, increment_by::text "
-    "FROM pg_catalog.pg_sequences ORDER BY 1";
+    "FROM pg_catalog.pg_sequences WHERE schemaname <> $1 ORDER BY 1";
 
 }  // namespace
 
@@ -57,7 +58,9 @@ SequenceSyncReport sync_sequences(const config::Config& config,
     report.error = "new store: " + connection_error(new_store.get());
     return report;
   }
-  Result sequences(PQexec(old_store.get(), kSequencesQuery));
+  const char* schema[] = {config.migration.journal.schema.c_str()};
+  Result sequences(
+      PQexecParams(old_store.get(), kSequencesQuery, 1, nullptr, schema, nullptr, nullptr, 0));
   if (PQresultStatus(sequences.get()) != PGRES_TUPLES_OK) {
     report.error = "old store: " + connection_error(old_store.get());
     return report;

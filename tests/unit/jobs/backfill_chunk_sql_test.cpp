@@ -18,37 +18,45 @@ TablePlan orders() {
 }
 }  // namespace
 
-TEST_CASE("the lock statement locks the next keys FOR SHARE and returns the last one",
-          "[backfill]") {
+TEST_CASE("the chunk's end is the key N rows on, or the table's last key", "[backfill]") {
   const auto plan = orders();
-  REQUIRE(lock_next_chunk_sql(plan, {}, 500) ==
-          "WITH locked AS MATERIALIZED (SELECT region, id FROM ONLY public.orders_2024 ORDER BY "
-          "region, id LIMIT 500 FOR SHARE) SELECT n, region::text, id::text FROM (SELECT region, "
-          "id, count(*) OVER () AS n, row_number() OVER (ORDER BY region DESC, id DESC) AS "
-          "position FROM locked) chunk WHERE position = 1");
-  const auto after = lock_next_chunk_sql(plan, {"it's", "42"}, 10);
-  REQUIRE(after.find("WHERE (region, id) > ('it''s'::text, '42'::bigint) ORDER BY") !=
+  REQUIRE(next_chunk_end_sql(plan, {}, 500) ==
+          "SELECT region::text, id::text FROM ONLY public.orders_2024 ORDER BY region, id LIMIT 1 "
+          "OFFSET 499");
+  REQUIRE(next_chunk_end_sql(plan, {"it's", "42"}, 10)
+              .find("WHERE (region, id) > ('it''s'::text, '42'::bigint) ORDER BY") !=
           std::string::npos);
+  REQUIRE(chunk_end_of_table_sql(plan, {"eu", "7"}) ==
+          "SELECT region::text, id::text FROM ONLY public.orders_2024 WHERE (region, id) > "
+          "('eu'::text, '7'::bigint) ORDER BY region DESC, id DESC LIMIT 1");
 }
 
 TEST_CASE("the COPY reads the locked range from the leaf, in binary when allowed", "[backfill]") {
   auto plan = orders();
   REQUIRE(copy_out_sql(plan, {"eu", "1"}, {"us", "9"}) ==
           "COPY (SELECT id, region, \"Total\" FROM ONLY public.orders_2024 WHERE (region, id) > "
-          "('eu'::text, '1'::bigint) AND (region, id) <= ('us'::text, '9'::bigint)) TO STDOUT "
-          "(FORMAT binary)");
+          "('eu'::text, '1'::bigint) AND (region, id) <= ('us'::text, '9'::bigint) FOR SHARE) TO "
+          "STDOUT (FORMAT binary)");
   plan.binary = false;
   plan.key = {{"id", "bigint"}};
   REQUIRE(copy_out_sql(plan, {}, {"9"}) ==
           "COPY (SELECT id, region, \"Total\" FROM ONLY public.orders_2024 WHERE id <= "
-          "'9'::bigint) TO STDOUT");
+          "'9'::bigint FOR SHARE) TO STDOUT");
 }
 
-TEST_CASE("the merge inserts into the target (the root) only what is absent", "[backfill]") {
-  const auto plan = orders();
+TEST_CASE("the merge inserts what is missing and overwrites only what differs", "[backfill]") {
+  auto plan = orders();
+  plan.update_columns_quoted = {"\"Total\""};
   REQUIRE(merge_stage_sql(plan) ==
-          "INSERT INTO public.orders (id, region, \"Total\") OVERRIDING SYSTEM VALUE SELECT id, "
-          "region, \"Total\" FROM pg_temp.pgdual_backfill_stage ON CONFLICT DO NOTHING");
+          "WITH written AS (INSERT INTO public.orders AS target (id, region, \"Total\") "
+          "OVERRIDING SYSTEM VALUE SELECT id, region, \"Total\" FROM pg_temp.pgdual_backfill_stage "
+          "ON CONFLICT (region, id) DO UPDATE SET \"Total\" = EXCLUDED.\"Total\" WHERE "
+          "ROW(target.\"Total\")::text IS DISTINCT FROM ROW(EXCLUDED.\"Total\")::text "
+          "RETURNING target.xmax = 0 AS inserted) SELECT count(*) FILTER (WHERE inserted), "
+          "count(*) FILTER (WHERE NOT inserted) FROM written");
+  plan.update_columns_quoted.clear();  // only key columns: nothing to overwrite
+  REQUIRE(merge_stage_sql(plan).find("ON CONFLICT (region, id) DO NOTHING RETURNING") !=
+          std::string::npos);
   REQUIRE(create_stage_sql(plan) ==
           "DROP TABLE IF EXISTS pg_temp.pgdual_backfill_stage; CREATE TEMP TABLE "
           "pgdual_backfill_stage ON COMMIT DELETE ROWS AS SELECT id, region, \"Total\" FROM "

@@ -37,9 +37,16 @@ Phase session_phase(const config::MigrationConfig& migration, const SessionIdent
 std::string normalize_table_name(std::string_view table) {
   std::string result;
   bool quoted = false;
-  for (char c : table) {
+  for (std::size_t i = 0; i < table.size(); ++i) {
+    const char c = table[i];
     if (c == '"') {
-      quoted = !quoted;
+      // Inside quotes, "" stands for one quote character, as in SQL.
+      if (quoted && i + 1 < table.size() && table[i + 1] == '"') {
+        result.push_back('"');
+        ++i;
+      } else {
+        quoted = !quoted;
+      }
       continue;
     }
     result.push_back(quoted ? c : static_cast<char>(std::tolower(static_cast<unsigned char>(c))));

@@ -33,15 +33,29 @@ extern "C" void request_stop(int signal) {
   std::signal(signal, SIG_DFL);  // a second signal ends the process at once
 }
 
+// "a, b" -> {public.a, public.b}; a comma inside double quotes belongs to the name
+// ("a,b" names one table), as does "" (one quote).
 std::vector<std::string> split_tables(const std::string& list) {
   std::vector<std::string> tables;
-  std::size_t start = 0;
-  while (start <= list.size()) {
-    const std::size_t end = std::min(list.find(',', start), list.size());
-    if (end > start)
-      tables.push_back(routing::normalize_table_name(list.substr(start, end - start)));
-    start = end + 1;
+  std::string current;
+  bool quoted = false;
+  const auto flush = [&] {
+    const auto first = current.find_first_not_of(' ');
+    if (first != std::string::npos) {
+      const auto last = current.find_last_not_of(' ');
+      tables.push_back(routing::normalize_table_name(current.substr(first, last - first + 1)));
+    }
+    current.clear();
+  };
+  for (const char c : list) {
+    if (c == '"') quoted = !quoted;  // "" toggles twice: the name keeps both for normalising
+    if (c == ',' && !quoted) {
+      flush();
+    } else {
+      current += c;
+    }
   }
+  flush();
   return tables;
 }
 

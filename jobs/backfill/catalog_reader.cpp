@@ -38,7 +38,8 @@ constexpr const char* kColumns =
     "FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
     "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
 
-// Unique keys of a table whose columns are all NOT NULL, no expression and no predicate: the
+// Unique keys of a table whose columns are all NOT NULL, no expression, no predicate and not
+// deferrable (ON CONFLICT cannot use a deferrable one): the
 // primary key first, then the narrowest. Column names, quoted names and types, in key order.
 constexpr const char* kKeys =
     "SELECT string_agg(a.attname, ',' ORDER BY k.position), "
@@ -47,7 +48,7 @@ constexpr const char* kKeys =
     "bool_and(a.attnotnull), i.indisprimary "
     "FROM pg_catalog.pg_index i, unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, position) "
     "JOIN pg_catalog.pg_attribute a ON a.attrelid = to_regclass($1) AND a.attnum = k.attnum "
-    "WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indisvalid "
+    "WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indisvalid AND i.indimmediate "
     "AND i.indpred IS NULL AND i.indexprs IS NULL AND k.position <= i.indnkeyatts "
     "GROUP BY i.indexrelid, i.indisprimary ORDER BY i.indisprimary DESC, count(*)";
 
@@ -210,7 +211,8 @@ CatalogResult read_catalogs(PGconn* old_store, PGconn* new_store,
       if (!by_source && !by_target) continue;
       named_found.insert(by_source ? plan.source : plan.target);
     }
-    if (!eligible(routing::table_phase(migration, database_phase, plan.target))) {
+    // The quoted name: table_phase folds unquoted names, as PostgreSQL does.
+    if (!eligible(routing::table_phase(migration, database_phase, plan.target_quoted))) {
       if (named.empty()) {
         out.not_mirrored.push_back(plan.source);
       } else {
@@ -274,9 +276,11 @@ CatalogResult read_catalogs(PGconn* old_store, PGconn* new_store,
     } else if (!scope.lock_keyless || plan.source != plan.target) {
       out.refusals.push_back(
           {plan.source, plan.source != plan.target
-                            ? "no primary key or unique NOT NULL key (partition leaves cannot "
+                            ? "no primary key or unique NOT NULL key that is not deferrable "
+                              "(partition leaves cannot "
                               "take the locked copy)"
-                            : "no primary key or unique NOT NULL key: add one, or pass "
+                            : "no primary key or unique NOT NULL key that is not deferrable "
+                              "(ON CONFLICT cannot use a deferrable one): add one, or pass "
                               "--lock-keyless to copy it whole under a SHARE lock that blocks "
                               "its writes meanwhile"});
       continue;

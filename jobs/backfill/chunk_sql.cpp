@@ -41,9 +41,6 @@ std::string literal_row(const TablePlan& plan, const std::vector<std::string>& v
 
 std::string columns(const TablePlan& plan) { return joined(plan.columns_quoted); }
 
-// k1::text, k2::text
-std::string key_text(const TablePlan& plan) { return key_list(plan, "::text"); }
-
 // ROW(a.x, a.y)::text for the columns an overwrite sets: text, because json, point and xml have
 // no equality operator.
 std::string update_row_text(const TablePlan& plan, const std::string& alias) {
@@ -56,15 +53,25 @@ std::string update_row_text(const TablePlan& plan, const std::string& alias) {
 
 }  // namespace
 
+// The key's text under other names: ORDER BY k would otherwise sort by the output column k
+// (the text), not by the key.
+std::string key_text_columns(const TablePlan& plan) {
+  std::string out;
+  for (std::size_t i = 0; i < plan.key.size(); ++i) {
+    out += (i == 0 ? "" : ", ") + plan.key[i].quoted + "::text AS key_" + std::to_string(i);
+  }
+  return out;
+}
+
 std::string next_chunk_end_sql(const TablePlan& plan, const std::vector<std::string>& after,
                                std::int64_t rows) {
-  std::string sql = "SELECT " + key_text(plan) + " FROM ONLY " + plan.source_quoted;
+  std::string sql = "SELECT " + key_text_columns(plan) + " FROM ONLY " + plan.source_quoted;
   if (!after.empty()) sql += " WHERE " + key_row(plan) + " > " + literal_row(plan, after);
   return sql + " ORDER BY " + key_list(plan) + " LIMIT 1 OFFSET " + std::to_string(rows - 1);
 }
 
 std::string chunk_end_of_table_sql(const TablePlan& plan, const std::vector<std::string>& after) {
-  std::string sql = "SELECT " + key_text(plan) + " FROM ONLY " + plan.source_quoted;
+  std::string sql = "SELECT " + key_text_columns(plan) + " FROM ONLY " + plan.source_quoted;
   if (!after.empty()) sql += " WHERE " + key_row(plan) + " > " + literal_row(plan, after);
   return sql + " ORDER BY " + key_list(plan, " DESC") + " LIMIT 1";
 }
@@ -98,25 +105,29 @@ std::string copy_in_stage_sql(const TablePlan& plan) {
   return sql;
 }
 
-std::string merge_stage_sql(const TablePlan& plan) {
-  std::string sql = "WITH written AS (INSERT INTO " + plan.target_quoted + " AS target (" +
-                    columns(plan) + ") OVERRIDING SYSTEM VALUE SELECT " + columns(plan) + " FROM " +
-                    std::string(kStageTable) + " ON CONFLICT (" + key_list(plan) + ")";
-  if (plan.update_columns_quoted.empty()) {
-    sql += " DO NOTHING";
-  } else {
-    sql += " DO UPDATE SET ";
-    for (std::size_t i = 0; i < plan.update_columns_quoted.size(); ++i) {
-      const auto& column = plan.update_columns_quoted[i];
-      sql += (i == 0 ? "" : ", ") + column + " = EXCLUDED." + column;
-    }
-    sql += " WHERE " + update_row_text(plan, "target") + " IS DISTINCT FROM " +
-           update_row_text(plan, "EXCLUDED");
+std::string count_present_sql(const TablePlan& plan) {
+  std::string match;
+  for (const auto& column : plan.key) {
+    match += (match.empty() ? "" : " AND ") + std::string("target.") + column.quoted + " = stage." +
+             column.quoted;
   }
-  // xmax is 0 on a row this statement inserted, set on one it updated.
-  return sql +
-         " RETURNING target.xmax = 0 AS inserted) SELECT count(*) FILTER (WHERE inserted), "
-         "count(*) FILTER (WHERE NOT inserted) FROM written";
+  return "SELECT count(*) FROM " + std::string(kStageTable) +
+         " stage WHERE EXISTS (SELECT 1 FROM " + plan.target_quoted + " target WHERE " + match +
+         ")";
+}
+
+std::string merge_stage_sql(const TablePlan& plan) {
+  std::string sql = "INSERT INTO " + plan.target_quoted + " AS target (" + columns(plan) +
+                    ") OVERRIDING SYSTEM VALUE SELECT " + columns(plan) + " FROM " +
+                    std::string(kStageTable) + " ON CONFLICT (" + key_list(plan) + ")";
+  if (plan.update_columns_quoted.empty()) return sql + " DO NOTHING";
+  sql += " DO UPDATE SET ";
+  for (std::size_t i = 0; i < plan.update_columns_quoted.size(); ++i) {
+    const auto& column = plan.update_columns_quoted[i];
+    sql += (i == 0 ? "" : ", ") + column + " = EXCLUDED." + column;
+  }
+  return sql + " WHERE " + update_row_text(plan, "target") + " IS DISTINCT FROM " +
+         update_row_text(plan, "EXCLUDED");
 }
 
 std::string copy_in_target_sql(const TablePlan& plan) {

@@ -33,9 +33,13 @@ std::string create_stage_sql(const TablePlan& plan);
 std::string copy_in_stage_sql(const TablePlan& plan);
 // From the stage into the target: a row missing there is inserted; a row there that differs is
 // overwritten with the locked old-store value (an upsert of the application that found no row
-// on the new store made a different row there); an identical row is left alone. One row back:
-// how many were inserted and how many overwritten. Identity columns keep the old store's values.
+// on the new store made a different row there); an identical row is left alone.
+// Its command tag counts both. Identity columns keep the old store's values.
 std::string merge_stage_sql(const TablePlan& plan);
+// How many staged rows the target has already (so the merge's count splits into inserted and
+// overwritten; RETURNING xmax, the usual trick, is refused on a partitioned table). Exact
+// while the chunk holds its locks: no write can add or remove one of these keys meanwhile.
+std::string count_present_sql(const TablePlan& plan);
 // The locked copy writes the target directly.
 std::string copy_in_target_sql(const TablePlan& plan);
 

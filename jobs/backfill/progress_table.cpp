@@ -54,7 +54,10 @@ std::string ProgressTable::ensure(PGconn* conn) const {
       "last_chunk_rows integer, last_chunk_ms integer, seconds double precision NOT NULL DEFAULT "
       "0, "
       "started_at timestamptz, updated_at timestamptz NOT NULL DEFAULT clock_timestamp(), "
-      "finished_at timestamptz, error text, job text); COMMIT";
+      "finished_at timestamptz, error text, job text); "
+      // Added after the first version of the table.
+      "ALTER TABLE " +
+      table_ + " ADD COLUMN IF NOT EXISTS rows_overwritten bigint NOT NULL DEFAULT 0; COMMIT";
   Result result(PQexec(conn, sql.c_str()));
   if (PQresultStatus(result.get()) == PGRES_COMMAND_OK) return "";
   const std::string error = pg::connection_error(conn);
@@ -67,7 +70,7 @@ std::optional<TableProgress> ProgressTable::load(PGconn* conn, const std::string
   const char* params[] = {source.c_str()};
   Result result(PQexecParams(conn,
                              ("SELECT state, last_key, rows_copied, rows_skipped, bytes, chunks, "
-                              "seconds FROM " +
+                              "seconds, rows_overwritten FROM " +
                               table_ + " WHERE source_table = $1")
                                  .c_str(),
                              1, nullptr, params, nullptr, nullptr, 0));
@@ -83,6 +86,7 @@ std::optional<TableProgress> ProgressTable::load(PGconn* conn, const std::string
   progress.bytes = std::stoll(PQgetvalue(result.get(), 0, 4));
   progress.chunks = std::stoll(PQgetvalue(result.get(), 0, 5));
   progress.seconds = std::stod(PQgetvalue(result.get(), 0, 6));
+  progress.rows_overwritten = std::stoll(PQgetvalue(result.get(), 0, 7));
   if (!PQgetisnull(result.get(), 0, 1)) {
     // The elements one by one, rather than parsing the array's text form.
     Result elements(PQexecParams(conn,

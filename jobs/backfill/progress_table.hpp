@@ -19,7 +19,7 @@ namespace pgdual::jobs::backfill {
 struct TableProgress {
   std::string state;  // pending, copying, paused, done, failed
   std::vector<std::string> last_key;
-  std::int64_t rows_copied = 0, rows_skipped = 0, bytes = 0, chunks = 0;
+  std::int64_t rows_copied = 0, rows_skipped = 0, rows_overwritten = 0, bytes = 0, chunks = 0;
   double seconds = 0;  // copying time over every run so far
 };
 

@@ -169,10 +169,14 @@ TableCopier::ChunkResult TableCopier::copy_chunk(const TablePlan& plan,
     sqlstate_.clear();
     return ChunkResult::retry;
   }
+  Result present(PQexec(new_store, count_present_sql(plan).c_str()));
+  if (PQresultStatus(present.get()) != PGRES_TUPLES_OK) return fail(new_store, present);
+  const std::int64_t already_there = std::stoll(PQgetvalue(present.get(), 0, 0));
   Result merged(PQexec(new_store, merge_stage_sql(plan).c_str()));
-  if (PQresultStatus(merged.get()) != PGRES_TUPLES_OK) return fail(new_store, merged);
-  const std::int64_t inserted = std::stoll(PQgetvalue(merged.get(), 0, 0));
-  const std::int64_t overwritten = std::stoll(PQgetvalue(merged.get(), 0, 1));
+  if (PQresultStatus(merged.get()) != PGRES_COMMAND_OK) return fail(new_store, merged);
+  const std::int64_t written = command_rows(merged);
+  const std::int64_t inserted = rows - already_there;
+  const std::int64_t overwritten = std::max<std::int64_t>(0, written - inserted);
   // The fence's wait is the relay's lag, not the chunk's cost: sizing on it would shrink the
   // chunks, and smaller chunks wait for the relay just as often.
   const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -185,7 +189,7 @@ TableCopier::ChunkResult TableCopier::copy_chunk(const TablePlan& plan,
   chunk.bytes = bytes;
   chunk.chunk_rows = rows;
   chunk.chunk_ms = elapsed.count() / 1000;
-  chunk.rows_per_second = sizer_.rows_per_second();
+  chunk.rows_per_second = shown_rate_;
   if (auto error = progress_.record_chunk(new_store, plan.source, chunk); !error.empty()) {
     error_ = error;
     sqlstate_ = "";
@@ -200,18 +204,20 @@ TableCopier::ChunkResult TableCopier::copy_chunk(const TablePlan& plan,
   const double average_before = sizer_.rows_per_second();
   sizer_.record(full_chunk ? sizer_.next_rows() : rows, elapsed);
   last_key = chunk_last;
+  throttle(rows, elapsed, average_before);
+  // What people see is the rate over wall time, the fence's waits and the throttle's pauses
+  // included (the sizer's rate leaves them out on purpose), so the ETA is honest.
+  const double wall = std::chrono::duration<double>(Clock::now() - started).count();
+  const double wall_rate = static_cast<double>(rows) / std::max(1e-6, wall);
+  shown_rate_ = shown_rate_ == 0 ? wall_rate : 0.3 * wall_rate + 0.7 * shown_rate_;
   board_.update(index_, [&](TableStatus& status) {
     status.rows_copied += inserted;
     status.rows_overwritten += overwritten;
     status.rows_skipped += rows - inserted - overwritten;
     status.bytes += bytes;
     status.chunks += 1;
-    status.rows_per_second = sizer_.rows_per_second() > 0
-                                 ? sizer_.rows_per_second()
-                                 : static_cast<double>(rows) * 1e6 /
-                                       std::max<double>(1, static_cast<double>(elapsed.count()));
+    status.rows_per_second = shown_rate_;
   });
-  throttle(rows, elapsed, average_before);
   return ChunkResult::copied;
 }
 
@@ -326,7 +332,9 @@ void TableCopier::run(const TablePlan& plan) {
     board_.update(index_, [&](TableStatus& status) {
       status.rows_copied = progress.rows_copied;
       status.rows_skipped = progress.rows_skipped;
+      status.rows_overwritten = progress.rows_overwritten;
       status.bytes = progress.bytes;
+      status.chunks = progress.chunks;
     });
     progress_.finish(stores_.new_store.get(), plan.source, "done", "");
     set_state("done", "");

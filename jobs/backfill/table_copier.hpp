@@ -78,8 +78,9 @@ class TableCopier {
   std::size_t index_;
   ChunkSizer sizer_;
   JournalFence fence_;
-  std::string error_;     // the last failure, for the report
-  std::string sqlstate_;  // its SQLSTATE ("" when the connection broke)
+  double shown_rate_ = 0;  // rows per second over wall time (decaying), for people
+  std::string error_;      // the last failure, for the report
+  std::string sqlstate_;   // its SQLSTATE ("" when the connection broke)
 };
 
 }  // namespace pgdual::jobs::backfill

@@ -2,7 +2,8 @@
 16 clients on a few hot rows, and a script of non-idempotent updates (n = n + 1), deletes and
 re-inserts, run through pgdual in dual_write while the backfill copies the old store's rows.
 Afterwards every table is identical on both stores by a full ordered digest: no live write was
-lost under a stale copy, no deleted row came back, no increment was applied twice; and across a kill -9 of the job and --resume: no gap,
+lost under a stale copy, no deleted row came back, no increment was applied twice. The same
+under strategy outbox (the journal fence); and across a kill -9 of the job and --resume: no gap,
 no row copied twice."""
 
 from __future__ import annotations
@@ -55,8 +56,9 @@ class UpdateScript(threading.Thread):
     across the whole key range, so they hit rows before, inside and after the chunk in
     flight. Counts what it did; stops when told."""
 
-    def __init__(self, proxy, dbname: str, seed: int):
+    def __init__(self, proxy, dbname: str, seed: int, pause: float = 0.0):
         super().__init__(daemon=True)
+        self.pause = pause
         self.proxy, self.dbname = proxy, dbname
         self.random = random.Random(seed)
         self.stop = threading.Event()
@@ -77,6 +79,8 @@ class UpdateScript(threading.Thread):
                         conn.execute("INSERT INTO items VALUES (%s, 100, 'again', NULL, NULL) "
                                      "ON CONFLICT (id) DO UPDATE SET n = items.n + 1000", (key,))
                     self.done[action] += 1
+                    if self.pause:
+                        time.sleep(self.pause)
         except psycopg.Error as error:
             self.errors.append(str(error))
 
@@ -108,18 +112,20 @@ def assert_identical(direct_conn, dbname: str, proxy, tables=None) -> None:
 # Under outbox the job stalls at the journal fence under this load (the relay does not drain
 # the entries up to the fence within its 60 s wait; under investigation, see the issue 13
 # note), so only sync runs here.
-@pytest.mark.parametrize("strategy", ["sync"])
+@pytest.mark.parametrize("strategy", ["sync", "outbox"])
 def test_backfill_under_live_writes_leaves_identical_stores(env, proxy_factory, fresh_db,
                                                             direct_conn, run, strategy):
     prepare_stores(env, run, direct_conn, fresh_db)
     proxy = proxy_factory(migration("dual_write", strategy=strategy))
-    scripts = [UpdateScript(proxy, fresh_db, seed) for seed in (1, 2)]
+    # Under outbox every write reaches the new store through the one relay thread (about 500
+    # transactions a second on the CI machine); unthrottled clients outrun it and the fence,
+    # which waits for the relay, would wait for ever longer. A rate the relay keeps up with
+    # still races every chunk.
+    pause = 0.0 if strategy == "sync" else 0.01
+    scripts = [UpdateScript(proxy, fresh_db, seed, pause) for seed in (1, 2)]
     for script in scripts:
         script.start()
-    # Under outbox every write reaches the new store through the one relay thread, which 16
-    # unthrottled clients outrun on this machine; the fence then waits for that lag. A rate the
-    # relay keeps up with still races every chunk.
-    load = ["-c", "16"] if strategy == "sync" else ["-c", "4", "-R", "150"]
+    load = ["-c", "16"] if strategy == "sync" else ["-c", "16", "-R", "100"]
     bench = start_process(pgbench_cmd(proxy, env, fresh_db, "-n", *load, "-j", "2",
                                       "-T", "25", "-M", "extended"),
                           {"PGPASSWORD": env.password})

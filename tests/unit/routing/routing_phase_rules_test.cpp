@@ -44,6 +44,8 @@ TEST_CASE("table names are normalised as PostgreSQL folds them") {
   CHECK(normalize_table_name("orders") == "public.orders");
   CHECK(normalize_table_name("Sales.Orders") == "sales.orders");
   CHECK(normalize_table_name("\"Sales\".orders") == "Sales.orders");
+  CHECK(normalize_table_name("\"My\"\"Table\"") == "public.My\"Table");  // "" is one quote
+  CHECK(normalize_table_name("\"a,b\".\"x.y\"") == "a,b.x.y");
 }
 
 TEST_CASE("writes follow the primary, reads outside transactions stay on it") {

@@ -64,6 +64,15 @@ void TableCopier::note_failure(PGconn* conn, const PGresult* result) {
   error_ = primary != nullptr ? primary : pg::connection_error(conn);
 }
 
+TableCopier::ChunkResult TableCopier::outcome_of_failure() const {
+  return retryable(sqlstate_) ? ChunkResult::retry : ChunkResult::failed;
+}
+
+TableCopier::ChunkResult TableCopier::failed_on(PGconn* conn, const Result& result) {
+  note_failure(conn, result.get());
+  return outcome_of_failure();
+}
+
 bool TableCopier::reconnect() {
   if (stores_.healthy()) return true;
   const std::string error = stores_.connect(config_, settings_.database);
@@ -127,20 +136,16 @@ TableCopier::ChunkResult TableCopier::copy_chunk(const TablePlan& plan,
   PGconn* old_store = stores_.old_store.get();
   PGconn* new_store = stores_.new_store.get();
   const auto started = Clock::now();
-  const auto fail = [&](PGconn* conn, const Result& result) {
-    note_failure(conn, result.get());
-    return retryable(sqlstate_) ? ChunkResult::retry : ChunkResult::failed;
-  };
   if (Result begin{PQexec(old_store, "BEGIN")}; PQresultStatus(begin.get()) != PGRES_COMMAND_OK) {
-    return fail(old_store, begin);
+    return failed_on(old_store, begin);
   }
   // The chunk's end: the key `next_rows` keys on, or the table's last key for the tail.
   Result end(PQexec(old_store, next_chunk_end_sql(plan, last_key, sizer_.next_rows()).c_str()));
-  if (PQresultStatus(end.get()) != PGRES_TUPLES_OK) return fail(old_store, end);
+  if (PQresultStatus(end.get()) != PGRES_TUPLES_OK) return failed_on(old_store, end);
   const bool full_chunk = PQntuples(end.get()) == 1;
   if (!full_chunk) {
     end.reset(PQexec(old_store, chunk_end_of_table_sql(plan, last_key).c_str()));
-    if (PQresultStatus(end.get()) != PGRES_TUPLES_OK) return fail(old_store, end);
+    if (PQresultStatus(end.get()) != PGRES_TUPLES_OK) return failed_on(old_store, end);
     if (PQntuples(end.get()) == 0) {
       Result done(PQexec(old_store, "ROLLBACK"));
       return ChunkResult::end_of_table;
@@ -151,29 +156,29 @@ TableCopier::ChunkResult TableCopier::copy_chunk(const TablePlan& plan,
     chunk_last.emplace_back(PQgetvalue(end.get(), 0, static_cast<int>(i)));
   }
   if (Result begin{PQexec(new_store, "BEGIN")}; PQresultStatus(begin.get()) != PGRES_COMMAND_OK) {
-    return fail(new_store, begin);
+    return failed_on(new_store, begin);
   }
   if (Result in{PQexec(new_store, copy_in_stage_sql(plan).c_str())};
       PQresultStatus(in.get()) != PGRES_COPY_IN) {
-    return fail(new_store, in);
+    return failed_on(new_store, in);
   }
   if (Result out{PQexec(old_store, copy_out_sql(plan, last_key, chunk_last).c_str())};
       PQresultStatus(out.get()) != PGRES_COPY_OUT) {
     PQputCopyEnd(new_store, "the old store's COPY failed");
-    return fail(old_store, out);
+    return failed_on(old_store, out);
   }
   std::int64_t rows = 0, bytes = 0;
-  if (!stream(rows, bytes)) return retryable(sqlstate_) ? ChunkResult::retry : ChunkResult::failed;
+  if (!stream(rows, bytes)) return outcome_of_failure();
   if (const auto why = fence_.wait(old_store, [this] { return stopping(); }); !why.empty()) {
     error_ = why;
     sqlstate_.clear();
     return ChunkResult::retry;
   }
   Result present(PQexec(new_store, count_present_sql(plan).c_str()));
-  if (PQresultStatus(present.get()) != PGRES_TUPLES_OK) return fail(new_store, present);
+  if (PQresultStatus(present.get()) != PGRES_TUPLES_OK) return failed_on(new_store, present);
   const std::int64_t already_there = std::stoll(PQgetvalue(present.get(), 0, 0));
   Result merged(PQexec(new_store, merge_stage_sql(plan).c_str()));
-  if (PQresultStatus(merged.get()) != PGRES_COMMAND_OK) return fail(new_store, merged);
+  if (PQresultStatus(merged.get()) != PGRES_COMMAND_OK) return failed_on(new_store, merged);
   const std::int64_t written = command_rows(merged);
   const std::int64_t inserted = rows - already_there;
   const std::int64_t overwritten = std::max<std::int64_t>(0, written - inserted);
@@ -197,7 +202,7 @@ TableCopier::ChunkResult TableCopier::copy_chunk(const TablePlan& plan,
   }
   if (Result commit{PQexec(new_store, "COMMIT")};
       PQresultStatus(commit.get()) != PGRES_COMMAND_OK) {
-    return fail(new_store, commit);
+    return failed_on(new_store, commit);
   }
   // The chunk is on the new store: only now may writes to its rows proceed on the old one.
   Result release(PQexec(old_store, "COMMIT"));
@@ -225,32 +230,28 @@ TableCopier::ChunkResult TableCopier::copy_locked(const TablePlan& plan) {
   PGconn* old_store = stores_.old_store.get();
   PGconn* new_store = stores_.new_store.get();
   const auto started = Clock::now();
-  const auto fail = [&](PGconn* conn, const Result& result) {
-    note_failure(conn, result.get());
-    return retryable(sqlstate_) ? ChunkResult::retry : ChunkResult::failed;
-  };
   const auto run = [](PGconn* conn, const std::string& sql) {
     return Result(PQexec(conn, sql.c_str()));
   };
   Result step = run(old_store, "BEGIN; LOCK TABLE ONLY " + plan.source_quoted + " IN SHARE MODE");
-  if (PQresultStatus(step.get()) != PGRES_COMMAND_OK) return fail(old_store, step);
+  if (PQresultStatus(step.get()) != PGRES_COMMAND_OK) return failed_on(old_store, step);
   if (const auto why = fence_.wait(old_store, [this] { return stopping(); }); !why.empty()) {
     error_ = why;
     return ChunkResult::retry;
   }
   step = run(new_store, "BEGIN; LOCK TABLE ONLY " + plan.target_quoted + " IN EXCLUSIVE MODE");
-  if (PQresultStatus(step.get()) != PGRES_COMMAND_OK) return fail(new_store, step);
+  if (PQresultStatus(step.get()) != PGRES_COMMAND_OK) return failed_on(new_store, step);
   Result removed = run(new_store, "DELETE FROM ONLY " + plan.target_quoted);
-  if (PQresultStatus(removed.get()) != PGRES_COMMAND_OK) return fail(new_store, removed);
+  if (PQresultStatus(removed.get()) != PGRES_COMMAND_OK) return failed_on(new_store, removed);
   step = run(new_store, copy_in_target_sql(plan));
-  if (PQresultStatus(step.get()) != PGRES_COPY_IN) return fail(new_store, step);
+  if (PQresultStatus(step.get()) != PGRES_COPY_IN) return failed_on(new_store, step);
   step = run(old_store, copy_out_all_sql(plan));
   if (PQresultStatus(step.get()) != PGRES_COPY_OUT) {
     PQputCopyEnd(new_store, "the old store's COPY failed");
-    return fail(old_store, step);
+    return failed_on(old_store, step);
   }
   std::int64_t rows = 0, bytes = 0;
-  if (!stream(rows, bytes)) return retryable(sqlstate_) ? ChunkResult::retry : ChunkResult::failed;
+  if (!stream(rows, bytes)) return outcome_of_failure();
   const auto elapsed =
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
   ChunkProgress chunk;
@@ -263,7 +264,7 @@ TableCopier::ChunkResult TableCopier::copy_locked(const TablePlan& plan) {
     return ChunkResult::retry;
   }
   step = run(new_store, "COMMIT");
-  if (PQresultStatus(step.get()) != PGRES_COMMAND_OK) return fail(new_store, step);
+  if (PQresultStatus(step.get()) != PGRES_COMMAND_OK) return failed_on(new_store, step);
   step = run(old_store, "COMMIT");
   const std::int64_t replaced = command_rows(removed);
   board_.update(index_, [&](TableStatus& status) {

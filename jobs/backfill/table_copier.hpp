@@ -66,6 +66,9 @@ class TableCopier {
   bool reconnect();
   // Keeps a failure's message and SQLSTATE (none: the connection broke).
   void note_failure(PGconn* conn, const PGresult* result);
+  // note_failure, then whether the chunk is worth retrying.
+  ChunkResult failed_on(PGconn* conn, const pg::Result& result);
+  ChunkResult outcome_of_failure() const;
   void rollback_both();
   void throttle(std::int64_t rows, std::chrono::microseconds elapsed, double average_before);
   bool stopping() const { return settings_.stop != nullptr && settings_.stop->load(); }

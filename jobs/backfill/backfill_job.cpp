@@ -8,6 +8,7 @@
 
 #include "jobs/backfill/catalog_reader.hpp"
 #include "jobs/backfill/copy_order.hpp"
+#include "jobs/backfill/journal_fence.hpp"
 #include "jobs/backfill/progress_table.hpp"
 #include "jobs/backfill/store_pair.hpp"
 #include "jobs/backfill/table_copier.hpp"
@@ -40,6 +41,12 @@ std::string refuse_run(const config::Config& config, const std::string& database
     return "strategy async: a write queued in a pgdual instance's memory can reach the new store "
            "after the copy read its row and apply a second time. Switch migration.strategy to "
            "sync or outbox for the backfill (a reload), then run it";
+  }
+  if (migration.strategy == config::Strategy::sync && migration.journal.enabled &&
+      migration.journal.store == config::JournalStore::file) {
+    return "strategy sync with journal.store: file: writes the new store failed wait in each "
+           "pgdual instance's own directory, where the backfill cannot see them, and may be "
+           "replayed on top of a copy that already has them. Use the table store for the backfill";
   }
   const auto phase = routing::session_phase(migration, routing::SessionIdentity{database, "", ""});
   if (!mirrors_to_new(phase)) {
@@ -96,6 +103,29 @@ class TableQueue {
   CopyOrder order_;
 };
 
+// Under sync the journal holds only writes the new store failed, appended after their commit on
+// the old store, possibly as late as limits.secondary_timeout after it: such a write may apply
+// on top of a copy that already has it. Once that long has passed since the last chunk, every
+// table whose copy began before the journal's id sequence last moved is marked for a
+// reconciliation (it may name a table the journaled writes did not touch: loud, not exact).
+void note_journaled_writes(const config::Config& config, PGconn* old_store,
+                           const ProgressTable& progress, PGconn* new_store,
+                           std::vector<TableStatus>& tables) {
+  JournalFence journal(config.migration.journal.schema, std::chrono::milliseconds(0));
+  std::string error;
+  if (!journal.find(old_store, error) || !journal.present()) return;
+  std::this_thread::sleep_for(config.limits.secondary_timeout + std::chrono::seconds(1));
+  const std::int64_t appended = journal.appended(old_store);
+  for (auto& table : tables) {
+    if (table.state != "done" || table.journal_mark < 0 || appended <= table.journal_mark) continue;
+    const std::string note = std::to_string(appended - table.journal_mark) +
+                             " transactions were journaled (the new store failed them) since "
+                             "this table's copy began";
+    table.note += (table.note.empty() ? "" : "; ") + note + ": reconcile it";
+    progress.finish(new_store, table.table, "done", table.note);
+  }
+}
+
 }  // namespace
 
 bool BackfillReport::ok() const {
@@ -120,7 +150,7 @@ BackfillReport run_backfill(const config::Config& config, const BackfillOptions&
     return report;
   }
   CatalogScope scope{report.database, options.tables, options.lock_keyless,
-                     config.migration.journal.schema};
+                     config.migration.journal.schema, control.replica_role};
   auto catalog =
       read_catalogs(control.old_store.get(), control.new_store.get(), config.migration, scope);
   if (!catalog.error.empty()) {
@@ -168,15 +198,9 @@ BackfillReport run_backfill(const config::Config& config, const BackfillOptions&
   std::atomic<unsigned> running{workers};
   for (unsigned i = 0; i < workers; ++i) {
     threads.emplace_back([&] {
-      StorePair stores;
-      const std::string connect_error = stores.connect(config, report.database);
+      StorePair stores;  // connected (and reconnected) by the copier
       while (auto index = queue.take()) {
-        if (!connect_error.empty()) {
-          board.update(*index, [&](TableStatus& status) {
-            status.state = "failed";
-            status.error = connect_error;
-          });
-        } else if (stop.load()) {
+        if (stop.load()) {
           board.update(*index, [](TableStatus& status) { status.state = "paused"; });
         } else {
           TableCopier(config, settings, stores, progress, board, *index).run(report.plans[*index]);
@@ -194,6 +218,10 @@ BackfillReport run_backfill(const config::Config& config, const BackfillOptions&
   report.tables = board.snapshot();
   if (draw) draw(report.tables);
   report.stopped = stop.load();
+  if (config.migration.strategy == config::Strategy::sync) {
+    note_journaled_writes(config, control.old_store.get(), progress, control.new_store.get(),
+                          report.tables);
+  }
 
   bool all_done = !report.stopped;
   for (const auto& table : report.tables) all_done = all_done && table.state == "done";

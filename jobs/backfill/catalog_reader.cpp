@@ -52,6 +52,13 @@ constexpr const char* kKeys =
     "AND i.indpred IS NULL AND i.indexprs IS NULL AND k.position <= i.indnkeyatts "
     "GROUP BY i.indexrelid, i.indisprimary ORDER BY i.indisprimary DESC, count(*)";
 
+// User triggers of a table on the new store that fire on the copy's INSERT and UPDATE: those
+// enabled ALWAYS or for REPLICA when the session runs as replica, every enabled one otherwise.
+constexpr const char* kFiringTriggers =
+    "SELECT string_agg(quote_ident(tgname), ', ' ORDER BY tgname) FROM pg_catalog.pg_trigger "
+    "WHERE tgrelid = to_regclass($1) AND NOT tgisinternal "
+    "AND CASE WHEN $2 THEN tgenabled IN ('A', 'R') ELSE tgenabled <> 'D' END";
+
 constexpr const char* kForeignKeys =
     "SELECT cn.nspname || '.' || c.relname, pn.nspname || '.' || p.relname "
     "FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON c.oid = k.conrelid "
@@ -264,9 +271,9 @@ CatalogResult read_catalogs(PGconn* old_store, PGconn* new_store,
         const bool in_key = std::any_of(plan.key.begin(), plan.key.end(), [&](const KeyColumn& k) {
           return k.quoted == column.quoted;
         });
-        if (!in_key && !column.generated && !column.identity_always) {
-          plan.update_columns_quoted.push_back(column.quoted);
-        }
+        if (in_key || column.generated) continue;
+        (column.identity_always ? plan.identity_columns_quoted : plan.update_columns_quoted)
+            .push_back(column.quoted);
       }
     } else if (!source_keys.empty()) {
       out.refusals.push_back(
@@ -286,6 +293,22 @@ CatalogResult read_catalogs(PGconn* old_store, PGconn* new_store,
       continue;
     } else {
       plan.locked_copy = true;
+    }
+    if (const Result triggers = query(new_store, kFiringTriggers,
+                                      {plan.target_quoted, scope.replica_role ? "t" : "f"}, error);
+        !triggers) {
+      out.error = error;
+      return out;
+    } else if (const auto names = cell(triggers, 0, 0); !names.empty()) {
+      out.refusals.push_back(
+          {plan.source,
+           "triggers on the new store would fire on copied rows (" + names +
+               (scope.replica_role
+                    ? "; enabled ALWAYS or REPLICA): disable them during the backfill"
+                    : "): run the backfill as a role that may SET session_replication_role "
+                      "(a superuser, or GRANT SET ON PARAMETER session_replication_role), or "
+                      "disable them during the backfill")});
+      continue;
     }
     for (auto [it, end] = parents.equal_range(plan.target); it != end; ++it) {
       plan.parents.push_back(it->second);

@@ -19,6 +19,7 @@ struct CatalogScope {
   std::vector<std::string> tables;  // named by the user, normalised; empty: every eligible table
   bool lock_keyless = false;        // keyless tables get the locked copy instead of a refusal
   std::string skip_schema;          // pgdual's own schema (journal, progress): never copied
+  bool replica_role = false;        // the new store's session skips ordinary triggers
 };
 
 struct CatalogResult {

@@ -116,6 +116,21 @@ std::string count_present_sql(const TablePlan& plan) {
          ")";
 }
 
+std::string count_identity_differences_sql(const TablePlan& plan) {
+  std::string match, source, target;
+  for (const auto& column : plan.key) {
+    match += (match.empty() ? "" : " AND ") + std::string("target.") + column.quoted + " = stage." +
+             column.quoted;
+  }
+  for (const auto& column : plan.identity_columns_quoted) {
+    source += (source.empty() ? "" : ", ") + std::string("stage.") + column;
+    target += (target.empty() ? "" : ", ") + std::string("target.") + column;
+  }
+  return "SELECT count(*) FROM " + std::string(kStageTable) + " stage JOIN " + plan.target_quoted +
+         " target ON " + match + " WHERE ROW(" + source + ")::text IS DISTINCT FROM ROW(" + target +
+         ")::text";
+}
+
 std::string merge_stage_sql(const TablePlan& plan) {
   std::string sql = "INSERT INTO " + plan.target_quoted + " AS target (" + columns(plan) +
                     ") OVERRIDING SYSTEM VALUE SELECT " + columns(plan) + " FROM " +

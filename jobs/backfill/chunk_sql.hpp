@@ -40,6 +40,9 @@ std::string merge_stage_sql(const TablePlan& plan);
 // overwritten; RETURNING xmax, the usual trick, is refused on a partitioned table). Exact
 // while the chunk holds its locks: no write can add or remove one of these keys meanwhile.
 std::string count_present_sql(const TablePlan& plan);
+// After the merge: rows whose GENERATED ALWAYS identity columns (outside the key) differ from
+// the old store's; no UPDATE may set those, so they are only counted.
+std::string count_identity_differences_sql(const TablePlan& plan);
 // The locked copy writes the target directly.
 std::string copy_in_target_sql(const TablePlan& plan);
 

@@ -36,6 +36,12 @@ std::string run(PGconn* conn, const std::string& sql, const std::vector<std::str
 
 }  // namespace
 
+std::string key_array(const TablePlan& plan) {
+  std::vector<std::string> keys;
+  for (const auto& column : plan.key) keys.push_back(column.quoted);
+  return text_array(keys);
+}
+
 ProgressTable::ProgressTable(std::string schema_quoted)
     : table_(std::move(schema_quoted) + ".backfill_progress") {}
 
@@ -57,7 +63,8 @@ std::string ProgressTable::ensure(PGconn* conn) const {
       "finished_at timestamptz, error text, job text); "
       // Added after the first version of the table.
       "ALTER TABLE " +
-      table_ + " ADD COLUMN IF NOT EXISTS rows_overwritten bigint NOT NULL DEFAULT 0; COMMIT";
+      table_ + " ADD COLUMN IF NOT EXISTS rows_overwritten bigint NOT NULL DEFAULT 0, " +
+      "ADD COLUMN IF NOT EXISTS journal_mark bigint; COMMIT";
   Result result(PQexec(conn, sql.c_str()));
   if (PQresultStatus(result.get()) == PGRES_COMMAND_OK) return "";
   const std::string error = pg::connection_error(conn);
@@ -65,15 +72,17 @@ std::string ProgressTable::ensure(PGconn* conn) const {
   return error;
 }
 
-std::optional<TableProgress> ProgressTable::load(PGconn* conn, const std::string& source,
+std::optional<TableProgress> ProgressTable::load(PGconn* conn, const TablePlan& plan,
                                                  std::string& error) const {
-  const char* params[] = {source.c_str()};
+  const std::string keys = key_array(plan);
+  const char* params[] = {plan.source.c_str(), keys.c_str()};
   Result result(PQexecParams(conn,
                              ("SELECT state, last_key, rows_copied, rows_skipped, bytes, chunks, "
-                              "seconds, rows_overwritten FROM " +
+                              "seconds, rows_overwritten, coalesce(error, ''), "
+                              "key_columns = $2::text[] FROM " +
                               table_ + " WHERE source_table = $1")
                                  .c_str(),
-                             1, nullptr, params, nullptr, nullptr, 0));
+                             2, nullptr, params, nullptr, nullptr, 0));
   if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
     error = pg::connection_error(conn);
     return std::nullopt;
@@ -87,6 +96,8 @@ std::optional<TableProgress> ProgressTable::load(PGconn* conn, const std::string
   progress.chunks = std::stoll(PQgetvalue(result.get(), 0, 5));
   progress.seconds = std::stod(PQgetvalue(result.get(), 0, 6));
   progress.rows_overwritten = std::stoll(PQgetvalue(result.get(), 0, 7));
+  progress.note = PQgetvalue(result.get(), 0, 8);
+  progress.same_key = std::string(PQgetvalue(result.get(), 0, 9)) == "t";
   if (!PQgetisnull(result.get(), 0, 1)) {
     // The elements one by one, rather than parsing the array's text form.
     Result elements(PQexecParams(conn,
@@ -107,26 +118,35 @@ std::optional<TableProgress> ProgressTable::load(PGconn* conn, const std::string
 }
 
 std::string ProgressTable::begin(PGconn* conn, const TablePlan& plan, const std::string& job,
-                                 bool restart) const {
-  std::vector<std::string> keys;
-  for (const auto& column : plan.key) keys.push_back(column.quoted);
+                                 bool restart, std::int64_t& journal_mark) const {
   const std::string estimated =
       plan.estimated_rows ? std::to_string(*plan.estimated_rows) : std::string();
   std::string sql =
       "INSERT INTO " + table_ +
       " AS p (source_table, target_table, state, key_columns, estimated_rows, "
-      "started_at, job) VALUES ($1, $2, 'copying', $3::text[], "
-      "NULLIF($4, '')::bigint, clock_timestamp(), $5) "
+      "started_at, job, journal_mark) VALUES ($1, $2, 'copying', $3::text[], "
+      "NULLIF($4, '')::bigint, clock_timestamp(), $5, $6::bigint) "
       "ON CONFLICT (source_table) DO UPDATE SET target_table = EXCLUDED.target_table, "
       "state = 'copying', key_columns = EXCLUDED.key_columns, "
       "estimated_rows = EXCLUDED.estimated_rows, job = EXCLUDED.job, "
-      "error = NULL, finished_at = NULL, updated_at = clock_timestamp()";
+      "finished_at = NULL, updated_at = clock_timestamp()";
   if (restart) {
     sql +=
-        ", last_key = NULL, rows_copied = 0, rows_skipped = 0, bytes = 0, chunks = 0, "
-        "seconds = 0, started_at = clock_timestamp()";
+        ", last_key = NULL, rows_copied = 0, rows_skipped = 0, rows_overwritten = 0, bytes = 0, "
+        "chunks = 0, seconds = 0, error = NULL, journal_mark = EXCLUDED.journal_mark, "
+        "started_at = clock_timestamp()";
   }
-  return run(conn, sql, {plan.source, plan.target, text_array(keys), estimated, job});
+  // The journal's mark is the one of the run that copied the first chunk (journal_fence.hpp).
+  sql += " RETURNING coalesce(journal_mark, -1)";
+  std::vector<std::string> params{plan.source, plan.target, key_array(plan),
+                                  estimated,   job,         std::to_string(journal_mark)};
+  std::vector<const char*> values;
+  for (const auto& param : params) values.push_back(param.c_str());
+  Result result(PQexecParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                             values.data(), nullptr, nullptr, 0));
+  if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) return pg::connection_error(conn);
+  journal_mark = std::stoll(PQgetvalue(result.get(), 0, 0));
+  return "";
 }
 
 std::string ProgressTable::record_chunk(PGconn* conn, const std::string& source,

@@ -20,7 +20,9 @@ struct TableProgress {
   std::string state;  // pending, copying, paused, done, failed
   std::vector<std::string> last_key;
   std::int64_t rows_copied = 0, rows_skipped = 0, rows_overwritten = 0, bytes = 0, chunks = 0;
-  double seconds = 0;  // copying time over every run so far
+  double seconds = 0;    // copying time over every run so far
+  std::string note;      // the error column: why it failed, or needs a reconciliation
+  bool same_key = true;  // key_columns is the plan's key
 };
 
 // The progress of one chunk, written in the chunk's transaction.
@@ -31,6 +33,9 @@ struct ChunkProgress {
   double rows_per_second = 0;
 };
 
+// The plan's key column names as a text[] parameter.
+std::string key_array(const TablePlan& plan);
+
 class ProgressTable {
  public:
   explicit ProgressTable(std::string schema_quoted);
@@ -38,11 +43,12 @@ class ProgressTable {
   // CREATE SCHEMA / TABLE IF NOT EXISTS, serialised by an advisory lock. "" or the error.
   std::string ensure(PGconn* conn) const;
   // The recorded progress of a table; nullopt when none (or on error: `error` set).
-  std::optional<TableProgress> load(PGconn* conn, const std::string& source,
-                                    std::string& error) const;
+  std::optional<TableProgress> load(PGconn* conn, const TablePlan& plan, std::string& error) const;
   // Marks the table started by this job (keeping its progress; `restart` clears it).
-  std::string begin(PGconn* conn, const TablePlan& plan, const std::string& job,
-                    bool restart) const;
+  // journal_mark: in, the journal's id sequence now; out, the one recorded when the table's
+  // copy began (an earlier run's, when resuming), -1 when none.
+  std::string begin(PGconn* conn, const TablePlan& plan, const std::string& job, bool restart,
+                    std::int64_t& journal_mark) const;
   // Inside the chunk's transaction.
   std::string record_chunk(PGconn* conn, const std::string& source,
                            const ChunkProgress& chunk) const;

@@ -20,10 +20,11 @@ struct TableStatus {
   std::int64_t rows_skipped = 0;      // already there, identical
   std::int64_t rows_overwritten = 0;  // already there, different: set to the old store's value
   std::int64_t rows_replaced = 0, bytes = 0, chunks = 0;
-  double rows_per_second = 0;  // of the last chunks (decaying average)
-  double seconds = 0;          // copying time in this run
-  std::string error;           // why it failed
-  std::string note;            // why it needs a reconciliation although it is done
+  double rows_per_second = 0;      // of the last chunks (decaying average)
+  double seconds = 0;              // copying time in this run
+  std::string error;               // why it failed
+  std::string note;                // why it needs a reconciliation although it is done
+  std::int64_t journal_mark = -1;  // the journal's id sequence when its copy began (-1: none)
   std::int64_t rows_seen() const { return rows_copied + rows_skipped + rows_overwritten; }
 };
 

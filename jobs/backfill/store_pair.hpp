@@ -13,6 +13,9 @@ namespace pgdual::jobs::backfill {
 struct StorePair {
   pg::Conn old_store;
   pg::Conn new_store;
+  // The new store's session runs with session_replication_role = replica: its user triggers
+  // and foreign-key checks do not fire on copied rows.
+  bool replica_role = false;
 
   // "" or what failed, naming the store (never the conninfo: it holds the password).
   std::string connect(const config::Config& config, const std::string& database);

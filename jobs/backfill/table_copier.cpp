@@ -82,7 +82,35 @@ bool TableCopier::reconnect() {
     return false;
   }
   std::string fence_error;
-  return fence_.find(stores_.old_store.get(), fence_error);
+  if (!fence_.find(stores_.old_store.get(), fence_error)) {
+    error_ = "old store: " + fence_error;
+    return false;
+  }
+  // The stage is a temporary table: a new session needs its own.
+  if (plan_ != nullptr && !plan_->locked_copy) {
+    Result stage(PQexec(stores_.new_store.get(), create_stage_sql(*plan_).c_str()));
+    if (PQresultStatus(stage.get()) != PGRES_COMMAND_OK) {
+      note_failure(stores_.new_store.get(), stage.get());
+      return false;
+    }
+  }
+  return true;
+}
+
+bool TableCopier::still_locked(PGconn* old_store) {
+  Result alive(PQexec(old_store, "SELECT 1"));
+  if (PQresultStatus(alive.get()) == PGRES_TUPLES_OK) return true;
+  note_failure(old_store, alive.get());
+  error_ = "the old store's transaction ended before the chunk committed (" + error_ + ")";
+  return false;
+}
+
+void TableCopier::release_locks(PGconn* old_store) {
+  Result release(PQexec(old_store, "COMMIT"));
+  if (PQresultStatus(release.get()) == PGRES_COMMAND_OK) return;
+  // The chunk is on the new store, but the old transaction may have ended between the check
+  // and the new store's COMMIT, letting a live write slip under the copy: say so.
+  ++locks_lost_;
 }
 
 bool TableCopier::stream(std::int64_t& rows, std::int64_t& bytes) {
@@ -136,6 +164,12 @@ TableCopier::ChunkResult TableCopier::copy_chunk(const TablePlan& plan,
   PGconn* old_store = stores_.old_store.get();
   PGconn* new_store = stores_.new_store.get();
   const auto started = Clock::now();
+  // The journal's table may appear during the run (the first journaled write).
+  if (std::string error; !fence_.present() && !fence_.find(old_store, error)) {
+    error_ = error;
+    sqlstate_.clear();
+    return ChunkResult::retry;
+  }
   if (Result begin{PQexec(old_store, "BEGIN")}; PQresultStatus(begin.get()) != PGRES_COMMAND_OK) {
     return failed_on(old_store, begin);
   }
@@ -182,6 +216,11 @@ TableCopier::ChunkResult TableCopier::copy_chunk(const TablePlan& plan,
   const std::int64_t written = command_rows(merged);
   const std::int64_t inserted = rows - already_there;
   const std::int64_t overwritten = std::max<std::int64_t>(0, written - inserted);
+  if (!plan.identity_columns_quoted.empty()) {
+    Result differing(PQexec(new_store, count_identity_differences_sql(plan).c_str()));
+    if (PQresultStatus(differing.get()) != PGRES_TUPLES_OK) return failed_on(new_store, differing);
+    identity_differences_ += std::stoll(PQgetvalue(differing.get(), 0, 0));
+  }
   // The fence's wait is the relay's lag, not the chunk's cost: sizing on it would shrink the
   // chunks, and smaller chunks wait for the relay just as often.
   const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -200,12 +239,16 @@ TableCopier::ChunkResult TableCopier::copy_chunk(const TablePlan& plan,
     sqlstate_ = "";
     return ChunkResult::retry;
   }
+  // The copy is exact only if the old store's transaction kept its row locks until now: a
+  // session that died (terminated, a network blip) released them, and a live write may have
+  // passed under the uncommitted chunk.
+  if (!still_locked(old_store)) return ChunkResult::retry;
   if (Result commit{PQexec(new_store, "COMMIT")};
       PQresultStatus(commit.get()) != PGRES_COMMAND_OK) {
     return failed_on(new_store, commit);
   }
   // The chunk is on the new store: only now may writes to its rows proceed on the old one.
-  Result release(PQexec(old_store, "COMMIT"));
+  release_locks(old_store);
   const double average_before = sizer_.rows_per_second();
   sizer_.record(full_chunk ? sizer_.next_rows() : rows, elapsed);
   last_key = chunk_last;
@@ -239,9 +282,10 @@ TableCopier::ChunkResult TableCopier::copy_locked(const TablePlan& plan) {
     error_ = why;
     return ChunkResult::retry;
   }
-  step = run(new_store, "BEGIN; LOCK TABLE ONLY " + plan.target_quoted + " IN EXCLUSIVE MODE");
+  // Not ONLY: the new store's table may be partitioned even where the old one is not.
+  step = run(new_store, "BEGIN; LOCK TABLE " + plan.target_quoted + " IN EXCLUSIVE MODE");
   if (PQresultStatus(step.get()) != PGRES_COMMAND_OK) return failed_on(new_store, step);
-  Result removed = run(new_store, "DELETE FROM ONLY " + plan.target_quoted);
+  Result removed = run(new_store, "DELETE FROM " + plan.target_quoted);
   if (PQresultStatus(removed.get()) != PGRES_COMMAND_OK) return failed_on(new_store, removed);
   step = run(new_store, copy_in_target_sql(plan));
   if (PQresultStatus(step.get()) != PGRES_COPY_IN) return failed_on(new_store, step);
@@ -263,9 +307,10 @@ TableCopier::ChunkResult TableCopier::copy_locked(const TablePlan& plan) {
     error_ = error;
     return ChunkResult::retry;
   }
+  if (!still_locked(old_store)) return ChunkResult::retry;
   step = run(new_store, "COMMIT");
   if (PQresultStatus(step.get()) != PGRES_COMMAND_OK) return failed_on(new_store, step);
-  step = run(old_store, "COMMIT");
+  release_locks(old_store);
   const std::int64_t replaced = command_rows(removed);
   board_.update(index_, [&](TableStatus& status) {
     status.rows_copied = rows;
@@ -300,23 +345,52 @@ std::string TableCopier::prepare(const TablePlan& plan, TableProgress& progress)
       return "new store: " + pg::connection_error(stores_.new_store.get());
     }
   }
-  auto loaded = progress_.load(stores_.new_store.get(), plan.source, error);
+  auto loaded = progress_.load(stores_.new_store.get(), plan, error);
   if (!error.empty()) return "new store: " + error;
-  if (loaded && !settings_.resume && !settings_.restart && loaded->state != "done") {
-    return "an earlier backfill of this table stopped (" + loaded->state + ", " +
-           std::to_string(loaded->rows_copied + loaded->rows_skipped) +
-           " rows): pass --resume to continue it or --restart to copy it again";
+  if (loaded && !settings_.restart) {
+    if (loaded->state == "done") {
+      progress = *loaded;  // nothing to copy; its row (and note) stays as it is
+      return "";
+    }
+    if (!settings_.resume) {
+      return "an earlier backfill of this table stopped (" + loaded->state + ", " +
+             std::to_string(loaded->rows_copied + loaded->rows_skipped) +
+             " rows): pass --resume to continue it or --restart to copy it again";
+    }
+    if (!loaded->same_key) {
+      // Its last key is a value of another column now: resuming could skip rows.
+      return "the key chosen for this table changed since the earlier backfill: pass --restart";
+    }
+    progress = *loaded;
   }
-  if (loaded && !settings_.restart) progress = *loaded;
-  if (auto begun = progress_.begin(stores_.new_store.get(), plan, settings_.job, settings_.restart);
+  journal_mark_ = fence_.appended(stores_.old_store.get());
+  if (auto begun = progress_.begin(stores_.new_store.get(), plan, settings_.job, settings_.restart,
+                                   journal_mark_);
       !begun.empty()) {
     return "new store: " + begun;
   }
+  progress.state = "copying";
   return "";
+}
+
+std::string TableCopier::closing_note() const {
+  std::string note;
+  const auto add = [&note](const std::string& what) { note += (note.empty() ? "" : "; ") + what; };
+  if (locks_lost_ > 0) {
+    add(std::to_string(locks_lost_) +
+        " chunks lost the old store's transaction around their commit (a live write may have "
+        "passed under them)");
+  }
+  if (identity_differences_ > 0) {
+    add(std::to_string(identity_differences_) +
+        " rows differ in GENERATED ALWAYS identity columns, which no UPDATE may set");
+  }
+  return note.empty() ? "" : note + ": reconcile it";
 }
 
 void TableCopier::run(const TablePlan& plan) {
   const auto started = Clock::now();
+  plan_ = &plan;
   const auto set_state = [&](const std::string& state, const std::string& error) {
     board_.update(index_, [&](TableStatus& status) {
       status.state = state;
@@ -324,24 +398,29 @@ void TableCopier::run(const TablePlan& plan) {
       status.seconds = std::chrono::duration<double>(Clock::now() - started).count();
     });
   };
+  // A worker's pair may have broken on the table before, or never connected.
+  if (!stores_.healthy() && !reconnect()) {
+    set_state("failed", error_);
+    return;
+  }
   TableProgress progress;
   if (const auto error = prepare(plan, progress); !error.empty()) {
     set_state("failed", error);
     return;
   }
-  if (progress.state == "done" && settings_.resume) {
+  if (progress.state == "done") {
     board_.update(index_, [&](TableStatus& status) {
       status.rows_copied = progress.rows_copied;
       status.rows_skipped = progress.rows_skipped;
       status.rows_overwritten = progress.rows_overwritten;
       status.bytes = progress.bytes;
       status.chunks = progress.chunks;
+      status.note = progress.note;
     });
-    progress_.finish(stores_.new_store.get(), plan.source, "done", "");
     set_state("done", "");
     return;
   }
-  const std::int64_t journal_before = fence_.appended(stores_.old_store.get());
+  board_.update(index_, [&](TableStatus& status) { status.journal_mark = journal_mark_; });
   set_state("copying", "");
   std::vector<std::string> last_key = progress.last_key;
   int failures = 0;
@@ -369,16 +448,9 @@ void TableCopier::run(const TablePlan& plan) {
     set_state("failed", (sqlstate_.empty() ? "" : sqlstate_ + ": ") + error_);
     return;
   }
-  // Under sync the journal holds only writes the new store failed, appended after their commit
-  // on the old store: one that landed while this table was copied may apply on top of a copy
-  // that already has it. Say so rather than call the table exact.
-  std::string note;
-  const std::int64_t journal_after = fence_.appended(stores_.old_store.get());
-  if (settings_.strategy == config::Strategy::sync && journal_after > journal_before) {
-    note = std::to_string(journal_after - journal_before) +
-           " transactions were journaled (the new store failed them) while this table was "
-           "copied: reconcile it";
-  }
+  // The journal's check under sync waits for the end of the whole run (backfill_job.cpp): an
+  // entry is appended only after its transaction committed on the old store.
+  const std::string note = closing_note();
   progress_.finish(stores_.new_store.get(), plan.source, "done", note);
   board_.update(index_, [&](TableStatus& status) { status.note = note; });
   set_state("done", "");

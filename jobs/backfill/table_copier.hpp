@@ -5,15 +5,18 @@
 //   old: BEGIN; lock the next N keys FOR SHARE (no UPDATE or DELETE of them can commit now)
 //   new: BEGIN; COPY stage FROM STDIN  <-  old: COPY (rows in the locked range) TO STDOUT
 //   old: the journal fence (journal_fence.hpp)
-//   new: INSERT INTO target SELECT ... FROM stage ON CONFLICT DO NOTHING   (live writes win)
-//   new: record the chunk's last key in backfill_progress; COMMIT
+//   new: INSERT INTO target SELECT ... FROM stage ON CONFLICT (key) DO UPDATE ... WHERE the
+//        row differs   (the locked old value wins; what live writes did before is in it)
+//   new: record the chunk's last key in backfill_progress
+//   old: SELECT 1 (the transaction, and so its locks, lived throughout); new: COMMIT
 //   old: COMMIT (the row locks go only now)
 //
 // Why a live write is never lost, resurrected or applied twice (docs/backfill.md has the
 // argument per strategy): a write to a locked row waits on the old store until the chunk is on
 // the new store, and then finds the copied row there; a write that committed before the lock was
 // already applied on the new store (sync: before the old store's COMMIT; outbox: the fence) and
-// either found no row (the copy carries its result) or made the row the copy now skips.
+// either found no row (the copy carries its result) or changed the row the copy now rewrites
+// with the old store's value, which includes that change.
 //
 // A table without a usable key (only with --lock-keyless) is copied whole inside one pair of
 // transactions, under LOCK TABLE ... IN SHARE MODE on the old store, replacing what the new
@@ -59,11 +62,18 @@ class TableCopier {
   enum class ChunkResult { copied, end_of_table, retry, failed };
 
   std::string prepare(const TablePlan& plan, TableProgress& progress);
+  // Why the finished table needs a reconciliation ("" when it does not).
+  std::string closing_note() const;
   ChunkResult copy_chunk(const TablePlan& plan, std::vector<std::string>& last_key);
   ChunkResult copy_locked(const TablePlan& plan);
   // Streams old's COPY TO STDOUT into new's COPY FROM STDIN (both already started).
   bool stream(std::int64_t& rows, std::int64_t& bytes);
+  // Reconnects a broken pair (and recreates the stage there).
   bool reconnect();
+  // Whether the old store's transaction is still open, so its row locks were held throughout.
+  bool still_locked(PGconn* old_store);
+  // COMMIT on the old store; a failure is counted in locks_lost_.
+  void release_locks(PGconn* old_store);
   // Keeps a failure's message and SQLSTATE (none: the connection broke).
   void note_failure(PGconn* conn, const PGresult* result);
   // note_failure, then whether the chunk is worth retrying.
@@ -81,9 +91,13 @@ class TableCopier {
   std::size_t index_;
   ChunkSizer sizer_;
   JournalFence fence_;
-  double shown_rate_ = 0;  // rows per second over wall time (decaying), for people
-  std::string error_;      // the last failure, for the report
-  std::string sqlstate_;   // its SQLSTATE ("" when the connection broke)
+  const TablePlan* plan_ = nullptr;        // the table being copied
+  std::int64_t locks_lost_ = 0;            // chunks whose old-store COMMIT failed
+  std::int64_t journal_mark_ = -1;         // the journal's id sequence when the copy began
+  std::int64_t identity_differences_ = 0;  // rows whose ALWAYS identity columns differ
+  double shown_rate_ = 0;                  // rows per second over wall time (decaying), for people
+  std::string error_;                      // the last failure, for the report
+  std::string sqlstate_;                   // its SQLSTATE ("" when the connection broke)
 };
 
 }  // namespace pgdual::jobs::backfill

@@ -25,6 +25,9 @@ struct TablePlan {
   std::vector<std::string> columns_quoted;  // what is copied: every column but generated ones
   std::vector<KeyColumn> key;               // the chunk order; empty: no usable key
   std::vector<std::string> update_columns_quoted;  // what a chunk may overwrite: not the key
+  // GENERATED ALWAYS identity columns outside the key: no UPDATE may set them, so a chunk only
+  // counts the rows where they differ (the table then needs a reconciliation).
+  std::vector<std::string> identity_columns_quoted;
   bool binary = false;                         // binary COPY (built-in types, same major version)
   bool locked_copy = false;                    // keyless: one locked copy of the whole table
   std::optional<std::int64_t> estimated_rows;  // pg_class.reltuples; nullopt: never analysed

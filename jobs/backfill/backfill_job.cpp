@@ -12,6 +12,7 @@
 #include "jobs/backfill/progress_table.hpp"
 #include "jobs/backfill/store_pair.hpp"
 #include "jobs/backfill/table_copier.hpp"
+#include "jobs/backfill/table_lock.hpp"
 #include "routing/phase_rules.hpp"
 #include "text/sql_quote.hpp"
 
@@ -57,20 +58,14 @@ std::string refuse_run(const config::Config& config, const std::string& database
   return "";
 }
 
-// Session advisory locks, one per table, on a connection held for the whole run: a second job
-// on the same table is refused, and a job killed with -9 lets go when its connection closes.
-std::string lock_tables(PGconn* conn, const std::vector<TablePlan>& plans) {
+// A second job on a table is refused before anything starts (the workers then hold the locks:
+// table_lock.hpp).
+std::string check_table_locks(PGconn* conn, const std::vector<TablePlan>& plans) {
   for (const auto& plan : plans) {
-    const char* params[] = {plan.source.c_str()};
-    pg::Result result(
-        PQexecParams(conn, "SELECT pg_try_advisory_lock(hashtext('pgdual backfill'), hashtext($1))",
-                     1, nullptr, params, nullptr, nullptr, 0));
-    if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) return pg::connection_error(conn);
-    if (std::string(PQgetvalue(result.get(), 0, 0)) != "t") {
-      return plan.source +
-             " is being copied by another pgdual backfill (its advisory lock is "
-             "held on the new store)";
-    }
+    std::string error;
+    const TableLock lock = probe_table_lock(conn, plan.source, error);
+    if (lock == TableLock::error) return error;
+    if (lock == TableLock::held_elsewhere) return held_elsewhere_message(plan.source);
   }
   return "";
 }
@@ -176,7 +171,8 @@ BackfillReport run_backfill(const config::Config& config, const BackfillOptions&
     report.error = "new store: " + report.error;
     return report;
   }
-  if (report.error = lock_tables(control.new_store.get(), report.plans); !report.error.empty()) {
+  if (report.error = check_table_locks(control.new_store.get(), report.plans);
+      !report.error.empty()) {
     return report;
   }
 

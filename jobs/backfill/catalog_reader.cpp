@@ -52,11 +52,14 @@ constexpr const char* kKeys =
     "AND i.indpred IS NULL AND i.indexprs IS NULL AND k.position <= i.indnkeyatts "
     "GROUP BY i.indexrelid, i.indisprimary ORDER BY i.indisprimary DESC, count(*)";
 
-// User triggers of a table on the new store that fire on the copy's INSERT and UPDATE: those
+// User triggers of a table on the new store, or of any of its partitions there, that fire on
+// the copy's INSERT and UPDATE: those
 // enabled ALWAYS or for REPLICA when the session runs as replica, every enabled one otherwise.
 constexpr const char* kFiringTriggers =
     "SELECT string_agg(quote_ident(tgname), ', ' ORDER BY tgname) FROM pg_catalog.pg_trigger "
-    "WHERE tgrelid = to_regclass($1) AND NOT tgisinternal "
+    "WHERE (tgrelid = to_regclass($1) "
+    "OR tgrelid IN (SELECT relid FROM pg_partition_tree(to_regclass($1)))) "
+    "AND NOT tgisinternal "
     "AND CASE WHEN $2 THEN tgenabled IN ('A', 'R') ELSE tgenabled <> 'D' END";
 
 constexpr const char* kForeignKeys =

@@ -64,6 +64,28 @@ std::string StorePair::connect(const config::Config& config, const std::string& 
   return "";
 }
 
+std::string StorePair::reconnect_broken(const config::Config& config, const std::string& database) {
+  const auto broken = [](const pg::Conn& conn) {
+    return !conn || PQstatus(conn.get()) != CONNECTION_OK;
+  };
+  if (broken(old_store)) {
+    if (auto error = open(config.old_backend, database, "old", kOldStoreSettings, old_store);
+        !error.empty()) {
+      return error;
+    }
+  }
+  if (broken(new_store)) {
+    new_store.reset();  // let go of the dead session first (its locks)
+    if (auto error = open(config.new_backend, database, "new", kNewStoreSettings, new_store);
+        !error.empty()) {
+      return error;
+    }
+    pg::Result replica(PQexec(new_store.get(), "SET session_replication_role = replica"));
+    replica_role = PQresultStatus(replica.get()) == PGRES_COMMAND_OK;
+  }
+  return "";
+}
+
 bool StorePair::healthy() const {
   return old_store && new_store && PQstatus(old_store.get()) == CONNECTION_OK &&
          PQstatus(new_store.get()) == CONNECTION_OK;

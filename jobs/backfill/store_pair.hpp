@@ -19,6 +19,9 @@ struct StorePair {
 
   // "" or what failed, naming the store (never the conninfo: it holds the password).
   std::string connect(const config::Config& config, const std::string& database);
+  // Replaces only the connection(s) that broke: a healthy new-store session keeps its locks
+  // and temporary tables.
+  std::string reconnect_broken(const config::Config& config, const std::string& database);
   bool healthy() const;
 };
 

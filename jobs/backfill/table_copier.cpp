@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "jobs/backfill/chunk_sql.hpp"
+#include "jobs/backfill/table_lock.hpp"
 
 namespace pgdual::jobs::backfill {
 
@@ -20,6 +21,7 @@ bool retryable(const std::string& sqlstate) {
 }
 constexpr int kMaxRetries = 20;
 constexpr std::chrono::milliseconds kRetryPause{200};
+constexpr int kLockAttempts = 25;  // about 5 s for the server to let go of a dead session's lock
 
 std::int64_t command_rows(const Result& result) {
   const char* text = PQcmdTuples(result.get());
@@ -75,7 +77,9 @@ TableCopier::ChunkResult TableCopier::failed_on(PGconn* conn, const Result& resu
 
 bool TableCopier::reconnect() {
   if (stores_.healthy()) return true;
-  const std::string error = stores_.connect(config_, settings_.database);
+  const bool new_store_lost =
+      !stores_.new_store || PQstatus(stores_.new_store.get()) != CONNECTION_OK;
+  const std::string error = stores_.reconnect_broken(config_, settings_.database);
   if (!error.empty()) {
     error_ = error;
     sqlstate_.clear();
@@ -86,8 +90,24 @@ bool TableCopier::reconnect() {
     error_ = "old store: " + fence_error;
     return false;
   }
+  if (!new_store_lost || plan_ == nullptr) return true;
+  // The table's lock went with the new store's old session: take it again, unless another job
+  // has it now. The server may take a moment to notice a session that died.
+  TableLock lock = TableLock::error;
+  std::string lock_error;
+  for (int attempt = 0; attempt < kLockAttempts; ++attempt) {
+    lock = lock_table(stores_.new_store.get(), plan_->source, lock_error);
+    if (lock != TableLock::held_elsewhere) break;
+    std::this_thread::sleep_for(kRetryPause);
+  }
+  owns_lock_ = lock == TableLock::taken;
+  if (!owns_lock_) {
+    error_ = lock == TableLock::error ? lock_error : held_elsewhere_message(plan_->source);
+    sqlstate_.clear();
+    return false;
+  }
   // The stage is a temporary table: a new session needs its own.
-  if (plan_ != nullptr && !plan_->locked_copy) {
+  if (!plan_->locked_copy) {
     Result stage(PQexec(stores_.new_store.get(), create_stage_sql(*plan_).c_str()));
     if (PQresultStatus(stage.get()) != PGRES_COMMAND_OK) {
       note_failure(stores_.new_store.get(), stage.get());
@@ -216,10 +236,11 @@ TableCopier::ChunkResult TableCopier::copy_chunk(const TablePlan& plan,
   const std::int64_t written = command_rows(merged);
   const std::int64_t inserted = rows - already_there;
   const std::int64_t overwritten = std::max<std::int64_t>(0, written - inserted);
+  std::int64_t chunk_identity_differences = 0;  // counted once the chunk commits
   if (!plan.identity_columns_quoted.empty()) {
     Result differing(PQexec(new_store, count_identity_differences_sql(plan).c_str()));
     if (PQresultStatus(differing.get()) != PGRES_TUPLES_OK) return failed_on(new_store, differing);
-    identity_differences_ += std::stoll(PQgetvalue(differing.get(), 0, 0));
+    chunk_identity_differences = std::stoll(PQgetvalue(differing.get(), 0, 0));
   }
   // The fence's wait is the relay's lag, not the chunk's cost: sizing on it would shrink the
   // chunks, and smaller chunks wait for the relay just as often.
@@ -249,6 +270,7 @@ TableCopier::ChunkResult TableCopier::copy_chunk(const TablePlan& plan,
   }
   // The chunk is on the new store: only now may writes to its rows proceed on the old one.
   release_locks(old_store);
+  identity_differences_ += chunk_identity_differences;
   const double average_before = sizer_.rows_per_second();
   sizer_.record(full_chunk ? sizer_.next_rows() : rows, elapsed);
   last_key = chunk_last;
@@ -338,6 +360,10 @@ void TableCopier::throttle(std::int64_t rows, std::chrono::microseconds elapsed,
 
 std::string TableCopier::prepare(const TablePlan& plan, TableProgress& progress) {
   std::string error;
+  const TableLock lock = lock_table(stores_.new_store.get(), plan.source, error);
+  if (lock == TableLock::error) return error;
+  if (lock == TableLock::held_elsewhere) return held_elsewhere_message(plan.source);
+  owns_lock_ = true;
   if (!fence_.find(stores_.old_store.get(), error)) return "old store: " + error;
   if (!plan.locked_copy) {
     Result stage(PQexec(stores_.new_store.get(), create_stage_sql(plan).c_str()));
@@ -390,7 +416,7 @@ std::string TableCopier::closing_note() const {
 
 void TableCopier::run(const TablePlan& plan) {
   const auto started = Clock::now();
-  plan_ = &plan;
+  plan_ = nullptr;  // prepare() takes this table's lock and makes its stage
   const auto set_state = [&](const std::string& state, const std::string& error) {
     board_.update(index_, [&](TableStatus& status) {
       status.state = state;
@@ -403,9 +429,23 @@ void TableCopier::run(const TablePlan& plan) {
     set_state("failed", error_);
     return;
   }
+  plan_ = &plan;  // from here on a reconnect takes the lock and makes the stage again
   TableProgress progress;
-  if (const auto error = prepare(plan, progress); !error.empty()) {
-    set_state("failed", error);
+  const std::string prepared = prepare(plan, progress);
+  // Whatever happens below, the table's lock goes with the table (the worker's connection
+  // serves the next table).
+  struct Unlock {
+    TableCopier& copier;
+    const std::string& source;
+    ~Unlock() {
+      if (copier.owns_lock_ && copier.stores_.healthy()) {
+        unlock_table(copier.stores_.new_store.get(), source);
+      }
+      copier.owns_lock_ = false;
+    }
+  } unlock{*this, plan.source};
+  if (!prepared.empty()) {
+    set_state("failed", prepared);
     return;
   }
   if (progress.state == "done") {
@@ -442,7 +482,8 @@ void TableCopier::run(const TablePlan& plan) {
       std::this_thread::sleep_for(kRetryPause * failures);
       if (reconnect()) continue;
     }
-    if (stores_.healthy()) {
+    // Without the table's lock the progress row is another job's now: leave it alone.
+    if (stores_.healthy() && owns_lock_) {
       progress_.finish(stores_.new_store.get(), plan.source, "failed", error_);
     }
     set_state("failed", (sqlstate_.empty() ? "" : sqlstate_ + ": ") + error_);

@@ -92,6 +92,7 @@ class TableCopier {
   ChunkSizer sizer_;
   JournalFence fence_;
   const TablePlan* plan_ = nullptr;        // the table being copied
+  bool owns_lock_ = false;                 // this worker's session holds the table's lock
   std::int64_t locks_lost_ = 0;            // chunks whose old-store COMMIT failed
   std::int64_t journal_mark_ = -1;         // the journal's id sequence when the copy began
   std::int64_t identity_differences_ = 0;  // rows whose ALWAYS identity columns differ

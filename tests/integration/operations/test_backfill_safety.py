@@ -12,10 +12,9 @@
 - strategy sync with the file journal refuses the run;
 - a key that changed since a paused run refuses --resume.
 
-Three strict xfails record bugs found on the way (each reason has the diagnosis): a trigger
-enabled ALWAYS on a leaf of a partitioned target is not seen; identity differences are counted
-again when a chunk is retried; the advisory locks that refuse a second job are lost for good with
-the new store's session.
+Three more pin bugs found on the way and fixed: a trigger enabled ALWAYS on a leaf of a
+partitioned target is seen; identity differences are counted once when a chunk is retried; the
+advisory lock that refuses a second job is taken again with the new store's session.
 
 Real PostgreSQL servers; the test role is a superuser, so the job may SET
 session_replication_role. No pgdual proxy runs: the tests play the application's writes on
@@ -290,12 +289,6 @@ def test_trigger_that_would_fire_refuses_the_table(mode, env, config, fresh_db, 
     assert_nothing_copied(direct_conn, fresh_db, ["stamped", "plain"])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "jobs/backfill/catalog_reader.cpp: kFiringTriggers reads only the target's own pg_trigger "
-    "rows (tgrelid = to_regclass(target)); for a target partitioned on the new store, a trigger "
-    "created on one of its leaves and enabled ALWAYS (or REPLICA) is not seen, the table is not "
-    "refused, and the trigger fires on every copied row routed to that leaf (here updated_at is "
-    "set to 2099 on the 51 rows of p_high, and the job reports done)"))
 def test_always_trigger_on_a_leaf_of_a_partitioned_target(env, config, fresh_db, direct_conn):
     """Plain on the old store, partitioned on the new, where one leaf (not the root) has a
     trigger enabled ALWAYS: the table must be refused (nothing copied), or at least the copied
@@ -424,11 +417,6 @@ def test_note_survives_later_runs(env, config, fresh_db, direct_conn):
             (before["updated_at"], before["finished_at"], before["chunks"]), (args, after)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "jobs/backfill/table_copier.cpp copy_chunk adds the chunk's identity differences to "
-    "identity_differences_ right after the merge, before the chunk commits; a chunk that is then "
-    "retried (here: its old-store session was lost, still_locked fails) counts the same rows "
-    "again, so the note says '2 rows differ' for the one row that does"))
 def test_identity_differences_counted_once_across_a_retry(env, config, fresh_db, direct_conn):
     """One row differs in its identity value; the only chunk is retried once (its old-store
     session terminated while its merge sleeps): the note must still count one row."""
@@ -570,13 +558,6 @@ def test_new_store_sessions_lost_mid_run(env, config, fresh_db, direct_conn):
     assert progress["last_key"] == [str(rows)], progress
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "jobs/backfill/backfill_job.cpp takes the per-table advisory locks once, on the control "
-    "StorePair's new-store session, and never checks or re-takes them; when that session is "
-    "lost (the new store restarted, or its backends terminated) the locks are gone while the "
-    "copier reconnects and goes on, so a second `pgdual backfill --resume` on the same table is "
-    "accepted and copies it concurrently (observed: both exit 0, and both record chunks in the "
-    "same backfill_progress row: 35,000 rows counted for 20,000)"))
 def test_second_job_still_refused_after_new_store_sessions_lost(env, config, fresh_db,
                                                                  direct_conn):
     """docs/backfill.md: a second job on a table another job is copying is refused (advisory

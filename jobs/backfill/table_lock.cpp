@@ -1,0 +1,48 @@
+#include "jobs/backfill/table_lock.hpp"
+
+#include "libpq/connection.hpp"
+
+namespace pgdual::jobs::backfill {
+
+namespace {
+
+std::string one_value(PGconn* conn, const char* sql, const std::string& source,
+                      std::string& error) {
+  const char* params[] = {source.c_str()};
+  pg::Result result(PQexecParams(conn, sql, 1, nullptr, params, nullptr, nullptr, 0));
+  if (PQresultStatus(result.get()) != PGRES_TUPLES_OK || PQntuples(result.get()) != 1) {
+    error = "new store: " + pg::connection_error(conn);
+    return "";
+  }
+  return PQgetvalue(result.get(), 0, 0);
+}
+
+}  // namespace
+
+TableLock lock_table(PGconn* new_store, const std::string& source, std::string& error) {
+  const std::string taken =
+      one_value(new_store, "SELECT pg_try_advisory_lock(hashtext('pgdual backfill'), hashtext($1))",
+                source, error);
+  if (taken.empty()) return TableLock::error;
+  return taken == "t" ? TableLock::taken : TableLock::held_elsewhere;
+}
+
+void unlock_table(PGconn* new_store, const std::string& source) {
+  std::string ignored;
+  one_value(new_store, "SELECT pg_advisory_unlock(hashtext('pgdual backfill'), hashtext($1))",
+            source, ignored);
+}
+
+TableLock probe_table_lock(PGconn* new_store, const std::string& source, std::string& error) {
+  const TableLock lock = lock_table(new_store, source, error);
+  if (lock == TableLock::taken) unlock_table(new_store, source);
+  return lock;
+}
+
+std::string held_elsewhere_message(const std::string& source) {
+  return source +
+         " is being copied by another pgdual backfill (its advisory lock is held on the "
+         "new store)";
+}
+
+}  // namespace pgdual::jobs::backfill

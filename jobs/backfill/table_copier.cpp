@@ -20,6 +20,8 @@ bool retryable(const std::string& sqlstate) {
          sqlstate == "57014" || sqlstate.rfind("08", 0) == 0 || sqlstate == "57P01";
 }
 constexpr int kMaxRetries = 20;
+constexpr const char* kNewChunkBegin =
+    "BEGIN; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off";
 constexpr std::chrono::milliseconds kRetryPause{200};
 constexpr int kLockAttempts = 25;  // about 5 s for the server to let go of a dead session's lock
 
@@ -209,7 +211,12 @@ TableCopier::ChunkResult TableCopier::copy_chunk(const TablePlan& plan,
   for (std::size_t i = 0; i < plan.key.size(); ++i) {
     chunk_last.emplace_back(PQgetvalue(end.get(), 0, static_cast<int>(i)));
   }
-  if (Result begin{PQexec(new_store, "BEGIN")}; PQresultStatus(begin.get()) != PGRES_COMMAND_OK) {
+  // The stage has no statistics, and once the target is large and analysed the planner joins
+  // them by hashing the whole target for every chunk (bench/results: 403 ms against 27 ms by
+  // index lookups for 50,000 rows of a 2 M-row table, growing with the table): this
+  // transaction's joins go through the key's index.
+  if (Result begin{PQexec(new_store, kNewChunkBegin)};
+      PQresultStatus(begin.get()) != PGRES_COMMAND_OK) {
     return failed_on(new_store, begin);
   }
   if (Result in{PQexec(new_store, copy_in_stage_sql(plan).c_str())};

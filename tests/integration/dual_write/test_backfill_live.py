@@ -121,11 +121,11 @@ def test_backfill_under_live_writes_leaves_identical_stores(env, proxy_factory, 
     # transactions a second on the CI machine); unthrottled clients outrun it and the fence,
     # which waits for the relay, would wait for ever longer. A rate the relay keeps up with
     # still races every chunk.
-    pause = 0.0 if strategy == "sync" else 0.01
+    pause = 0.0 if strategy == "sync" else 0.02
     scripts = [UpdateScript(proxy, fresh_db, seed, pause) for seed in (1, 2)]
     for script in scripts:
         script.start()
-    load = ["-c", "16"] if strategy == "sync" else ["-c", "16", "-R", "100"]
+    load = ["-c", "16"] if strategy == "sync" else ["-c", "16", "-R", "60"]
     bench = start_process(pgbench_cmd(proxy, env, fresh_db, "-n", *load, "-j", "2",
                                       "-T", "25", "-M", "extended"),
                           {"PGPASSWORD": env.password})

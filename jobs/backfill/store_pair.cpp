@@ -47,21 +47,9 @@ std::string open(const config::BackendConfig& backend, const std::string& databa
 }  // namespace
 
 std::string StorePair::connect(const config::Config& config, const std::string& database) {
-  if (auto error = open(config.old_backend, database, "old", kOldStoreSettings, old_store);
-      !error.empty()) {
-    return error;
-  }
-  if (auto error = open(config.new_backend, database, "new", kNewStoreSettings, new_store);
-      !error.empty()) {
-    return error;
-  }
-  // Copied rows must not fire the new store's triggers (an audit row, an updated_at set to now)
-  // or its foreign-key checks (a self-reference to a row of a later chunk), as logical
-  // replication's apply does not. Only a superuser, or a role granted SET on this parameter,
-  // may; without it, tables with triggers are refused (catalog_reader).
-  pg::Result replica(PQexec(new_store.get(), "SET session_replication_role = replica"));
-  replica_role = PQresultStatus(replica.get()) == PGRES_COMMAND_OK;
-  return "";
+  old_store.reset();
+  new_store.reset();
+  return reconnect_broken(config, database);
 }
 
 std::string StorePair::reconnect_broken(const config::Config& config, const std::string& database) {
@@ -80,6 +68,10 @@ std::string StorePair::reconnect_broken(const config::Config& config, const std:
         !error.empty()) {
       return error;
     }
+    // Copied rows must not fire the new store's triggers (an audit row, an updated_at set to
+    // now) or its foreign-key checks (a self-reference to a row of a later chunk), as logical
+    // replication's apply does not. Only a superuser, or a role granted SET on this parameter,
+    // may; without it, tables with triggers are refused (catalog_reader).
     pg::Result replica(PQexec(new_store.get(), "SET session_replication_role = replica"));
     replica_role = PQresultStatus(replica.get()) == PGRES_COMMAND_OK;
   }

@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "jobs/backfill/blocking_query.hpp"
 #include "libpq/connection.hpp"
 #include "routing/phase_rules.hpp"
 
@@ -70,19 +71,6 @@ constexpr const char* kForeignKeys =
     "JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace "
     "WHERE k.contype = 'f' AND k.conparentid = 0";
 
-Result query(PGconn* conn, const char* sql, const std::vector<std::string>& params,
-             std::string& error) {
-  std::vector<const char*> values;
-  for (const auto& param : params) values.push_back(param.c_str());
-  Result result(PQexecParams(conn, sql, static_cast<int>(values.size()), nullptr, values.data(),
-                             nullptr, nullptr, 0));
-  if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
-    error = pg::connection_error(conn);
-    return nullptr;
-  }
-  return result;
-}
-
 std::string cell(const Result& result, int row, int column) {
   return PQgetisnull(result.get(), row, column) != 0 ? "" : PQgetvalue(result.get(), row, column);
 }
@@ -117,7 +105,7 @@ struct Column {
 
 std::vector<Column> read_columns(PGconn* conn, const std::string& table, std::string& error) {
   std::vector<Column> columns;
-  const Result result = query(conn, kColumns, {table}, error);
+  const Result result = run_query(conn, kColumns, {table}, error);
   if (!result) return columns;
   for (int row = 0; row < PQntuples(result.get()); ++row) {
     columns.push_back({cell(result, row, 0), cell(result, row, 1), cell(result, row, 2),
@@ -164,7 +152,7 @@ struct Key {
 
 std::vector<Key> read_keys(PGconn* conn, const std::string& table, std::string& error) {
   std::vector<Key> keys;
-  const Result result = query(conn, kKeys, {table}, error);
+  const Result result = run_query(conn, kKeys, {table}, error);
   if (!result) return keys;
   for (int row = 0; row < PQntuples(result.get()); ++row) {
     if (cell(result, row, 3) != "t") continue;  // a nullable column: not a usable key
@@ -191,10 +179,10 @@ int major_version(PGconn* conn) { return PQserverVersion(conn) / 10000; }
 CatalogResult read_catalogs(PGconn* old_store, PGconn* new_store,
                             const config::MigrationConfig& migration, const CatalogScope& scope) {
   CatalogResult out;
-  const Result tables = query(old_store, kSourceTables, {scope.skip_schema}, out.error);
+  const Result tables = run_query(old_store, kSourceTables, {scope.skip_schema}, out.error);
   if (!tables) return out;
   std::multimap<std::string, std::string> parents;
-  if (const Result keys = query(new_store, kForeignKeys, {}, out.error)) {
+  if (const Result keys = run_query(new_store, kForeignKeys, {}, out.error)) {
     for (int row = 0; row < PQntuples(keys.get()); ++row) {
       parents.emplace(cell(keys, row, 0), cell(keys, row, 1));
     }
@@ -297,8 +285,9 @@ CatalogResult read_catalogs(PGconn* old_store, PGconn* new_store,
     } else {
       plan.locked_copy = true;
     }
-    if (const Result triggers = query(new_store, kFiringTriggers,
-                                      {plan.target_quoted, scope.replica_role ? "t" : "f"}, error);
+    if (const Result triggers =
+            run_query(new_store, kFiringTriggers,
+                      {plan.target_quoted, scope.replica_role ? "t" : "f"}, error);
         !triggers) {
       out.error = error;
       return out;

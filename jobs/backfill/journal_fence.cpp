@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include "jobs/backfill/blocking_query.hpp"
 #include "libpq/connection.hpp"
 #include "text/sql_quote.hpp"
 
@@ -13,31 +14,17 @@ using pg::Result;
 using Clock = std::chrono::steady_clock;
 constexpr std::chrono::milliseconds kPoll{20};
 
-// One value of a one-row query; nullopt-like "" on failure (error set).
-std::string scalar(PGconn* conn, const std::string& sql, std::string& error) {
-  Result result(PQexec(conn, sql.c_str()));
-  if (PQresultStatus(result.get()) != PGRES_TUPLES_OK || PQntuples(result.get()) != 1) {
-    error = pg::connection_error(conn);
-    return "";
-  }
-  return PQgetisnull(result.get(), 0, 0) != 0 ? "" : PQgetvalue(result.get(), 0, 0);
-}
-
 }  // namespace
 
 JournalFence::JournalFence(std::string schema, std::chrono::milliseconds max_wait)
     : schema_(std::move(schema)), max_wait_(max_wait) {}
 
 bool JournalFence::find(PGconn* old_store, std::string& error) {
-  const char* params[] = {schema_.c_str()};
-  Result result(PQexecParams(
+  const Result result = run_query(
       old_store,
-      "SELECT format('%I.journal', $1::text), to_regclass(format('%I.journal', $1::text))", 1,
-      nullptr, params, nullptr, nullptr, 0));
-  if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
-    error = pg::connection_error(old_store);
-    return false;
-  }
+      "SELECT format('%I.journal', $1::text), to_regclass(format('%I.journal', $1::text))",
+      {schema_}, error);
+  if (!result) return false;
   table_ = PQgetvalue(result.get(), 0, 0);
   present_ = PQgetisnull(result.get(), 0, 1) == 0;
   return true;
@@ -47,14 +34,14 @@ std::string JournalFence::wait(PGconn* old_store, const std::function<bool()>& c
   waited_ = std::chrono::milliseconds(0);
   if (!present_) return "";
   std::string error;
-  const std::string fence = scalar(old_store, "SELECT max(id) FROM " + table_, error);
+  const std::string fence = single_value(old_store, "SELECT max(id) FROM " + table_, {}, error);
   if (!error.empty()) return error;
   if (fence.empty()) return "";  // the journal is empty
   const auto start = Clock::now();
   for (;;) {
     // Each statement takes a new snapshot (READ COMMITTED), so applied entries disappear.
-    const std::string left =
-        scalar(old_store, "SELECT count(*) FROM " + table_ + " WHERE id <= " + fence, error);
+    const std::string left = single_value(
+        old_store, "SELECT count(*) FROM " + table_ + " WHERE id <= " + fence, {}, error);
     if (!error.empty()) return error;
     waited_ = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
     if (left == "0") return "";
@@ -71,11 +58,11 @@ std::string JournalFence::wait(PGconn* old_store, const std::function<bool()>& c
 std::int64_t JournalFence::appended(PGconn* old_store) const {
   if (!present_) return 0;
   std::string error;
-  const std::string value = scalar(old_store,
-                                   "SELECT pg_catalog.pg_sequence_last_value("
-                                   "pg_catalog.pg_get_serial_sequence(" +
-                                       text::quote_literal(table_) + ", 'id')::regclass)",
-                                   error);
+  const std::string value = single_value(old_store,
+                                         "SELECT pg_catalog.pg_sequence_last_value("
+                                         "pg_catalog.pg_get_serial_sequence(" +
+                                             text::quote_literal(table_) + ", 'id')::regclass)",
+                                         {}, error);
   return value.empty() ? 0 : std::stoll(value);
 }
 

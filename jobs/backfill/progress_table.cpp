@@ -1,5 +1,6 @@
 #include "jobs/backfill/progress_table.hpp"
 
+#include "jobs/backfill/blocking_query.hpp"
 #include "libpq/connection.hpp"
 
 namespace pgdual::jobs::backfill {
@@ -24,14 +25,12 @@ std::string text_array(const std::vector<std::string>& values) {
   return out;
 }
 
-std::string run(PGconn* conn, const std::string& sql, const std::vector<std::string>& params) {
-  std::vector<const char*> values;
-  for (const auto& param : params) values.push_back(param.c_str());
-  Result result(PQexecParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                             values.data(), nullptr, nullptr, 0));
-  const auto status = PQresultStatus(result.get());
-  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return "";
-  return pg::connection_error(conn);
+// "" or the error.
+std::string run_statement(PGconn* conn, const std::string& sql,
+                          const std::vector<std::string>& params) {
+  std::string error;
+  run_query(conn, sql, params, error);
+  return error;
 }
 
 }  // namespace
@@ -74,19 +73,13 @@ std::string ProgressTable::ensure(PGconn* conn) const {
 
 std::optional<TableProgress> ProgressTable::load(PGconn* conn, const TablePlan& plan,
                                                  std::string& error) const {
-  const std::string keys = key_array(plan);
-  const char* params[] = {plan.source.c_str(), keys.c_str()};
-  Result result(PQexecParams(conn,
-                             ("SELECT state, last_key, rows_copied, rows_skipped, bytes, chunks, "
-                              "seconds, rows_overwritten, coalesce(error, ''), "
-                              "key_columns = $2::text[] FROM " +
-                              table_ + " WHERE source_table = $1")
-                                 .c_str(),
-                             2, nullptr, params, nullptr, nullptr, 0));
-  if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
-    error = pg::connection_error(conn);
-    return std::nullopt;
-  }
+  const Result result = run_query(conn,
+                                  "SELECT state, last_key, rows_copied, rows_skipped, bytes, "
+                                  "chunks, seconds, rows_overwritten, coalesce(error, ''), "
+                                  "key_columns = $2::text[] FROM " +
+                                      table_ + " WHERE source_table = $1",
+                                  {plan.source, key_array(plan)}, error);
+  if (!result) return std::nullopt;
   if (PQntuples(result.get()) == 0) return std::nullopt;
   TableProgress progress;
   progress.state = PQgetvalue(result.get(), 0, 0);
@@ -100,16 +93,12 @@ std::optional<TableProgress> ProgressTable::load(PGconn* conn, const TablePlan& 
   progress.same_key = std::string(PQgetvalue(result.get(), 0, 9)) == "t";
   if (!PQgetisnull(result.get(), 0, 1)) {
     // The elements one by one, rather than parsing the array's text form.
-    Result elements(PQexecParams(conn,
-                                 ("SELECT key FROM " + table_ +
-                                  ", unnest(last_key) WITH ORDINALITY AS k(key, position) "
-                                  "WHERE source_table = $1 ORDER BY position")
-                                     .c_str(),
-                                 1, nullptr, params, nullptr, nullptr, 0));
-    if (PQresultStatus(elements.get()) != PGRES_TUPLES_OK) {
-      error = pg::connection_error(conn);
-      return std::nullopt;
-    }
+    const Result elements = run_query(conn,
+                                      "SELECT key FROM " + table_ +
+                                          ", unnest(last_key) WITH ORDINALITY AS k(key, position) "
+                                          "WHERE source_table = $1 ORDER BY position",
+                                      {plan.source}, error);
+    if (!elements) return std::nullopt;
     for (int i = 0; i < PQntuples(elements.get()); ++i) {
       progress.last_key.emplace_back(PQgetvalue(elements.get(), i, 0));
     }
@@ -138,14 +127,13 @@ std::string ProgressTable::begin(PGconn* conn, const TablePlan& plan, const std:
   }
   // The journal's mark is the one of the run that copied the first chunk (journal_fence.hpp).
   sql += " RETURNING coalesce(journal_mark, -1)";
-  std::vector<std::string> params{plan.source, plan.target, key_array(plan),
-                                  estimated,   job,         std::to_string(journal_mark)};
-  std::vector<const char*> values;
-  for (const auto& param : params) values.push_back(param.c_str());
-  Result result(PQexecParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                             values.data(), nullptr, nullptr, 0));
-  if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) return pg::connection_error(conn);
-  journal_mark = std::stoll(PQgetvalue(result.get(), 0, 0));
+  std::string error;
+  const std::string mark = single_value(
+      conn, sql,
+      {plan.source, plan.target, key_array(plan), estimated, job, std::to_string(journal_mark)},
+      error);
+  if (!error.empty()) return error;
+  journal_mark = std::stoll(mark);
   return "";
 }
 
@@ -160,11 +148,12 @@ std::string ProgressTable::record_chunk(PGconn* conn, const std::string& source,
       "seconds + $7::int / 1000.0, "
       "state = 'copying', updated_at = clock_timestamp() "
       "WHERE source_table = $1";
-  return run(conn, sql,
-             {source, text_array(chunk.last_key), std::to_string(chunk.rows_copied),
-              std::to_string(chunk.rows_skipped), std::to_string(chunk.bytes),
-              std::to_string(chunk.chunk_rows), std::to_string(chunk.chunk_ms),
-              std::to_string(chunk.rows_per_second), std::to_string(chunk.rows_overwritten)});
+  return run_statement(
+      conn, sql,
+      {source, text_array(chunk.last_key), std::to_string(chunk.rows_copied),
+       std::to_string(chunk.rows_skipped), std::to_string(chunk.bytes),
+       std::to_string(chunk.chunk_rows), std::to_string(chunk.chunk_ms),
+       std::to_string(chunk.rows_per_second), std::to_string(chunk.rows_overwritten)});
 }
 
 std::string ProgressTable::finish(PGconn* conn, const std::string& source, const std::string& state,
@@ -174,7 +163,7 @@ std::string ProgressTable::finish(PGconn* conn, const std::string& source, const
       " SET state = $2, error = NULLIF($3, ''), updated_at = clock_timestamp(), "
       "finished_at = CASE WHEN $2 = 'done' THEN clock_timestamp() END "
       "WHERE source_table = $1";
-  return run(conn, sql, {source, state, note});
+  return run_statement(conn, sql, {source, state, note});
 }
 
 }  // namespace pgdual::jobs::backfill

@@ -1,36 +1,24 @@
 #include "jobs/backfill/table_lock.hpp"
 
-#include "libpq/connection.hpp"
+#include "jobs/backfill/blocking_query.hpp"
 
 namespace pgdual::jobs::backfill {
 
-namespace {
-
-std::string one_value(PGconn* conn, const char* sql, const std::string& source,
-                      std::string& error) {
-  const char* params[] = {source.c_str()};
-  pg::Result result(PQexecParams(conn, sql, 1, nullptr, params, nullptr, nullptr, 0));
-  if (PQresultStatus(result.get()) != PGRES_TUPLES_OK || PQntuples(result.get()) != 1) {
-    error = "new store: " + pg::connection_error(conn);
-    return "";
-  }
-  return PQgetvalue(result.get(), 0, 0);
-}
-
-}  // namespace
-
 TableLock lock_table(PGconn* new_store, const std::string& source, std::string& error) {
-  const std::string taken =
-      one_value(new_store, "SELECT pg_try_advisory_lock(hashtext('pgdual backfill'), hashtext($1))",
-                source, error);
-  if (taken.empty()) return TableLock::error;
+  const std::string taken = single_value(
+      new_store, "SELECT pg_try_advisory_lock(hashtext('pgdual backfill'), hashtext($1))", {source},
+      error);
+  if (taken.empty()) {
+    error = "new store: " + error;
+    return TableLock::error;
+  }
   return taken == "t" ? TableLock::taken : TableLock::held_elsewhere;
 }
 
 void unlock_table(PGconn* new_store, const std::string& source) {
   std::string ignored;
-  one_value(new_store, "SELECT pg_advisory_unlock(hashtext('pgdual backfill'), hashtext($1))",
-            source, ignored);
+  single_value(new_store, "SELECT pg_advisory_unlock(hashtext('pgdual backfill'), hashtext($1))",
+               {source}, ignored);
 }
 
 TableLock probe_table_lock(PGconn* new_store, const std::string& source, std::string& error) {

@@ -1,5 +1,7 @@
 #include "metrics/journal_metrics.hpp"
 
+#include <utility>
+
 namespace pgdual::metrics {
 
 namespace {
@@ -109,7 +111,8 @@ void JournalMetrics::clear_gates() {
   for (auto& [key, series] : gates_) series->Set(0);
 }
 
-void JournalMetrics::count_reconciliation(const std::vector<std::string>& tables) {
+void JournalMetrics::count_reconciliation(const std::string& database,
+                                          const std::vector<std::string>& tables) {
   std::lock_guard lock(mutex_);
   for (const auto& table : tables) {
     auto it = by_table_.find(table);
@@ -121,7 +124,37 @@ void JournalMetrics::count_reconciliation(const std::vector<std::string>& tables
       }
     }
     it->second->Increment();
+    add_mark(database, table.empty() ? std::string(kUnknownTableMark) : table, 1);
   }
+  if (tables.empty()) add_mark(database, std::string(kUnknownTableMark), 1);
+}
+
+void JournalMetrics::add_mark(const std::string& database, const std::string& table,
+                              std::int64_t count) {
+  if (database.empty() || count <= 0) return;  // nowhere to put it
+  auto key = std::make_pair(database, table);
+  auto it = marks_.find(key);
+  if (it == marks_.end() && marks_.size() >= kMaxPendingMarks) {
+    key.second = std::string(kUnknownTableMark);
+    it = marks_.find(key);
+  }
+  if (it == marks_.end()) it = marks_.emplace(std::move(key), 0).first;
+  it->second += count;
+}
+
+JournalMetrics::ReconciliationMarks JournalMetrics::take_reconciliation_marks() {
+  std::lock_guard lock(mutex_);
+  return std::exchange(marks_, {});
+}
+
+void JournalMetrics::return_reconciliation_marks(const ReconciliationMarks& marks) {
+  std::lock_guard lock(mutex_);
+  for (const auto& [key, count] : marks) add_mark(key.first, key.second, count);
+}
+
+std::size_t JournalMetrics::pending_reconciliation_marks() const {
+  std::lock_guard lock(mutex_);
+  return marks_.size();
 }
 
 }  // namespace pgdual::metrics

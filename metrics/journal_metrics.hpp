@@ -12,9 +12,12 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace pgdual::metrics {
@@ -50,9 +53,27 @@ class JournalMetrics {
   // pgdual_reconciliation_needed_total{table}: one count per table of a
   // transaction that was dead-lettered or could not be journaled at all.
   // Beyond kMaxTables distinct tables the rest count under table="_other".
-  void count_reconciliation(const std::vector<std::string>& tables);
+  // Each (database, table) is also kept as a mark until the backfill watch
+  // takes it to <schema>.reconcile_queue on the new store (journal/reconcile_queue.hpp).
+  // No table named: the mark goes to kUnknownTableMark (the whole database), the
+  // counter is left alone as before. An empty database marks nothing.
+  void count_reconciliation(const std::string& database, const std::vector<std::string>& tables);
+
+  // Marks not yet in the queue, by (database, table): how many times each was marked.
+  using ReconciliationMarks = std::map<std::pair<std::string, std::string>, std::int64_t>;
+  // Drains the pending marks.
+  ReconciliationMarks take_reconciliation_marks();
+  // Puts back marks whose flush failed (added to those marked since), under the same bound.
+  void return_reconciliation_marks(const ReconciliationMarks& marks);
+  std::size_t pending_reconciliation_marks() const;
 
   static constexpr std::size_t kMaxTables = 1000;
+  // Distinct (database, table) marks kept while the new store cannot take them: beyond it a
+  // database's further tables are kept as its kUnknownTableMark (reconcile the whole database),
+  // which may exceed the bound by one per database. Losing a mark would be worse.
+  static constexpr std::size_t kMaxPendingMarks = 10000;
+  // journal::kUnknownTable (metrics may not include journal/): a table pgdual could not name.
+  static constexpr std::string_view kUnknownTableMark = "(unknown)";
 
  private:
   prometheus::Gauge* depth_records_ = nullptr;
@@ -73,10 +94,13 @@ class JournalMetrics {
   prometheus::Family<prometheus::Gauge>& relay_info_;
   prometheus::Family<prometheus::Counter>& reconciliation_;
   prometheus::Family<prometheus::Gauge>& gate_active_;
-  std::mutex mutex_;
+  void add_mark(const std::string& database, const std::string& table, std::int64_t count);
+
+  mutable std::mutex mutex_;
   prometheus::Gauge* relay_info_series_ = nullptr;
   std::map<std::string, prometheus::Counter*, std::less<>> by_table_;
   std::map<std::string, prometheus::Gauge*, std::less<>> gates_;
+  ReconciliationMarks marks_;
 };
 
 }  // namespace pgdual::metrics

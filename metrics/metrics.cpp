@@ -183,6 +183,7 @@ void Metrics::register_routing_metrics(prometheus::Registry& registry) {
       "reason");
   journal_ = std::make_unique<JournalMetrics>(registry);
   backfill_ = std::make_unique<BackfillMetrics>(registry);
+  reconcile_ = std::make_unique<ReconcileMetrics>(registry);
 }
 
 // ---- dual-write

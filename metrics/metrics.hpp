@@ -26,6 +26,7 @@
 #include "metrics/backfill_metrics.hpp"
 #include "metrics/journal_metrics.hpp"
 #include "metrics/labels.hpp"
+#include "metrics/reconcile_metrics.hpp"
 #include "metrics/rewrite_metrics.hpp"
 #include "metrics/shadow_metrics.hpp"
 
@@ -136,6 +137,8 @@ class Metrics {
   JournalMetrics& journal() const { return *journal_; }
   // The backfill job's progress, as the proxy's backfill watch reads it from the new store.
   BackfillMetrics& backfill() const { return *backfill_; }
+  // The reconciliation queue, as the same watch reads it from the new store.
+  ReconcileMetrics& reconcile() const { return *reconcile_; }
 
   // Prometheus text exposition format (version 0.0.4) of the whole registry.
   std::string serialize() const;
@@ -189,6 +192,7 @@ class Metrics {
   std::unique_ptr<TableCounters> drift_risk_;
   std::unique_ptr<JournalMetrics> journal_;
   std::unique_ptr<BackfillMetrics> backfill_;
+  std::unique_ptr<ReconcileMetrics> reconcile_;
 
   prometheus::Family<prometheus::Gauge>* phase_info_family_ = nullptr;
   std::mutex phase_info_mutex_;

@@ -388,7 +388,7 @@ void JournalRelay::check_instance(const std::string& database, Primary& primary)
     }
     // Strategy async acknowledges before the secondary applied: what was queued in memory
     // when the process died is gone. Which tables it wrote is known; say so loudly.
-    context_.metrics.count_reconciliation(tables);
+    context_.metrics.count_reconciliation(database, tables);
     spdlog::error(
         "pgdual instance {} did not stop cleanly while writing under strategy async: "
         "writes it had queued in memory for the secondary may be lost; reconcile tables "

@@ -119,7 +119,7 @@ JournalRelay::Attempt JournalRelay::failure(const config::Config& settings,
 void JournalRelay::log_dead(const std::string& database, const JournalRecord& record,
                             const Attempt& attempt) {
   context_.metrics.dead_letters().Increment();
-  context_.metrics.count_reconciliation(record.tables);
+  context_.metrics.count_reconciliation(database, record.tables);
   spdlog::error(
       "journal relay: entry {} of database \"{}\" moved to the dead letter after {} attempts "
       "({}: {}); tables [{}] need reconciliation",

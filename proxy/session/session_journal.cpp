@@ -195,7 +195,7 @@ void ClientSession::outbox_in_band(PrimaryUnit& unit, TxnStatus status_before) {
 std::optional<journal::JournalRecord> ClientSession::journal_record(
     const TransactionCapture& capture) {
   if (capture.oversize) {
-    runtime_.metrics().journal().count_reconciliation(capture.tables);
+    runtime_.metrics().journal().count_reconciliation(identity_.database, capture.tables);
     spdlog::error(
         "a transaction cannot be journaled (larger than the journal's {} MiB record limit): "
         "tables [{}] need reconciliation",
@@ -206,7 +206,7 @@ std::optional<journal::JournalRecord> ClientSession::journal_record(
   for_each_frame(capture.state_parses, [&](const protocol::Frame& frame) { builder.add(frame); });
   for_each_frame(capture.bytes, [&](const protocol::Frame& frame) { builder.add(frame); });
   if (builder.failed()) {
-    runtime_.metrics().journal().count_reconciliation(capture.tables);
+    runtime_.metrics().journal().count_reconciliation(identity_.database, capture.tables);
     spdlog::error("a transaction cannot be journaled ({}): tables [{}] need reconciliation",
                   builder.error(), fmt::join(capture.tables, ","));
     return std::nullopt;

@@ -115,7 +115,7 @@ std::vector<std::string> ClientSession::count_drift_risk(const std::vector<std::
                                                          std::string_view reason) {
   auto named = tables.empty() ? std::vector<std::string>{"(unknown)"} : tables;
   for (const auto& table : named) runtime_.metrics().count_drift_risk(table, std::string(reason));
-  runtime_.metrics().journal().count_reconciliation(named);
+  runtime_.metrics().journal().count_reconciliation(identity_.database, named);
   return named;
 }
 

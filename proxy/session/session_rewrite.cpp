@@ -12,6 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <charconv>
 
+#include "journal/reconcile_queue.hpp"
 #include "protocol/constants.hpp"
 #include "proxy/net/use_tuple.hpp"
 #include "proxy/session/client_session.hpp"
@@ -144,6 +145,10 @@ std::optional<std::string> ClientSession::handle_nondeterministic(bool as_parse,
   }
   // allow: sent as it is; the table needs reconciliation.
   metrics.count_nondeterministic(table, "allowed");
+  // The stores now differ in this table: it goes to the reconciliation queue. A write whose
+  // table is not visible (a DO block: "(none)") marks the whole database.
+  runtime_.metrics().journal().count_reconciliation(
+      identity_.database, {table == "(none)" ? std::string(journal::kUnknownTable) : table});
   // Once per cause and table per session: the counter carries the rate.
   if (nondeterministic_logged_.size() < 100 &&
       nondeterministic_logged_.insert(table + why).second) {

@@ -30,6 +30,14 @@ constexpr Subcommand kSubcommands[] = {
      "[--dry-run] [--max-rows-per-second R] [--lock-keyless] [--chunk-ms MS] [--no-sequences]",
      "copy the old store's rows to the new one while dual writes run (docs/backfill.md)",
      backfill_command},
+    {"reconcile",
+     "--config FILE [--database DB] [--tables a,b] [--repair dry-run|execute] "
+     "[--max-differences N] [--max-seconds T] [--resume] [--format table|json] [--proof] "
+     "[--proof-dir DIR] [--sql-file FILE] [--workers N] [--chunk-ms MS] [--continuous "
+     "[--interval-seconds S]]",
+     "find every difference between the stores, prove equality, repair drift "
+     "(docs/reconcile.md)",
+     reconcile_command},
     {"journal status", "--config FILE [--database DB]",
      "print the journal's pending entries and dead-letter rows", journal_status_command},
     {"journal purge", "--config FILE [--database DB] [--dead-letter]",

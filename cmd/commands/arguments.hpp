@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "cmd/commands/command.hpp"
 
@@ -33,6 +34,13 @@ class ArgCursor {
   Args args_;
   std::size_t at_ = 0;
 };
+
+// --tables "a, b" -> {public.a, public.b}; a comma inside double quotes belongs to the name
+// ("a,b" names one table), as does "" (one quote).
+std::vector<std::string> split_tables(const std::string& list);
+
+// A positive number, or -1.
+double positive_number(const std::string& text);
 
 // Prints "unknown argument WORD" to stderr; main then prints the usage and exits 2.
 Exit unknown_argument(const std::string& word);

@@ -33,43 +33,6 @@ extern "C" void request_stop(int signal) {
   std::signal(signal, SIG_DFL);  // a second signal ends the process at once
 }
 
-// "a, b" -> {public.a, public.b}; a comma inside double quotes belongs to the name
-// ("a,b" names one table), as does "" (one quote).
-std::vector<std::string> split_tables(const std::string& list) {
-  std::vector<std::string> tables;
-  std::string current;
-  bool quoted = false;
-  const auto flush = [&] {
-    const auto first = current.find_first_not_of(' ');
-    if (first != std::string::npos) {
-      const auto last = current.find_last_not_of(' ');
-      tables.push_back(routing::normalize_table_name(current.substr(first, last - first + 1)));
-    }
-    current.clear();
-  };
-  for (const char c : list) {
-    if (c == '"') quoted = !quoted;  // "" toggles twice: the name keeps both for normalising
-    if (c == ',' && !quoted) {
-      flush();
-    } else {
-      current += c;
-    }
-  }
-  flush();
-  return tables;
-}
-
-// A positive number, or -1.
-double positive_number(const std::string& text) {
-  try {
-    std::size_t used = 0;
-    const double value = std::stod(text, &used);
-    return used == text.size() && value > 0 ? value : -1;
-  } catch (...) {
-    return -1;
-  }
-}
-
 void print_plan(const backfill::BackfillReport& report) {
   for (const auto& refusal : report.refusals) {
     std::fprintf(stderr, "refused: %s: %s\n", refusal.table.c_str(), refusal.reason.c_str());

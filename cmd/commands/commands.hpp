@@ -11,6 +11,7 @@ Exit run_legacy_config(Args args);       // run.cpp: `--config FILE`, the old sp
 Exit check_config_command(Args args);    // check_config.cpp
 Exit sequences_sync_command(Args args);  // sequences_sync.cpp
 Exit backfill_command(Args args);        // backfill.cpp
+Exit reconcile_command(Args args);       // reconcile.cpp
 Exit journal_status_command(Args args);  // journal.cpp
 Exit journal_purge_command(Args args);   // journal.cpp
 Exit version_command(Args args);         // version.cpp

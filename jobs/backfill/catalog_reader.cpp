@@ -167,9 +167,9 @@ std::vector<Key> read_keys(PGconn* conn, const std::string& table, std::string& 
   return keys;
 }
 
-bool eligible(config::Phase phase) {
+bool eligible(config::Phase phase, bool reconcile) {
   return phase == config::Phase::dual_write || phase == config::Phase::backfill ||
-         phase == config::Phase::shadow_read;
+         phase == config::Phase::shadow_read || (reconcile && phase == config::Phase::cutover);
 }
 
 int major_version(PGconn* conn) { return PQserverVersion(conn) / 10000; }
@@ -210,7 +210,8 @@ CatalogResult read_catalogs(PGconn* old_store, PGconn* new_store,
       named_found.insert(by_source ? plan.source : plan.target);
     }
     // The quoted name: table_phase folds unquoted names, as PostgreSQL does.
-    if (!eligible(routing::table_phase(migration, database_phase, plan.target_quoted))) {
+    if (!eligible(routing::table_phase(migration, database_phase, plan.target_quoted),
+                  scope.reconcile)) {
       if (named.empty()) {
         out.not_mirrored.push_back(plan.source);
       } else {
@@ -242,6 +243,7 @@ CatalogResult read_catalogs(PGconn* old_store, PGconn* new_store,
     for (const auto& column : source_columns) {
       if (column.generated) continue;  // the new store computes it
       plan.columns_quoted.push_back(column.quoted);
+      plan.column_types.push_back(column.type);
       plan.binary = plan.binary && column.builtin;
     }
     const auto source_keys = read_keys(old_store, plan.source_quoted, error);
@@ -271,6 +273,11 @@ CatalogResult read_catalogs(PGconn* old_store, PGconn* new_store,
           {plan.source, "the new store has no unique key on (" + source_keys.front().names +
                             "): insert-if-absent could not tell a row already there"});
       continue;
+    } else if (scope.reconcile) {
+      out.refusals.push_back({plan.source,
+                              "no primary key or unique NOT NULL key: rows cannot be matched "
+                              "across the stores (compare it with a full ordered digest)"});
+      continue;
     } else if (!scope.lock_keyless || plan.source != plan.target) {
       out.refusals.push_back(
           {plan.source, plan.source != plan.target
@@ -285,10 +292,12 @@ CatalogResult read_catalogs(PGconn* old_store, PGconn* new_store,
     } else {
       plan.locked_copy = true;
     }
-    if (const Result triggers =
-            run_query(new_store, kFiringTriggers,
-                      {plan.target_quoted, scope.replica_role ? "t" : "f"}, error);
-        !triggers) {
+    if (scope.reconcile) {
+      // nothing more to check: the reconcile writes only the rows it repairs
+    } else if (const Result triggers =
+                   run_query(new_store, kFiringTriggers,
+                             {plan.target_quoted, scope.replica_role ? "t" : "f"}, error);
+               !triggers) {
       out.error = error;
       return out;
     } else if (const auto names = cell(triggers, 0, 0); !names.empty()) {

@@ -20,6 +20,10 @@ struct CatalogScope {
   bool lock_keyless = false;        // keyless tables get the locked copy instead of a refusal
   std::string skip_schema;          // pgdual's own schema (journal, progress): never copied
   bool replica_role = false;        // the new store's session skips ordinary triggers
+  // For `pgdual reconcile`, which only reads (and repairs row by row): tables in cutover count
+  // too (both stores get their writes), triggers are not refused, and a keyless table is
+  // refused with the reconcile's words.
+  bool reconcile = false;
 };
 
 struct CatalogResult {

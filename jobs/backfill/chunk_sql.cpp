@@ -1,5 +1,6 @@
 #include "jobs/backfill/chunk_sql.hpp"
 
+#include "jobs/backfill/key_sql.hpp"
 #include "text/sql_quote.hpp"
 
 namespace pgdual::jobs::backfill {
@@ -15,30 +16,6 @@ std::string joined(const std::vector<std::string>& parts) {
   return out;
 }
 
-std::string key_list(const TablePlan& plan, std::string_view suffix = "") {
-  std::string out;
-  for (const auto& column : plan.key) {
-    if (!out.empty()) out += ", ";
-    out += column.quoted;
-    out += suffix;
-  }
-  return out;
-}
-
-// (k1, k2) as a row, comparable with a row of literals; one column stays a plain expression.
-std::string key_row(const TablePlan& plan) {
-  return plan.key.size() == 1 ? plan.key[0].quoted : "(" + key_list(plan) + ")";
-}
-
-std::string literal_row(const TablePlan& plan, const std::vector<std::string>& values) {
-  std::string out;
-  for (std::size_t i = 0; i < plan.key.size() && i < values.size(); ++i) {
-    if (!out.empty()) out += ", ";
-    out += text::quote_literal(values[i]) + "::" + plan.key[i].type;
-  }
-  return plan.key.size() == 1 ? out : "(" + out + ")";
-}
-
 std::string columns(const TablePlan& plan) { return joined(plan.columns_quoted); }
 
 // ROW(a.x, a.y)::text for the columns an overwrite sets: text, because json, point and xml have
@@ -52,16 +29,6 @@ std::string update_row_text(const TablePlan& plan, const std::string& alias) {
 }
 
 }  // namespace
-
-// The key's text under other names: ORDER BY k would otherwise sort by the output column k
-// (the text), not by the key.
-std::string key_text_columns(const TablePlan& plan) {
-  std::string out;
-  for (std::size_t i = 0; i < plan.key.size(); ++i) {
-    out += (i == 0 ? "" : ", ") + plan.key[i].quoted + "::text AS key_" + std::to_string(i);
-  }
-  return out;
-}
 
 std::string next_chunk_end_sql(const TablePlan& plan, const std::vector<std::string>& after,
                                std::int64_t rows) {

@@ -22,8 +22,9 @@ constexpr const char* kNewStoreSettings =
     "SET statement_timeout = '5min'; SET idle_in_transaction_session_timeout = 0";
 
 std::string open(const config::BackendConfig& backend, const std::string& database,
-                 const char* name, const char* settings, pg::Conn& conn) {
-  std::string conninfo = pg::libpq_conninfo(backend, database, "pgdual backfill");
+                 const std::string& application_name, const char* name, const char* settings,
+                 pg::Conn& conn) {
+  std::string conninfo = pg::libpq_conninfo(backend, database, application_name);
   // A peer that vanished (a network partition) is noticed within about a minute.
   pg::append_conninfo_keyword(conninfo, "keepalives_idle", "15");
   pg::append_conninfo_keyword(conninfo, "keepalives_interval", "5");
@@ -57,14 +58,16 @@ std::string StorePair::reconnect_broken(const config::Config& config, const std:
     return !conn || PQstatus(conn.get()) != CONNECTION_OK;
   };
   if (broken(old_store)) {
-    if (auto error = open(config.old_backend, database, "old", kOldStoreSettings, old_store);
+    if (auto error = open(config.old_backend, database, application_name, "old", kOldStoreSettings,
+                          old_store);
         !error.empty()) {
       return error;
     }
   }
   if (broken(new_store)) {
     new_store.reset();  // let go of the dead session first (its locks)
-    if (auto error = open(config.new_backend, database, "new", kNewStoreSettings, new_store);
+    if (auto error = open(config.new_backend, database, application_name, "new", kNewStoreSettings,
+                          new_store);
         !error.empty()) {
       return error;
     }

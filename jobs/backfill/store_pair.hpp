@@ -16,6 +16,7 @@ struct StorePair {
   // The new store's session runs with session_replication_role = replica: its user triggers
   // and foreign-key checks do not fire on copied rows.
   bool replica_role = false;
+  std::string application_name = "pgdual backfill";  // what pg_stat_activity shows
 
   // "" or what failed, naming the store (never the conninfo: it holds the password).
   std::string connect(const config::Config& config, const std::string& database);

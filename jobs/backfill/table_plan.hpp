@@ -23,6 +23,7 @@ struct TablePlan {
   std::string target;         // the new store's table: the partitioned root for a leaf
   std::string target_quoted;
   std::vector<std::string> columns_quoted;  // what is copied: every column but generated ones
+  std::vector<std::string> column_types;    // format_type() of each of columns_quoted
   std::vector<KeyColumn> key;               // the chunk order; empty: no usable key
   std::vector<std::string> update_columns_quoted;  // what a chunk may overwrite: not the key
   // GENERATED ALWAYS identity columns outside the key: no UPDATE may set them, so a chunk only

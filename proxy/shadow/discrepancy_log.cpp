@@ -1,37 +1,17 @@
 #include "proxy/shadow/discrepancy_log.hpp"
 
-#include <openssl/evp.h>
-
-#include <array>
-
 #include "text/json.hpp"
+#include "text/redact.hpp"
 
 namespace pgdual::proxy::shadow {
 
 namespace {
 
-constexpr char kHex[] = "0123456789abcdef";
-
-std::string redacted(std::string_view value) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int length = 0;
-  std::string out = "sha256:";
-  if (EVP_Digest(value.data(), value.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1 ||
-      length < 8) {
-    return out + "unavailable";  // never the value itself
-  }
-  for (std::size_t i = 0; i < 8; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 0xf];
-  }
-  return out;
-}
-
 void append_value(std::string& out, const FieldValue& value, bool redact) {
   if (!value) {
     out += "null";
   } else {
-    text::append_json_string(out, redact ? redacted(*value) : std::string_view(*value));
+    text::append_json_string(out, redact ? text::redacted(*value) : std::string_view(*value));
   }
 }
 

@@ -1,0 +1,81 @@
+#include "jobs/reconcile/compare_sql.hpp"
+
+#include "jobs/backfill/key_sql.hpp"
+
+namespace pgdual::jobs::reconcile {
+
+namespace {
+
+using backfill::key_list;
+using backfill::key_range;
+using backfill::key_row;
+using backfill::key_text_columns;
+using backfill::literal_row;
+
+bool is_float(const std::string& type) { return type == "real" || type == "double precision"; }
+
+}  // namespace
+
+std::string normalized_value(const std::string& column_quoted, const std::string& type,
+                             const CompareOptions& options) {
+  if (type == "json") return column_quoted + "::jsonb";
+  if (type == "numeric") return "trim_scale(" + column_quoted + ")";
+  if (is_float(type) && options.float_digits > 0) {
+    // to_char's scientific form keeps `float_digits` significant digits; zero, NaN and the
+    // infinities print as they are.
+    const std::string format =
+        "'FM9." + std::string(static_cast<std::size_t>(options.float_digits - 1), '9') + "EEEE'";
+    return "CASE WHEN " + column_quoted + " = 0 OR " + column_quoted +
+           " IN ('NaN', 'Infinity', '-Infinity') THEN " + column_quoted + "::text ELSE to_char(" +
+           column_quoted + "::float8, " + format + ") END";
+  }
+  return column_quoted;
+}
+
+std::string row_text(const TablePlan& plan, const CompareOptions& options) {
+  std::string out;
+  for (std::size_t i = 0; i < plan.columns_quoted.size(); ++i) {
+    const std::string type = i < plan.column_types.size() ? plan.column_types[i] : "";
+    out += (i == 0 ? "" : ", ") + normalized_value(plan.columns_quoted[i], type, options);
+  }
+  return "ROW(" + out + ")::text";
+}
+
+std::string checksum_sql(const TablePlan& plan, const CompareOptions& options, const Key& after,
+                         const Key& last) {
+  return "SELECT count(*), coalesce(sum(hashtextextended(" + row_text(plan, options) +
+         ", 0)), 0) FROM " + plan.target_quoted + " WHERE " + key_range(plan, after, last);
+}
+
+std::string boundary_sql(const TablePlan& plan, const Key& after, std::int64_t rows) {
+  return "SELECT " + key_text_columns(plan) + " FROM " + plan.target_quoted + " WHERE " +
+         key_range(plan, after, {}) + " ORDER BY " + key_list(plan) + " LIMIT 1 OFFSET " +
+         std::to_string(rows - 1);
+}
+
+std::string split_key_sql(const TablePlan& plan, const Key& after, const Key& last,
+                          std::int64_t offset) {
+  return "SELECT " + key_text_columns(plan) + " FROM " + plan.target_quoted + " WHERE " +
+         key_range(plan, after, last) + " ORDER BY " + key_list(plan) + " LIMIT 1 OFFSET " +
+         std::to_string(offset);
+}
+
+std::string row_fingerprints_sql(const TablePlan& plan, const CompareOptions& options,
+                                 const Key& after, const Key& last) {
+  return "SELECT " + key_text_columns(plan) + ", hashtextextended(" + row_text(plan, options) +
+         ", 0) FROM " + plan.target_quoted + " WHERE " + key_range(plan, after, last);
+}
+
+std::string fetch_rows_sql(const TablePlan& plan, const CompareOptions& options,
+                           const std::vector<Key>& keys, bool lock) {
+  std::string columns;
+  for (const auto& column : plan.columns_quoted) columns += ", " + column;
+  std::string in;
+  for (const auto& key : keys) in += (in.empty() ? "" : ", ") + literal_row(plan, key);
+  if (in.empty()) in = "NULL";
+  return "SELECT " + key_text_columns(plan) + ", " + row_text(plan, options) + columns + " FROM " +
+         plan.target_quoted + " WHERE " + key_row(plan) + " IN (" + in + ")" +
+         (lock ? " FOR SHARE" : "");
+}
+
+}  // namespace pgdual::jobs::reconcile

@@ -1,0 +1,23 @@
+#pragma once
+// The statement that makes one row of the secondary equal to the primary's: an upsert with the
+// primary's values (every value a literal cast to its column's type: the text forms of the
+// job's sessions round-trip exactly), or a DELETE of a row only the secondary has. What
+// `--repair dry-run` prints and `--repair execute` runs. Pure.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "jobs/reconcile/compare_sql.hpp"
+
+namespace pgdual::jobs::reconcile {
+
+using Value = std::optional<std::string>;  // nullopt: NULL
+
+// INSERT ... OVERRIDING SYSTEM VALUE VALUES (...) ON CONFLICT (key) DO UPDATE SET every
+// non-key column (GENERATED ALWAYS identity columns outside the key cannot be set: an UPDATE
+// leaves them, and the row stays reported).
+std::string upsert_sql(const TablePlan& plan, const std::vector<Value>& values);
+std::string delete_sql(const TablePlan& plan, const Key& key);
+
+}  // namespace pgdual::jobs::reconcile

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <thread>
 
+#include "jobs/backfill/blocking_query.hpp"
 #include "jobs/backfill/catalog_reader.hpp"
 #include "jobs/backfill/copy_order.hpp"
 #include "jobs/backfill/journal_fence.hpp"
@@ -13,6 +14,7 @@
 #include "jobs/backfill/store_pair.hpp"
 #include "jobs/backfill/table_copier.hpp"
 #include "jobs/backfill/table_lock.hpp"
+#include "journal/reconcile_queue.hpp"
 #include "routing/phase_rules.hpp"
 #include "text/sql_quote.hpp"
 
@@ -121,6 +123,29 @@ void note_journaled_writes(const config::Config& config, PGconn* old_store,
   }
 }
 
+// Every table the copy left needing a reconciliation joins the reconcile queue on the new store
+// (journal/reconcile_queue.hpp), as a pgdual instance's marks do: `pgdual reconcile
+// --continuous` works through it and pgdual_reconciliation_unresolved{table} shows it.
+void queue_for_reconciliation(PGconn* new_store, const std::string& schema,
+                              const std::vector<TablePlan>& plans,
+                              std::vector<TableStatus>& tables) {
+  bool any = false;
+  for (const auto& table : tables) any = any || !table.note.empty();
+  if (!any) return;
+  pg::Result created(PQexec(new_store, journal::reconcile_queue_ddl(schema).c_str()));
+  for (auto& table : tables) {
+    if (table.note.empty()) continue;
+    std::string target = table.table;
+    for (const auto& plan : plans) {
+      if (plan.source == table.table) target = plan.target;  // a leaf: its root is compared
+    }
+    std::string error;
+    if (!run_query(new_store, journal::reconcile_queue_mark_sql(schema), {target, "1"}, error)) {
+      table.note += "; not queued for reconciliation (" + error + ")";
+    }
+  }
+}
+
 }  // namespace
 
 bool BackfillReport::ok() const {
@@ -218,6 +243,8 @@ BackfillReport run_backfill(const config::Config& config, const BackfillOptions&
     note_journaled_writes(config, control.old_store.get(), progress, control.new_store.get(),
                           report.tables);
   }
+  queue_for_reconciliation(control.new_store.get(), config.migration.journal.schema, report.plans,
+                           report.tables);
 
   bool all_done = !report.stopped;
   for (const auto& table : report.tables) all_done = all_done && table.state == "done";

@@ -397,6 +397,10 @@ def test_differing_identity_outside_the_key_needs_reconciliation(env, config, fr
     assert (summary["rows_copied"], summary["rows_skipped"], summary["rows_overwritten"]) == \
         (98, 1, 1), summary
     assert_identity_noted(outcome, direct_conn, fresh_db)
+    # ...and queued for `pgdual reconcile --continuous` (journal/reconcile_queue.hpp).
+    assert query(direct_conn, "new", fresh_db,
+                 "SELECT marked > resolved FROM pgdual.reconcile_queue "
+                 "WHERE table_name = 'public.ident'") == [(True,)]
 
 
 def test_note_survives_later_runs(env, config, fresh_db, direct_conn):

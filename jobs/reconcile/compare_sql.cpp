@@ -24,7 +24,7 @@ std::string normalized_value(const std::string& column_quoted, const std::string
     // to_char's scientific form keeps `float_digits` significant digits; zero, NaN and the
     // infinities print as they are.
     const std::string format =
-        "'FM9." + std::string(static_cast<std::size_t>(options.float_digits - 1), '9') + "EEEE'";
+        "'9." + std::string(static_cast<std::size_t>(options.float_digits - 1), '9') + "EEEE'";
     return "CASE WHEN " + column_quoted + " = 0 OR " + column_quoted +
            " IN ('NaN', 'Infinity', '-Infinity') THEN " + column_quoted + "::text ELSE to_char(" +
            column_quoted + "::float8, " + format + ") END";

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -58,6 +59,12 @@ class Board {
   std::vector<TableReport> tables_;
 };
 
+std::string number(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", value);
+  return text;
+}
+
 std::vector<std::pair<std::string, std::string>> describe(const config::Config& config,
                                                           const ReconcileOptions& options,
                                                           bool primary_is_new) {
@@ -70,7 +77,7 @@ std::vector<std::pair<std::string, std::string>> describe(const config::Config& 
       {"session", "TimeZone UTC, DateStyle ISO, extra_float_digits 3, UTF8"},
       {"json", "compared as jsonb"},
       {"numeric", "compared by value (trim_scale)"},
-      {"floats", tolerance > 0 ? "relative tolerance " + std::to_string(tolerance) : "exact"},
+      {"floats", tolerance > 0 ? "relative tolerance " + number(tolerance) : "exact"},
       {"chunk target", std::to_string(options.chunk_target.count()) + " ms"},
       {"repair", options.execute ? "execute" : "dry-run"},
   };

@@ -312,3 +312,37 @@ def test_table_format_is_readable(env, tmp_path, drift_db):
     assert "public.drift" in result.stdout and "verdict: different" in result.stdout
     assert "only_on_new key (5000)" in result.stdout
     assert "-- repair statements (dry run: not executed)" in result.stdout
+
+
+def test_float_tolerance_from_shadow_read_settings(env, tmp_path, fresh_db, direct_conn):
+    on_both(direct_conn, fresh_db, "CREATE TABLE measures (id int PRIMARY KEY, x float8, y real)",
+            "INSERT INTO measures SELECT g, g * 1.1, g * 0.5 FROM generate_series(1, 3000) g")
+    on_store(direct_conn, "new", fresh_db,
+             "UPDATE measures SET x = x * (1 + 1e-12) WHERE id BETWEEN 10 AND 20",  # within
+             "UPDATE measures SET x = x * (1 + 1e-6) WHERE id = 30",  # beyond
+             "UPDATE measures SET y = y * 1.001 WHERE id = 40")  # beyond
+    exact = reconcile(env, write_config(env, tmp_path, extra=FULL), fresh_db)
+    assert exact.code == 1 and len(exact.table("public.measures")["differences"]) == 13
+    tolerant = reconcile(env, write_config(env, tmp_path, name="tolerant", extra={
+        "migration": {"shadow_read": {"log_values": "full", "float_tolerance": 1e-9}}}),
+        fresh_db)
+    assert tolerant.code == 1, str(tolerant)
+    assert tolerant.differences("public.measures") == {("different", ("30",)),
+                                                       ("different", ("40",))}
+    assert tolerant.report["settings"]["floats"].startswith("relative tolerance")
+
+
+def test_cutover_phase_repairs_the_old_store_from_the_new(env, tmp_path, fresh_db, direct_conn):
+    """After cutover the new store is the primary: its rows win."""
+    on_both(direct_conn, fresh_db, DRIFT_TABLE, DRIFT_ROWS)
+    on_store(direct_conn, "old", fresh_db,
+             "UPDATE drift SET name = 'stale' WHERE id = 10", "DELETE FROM drift WHERE id = 11")
+    config = write_config(env, tmp_path, phase="cutover", extra=FULL)
+    outcome = reconcile(env, config, fresh_db, "--repair", "execute")
+    assert outcome.code == 0, str(outcome)
+    assert outcome.report["settings"]["primary"] == "new store (cutover)"
+    assert outcome.differences("public.drift") == {("different", ("10",)),
+                                                   ("only_on_new", ("11",))}
+    assert digests(direct_conn, fresh_db, "drift", "id")[0] == \
+        digests(direct_conn, fresh_db, "drift", "id")[1]
+    assert scalar(direct_conn, "old", fresh_db, "SELECT name FROM drift WHERE id = 10") == "name 10"

@@ -41,9 +41,9 @@ bool parse_double(const std::string& text, double& out) {
 
 }  // namespace
 
-BackfillWatch::BackfillWatch(metrics::BackfillMetrics& metrics, ConfigSource config,
-                             std::string schema, Databases databases)
-    : metrics_(metrics),
+BackfillWatch::BackfillWatch(Sinks sinks, ConfigSource config, std::string schema,
+                             Databases databases)
+    : sinks_(sinks),
       config_(std::move(config)),
       schema_(std::move(schema)),
       databases_(std::move(databases)) {}
@@ -139,22 +139,28 @@ void BackfillWatch::pass() {
     for (const auto& database : noted_) add(database);
   }
   for (const auto& database : databases_(*settings)) add(database);
+  // Marks not in the queue by the end of the pass go back for the next one.
+  PendingMarks marks(sinks_.marks, settings->new_backend.dbname);
+  for (const auto& [dbname, unused] : marks.by_dbname()) dbnames.insert(dbname);
 
   std::erase_if(watched_, [&](const auto& entry) { return !dbnames.contains(entry.first); });
   for (const auto& dbname : dbnames) {
     if (stopping()) return;
-    read(*settings, dbname, watched_[dbname]);
+    read(*settings, dbname, watched_[dbname], marks);
   }
   if (stopping()) return;
   std::vector<metrics::BackfillRow> rows;
+  std::vector<metrics::ReconcileQueueRow> queue;
   for (const auto& [dbname, watched] : watched_) {
     rows.insert(rows.end(), watched.rows.begin(), watched.rows.end());
+    queue.insert(queue.end(), watched.queue.rows.begin(), watched.queue.rows.end());
   }
-  metrics_.publish(rows);
+  sinks_.backfill.publish(rows);
+  sinks_.queue.publish(queue);
 }
 
 void BackfillWatch::read(const config::Config& settings, const std::string& dbname,
-                         Watched& watched) {
+                         Watched& watched, PendingMarks& marks) {
   if (Clock::now() < watched.retry_at) return;
   const auto deadline = Clock::now() + kReadTimeout;
   const pg::Cancelled cancelled = [this, deadline] {
@@ -163,23 +169,37 @@ void BackfillWatch::read(const config::Config& settings, const std::string& dbna
   const auto conninfo =
       pg::libpq_conninfo(settings.new_backend, dbname, kBackfillWatchApplicationName);
   std::string error;
-  if (!watched.link.ensure(conninfo, settings.new_backend.connect_timeout, cancelled, error)) {
+  bool fresh = false;
+  if (!watched.link.ensure(conninfo, settings.new_backend.connect_timeout, cancelled, error,
+                           &fresh)) {
     if (stopping()) return;
     if (pg::names_missing_database(error, dbname)) {
       watched.rows.clear();
+      watched.queue.rows.clear();
       watched.retry_at = Clock::now() + kMissingRetry;
       if (!watched.down_logged) {
         spdlog::debug("backfill watch: database \"{}\" does not exist on the new store", dbname);
       }
     } else if (!watched.down_logged) {
       spdlog::warn(
-          "backfill watch: cannot reach the new store for database \"{}\" (its backfill metrics "
-          "keep their last values): {}",
+          "backfill watch: cannot reach the new store for database \"{}\" (its backfill and "
+          "reconciliation queue metrics keep their last values): {}",
           dbname, error);
     }
     watched.down_logged = true;
     return;
   }
+  if (fresh) watched.queue.table_ready = false;
+  const ReconcileQueueSync queue(schema_, [this] { return stopping(); });
+  if (!queue.run(watched.link.get(), dbname, watched.queue, marks, cancelled)) {
+    watched.link.reset();
+    return;
+  }
+  read_progress(dbname, watched, cancelled);
+}
+
+void BackfillWatch::read_progress(const std::string& dbname, Watched& watched,
+                                  const pg::Cancelled& cancelled) {
   auto exists = pg::exec(watched.link.get(), exists_sql(schema_), cancelled);
   if (!exists.ok || exists.rows() != 1) {
     failed(dbname, watched, exists, "looking for");

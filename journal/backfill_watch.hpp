@@ -3,7 +3,9 @@
 // job's progress (<schema>.backfill_progress, written by `pgdual backfill`, docs/backfill.md) on
 // the NEW store in every database this instance knows, and publishes it through
 // metrics::BackfillMetrics. So every pgdual instance exports the job's progress, whichever
-// process runs the job.
+// process runs the job. On the same connections it keeps the reconciliation queue
+// (<schema>.reconcile_queue): it adds the tables this instance marked since the last pass and
+// publishes the queue through metrics::ReconcileMetrics (reconcile_queue_flush.hpp).
 //
 // It runs whatever the phase and migration.journal.enabled say: a database without the table
 // (no backfill there, or not yet) is skipped quietly, and so is one the new store does not have
@@ -30,8 +32,11 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "journal/reconcile_queue_flush.hpp"
 #include "libpq/connection.hpp"
 #include "metrics/backfill_metrics.hpp"
+#include "metrics/journal_metrics.hpp"
+#include "metrics/reconcile_metrics.hpp"
 
 namespace pgdual::journal {
 
@@ -49,8 +54,14 @@ class BackfillWatch {
   static constexpr std::chrono::seconds kMissingRetry{60};  // a database the new store lacks
   static constexpr int kMaxRows = 10000;                    // read per database
 
-  BackfillWatch(metrics::BackfillMetrics& metrics, ConfigSource config, std::string schema,
-                Databases databases);
+  // The metrics it publishes, and where it takes the reconciliation marks from.
+  struct Sinks {
+    metrics::BackfillMetrics& backfill;
+    metrics::JournalMetrics& marks;
+    metrics::ReconcileMetrics& queue;
+  };
+
+  BackfillWatch(Sinks sinks, ConfigSource config, std::string schema, Databases databases);
   ~BackfillWatch() { stop(); }
   BackfillWatch(const BackfillWatch&) = delete;
   BackfillWatch& operator=(const BackfillWatch&) = delete;
@@ -75,6 +86,7 @@ class BackfillWatch {
   struct Watched {  // one database of the new store
     pg::Link link;
     std::vector<metrics::BackfillRow> rows;  // the last read
+    ReconcileQueueState queue;
     bool down_logged = false;
     bool absent_logged = false;  // the table is not there (logged at debug)
     Clock::time_point retry_at{};
@@ -82,12 +94,14 @@ class BackfillWatch {
 
   void run();
   void pass();
-  void read(const config::Config& settings, const std::string& dbname, Watched& watched);
+  void read(const config::Config& settings, const std::string& dbname, Watched& watched,
+            PendingMarks& marks);
+  void read_progress(const std::string& dbname, Watched& watched, const pg::Cancelled& cancelled);
   void failed(const std::string& dbname, Watched& watched, const pg::Reply& reply,
               std::string_view what);
   bool stopping() const;
 
-  metrics::BackfillMetrics& metrics_;
+  Sinks sinks_;
   const ConfigSource config_;
   const std::string schema_;
   const Databases databases_;

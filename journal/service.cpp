@@ -68,11 +68,11 @@ JournalService::JournalService(metrics::Metrics& metrics, ConfigSource config)
   if (context.instance.empty()) context.instance = host_name();
   if (context.schema.empty()) context.schema = "pgdual";
   context.metrics.set_instance(context.instance);
-  impl_->backfill =
-      std::make_unique<BackfillWatch>(metrics.backfill(), context.config, context.schema,
-                                      [&context](const config::Config& settings) {
-                                        return context.known_databases(settings.migration.journal);
-                                      });
+  impl_->backfill = std::make_unique<BackfillWatch>(
+      BackfillWatch::Sinks{metrics.backfill(), metrics.journal(), metrics.reconcile()},
+      context.config, context.schema, [&context](const config::Config& settings) {
+        return context.known_databases(settings.migration.journal);
+      });
 }
 
 JournalService::~JournalService() { stop(); }

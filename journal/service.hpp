@@ -67,8 +67,9 @@ class JournalService {
   JournalService& operator=(const JournalService&) = delete;
 
   // Starts the appender and relay threads, and the backfill watch (backfill_watch.hpp), which
-  // exports the backfill job's progress whatever the journal's settings (idempotent). Creates the
-  // schema objects it needs lazily, per database, on first use.
+  // exports the backfill job's progress and keeps the reconciliation queue whatever the journal's
+  // settings (idempotent). Creates the schema objects it needs lazily, per database, on first
+  // use.
   void start();
   // Stops and joins the threads; appends still queued are completed first
   // (bounded by their connect timeouts) so an acknowledged-to-be-journaled
@@ -116,7 +117,8 @@ class JournalService {
   // may wait a moment for that, so it does not journal needlessly).
   bool note_database(const std::string& database);
   // A database a session of this instance uses, whatever the journal's settings: the backfill
-  // watch (journal/backfill_watch.hpp) reads the backfill job's progress there on the new store.
+  // watch (journal/backfill_watch.hpp) reads the backfill job's progress and the reconciliation
+  // queue there on the new store.
   void note_session_database(const std::string& database);
   // The relay has counted that database's journal at least once.
   bool looked_at(const std::string& database) const;

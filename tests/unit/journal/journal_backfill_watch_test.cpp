@@ -1,7 +1,9 @@
 // Tests of journal::BackfillWatch without a database: the statements it runs (the schema
-// quoted), how a row of backfill_progress is read (NULLs, numbers that do not parse), and that
-// stop() returns quickly while a server does not answer. Reading a real backfill_progress is
-// tests/integration/operations/test_backfill_metrics.py.
+// quoted), how a row of backfill_progress is read (NULLs, numbers that do not parse), that
+// stop() returns quickly while a server does not answer, and that reconciliation marks it could
+// not take to the new store are given back. Reading a real backfill_progress is
+// tests/integration/operations/test_backfill_metrics.py, the reconciliation queue
+// tests/integration/operations/test_reconcile_queue_metrics.py.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -54,6 +56,17 @@ std::shared_ptr<const config::Config> new_store_at(std::uint16_t port,
   return config;
 }
 
+// What the watch publishes to (the backfill's own registry, to count its series) and takes the
+// reconciliation marks from.
+struct TestSinks {
+  prometheus::Registry registry;
+  prometheus::Registry others;
+  metrics::BackfillMetrics backfill{registry};
+  metrics::JournalMetrics journal{others};
+  metrics::ReconcileMetrics queue{others};
+  BackfillWatch::Sinks sinks() { return {backfill, journal, queue}; }
+};
+
 std::size_t series_count(prometheus::Registry& registry) {
   std::size_t count = 0;
   for (const auto& family : registry.Collect()) count += family.metric.size();
@@ -99,12 +112,13 @@ TEST_CASE("a progress row is read with its NULLs, and bad numbers drop the row")
         std::nullopt);
 }
 
-TEST_CASE("an unreachable new store publishes nothing and stops at once") {
-  prometheus::Registry registry;
-  metrics::BackfillMetrics backfill(registry);
+TEST_CASE("an unreachable new store publishes nothing, keeps the marks and stops at once") {
+  TestSinks sinks;
+  sinks.journal.count_reconciliation("app", {"public.orders"});
+  sinks.journal.count_reconciliation("configured", {});
   auto config = new_store_at(1, 1000ms);  // nothing listens on port 1
   BackfillWatch watch(
-      backfill, [config] { return config; }, "pgdual",
+      sinks.sinks(), [config] { return config; }, "pgdual",
       [](const config::Config& settings) { return settings.migration.journal.databases; });
   watch.start();
   watch.note_database("app");
@@ -112,17 +126,21 @@ TEST_CASE("an unreachable new store publishes nothing and stops at once") {
   const auto stopping = Clock::now();
   watch.stop();
   CHECK(Clock::now() - stopping < 2s);
-  CHECK(series_count(registry) == 0);
+  CHECK(series_count(sinks.registry) == 0);
+  // Given back after the failed pass, for the next one.
+  const metrics::JournalMetrics::ReconciliationMarks kept{{{"app", "public.orders"}, 1},
+                                                          {{"configured", "(unknown)"}, 1}};
+  CHECK(sinks.journal.take_reconciliation_marks() == kept);
 }
 
 TEST_CASE("stop is quick while connecting to a new store that does not answer") {
   SilentListener silent;
   REQUIRE(silent.port != 0);
-  prometheus::Registry registry;
-  metrics::BackfillMetrics backfill(registry);
+  TestSinks sinks;
+  sinks.journal.count_reconciliation("app", {"public.orders", "public.items"});
   auto config = new_store_at(silent.port, 30000ms);
   BackfillWatch watch(
-      backfill, [config] { return config; }, "pgdual",
+      sinks.sinks(), [config] { return config; }, "pgdual",
       [](const config::Config&) { return std::vector<std::string>{}; });
   watch.start();
   watch.note_database("app");
@@ -130,5 +148,6 @@ TEST_CASE("stop is quick while connecting to a new store that does not answer") 
   const auto stopping = Clock::now();
   watch.stop();
   CHECK(Clock::now() - stopping < 2s);
-  watch.stop();  // twice is harmless
+  watch.stop();                                              // twice is harmless
+  CHECK(sinks.journal.pending_reconciliation_marks() == 2);  // given back when stopped mid-pass
 }

@@ -9,8 +9,23 @@ namespace pgdual::jobs::reconcile {
 
 std::string RangeScanner::compare(const Key& after, const Key& last, std::int64_t& rows_compared,
                                   std::vector<Key>& candidates) {
+  const auto started = std::chrono::steady_clock::now();
+  const auto took = [&] {
+    first_pass_time_ = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - started);
+  };
+  if (spread_) {
+    std::int64_t rows = 0;
+    const std::size_t before = candidates.size();
+    auto error = list_rows(after, last, candidates, rows);
+    took();
+    rows_compared += rows;
+    if (candidates.size() == before) spread_ = false;  // this part of the table is clean
+    return error;
+  }
   const std::string sql = checksum_sql(plan_, options_, after, last);
   auto both = query_both(stores_.old_store.get(), sql, stores_.new_store.get(), sql);
+  took();
   if (!both.error.empty()) return both.error;
   ++ranges_checked_;
   const Checksum old_sum = read_checksum(both.old_rows);
@@ -23,7 +38,8 @@ std::string RangeScanner::compare(const Key& after, const Key& last, std::int64_
 std::string RangeScanner::descend(const Key& after, const Key& last, std::int64_t old_rows,
                                   std::int64_t new_rows, int depth, std::vector<Key>& candidates) {
   const std::int64_t rows = std::max(old_rows, new_rows);
-  if (rows <= kListRows || depth >= kMaxDepth) return list_rows(after, last, candidates);
+  std::int64_t listed = 0;
+  if (rows <= kListRows || depth >= kMaxDepth) return list_rows(after, last, candidates, listed);
   // The middle key of the store with more rows of the range: each half then holds at most
   // about half of that store's rows.
   PGconn* larger = old_rows >= new_rows ? stores_.old_store.get() : stores_.new_store.get();
@@ -31,29 +47,44 @@ std::string RangeScanner::descend(const Key& after, const Key& last, std::int64_
   const pg::Result middle =
       backfill::run_query(larger, split_key_sql(plan_, after, last, rows / 2 - 1), {}, error);
   if (!middle) return (larger == stores_.old_store.get() ? "old store: " : "new store: ") + error;
-  if (PQntuples(middle.get()) != 1) return list_rows(after, last, candidates);  // it moved
+  if (PQntuples(middle.get()) != 1) {
+    return list_rows(after, last, candidates, listed);  // the range changed meanwhile
+  }
   const Key mid = read_key(middle, 0, plan_.key.size());
+  struct Half {
+    Key from, to;
+    Checksum old_sum, new_sum;
+  };
+  std::vector<Half> differing;
   for (const auto& [from, to] : {std::pair{after, mid}, std::pair{mid, last}}) {
     const std::string sql = checksum_sql(plan_, options_, from, to);
     auto both = query_both(stores_.old_store.get(), sql, stores_.new_store.get(), sql);
     if (!both.error.empty()) return both.error;
     ++ranges_checked_;
-    const Checksum old_sum = read_checksum(both.old_rows);
-    const Checksum new_sum = read_checksum(both.new_rows);
-    if (old_sum == new_sum) continue;
-    if (auto failed = descend(from, to, old_sum.rows, new_sum.rows, depth + 1, candidates);
-        !failed.empty()) {
-      return failed;
-    }
+    Half half{from, to, read_checksum(both.old_rows), read_checksum(both.new_rows)};
+    if (!(half.old_sum == half.new_sum)) differing.push_back(std::move(half));
+  }
+  // Both halves differ: the differences are spread out; halving further would rescan the
+  // range at every level. List the halves instead, and the next chunks too (compare()).
+  spread_ = differing.size() == 2;
+  for (const auto& half : differing) {
+    const std::int64_t half_rows = std::max(half.old_sum.rows, half.new_sum.rows);
+    auto failed = spread_ && half_rows <= kListMax
+                      ? list_rows(half.from, half.to, candidates, listed)
+                      : descend(half.from, half.to, half.old_sum.rows, half.new_sum.rows, depth + 1,
+                                candidates);
+    if (!failed.empty()) return failed;
   }
   return "";
 }
 
-std::string RangeScanner::list_rows(const Key& after, const Key& last,
-                                    std::vector<Key>& candidates) {
+std::string RangeScanner::list_rows(const Key& after, const Key& last, std::vector<Key>& candidates,
+                                    std::int64_t& rows) {
   const std::string sql = row_fingerprints_sql(plan_, options_, after, last);
   auto both = query_both(stores_.old_store.get(), sql, stores_.new_store.get(), sql);
   if (!both.error.empty()) return both.error;
+  ++ranges_checked_;
+  rows = std::max(PQntuples(both.old_rows.get()), PQntuples(both.new_rows.get()));
   const auto keys = candidates_of(read_fingerprints(both.old_rows, plan_.key.size()),
                                   read_fingerprints(both.new_rows, plan_.key.size()));
   candidates.insert(candidates.end(), keys.begin(), keys.end());

@@ -8,6 +8,7 @@
 // No locks: under live writes a range may differ only because a write reached one store first.
 // What it returns are candidates; the recheck (recheck.hpp) decides.
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -17,9 +18,15 @@
 
 namespace pgdual::jobs::reconcile {
 
+//
+// Differences spread all over a table (both halves of a split differ) make the halving rescan
+// every chunk at each level; the scanner then switches to listing whole chunks at once (keys and
+// fingerprints of every row, compared in memory: one pass instead of several), and back to
+// checksums as soon as a listed chunk has no difference.
 class RangeScanner {
  public:
   static constexpr std::int64_t kListRows = 2000;
+  static constexpr std::int64_t kListMax = 500000;  // rows listed at once (memory: ~50 bytes each)
   static constexpr int kMaxDepth = 64;
 
   RangeScanner(const TablePlan& plan, const CompareOptions& options, backfill::StorePair& stores)
@@ -31,16 +38,24 @@ class RangeScanner {
                       std::vector<Key>& candidates);
 
   std::int64_t ranges_checked() const { return ranges_checked_; }
+  // How long the last compare() took for its first pass over the range (its checksums, or its
+  // listing): the chunk's time for sizing the next one, without the search for differences.
+  std::chrono::microseconds first_pass_time() const { return first_pass_time_; }
+  bool listing() const { return spread_; }
 
  private:
   std::string descend(const Key& after, const Key& last, std::int64_t old_rows,
                       std::int64_t new_rows, int depth, std::vector<Key>& candidates);
-  std::string list_rows(const Key& after, const Key& last, std::vector<Key>& candidates);
+  // Adds the keys that differ; `rows`: the larger store's row count of the range.
+  std::string list_rows(const Key& after, const Key& last, std::vector<Key>& candidates,
+                        std::int64_t& rows);
 
   const TablePlan& plan_;
   CompareOptions options_;
   backfill::StorePair& stores_;
   std::int64_t ranges_checked_ = 0;
+  std::chrono::microseconds first_pass_time_{0};
+  bool spread_ = false;  // the last split found differences in both halves
 };
 
 }  // namespace pgdual::jobs::reconcile

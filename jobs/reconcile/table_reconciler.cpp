@@ -1,8 +1,11 @@
 #include "jobs/reconcile/table_reconciler.hpp"
 
+#include <limits>
+
 #include "jobs/backfill/blocking_query.hpp"
 #include "jobs/backfill/chunk_sizer.hpp"
 #include "jobs/backfill/table_lock.hpp"
+#include "jobs/reconcile/key_stepper.hpp"
 #include "jobs/reconcile/range_scanner.hpp"
 
 namespace pgdual::jobs::reconcile {
@@ -17,13 +20,42 @@ backfill::ChunkSizer::Limits chunk_limits() {
   backfill::ChunkSizer::Limits limits;
   limits.first = 10000;
   limits.min = 1000;
-  limits.max = 1000000;
+  limits.max = RangeScanner::kListMax;  // a listed chunk is held in memory
   return limits;
 }
 
 constexpr int kProofAttempts = 3;
 
 }  // namespace
+
+// A table keyed by one integer column is cut into chunks by key value (key_stepper.hpp), from
+// its smallest to its largest key over both stores.
+std::string TableReconciler::make_stepper(const TablePlan& plan,
+                                          std::optional<KeyStepper>& stepper) {
+  if (plan.key.size() != 1 || !KeyStepper::steps(plan.key[0].type)) return "";
+  const std::string sql = "SELECT min(" + plan.key[0].quoted + ")::text, max(" +
+                          plan.key[0].quoted + ")::text FROM " + plan.target_quoted;
+  auto both = query_both(stores_.old_store.get(), sql, stores_.new_store.get(), sql);
+  if (!both.error.empty()) return both.error;
+  std::optional<std::int64_t> first, last;
+  for (const pg::Result* result : {&both.old_rows, &both.new_rows}) {
+    if (PQntuples(result->get()) != 1 || PQgetisnull(result->get(), 0, 0) != 0) continue;
+    const std::int64_t low = std::stoll(PQgetvalue(result->get(), 0, 0));
+    const std::int64_t high = std::stoll(PQgetvalue(result->get(), 0, 1));
+    first = first ? std::min(*first, low) : low;
+    last = last ? std::max(*last, high) : high;
+  }
+  // Empty on both stores: one open chunk; a smallest key at the type's lower end: the OFFSET
+  // boundaries (start(), one below it, would not cast to the type).
+  const std::int64_t lowest =
+      plan.key[0].type == "smallint"  ? std::numeric_limits<std::int16_t>::min()
+      : plan.key[0].type == "integer" ? std::numeric_limits<std::int32_t>::min()
+                                      : std::numeric_limits<std::int64_t>::min();
+  if (first && last && *first > lowest) {
+    stepper.emplace(*first, *last);
+  }
+  return "";
+}
 
 bool TableReconciler::out_of_time() const {
   if (settings_.stop != nullptr && settings_.stop->load()) return true;
@@ -90,6 +122,9 @@ std::string TableReconciler::compare_table(const TablePlan& plan) {
   RangeScanner scanner(plan, settings_.recheck.options, stores_);
   Rechecker rechecker(plan, settings_.recheck, stores_);
   backfill::ChunkSizer sizer(settings_.chunk_target, chunk_limits());
+  std::optional<KeyStepper> stepper;
+  if (auto failed = make_stepper(plan, stepper); !failed.empty()) return failed;
+  if (stepper && after.empty()) after = {std::to_string(stepper->start())};
   for (;;) {
     if (out_of_time()) {
       state_name_ = "paused";
@@ -101,22 +136,32 @@ std::string TableReconciler::compare_table(const TablePlan& plan) {
       return "";
     }
     const std::int64_t rows = sizer.next_rows();
-    const pg::Result boundary =
-        backfill::run_query(stores_.old_store.get(), boundary_sql(plan, after, rows), {}, error);
-    if (!boundary) return "old store: " + error;
-    const bool last_chunk = PQntuples(boundary.get()) == 0;
-    const Key last = last_chunk ? Key{} : read_key(boundary, 0, plan.key.size());
+    Key last;
+    if (stepper) {
+      if (const auto end = stepper->next_end(std::stoll(after[0]), rows)) {
+        last = {std::to_string(*end)};
+      }
+    } else {
+      const pg::Result boundary =
+          backfill::run_query(stores_.old_store.get(), boundary_sql(plan, after, rows), {}, error);
+      if (!boundary) return "old store: " + error;
+      if (PQntuples(boundary.get()) == 1) last = read_key(boundary, 0, plan.key.size());
+    }
+    const bool last_chunk = last.empty();
 
-    const auto chunk_started = Clock::now();
     std::int64_t compared = 0;
     std::vector<Key> candidates;
     if (auto failed = scanner.compare(after, last, compared, candidates); !failed.empty()) {
       return failed;
     }
-    if (!last_chunk) {
-      sizer.record(rows, std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() -
-                                                                               chunk_started));
+    if (!last_chunk && compared > 0) {
+      // The rate of the first pass alone, scaled to the size asked for (a stepped chunk holds
+      // about, not exactly, that many rows).
+      const auto elapsed = scanner.first_pass_time() * rows / compared;
+      sizer.record(rows, std::chrono::duration_cast<std::chrono::microseconds>(elapsed));
     }
+    if (stepper && !last_chunk)
+      stepper->record(std::stoll(last[0]) - std::stoll(after[0]), compared);
     RecheckOutcome outcome;
     if (auto failed = rechecker.run(candidates, outcome); !failed.empty()) return failed;
 

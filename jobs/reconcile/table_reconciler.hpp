@@ -8,10 +8,12 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "config/config.hpp"
 #include "jobs/backfill/store_pair.hpp"
+#include "jobs/reconcile/key_stepper.hpp"
 #include "jobs/reconcile/recheck.hpp"
 #include "jobs/reconcile/state_table.hpp"
 #include "jobs/reconcile/table_report.hpp"
@@ -51,6 +53,7 @@ class TableReconciler {
   // "" when the table was compared to its end (or stopped); else the error.
   std::string compare_table(const TablePlan& plan);
   std::string prove(const TablePlan& plan);
+  std::string make_stepper(const TablePlan& plan, std::optional<KeyStepper>& stepper);
   bool out_of_time() const;
 
   const config::Config& config_;

@@ -14,6 +14,8 @@ using backfill::literal_row;
 
 bool is_float(const std::string& type) { return type == "real" || type == "double precision"; }
 
+std::string key_hash_and_fingerprint(const TablePlan& plan, const CompareOptions& options);
+
 }  // namespace
 
 std::string normalized_value(const std::string& column_quoted, const std::string& type,
@@ -62,20 +64,58 @@ std::string split_key_sql(const TablePlan& plan, const Key& after, const Key& la
 
 std::string row_fingerprints_sql(const TablePlan& plan, const CompareOptions& options,
                                  const Key& after, const Key& last) {
-  return "SELECT " + key_text_columns(plan) + ", hashtextextended(" + row_text(plan, options) +
-         ", 0) FROM " + plan.target_quoted + " WHERE " + key_range(plan, after, last);
+  return "SELECT " + key_hash_and_fingerprint(plan, options) + " FROM " + plan.target_quoted +
+         " WHERE " + key_range(plan, after, last);
+}
+
+namespace {
+
+std::string key_hash_and_fingerprint(const TablePlan& plan, const CompareOptions& options) {
+  const std::string key_text =
+      plan.key.size() == 1 ? plan.key[0].quoted + "::text" : "ROW(" + key_list(plan) + ")::text";
+  return key_text_columns(plan) + ", hashtextextended(" + key_text + ", 0), hashtextextended(" +
+         row_text(plan, options) + ", 0)";
+}
+
+}  // namespace
+
+std::string bucket_checksums_sql(const TablePlan& plan, const CompareOptions& options,
+                                 std::int64_t after, std::int64_t last, std::int64_t width) {
+  const std::string& key = plan.key[0].quoted;
+  return "SELECT (" + key + "::bigint - (" + std::to_string(after) + ")::bigint - 1) / " +
+         std::to_string(width) + ", count(*), sum(hashtextextended(" + row_text(plan, options) +
+         ", 0)) FROM " + plan.target_quoted + " WHERE " + key + " > " + std::to_string(after) +
+         " AND " + key + " <= " + std::to_string(last) + " GROUP BY 1";
+}
+
+std::string ranges_fingerprints_sql(
+    const TablePlan& plan, const CompareOptions& options,
+    const std::vector<std::pair<std::int64_t, std::int64_t>>& ranges) {
+  const std::string& key = plan.key[0].quoted;
+  std::string where;
+  for (const auto& [from, to] : ranges) {
+    where += (where.empty() ? "(" : " OR (") + key + " > " + std::to_string(from) + " AND " + key +
+             " <= " + std::to_string(to) + ")";
+  }
+  return "SELECT " + key_hash_and_fingerprint(plan, options) + " FROM " + plan.target_quoted +
+         " WHERE " + (where.empty() ? "false" : where);
 }
 
 std::string fetch_rows_sql(const TablePlan& plan, const CompareOptions& options,
                            const std::vector<Key>& keys, bool lock) {
-  std::string columns;
-  for (const auto& column : plan.columns_quoted) columns += ", " + column;
+  std::string columns, normalized;
+  for (std::size_t i = 0; i < plan.columns_quoted.size(); ++i) {
+    const std::string& column = plan.columns_quoted[i];
+    columns += ", " + column;
+    const std::string type = i < plan.column_types.size() ? plan.column_types[i] : "";
+    normalized += ", (" + normalized_value(column, type, options) + ")::text";
+  }
   std::string in;
   for (const auto& key : keys) in += (in.empty() ? "" : ", ") + literal_row(plan, key);
   if (in.empty()) in = "NULL";
-  return "SELECT " + key_text_columns(plan) + ", " + row_text(plan, options) + columns + " FROM " +
-         plan.target_quoted + " WHERE " + key_row(plan) + " IN (" + in + ")" +
-         (lock ? " FOR SHARE" : "");
+  return "SELECT " + key_text_columns(plan) + ", " + row_text(plan, options) + columns +
+         normalized + " FROM " + plan.target_quoted + " WHERE " + key_row(plan) + " IN (" + in +
+         ")" + (lock ? " FOR SHARE" : "");
 }
 
 }  // namespace pgdual::jobs::reconcile

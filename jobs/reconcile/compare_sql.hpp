@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "jobs/backfill/table_plan.hpp"
@@ -44,10 +45,20 @@ std::string boundary_sql(const TablePlan& plan, const Key& after, std::int64_t r
 // The `offset`-th key (from 0) in (after, last]: where a range is split in two.
 std::string split_key_sql(const TablePlan& plan, const Key& after, const Key& last,
                           std::int64_t offset);
-// key columns as text, then the fingerprint, of every row in (after, last].
+// key columns as text, a 64-bit hash of the key's text, then the fingerprint, of every row in
+// (after, last].
 std::string row_fingerprints_sql(const TablePlan& plan, const CompareOptions& options,
                                  const Key& after, const Key& last);
-// key columns as text, the normalised record text, then every column, of the rows with these
+// For a table keyed by one integer column: count and fingerprint sum per bucket of `width`
+// key values in (after, last]: bucket, count, sum (one pass, a few thousand groups).
+std::string bucket_checksums_sql(const TablePlan& plan, const CompareOptions& options,
+                                 std::int64_t after, std::int64_t last, std::int64_t width);
+// As row_fingerprints_sql, of the rows in any of the key ranges (from, to].
+std::string ranges_fingerprints_sql(
+    const TablePlan& plan, const CompareOptions& options,
+    const std::vector<std::pair<std::int64_t, std::int64_t>>& ranges);
+// key columns as text, the normalised record text, every column, then every column normalised
+// (as text), of the rows with these
 // keys; `lock`: FOR SHARE (waits for writers in progress, then holds them off).
 std::string fetch_rows_sql(const TablePlan& plan, const CompareOptions& options,
                            const std::vector<Key>& keys, bool lock);

@@ -1,8 +1,11 @@
 #include "jobs/reconcile/range_scanner.hpp"
 
 #include <algorithm>
+#include <map>
+#include <set>
 
 #include "jobs/backfill/blocking_query.hpp"
+#include "jobs/reconcile/key_stepper.hpp"
 #include "jobs/reconcile/store_reads.hpp"
 
 namespace pgdual::jobs::reconcile {
@@ -17,7 +20,9 @@ std::string RangeScanner::compare(const Key& after, const Key& last, std::int64_
   if (spread_) {
     std::int64_t rows = 0;
     const std::size_t before = candidates.size();
-    auto error = list_rows(after, last, candidates, rows);
+    bool bucketed = false;
+    auto error = compare_buckets(after, last, candidates, rows, bucketed);
+    if (error.empty() && !bucketed) error = list_rows(after, last, candidates, rows);
     took();
     rows_compared += rows;
     if (candidates.size() == before) spread_ = false;  // this part of the table is clean
@@ -78,16 +83,71 @@ std::string RangeScanner::descend(const Key& after, const Key& last, std::int64_
   return "";
 }
 
+std::string RangeScanner::compare_buckets(const Key& after, const Key& last,
+                                          std::vector<Key>& candidates, std::int64_t& rows,
+                                          bool& used) {
+  used = plan_.key.size() == 1 && KeyStepper::steps(plan_.key[0].type) && after.size() == 1 &&
+         last.size() == 1;
+  if (!used) return "";
+  const std::int64_t from = std::stoll(after[0]);
+  const std::int64_t to = std::stoll(last[0]);
+  const std::int64_t width = std::max<std::int64_t>(1, (to - from + kBuckets - 1) / kBuckets);
+  const std::string sql = bucket_checksums_sql(plan_, options_, from, to, width);
+  auto both = query_both(stores_.old_store.get(), sql, stores_.new_store.get(), sql);
+  if (!both.error.empty()) return both.error;
+  ++ranges_checked_;
+  // bucket -> (count, sum) on each store; a bucket on one side only, or unequal, differs.
+  std::map<std::int64_t, std::pair<std::string, std::string>> buckets[2];
+  std::int64_t counts[2] = {0, 0};
+  const pg::Result* results[2] = {&both.old_rows, &both.new_rows};
+  for (int side = 0; side < 2; ++side) {
+    const PGresult* result = results[side]->get();
+    for (int row = 0; row < PQntuples(result); ++row) {
+      buckets[side][std::stoll(PQgetvalue(result, row, 0))] = {PQgetvalue(result, row, 1),
+                                                               PQgetvalue(result, row, 2)};
+      counts[side] += std::stoll(PQgetvalue(result, row, 1));
+    }
+  }
+  rows = std::max(counts[0], counts[1]);
+  const auto differs = [&](std::int64_t bucket) {
+    const auto old_found = buckets[0].find(bucket);
+    const auto new_found = buckets[1].find(bucket);
+    return old_found == buckets[0].end() || new_found == buckets[1].end() ||
+           old_found->second != new_found->second;
+  };
+  std::set<std::int64_t> differing;
+  for (const auto& side : buckets) {
+    for (const auto& [bucket, sums] : side) {
+      if (differs(bucket)) differing.insert(bucket);
+    }
+  }
+  if (differing.empty()) return "";
+  std::vector<std::pair<std::int64_t, std::int64_t>> ranges;
+  for (const std::int64_t bucket : differing) {
+    const std::int64_t low = from + bucket * width;
+    ranges.emplace_back(low, std::min(to, low + width));
+  }
+  std::int64_t listed = 0;
+  return list_query(ranges_fingerprints_sql(plan_, options_, ranges), candidates, listed);
+}
+
 std::string RangeScanner::list_rows(const Key& after, const Key& last, std::vector<Key>& candidates,
                                     std::int64_t& rows) {
-  const std::string sql = row_fingerprints_sql(plan_, options_, after, last);
+  return list_query(row_fingerprints_sql(plan_, options_, after, last), candidates, rows);
+}
+
+std::string RangeScanner::list_query(const std::string& sql, std::vector<Key>& candidates,
+                                     std::int64_t& rows) {
   auto both = query_both(stores_.old_store.get(), sql, stores_.new_store.get(), sql);
   if (!both.error.empty()) return both.error;
   ++ranges_checked_;
   rows = std::max(PQntuples(both.old_rows.get()), PQntuples(both.new_rows.get()));
-  const auto keys = candidates_of(read_fingerprints(both.old_rows, plan_.key.size()),
-                                  read_fingerprints(both.new_rows, plan_.key.size()));
-  candidates.insert(candidates.end(), keys.begin(), keys.end());
+  const std::size_t key_columns = plan_.key.size();
+  for (const auto& candidate : candidates_of(read_fingerprints(both.old_rows, key_columns),
+                                             read_fingerprints(both.new_rows, key_columns))) {
+    candidates.push_back(
+        read_key(candidate.on_old ? both.old_rows : both.new_rows, candidate.row, key_columns));
+  }
   return "";
 }
 

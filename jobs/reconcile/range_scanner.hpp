@@ -28,6 +28,7 @@ class RangeScanner {
   static constexpr std::int64_t kListRows = 2000;
   static constexpr std::int64_t kListMax = 500000;  // rows listed at once (memory: ~50 bytes each)
   static constexpr int kMaxDepth = 64;
+  static constexpr std::int64_t kBuckets = 4096;  // per chunk, when differences are spread
 
   RangeScanner(const TablePlan& plan, const CompareOptions& options, backfill::StorePair& stores)
       : plan_(plan), options_(options), stores_(stores) {}
@@ -46,6 +47,11 @@ class RangeScanner {
  private:
   std::string descend(const Key& after, const Key& last, std::int64_t old_rows,
                       std::int64_t new_rows, int depth, std::vector<Key>& candidates);
+  // Integer keys: per-bucket checksums of the range in one pass, then only the differing
+  // buckets listed. "" or the error; `used` false when the range cannot be bucketed.
+  std::string compare_buckets(const Key& after, const Key& last, std::vector<Key>& candidates,
+                              std::int64_t& rows, bool& used);
+  std::string list_query(const std::string& sql, std::vector<Key>& candidates, std::int64_t& rows);
   // Adds the keys that differ; `rows`: the larger store's row count of the range.
   std::string list_rows(const Key& after, const Key& last, std::vector<Key>& candidates,
                         std::int64_t& rows);

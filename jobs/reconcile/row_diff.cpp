@@ -9,22 +9,34 @@ namespace pgdual::jobs::reconcile {
 
 namespace {
 
-// One string per key: values joined by a byte no key text holds.
+// One string per key: each part with its length in front, so no two keys share one.
 std::string key_id(const Key& key) {
   std::string out;
   for (const auto& part : key) {
+    out += std::to_string(part.size());
+    out += ':';
     out += part;
-    out += '\x1f';
   }
   return out;
 }
 
 bool is_float(const std::string& type) { return type == "real" || type == "double precision"; }
 
-bool values_equal(const std::string& type, const Value& a, const Value& b, double tolerance) {
-  if (a == b) return true;
-  if (!a || !b || tolerance <= 0 || !is_float(type)) return false;
-  return floats_close(*a, *b, tolerance);
+const Value& value_at(const FetchedRow& row, std::size_t i, bool normalized) {
+  return normalized && i < row.normalized_values.size() ? row.normalized_values[i] : row.values[i];
+}
+
+// Values compared as the fingerprints compare them (json as jsonb, numeric by value), floats
+// with the relative tolerance when one is set.
+bool column_equal(const std::string& type, const FetchedRow& a, const FetchedRow& b, std::size_t i,
+                  double tolerance) {
+  if (tolerance > 0 && is_float(type)) {
+    const Value& x = a.values[i];
+    const Value& y = b.values[i];
+    if (!x || !y) return !x && !y;
+    return *x == *y || floats_close(*x, *y, tolerance);
+  }
+  return value_at(a, i, true) == value_at(b, i, true);
 }
 
 }  // namespace
@@ -52,22 +64,22 @@ bool floats_close(const std::string& a, const std::string& b, double tolerance) 
   return std::fabs(x - y) <= tolerance * std::max(std::fabs(x), std::fabs(y));
 }
 
-std::vector<Key> candidates_of(const std::vector<KeyFingerprint>& old_rows,
-                               const std::vector<KeyFingerprint>& new_rows) {
-  std::unordered_map<std::string, const KeyFingerprint*> on_new;
+std::vector<CandidateRow> candidates_of(const std::vector<KeyFingerprint>& old_rows,
+                                        const std::vector<KeyFingerprint>& new_rows) {
+  std::unordered_map<std::int64_t, const KeyFingerprint*> on_new;
   on_new.reserve(new_rows.size());
-  for (const auto& row : new_rows) on_new.emplace(key_id(row.key), &row);
-  std::vector<Key> out;
+  for (const auto& row : new_rows) on_new.emplace(row.key_hash, &row);
+  std::vector<CandidateRow> out;
   for (const auto& row : old_rows) {
-    const auto found = on_new.find(key_id(row.key));
+    const auto found = on_new.find(row.key_hash);
     if (found == on_new.end()) {
-      out.push_back(row.key);
+      out.push_back({true, row.row});
       continue;
     }
-    if (found->second->fingerprint != row.fingerprint) out.push_back(row.key);
+    if (found->second->fingerprint != row.fingerprint) out.push_back({true, row.row});
     on_new.erase(found);
   }
-  for (const auto& [id, row] : on_new) out.push_back(row->key);
+  for (const auto& [hash, row] : on_new) out.push_back({false, row->row});
   return out;
 }
 
@@ -91,11 +103,12 @@ std::vector<RowDifference> compare_rows(const TablePlan& plan,
     for (std::size_t i = 0;
          i < plan.columns_quoted.size() && i < row.values.size() && i < other.values.size(); ++i) {
       const std::string type = i < plan.column_types.size() ? plan.column_types[i] : "";
-      if (!values_equal(type, row.values[i], other.values[i], float_tolerance)) {
+      if (!column_equal(type, row, other, i, float_tolerance)) {
         difference.columns.push_back(plan.columns_quoted[i]);
       }
     }
-    // Every value within the float tolerance: the rounded fingerprints only straddled a digit.
+    // Every value equal as a value: floats within the tolerance whose rounded fingerprints
+    // straddled a digit.
     if (difference.columns.empty()) continue;
     out.push_back(std::move(difference));
   }

@@ -17,19 +17,32 @@ namespace pgdual::jobs::reconcile {
 enum class DifferenceKind { only_on_old, only_on_new, different };
 const char* to_string(DifferenceKind kind);
 
+// One row of a listed range: hashes of its key's text and of its values, and where it is in
+// the store's result (its key's text is read from there only when the row differs).
 struct KeyFingerprint {
-  Key key;
+  std::int64_t key_hash = 0;
   std::int64_t fingerprint = 0;
+  int row = 0;
 };
 
-// Keys in either list whose fingerprint the other list lacks or has otherwise; each once.
-std::vector<Key> candidates_of(const std::vector<KeyFingerprint>& old_rows,
-                               const std::vector<KeyFingerprint>& new_rows);
+struct CandidateRow {
+  bool on_old = true;  // which store's result the row is in
+  int row = 0;
+};
+
+// The rows of either list whose key the other list lacks or fingerprints otherwise; a key in
+// both lists is returned once (as the old store's row). Two keys whose 64-bit hashes collide
+// (about 2^-64) would be compared with each other: a candidate the recheck clears, or a
+// difference missed with that probability.
+std::vector<CandidateRow> candidates_of(const std::vector<KeyFingerprint>& old_rows,
+                                        const std::vector<KeyFingerprint>& new_rows);
 
 struct FetchedRow {
   Key key;
   std::string normalized;     // the record text the fingerprint is taken of
   std::vector<Value> values;  // every column (plan.columns_quoted), as the store prints it
+  // Every column as fingerprinted (normalized_value); empty: the same as `values`.
+  std::vector<Value> normalized_values;
 };
 
 struct RowDifference {

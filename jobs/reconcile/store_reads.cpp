@@ -57,10 +57,10 @@ std::vector<KeyFingerprint> read_fingerprints(const pg::Result& result, std::siz
   std::vector<KeyFingerprint> out;
   const int rows = PQntuples(result.get());
   out.reserve(static_cast<std::size_t>(rows));
+  const int key_hash = static_cast<int>(key_columns);
   for (int row = 0; row < rows; ++row) {
-    out.push_back(
-        {read_key(result, row, key_columns),
-         std::strtoll(PQgetvalue(result.get(), row, static_cast<int>(key_columns)), nullptr, 10)});
+    out.push_back({std::strtoll(PQgetvalue(result.get(), row, key_hash), nullptr, 10),
+                   std::strtoll(PQgetvalue(result.get(), row, key_hash + 1), nullptr, 10), row});
   }
   return out;
 }
@@ -73,13 +73,16 @@ std::vector<FetchedRow> read_fetched_rows(const pg::Result& result, std::size_t 
     FetchedRow fetched{read_key(result, row, key_columns),
                        PQgetvalue(result.get(), row, static_cast<int>(key_columns)),
                        {}};
-    for (std::size_t i = 0; i < columns; ++i) {
-      const int field = static_cast<int>(key_columns + 1 + i);
-      if (PQgetisnull(result.get(), row, field) != 0) {
-        fetched.values.emplace_back(std::nullopt);
-      } else {
-        fetched.values.emplace_back(PQgetvalue(result.get(), row, field));
+    const auto value = [&](std::size_t index) -> Value {
+      const int field = static_cast<int>(index);
+      if (field >= PQnfields(result.get()) || PQgetisnull(result.get(), row, field) != 0) {
+        return std::nullopt;
       }
+      return std::string(PQgetvalue(result.get(), row, field));
+    };
+    for (std::size_t i = 0; i < columns; ++i) {
+      fetched.values.push_back(value(key_columns + 1 + i));
+      fetched.normalized_values.push_back(value(key_columns + 1 + columns + i));
     }
     out.push_back(std::move(fetched));
   }

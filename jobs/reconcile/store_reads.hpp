@@ -32,7 +32,7 @@ Checksum read_checksum(const pg::Result& result);
 // The key columns (the first `key_columns` fields) of row `row`.
 Key read_key(const pg::Result& result, int row, std::size_t key_columns);
 std::vector<KeyFingerprint> read_fingerprints(const pg::Result& result, std::size_t key_columns);
-// fetch_rows_sql's rows: the key, the record text, then `columns` values.
+// fetch_rows_sql's rows: the key, the record text, `columns` values, `columns` normalised ones.
 std::vector<FetchedRow> read_fetched_rows(const pg::Result& result, std::size_t key_columns,
                                           std::size_t columns);
 

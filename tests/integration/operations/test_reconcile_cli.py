@@ -11,12 +11,15 @@ No proxy runs here and nothing writes meanwhile: test_reconcile_live.py runs it 
 from __future__ import annotations
 
 import json
+import signal
 
 import pytest
 
-from dual_write_helpers import needs_proxy, on_both, on_store, query, scalar, table_digest
-from reconcile_helpers import PROGRESS, QUEUE, expect_equal, reconcile, write_config
-from conftest import run
+from dual_write_helpers import (needs_proxy, on_both, on_store, query, scalar, table_digest,
+                                table_exists)
+from reconcile_helpers import (PROGRESS, QUEUE, expect_equal, finish_reconcile, reconcile,
+                               start_reconcile, write_config)
+from conftest import run, wait_for
 
 pytestmark = needs_proxy
 
@@ -207,13 +210,23 @@ def test_proof_writes_markdown_and_json(env, tmp_path, fresh_db, direct_conn):
 
 
 def test_resume_continues_after_the_last_compared_range(env, tmp_path, fresh_db, direct_conn):
-    rows = 1000000  # about a second to compare here: --max-seconds 0.5 stops it partway
+    rows = 1000000
     on_both(direct_conn, fresh_db,
             "CREATE TABLE big (id int PRIMARY KEY, v text)",
             f"INSERT INTO big SELECT g, md5(g::text) FROM generate_series(1, {rows}) g")
     on_store(direct_conn, "new", fresh_db, f"UPDATE big SET v = 'x' WHERE id = {rows - 1}")
     config = write_config(env, tmp_path, extra=FULL)
-    first = reconcile(env, config, fresh_db, "--chunk-ms", "20", "--max-seconds", "0.5")
+    # Stopped by SIGTERM once its first chunks are recorded (it needs about half a second for
+    # the whole table; the signal comes within a few tens of milliseconds).
+    process = start_reconcile(env, config, fresh_db, "--chunk-ms", "10")
+    try:
+        wait_for(lambda: query(direct_conn, "new", fresh_db,
+                               f"SELECT rows_compared > 0 FROM {PROGRESS}") == [(True,)]
+                 if table_exists(direct_conn, "new", fresh_db, PROGRESS) else False,
+                 timeout=60, what="the first chunks recorded", interval=0.01)
+    finally:
+        process.send_signal(signal.SIGTERM)
+    first = finish_reconcile(process)
     assert first.code == 1, str(first)
     table = first.table("public.big")
     assert table["state"] == "paused", str(first)
@@ -264,9 +277,6 @@ def test_continuous_mode_works_through_the_queue(env, tmp_path, fresh_db, direct
     on_store(direct_conn, "new", fresh_db,
              mark("public.drift", 1),
              "DELETE FROM drift WHERE id = 11")
-    from reconcile_helpers import finish_reconcile, start_reconcile
-    from conftest import wait_for
-    import signal
     process = start_reconcile(env, config, fresh_db, "--continuous", "--repair", "execute",
                               "--interval-seconds", "1")
     try:

@@ -72,9 +72,10 @@ TEST_CASE("floats are rounded to the configured significant digits through to_ch
   // Three significant digits: one before the point, two after, scientific form.
   CHECK(score.find("9.99EEEE') END") != std::string::npos);
   CHECK(score.find("9.999EEEE") == std::string::npos);
-  // NOTE: the format's full text is deliberately not checked here: the code writes
-  // 'FM9.99EEEE', which PostgreSQL 15 rejects ("EEEE" is incompatible with other formats) for
-  // every non-zero finite value; reported as a bug instead of asserted.
+  // Not 'FM9.99EEEE': PostgreSQL 15 rejects FM with EEEE ("EEEE" is incompatible with other
+  // formats) for every non-zero finite value.
+  CHECK(score.find("'9.99EEEE'") != std::string::npos);
+  CHECK(score.find("FM") == std::string::npos);
 
   const std::string ratio = normalized_value("\"ratio\"", "real", options);
   CHECK(ratio.find("to_char(\"ratio\"::float8, '") != std::string::npos);
@@ -146,23 +147,28 @@ TEST_CASE("split_key_sql takes the offset-th key of a closed or open range",
         "LIMIT 1 OFFSET 0");
 }
 
-TEST_CASE("row_fingerprints_sql returns the key's text, then the fingerprint",
+TEST_CASE("row_fingerprints_sql returns the key's text, its hash, then the fingerprint",
           "[reconcile][compare_sql]") {
   CHECK(row_fingerprints_sql(int_key_plan(), {}, {}, {"20"}) ==
-        "SELECT \"id\"::text AS key_0, hashtextextended(ROW(\"id\", \"name\", "
+        "SELECT \"id\"::text AS key_0, hashtextextended(\"id\"::text, 0), "
+        "hashtextextended(ROW(\"id\", \"name\", "
         "trim_scale(\"price\"))::text, 0) FROM \"public\".\"items\" WHERE \"id\" <= "
         "'20'::integer");
   CHECK(row_fingerprints_sql(text_key_plan(), {}, {"a", "b"}, {}) ==
         "SELECT \"tenant\"::text AS key_0, \"slug\"::text AS key_1, "
+        "hashtextextended(ROW(\"tenant\", \"slug\")::text, 0), "
         "hashtextextended(ROW(\"tenant\", \"slug\", \"payload\"::jsonb, \"score\")::text, 0) "
         "FROM \"app\".\"events\" WHERE (\"tenant\", \"slug\") > ('a'::text, 'b'::text)");
 }
 
-TEST_CASE("fetch_rows_sql selects keys, record text and every column, FOR SHARE only when locking",
-          "[reconcile][compare_sql]") {
+TEST_CASE(
+    "fetch_rows_sql selects keys, record text, every column raw and normalised, FOR SHARE only "
+    "when locking",
+    "[reconcile][compare_sql]") {
   const std::string head =
       "SELECT \"id\"::text AS key_0, ROW(\"id\", \"name\", trim_scale(\"price\"))::text, \"id\", "
-      "\"name\", \"price\" FROM \"public\".\"items\" WHERE \"id\" IN ";
+      "\"name\", \"price\", (\"id\")::text, (\"name\")::text, (trim_scale(\"price\"))::text "
+      "FROM \"public\".\"items\" WHERE \"id\" IN ";
   CHECK(fetch_rows_sql(int_key_plan(), {}, {{"1"}, {"2"}}, false) ==
         head + "('1'::integer, '2'::integer)");
   CHECK(fetch_rows_sql(int_key_plan(), {}, {{"1"}, {"2"}}, true) ==
@@ -172,7 +178,8 @@ TEST_CASE("fetch_rows_sql selects keys, record text and every column, FOR SHARE 
 
   CHECK(fetch_rows_sql(text_key_plan(), {}, {{"acme", "a"}, {"beta", "b"}}, true) ==
         "SELECT \"tenant\"::text AS key_0, \"slug\"::text AS key_1, ROW(\"tenant\", \"slug\", "
-        "\"payload\"::jsonb, \"score\")::text, \"tenant\", \"slug\", \"payload\", \"score\" FROM "
+        "\"payload\"::jsonb, \"score\")::text, \"tenant\", \"slug\", \"payload\", \"score\", "
+        "(\"tenant\")::text, (\"slug\")::text, (\"payload\"::jsonb)::text, (\"score\")::text FROM "
         "\"app\".\"events\" WHERE (\"tenant\", \"slug\") IN (('acme'::text, 'a'::text), "
         "('beta'::text, 'b'::text)) FOR SHARE");
 }

@@ -31,11 +31,6 @@ FetchedRow row(const std::string& id, Value label, Value value, std::string norm
   return {{id}, normalized, {id, std::move(label), std::move(value)}};
 }
 
-std::vector<Key> sorted(std::vector<Key> keys) {
-  std::sort(keys.begin(), keys.end());
-  return keys;
-}
-
 const RowDifference* find(const std::vector<RowDifference>& differences, const std::string& id) {
   for (const auto& difference : differences) {
     if (difference.key == Key{id}) return &difference;
@@ -45,33 +40,52 @@ const RowDifference* find(const std::vector<RowDifference>& differences, const s
 
 }  // namespace
 
+// Rows as the listing query returns them: the key's hash stands for the key; `row` is the
+// position in its store's result.
+std::vector<KeyFingerprint> listed(std::vector<std::pair<std::int64_t, std::int64_t>> rows) {
+  std::vector<KeyFingerprint> out;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    out.push_back({rows[i].first, rows[i].second, static_cast<int>(i)});
+  }
+  return out;
+}
+
+// "old:N" / "new:N" for each candidate, sorted.
+std::vector<std::string> named(const std::vector<CandidateRow>& candidates) {
+  std::vector<std::string> out;
+  for (const auto& candidate : candidates) {
+    out.push_back((candidate.on_old ? "old:" : "new:") + std::to_string(candidate.row));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 TEST_CASE("candidates are keys missing on either side or fingerprinted differently",
           "[reconcile][row_diff]") {
-  const std::vector<KeyFingerprint> old_rows = {
-      {{"1"}, 10}, {{"2"}, 20}, {{"3"}, 30}, {{"5"}, 50}, {{"6"}, -7}};
-  const std::vector<KeyFingerprint> new_rows = {{{"1"}, 10}, {{"2"}, 21}, {{"4"}, 40},
-                                                {{"5"}, 50}, {{"6"}, -7}, {{"7"}, 0}};
-  const auto candidates = candidates_of(old_rows, new_rows);
-  // 2 differs, 3 only on old, 4 and 7 only on new; 1, 5 and 6 are equal. Each once.
-  CHECK(candidates.size() == 4);
-  CHECK(sorted(candidates) == std::vector<Key>{{"2"}, {"3"}, {"4"}, {"7"}});
+  const auto old_rows = listed({{1, 10}, {2, 20}, {3, 30}, {5, 50}, {6, -7}});
+  const auto new_rows = listed({{1, 10}, {2, 21}, {4, 40}, {5, 50}, {6, -7}, {7, 0}});
+  // 2 differs (reported once, as the old store's row 1), 3 only on old (row 2), 4 and 7 only
+  // on new (rows 2 and 5); 1, 5 and 6 are equal.
+  CHECK(named(candidates_of(old_rows, new_rows)) ==
+        std::vector<std::string>{"new:2", "new:5", "old:1", "old:2"});
 }
 
 TEST_CASE("no candidate when both sides hold the same fingerprints, in any order",
           "[reconcile][row_diff]") {
-  const std::vector<KeyFingerprint> old_rows = {{{"1"}, 10}, {{"2"}, 20}};
-  const std::vector<KeyFingerprint> new_rows = {{{"2"}, 20}, {{"1"}, 10}};
+  const auto old_rows = listed({{1, 10}, {2, 20}});
+  const auto new_rows = listed({{2, 20}, {1, 10}});
   CHECK(candidates_of(old_rows, new_rows).empty());
   CHECK(candidates_of({}, {}).empty());
-  CHECK(sorted(candidates_of(old_rows, {})) == std::vector<Key>{{"1"}, {"2"}});
-  CHECK(sorted(candidates_of({}, new_rows)) == std::vector<Key>{{"1"}, {"2"}});
+  CHECK(named(candidates_of(old_rows, {})) == std::vector<std::string>{"old:0", "old:1"});
+  CHECK(named(candidates_of({}, new_rows)) == std::vector<std::string>{"new:0", "new:1"});
 }
 
-TEST_CASE("composite keys whose parts join alike stay distinct", "[reconcile][row_diff]") {
-  // ("a", "bc") and ("ab", "c") concatenate to the same text.
-  const std::vector<KeyFingerprint> old_rows = {{{"a", "bc"}, 1}, {{"x", "y"}, 2}};
-  const std::vector<KeyFingerprint> new_rows = {{{"ab", "c"}, 1}, {{"x", "y"}, 2}};
-  CHECK(sorted(candidates_of(old_rows, new_rows)) == std::vector<Key>{{"a", "bc"}, {"ab", "c"}});
+TEST_CASE("the same fingerprint under another key is a candidate on both sides",
+          "[reconcile][row_diff]") {
+  // A key changed on one store, its values not: ("a","bc") against ("ab","c") hash apart.
+  const auto old_rows = listed({{111, 1}, {222, 2}});
+  const auto new_rows = listed({{333, 1}, {222, 2}});
+  CHECK(named(candidates_of(old_rows, new_rows)) == std::vector<std::string>{"new:0", "old:0"});
 }
 
 TEST_CASE("compare_rows reports rows only on one side with that side's values",
@@ -185,4 +199,52 @@ TEST_CASE("floats_close: NaN, the infinities, zero and relative distance",
   // Not a number at all.
   CHECK_FALSE(floats_close("abc", "abc", 1e-6));
   CHECK_FALSE(floats_close("1x", "1", 1e-6));
+}
+
+TEST_CASE("columns equal as values are not listed, and do not make a row differ",
+          "[reconcile][row_diff]") {
+  TablePlan plan;
+  plan.target_quoted = "\"public\".\"docs\"";
+  plan.columns_quoted = {"\"id\"", "\"doc\"", "\"score\""};
+  plan.column_types = {"integer", "json", "double precision"};
+  plan.key = {{"\"id\"", "integer"}};
+  // json key spacing differs as text, equal as jsonb; the floats are within 1e-6 but their
+  // rounded fingerprints straddle a digit, so the record texts differ.
+  const FetchedRow old_row{{"1"},
+                           "(1,{\"a\": 1},1.000000e+00)",
+                           {"1", "{\"a\":1}", "1.0000004"},
+                           {"1", "{\"a\": 1}", "1.000000e+00"}};
+  FetchedRow new_row{{"1"},
+                     "(1,{\"a\": 1},1.000001e+00)",
+                     {"1", "{\"a\": 1}", "1.0000006"},
+                     {"1", "{\"a\": 1}", "1.000001e+00"}};
+  CHECK(compare_rows(plan, {old_row}, {new_row}, 1e-6).empty());
+  // A real difference elsewhere lists only that column, not the json one.
+  new_row.values[2] = "2.5";
+  new_row.normalized_values[2] = "2.500000e+00";
+  new_row.normalized = "(1,{\"a\": 1},2.500000e+00)";
+  const auto differences = compare_rows(plan, {old_row}, {new_row}, 1e-6);
+  REQUIRE(differences.size() == 1);
+  CHECK(differences[0].columns == std::vector<std::string>{"\"score\""});
+}
+
+TEST_CASE("composite keys whose parts hold the separator byte stay distinct in compare_rows",
+          "[reconcile][row_diff]") {
+  TablePlan plan;
+  plan.columns_quoted = {"\"a\"", "\"b\""};
+  plan.column_types = {"text", "text"};
+  plan.key = {{"\"a\"", "text"}, {"\"b\"", "text"}};
+  const FetchedRow old_row{{"a\x1f", "b"}, "(a,b)", {"a\x1f", "b"}, {}};
+  const FetchedRow new_row{{"a",
+                            "\x1f"
+                            "b"},
+                           "(a,b)",
+                           {"a",
+                            "\x1f"
+                            "b"},
+                           {}};
+  const auto differences = compare_rows(plan, {old_row}, {new_row}, 0);
+  REQUIRE(differences.size() == 2);
+  CHECK(differences[0].kind == DifferenceKind::only_on_old);
+  CHECK(differences[1].kind == DifferenceKind::only_on_new);
 }

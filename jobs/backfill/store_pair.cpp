@@ -23,7 +23,7 @@ constexpr const char* kNewStoreSettings =
 
 std::string open(const config::BackendConfig& backend, const std::string& database,
                  const std::string& application_name, const char* name, const char* settings,
-                 pg::Conn& conn) {
+                 const std::string& extra_settings, pg::Conn& conn) {
   std::string conninfo = pg::libpq_conninfo(backend, database, application_name);
   // A peer that vanished (a network partition) is noticed within about a minute.
   pg::append_conninfo_keyword(conninfo, "keepalives_idle", "15");
@@ -36,7 +36,8 @@ std::string open(const config::BackendConfig& backend, const std::string& databa
   }
   PQsetNoticeProcessor(
       conn.get(), [](void*, const char*) {}, nullptr);
-  for (const char* sql : {kSessionSettings, settings}) {
+  for (const char* sql : {kSessionSettings, settings, extra_settings.c_str()}) {
+    if (*sql == '\0') continue;
     pg::Result result(PQexec(conn.get(), sql));
     if (PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
       return std::string(name) + " store: " + pg::connection_error(conn.get());
@@ -59,7 +60,7 @@ std::string StorePair::reconnect_broken(const config::Config& config, const std:
   };
   if (broken(old_store)) {
     if (auto error = open(config.old_backend, database, application_name, "old", kOldStoreSettings,
-                          old_store);
+                          extra_settings, old_store);
         !error.empty()) {
       return error;
     }
@@ -67,7 +68,7 @@ std::string StorePair::reconnect_broken(const config::Config& config, const std:
   if (broken(new_store)) {
     new_store.reset();  // let go of the dead session first (its locks)
     if (auto error = open(config.new_backend, database, application_name, "new", kNewStoreSettings,
-                          new_store);
+                          extra_settings, new_store);
         !error.empty()) {
       return error;
     }

@@ -17,6 +17,7 @@ struct StorePair {
   // and foreign-key checks do not fire on copied rows.
   bool replica_role = false;
   std::string application_name = "pgdual backfill";  // what pg_stat_activity shows
+  std::string extra_settings;  // SET statements both sessions run after connecting
 
   // "" or what failed, naming the store (never the conninfo: it holds the password).
   std::string connect(const config::Config& config, const std::string& database);

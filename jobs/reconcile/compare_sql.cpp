@@ -91,14 +91,18 @@ std::string bucket_checksums_sql(const TablePlan& plan, const CompareOptions& op
 std::string ranges_fingerprints_sql(
     const TablePlan& plan, const CompareOptions& options,
     const std::vector<std::pair<std::int64_t, std::int64_t>>& ranges) {
-  const std::string& key = plan.key[0].quoted;
-  std::string where;
+  // Joined with the list of ranges, so each range is one index range scan (an OR of hundreds of
+  // ranges would be a filter evaluated on every row of the table).
+  std::string values;
   for (const auto& [from, to] : ranges) {
-    where += (where.empty() ? "(" : " OR (") + key + " > " + std::to_string(from) + " AND " + key +
-             " <= " + std::to_string(to) + ")";
+    values += (values.empty() ? "(" : ", (") + std::to_string(from) + "::bigint, " +
+              std::to_string(to) + "::bigint)";
   }
-  return "SELECT " + key_hash_and_fingerprint(plan, options) + " FROM " + plan.target_quoted +
-         " WHERE " + (where.empty() ? "false" : where);
+  if (values.empty()) values = "(0::bigint, 0::bigint)";
+  const std::string& key = plan.key[0].quoted;
+  return "SELECT " + key_hash_and_fingerprint(plan, options) + " FROM (VALUES " + values +
+         ") AS pgdual_range (low, high) JOIN " + plan.target_quoted + " ON " + key +
+         " > pgdual_range.low AND " + key + " <= pgdual_range.high";
 }
 
 std::string fetch_rows_sql(const TablePlan& plan, const CompareOptions& options,

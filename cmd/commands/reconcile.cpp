@@ -99,6 +99,7 @@ void print_report(const Cli& cli, const reconcile::ReconcileReport& report) {
                    "(shadow_read.log_values): write them with --sql-file FILE\n");
     }
   }
+  std::fputs(reconcile::repair_log(report).c_str(), stderr);
   for (const auto& table : report.tables) {
     if (table.repaired > 0 || table.repair_failed > 0) {
       std::fprintf(stderr, "reconcile %s: %lld rows repaired, %lld repairs failed\n",

@@ -221,6 +221,19 @@ std::string repair_script(const ReconcileReport& report) {
   return out;
 }
 
+std::string repair_log(const ReconcileReport& report) {
+  if (!report.execute) return "";
+  std::string out;
+  for (const auto& table : report.tables) {
+    for (const auto& difference : table.differences) {
+      out += std::string(difference.repaired ? "repaired " : "repair failed ") + table.table + " " +
+             to_string(difference.kind) + " key " + key_text(difference.key, report.full_values) +
+             "\n";
+    }
+  }
+  return out;
+}
+
 std::string proof_json(const ReconcileReport& report) {
   std::string out = "{";
   json_field(out, "database", report.database);

@@ -19,6 +19,10 @@ std::string proof_json(const ReconcileReport& report);
 // them on the secondary with psql, or let --repair execute run them under the row locks.
 std::string repair_script(const ReconcileReport& report);
 
+// One line per repair run by --repair execute: "repaired|repair failed TABLE KIND key (...)",
+// keys redacted as in the report.
+std::string repair_log(const ReconcileReport& report);
+
 // How many differences a table line shows in the human table.
 inline constexpr std::size_t kSamplesPerTable = 10;
 

@@ -127,6 +127,9 @@ def test_execute_repairs_until_the_digests_match(env, tmp_path, drift_db, direct
     table = outcome.table("public.drift")
     assert table["repaired"] == len(EXPECTED) and table["remaining"] == 0, str(outcome)
     assert "7 rows repaired" in outcome.stderr
+    # One log line per repaired row, its key redacted.
+    assert outcome.stderr.count("repaired public.drift ") == 7, outcome.stderr
+    assert "repaired public.drift only_on_new key (sha256:" in outcome.stderr
     # Byte-identical by full ordered digests, json's text included (the repair wrote the old
     # store's values): the equal-as-value rows other than json were left alone.
     old, new = digests(direct_conn, drift_db, "drift")

@@ -9,7 +9,16 @@ namespace {
 
 using pg::Result;
 
-// Text of a text[] literal for a parameter: {"a","b"} with " and \ escaped.
+// "" or the error.
+std::string run_statement(PGconn* conn, const std::string& sql,
+                          const std::vector<std::string>& params) {
+  std::string error;
+  run_query(conn, sql, params, error);
+  return error;
+}
+
+}  // namespace
+
 std::string text_array(const std::vector<std::string>& values) {
   std::string out = "{";
   for (std::size_t i = 0; i < values.size(); ++i) {
@@ -24,16 +33,6 @@ std::string text_array(const std::vector<std::string>& values) {
   out += '}';
   return out;
 }
-
-// "" or the error.
-std::string run_statement(PGconn* conn, const std::string& sql,
-                          const std::vector<std::string>& params) {
-  std::string error;
-  run_query(conn, sql, params, error);
-  return error;
-}
-
-}  // namespace
 
 std::string key_array(const TablePlan& plan) {
   std::vector<std::string> keys;

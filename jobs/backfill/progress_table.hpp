@@ -33,6 +33,9 @@ struct ChunkProgress {
   double rows_per_second = 0;
 };
 
+// {"a","b"}: values as the text of a text[] parameter (" and \\ escaped).
+std::string text_array(const std::vector<std::string>& values);
+
 // The plan's key column names as a text[] parameter.
 std::string key_array(const TablePlan& plan);
 

@@ -28,22 +28,27 @@ struct TableStatus {
   std::int64_t rows_seen() const { return rows_copied + rows_skipped + rows_overwritten; }
 };
 
-class StatusBoard {
+// One row per table, changed by the worker that owns the table and copied whole by the thread
+// that draws (the backfill's TableStatus, the reconcile's TableReport).
+template <class Row>
+class Board {
  public:
-  explicit StatusBoard(std::vector<TableStatus> tables) : tables_(std::move(tables)) {}
+  explicit Board(std::vector<Row> tables) : tables_(std::move(tables)) {}
 
-  void update(std::size_t index, const std::function<void(TableStatus&)>& change) {
+  void update(std::size_t index, const std::function<void(Row&)>& change) {
     std::lock_guard lock(mutex_);
     change(tables_[index]);
   }
-  std::vector<TableStatus> snapshot() const {
+  std::vector<Row> snapshot() const {
     std::lock_guard lock(mutex_);
     return tables_;
   }
 
  private:
   mutable std::mutex mutex_;
-  std::vector<TableStatus> tables_;
+  std::vector<Row> tables_;
 };
+
+using StatusBoard = Board<TableStatus>;
 
 }  // namespace pgdual::jobs::backfill

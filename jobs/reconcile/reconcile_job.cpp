@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "jobs/backfill/catalog_reader.hpp"
+#include "jobs/backfill/status_board.hpp"
 #include "jobs/backfill/store_pair.hpp"
 #include "jobs/backfill/table_lock.hpp"
 #include "jobs/reconcile/state_table.hpp"
@@ -46,23 +47,6 @@ int float_digits(double tolerance) {
   if (tolerance <= 0) return 0;
   return std::clamp(static_cast<int>(std::ceil(-std::log10(tolerance))) + 1, 1, 17);
 }
-
-class Board {
- public:
-  explicit Board(std::vector<TableReport> tables) : tables_(std::move(tables)) {}
-  void update(std::size_t index, const std::function<void(TableReport&)>& change) {
-    std::lock_guard lock(mutex_);
-    change(tables_[index]);
-  }
-  std::vector<TableReport> snapshot() const {
-    std::lock_guard lock(mutex_);
-    return tables_;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::vector<TableReport> tables_;
-};
 
 std::string number(double value) {
   char text[32];
@@ -199,7 +183,7 @@ ReconcileReport run_reconcile(const config::Config& config, const ReconcileOptio
   recheck.settle_timeout = config.limits.secondary_timeout + std::chrono::seconds(1);
   recheck.async_wait = config.limits.secondary_timeout;
 
-  Board board(report.tables);
+  backfill::Board<TableReport> board(report.tables);
   std::atomic<std::size_t> next{0};
   std::atomic<unsigned> running{std::max(1u, options.workers)};
   std::vector<std::thread> threads;

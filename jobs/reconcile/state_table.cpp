@@ -1,6 +1,7 @@
 #include "jobs/reconcile/state_table.hpp"
 
 #include "jobs/backfill/blocking_query.hpp"
+#include "jobs/backfill/progress_table.hpp"
 #include "journal/reconcile_queue.hpp"
 #include "text/sql_quote.hpp"
 
@@ -10,26 +11,6 @@ namespace {
 
 using backfill::run_query;
 using backfill::single_value;
-
-// {"a","b"}: a text[] parameter.
-std::string text_array(const std::vector<std::string>& values) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    out += i == 0 ? "\"" : ",\"";
-    for (const char c : values[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  return out + "}";
-}
-
-std::string key_columns(const TablePlan& plan) {
-  std::vector<std::string> names;
-  for (const auto& column : plan.key) names.push_back(column.quoted);
-  return text_array(names);
-}
 
 std::string statement(PGconn* conn, const std::string& sql,
                       const std::vector<std::string>& params) {
@@ -71,7 +52,7 @@ std::optional<SavedProgress> StateTable::begin(PGconn* conn, const TablePlan& pl
         run_query(conn,
                   "SELECT state, rows_compared, differences, repaired FROM " + progress_ +
                       " WHERE table_name = $1 AND key_columns = $2::text[] AND state <> 'done'",
-                  {plan.target, key_columns(plan)}, error);
+                  {plan.target, backfill::key_array(plan)}, error);
     if (!row) return std::nullopt;
     if (PQntuples(row.get()) == 1) {
       SavedProgress progress;
@@ -99,7 +80,7 @@ std::optional<SavedProgress> StateTable::begin(PGconn* conn, const TablePlan& pl
       (saved ? std::string("")
              : std::string(", last_key = NULL, rows_compared = 0, differences = 0, repaired = 0, "
                            "started_at = now()"));
-  error = statement(conn, sql, {plan.target, job, key_columns(plan)});
+  error = statement(conn, sql, {plan.target, job, backfill::key_array(plan)});
   return saved;
 }
 
@@ -109,7 +90,7 @@ std::string StateTable::record(PGconn* conn, const std::string& table, const Key
                    "UPDATE " + progress_ +
                        " SET last_key = $2::text[], rows_compared = $3, differences = $4, "
                        "repaired = $5, updated_at = now() WHERE table_name = $1",
-                   {table, text_array(last_key), std::to_string(totals.rows_compared),
+                   {table, backfill::text_array(last_key), std::to_string(totals.rows_compared),
                     std::to_string(totals.differences), std::to_string(totals.repaired)});
 }
 

@@ -138,6 +138,14 @@ def tool(name: str) -> str:
     return path if os.access(path, os.X_OK) else name
 
 
+def direct_target(env, which: str):
+    """A pgbench_cmd target that is one server itself ("old" or "new"), not pgdual."""
+    class Target:
+        host = env.host
+        port = env.port(which)
+    return Target
+
+
 def pgbench_cmd(target, env, dbname: str, *args) -> list[str]:
     return [tool("pgbench"), "-h", target.host, "-p", str(target.port), "-U", env.user, *args, dbname]
 

@@ -9,10 +9,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
-from conftest import _terminate_with_parent, default_config, deep_merge, free_port, run, to_yaml
-from dual_write_helpers import migration
+from conftest import default_config, deep_merge, free_port, run, to_yaml
+from dual_write_helpers import finish_process, migration, start_process
 
 RUN_TIMEOUT = 180
 PROGRESS = "pgdual.reconcile_progress"
@@ -70,19 +68,12 @@ def reconcile(env, config: Path, dbname: str, *args: str,
 
 
 def start_reconcile(env, config: Path, dbname: str, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(command(env, config, dbname, "--format", "json", *args),
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, preexec_fn=_terminate_with_parent)
+    return start_process(command(env, config, dbname, "--format", "json", *args))
 
 
 def finish_reconcile(process: subprocess.Popen, timeout: float = RUN_TIMEOUT) -> Outcome:
-    try:
-        out, err = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        out, err = process.communicate(timeout=10)
-        pytest.fail(f"pgdual reconcile did not finish within {timeout}s\n{out}\n{err}")
-    return Outcome(process.returncode, parse(out), out, err)
+    code, out, err = finish_process(process, timeout)
+    return Outcome(code, parse(out), out, err)
 
 
 def expect_equal(outcome: Outcome) -> None:

@@ -17,22 +17,15 @@ import time
 import psycopg
 import pytest
 
-from dual_write_helpers import (finish_process, migration, needs_proxy, on_both, on_store,
-                                pgbench_cmd, pgbench_summary, query, scalar, start_process,
-                                table_digest, tool, wait_sessions_settled)
+from dual_write_helpers import (direct_target, finish_process, migration, needs_proxy, on_both,
+                                on_store, pgbench_cmd, pgbench_summary, query, scalar,
+                                start_process, table_digest, tool, wait_sessions_settled)
 
 pytestmark = needs_proxy
 
 ITEMS = 40000
 ORDER = {"pgbench_accounts": "aid", "pgbench_tellers": "tid", "pgbench_branches": "bid",
          "items": "id"}
-
-
-def direct_target(env, which: str):
-    class Target:
-        host = env.host
-        port = env.port(which)
-    return Target
 
 
 def prepare_stores(env, run, direct_conn, dbname: str) -> None:

@@ -16,8 +16,8 @@ import time
 import psycopg
 import pytest
 
-from dual_write_helpers import (finish_process, migration, needs_proxy, on_both, on_store,
-                                pgbench_cmd, query, start_process, table_digest,
+from dual_write_helpers import (direct_target, finish_process, migration, needs_proxy, on_both,
+                                on_store, pgbench_cmd, query, start_process, table_digest,
                                 wait_sessions_settled)
 
 pytestmark = needs_proxy
@@ -28,13 +28,6 @@ TABLES = "pgbench_accounts,pgbench_branches,pgbench_tellers,items"
 ORDER = {"pgbench_accounts": "aid", "pgbench_tellers": "tid", "pgbench_branches": "bid",
          "items": "id"}
 LOAD_SECONDS = 20
-
-
-def direct_target(env, which: str):
-    class Target:
-        host = env.host
-        port = env.port(which)
-    return Target
 
 
 def prepare_stores(env, run, direct_conn, dbname: str) -> None:

@@ -128,7 +128,8 @@ def assert_identical(direct_conn, dbname: str) -> None:
 
 @pytest.mark.parametrize("strategy", ["sync", "outbox"])
 def test_reconcile_under_live_writes_reports_no_false_difference(env, proxy_factory, fresh_db,
-                                                                 direct_conn, run, strategy):
+                                                                 direct_conn, run, strategy,
+                                                                 tmp_path):
     prepare_stores(env, run, direct_conn, fresh_db)
     proxy = proxy_factory(migration("dual_write", strategy=strategy))
     load = Load(env, proxy, fresh_db, strategy)
@@ -146,8 +147,10 @@ def test_reconcile_under_live_writes_reports_no_false_difference(env, proxy_fact
     load.finish()
     print(f"{runs} reconcile runs during the load; {cleared} candidates cleared once rechecked")
     wait_sessions_settled(proxy, timeout=30)
-    code, report, err = reconcile(env, proxy, fresh_db, "--proof", "--proof-dir", "/tmp")
+    code, report, err = reconcile(env, proxy, fresh_db, "--proof", "--proof-dir", str(tmp_path))
     assert code == 0, f"{json.dumps(report, indent=1)}\n{err}"
+    proof = json.loads((tmp_path / f"reconcile-proof-{fresh_db}.json").read_text())
+    assert proof["verdict"] == "equal", proof
     assert_identical(direct_conn, fresh_db)
 
 

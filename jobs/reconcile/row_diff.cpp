@@ -39,6 +39,16 @@ bool column_equal(const std::string& type, const FetchedRow& a, const FetchedRow
   return value_at(a, i, true) == value_at(b, i, true);
 }
 
+// A row only one store has, with that store's values.
+RowDifference one_sided(const FetchedRow& row, DifferenceKind kind) {
+  RowDifference difference;
+  difference.key = row.key;
+  difference.kind = kind;
+  (kind == DifferenceKind::only_on_old ? difference.old_values : difference.new_values) =
+      row.values;
+  return difference;
+}
+
 }  // namespace
 
 const char* to_string(DifferenceKind kind) {
@@ -93,13 +103,16 @@ std::vector<RowDifference> compare_rows(const TablePlan& plan,
   for (const auto& row : old_rows) {
     const auto found = on_new.find(key_id(row.key));
     if (found == on_new.end()) {
-      out.push_back({row.key, DifferenceKind::only_on_old, {}, row.values, {}});
+      out.push_back(one_sided(row, DifferenceKind::only_on_old));
       continue;
     }
     const FetchedRow& other = *found->second;
     on_new.erase(found);
     if (row.normalized == other.normalized) continue;
-    RowDifference difference{row.key, DifferenceKind::different, {}, row.values, other.values};
+    RowDifference difference;
+    difference.key = row.key;
+    difference.old_values = row.values;
+    difference.new_values = other.values;
     for (std::size_t i = 0;
          i < plan.columns_quoted.size() && i < row.values.size() && i < other.values.size(); ++i) {
       const std::string type = i < plan.column_types.size() ? plan.column_types[i] : "";
@@ -113,7 +126,7 @@ std::vector<RowDifference> compare_rows(const TablePlan& plan,
     out.push_back(std::move(difference));
   }
   for (const auto& [id, row] : on_new) {
-    out.push_back({row->key, DifferenceKind::only_on_new, {}, {}, row->values});
+    out.push_back(one_sided(*row, DifferenceKind::only_on_new));
   }
   return out;
 }

@@ -72,6 +72,7 @@ std::vector<FetchedRow> read_fetched_rows(const pg::Result& result, std::size_t 
   for (int row = 0; row < rows; ++row) {
     FetchedRow fetched{read_key(result, row, key_columns),
                        PQgetvalue(result.get(), row, static_cast<int>(key_columns)),
+                       {},
                        {}};
     const auto value = [&](std::size_t index) -> Value {
       const int field = static_cast<int>(index);

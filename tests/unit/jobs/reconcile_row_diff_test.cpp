@@ -28,7 +28,7 @@ FetchedRow row(const std::string& id, Value label, Value value, std::string norm
   if (normalized.empty()) {
     normalized = "(" + id + "," + (label ? *label : "") + "," + (value ? *value : "") + ")";
   }
-  return {{id}, normalized, {id, std::move(label), std::move(value)}};
+  return {{id}, normalized, {id, std::move(label), std::move(value)}, {}};
 }
 
 const RowDifference* find(const std::vector<RowDifference>& differences, const std::string& id) {

@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstdlib>
 
+#include "journal/parsed_rows.hpp"
 #include "libpq/conninfo.hpp"
 #include "text/sql_quote.hpp"
 
@@ -221,16 +222,8 @@ void BackfillWatch::read_progress(const std::string& dbname, Watched& watched,
     failed(dbname, watched, reply, "reading");
     return;
   }
-  std::vector<metrics::BackfillRow> rows;
-  rows.reserve(static_cast<std::size_t>(reply.rows()));
-  for (int row = 0; row < reply.rows(); ++row) {
-    Fields fields;
-    for (int column = 0; column < static_cast<int>(fields.size()); ++column) {
-      fields[static_cast<std::size_t>(column)] = reply.value(row, column);
-    }
-    if (auto parsed = parse_row(dbname, fields)) rows.push_back(std::move(*parsed));
-  }
-  watched.rows = std::move(rows);
+  watched.rows =
+      parsed_rows<metrics::BackfillRow, std::tuple_size_v<Fields>>(reply, dbname, &parse_row);
   watched.down_logged = false;
 }
 

@@ -6,6 +6,7 @@
 
 #include <charconv>
 
+#include "journal/parsed_rows.hpp"
 #include "journal/reconcile_queue.hpp"
 #include "journal/store/table_journal.hpp"
 #include "text/sql_quote.hpp"
@@ -150,16 +151,8 @@ pg::Reply ReconcileQueueSync::read(PGconn* conn, const std::string& dbname,
     if (reply.sqlstate == kUndefinedTable) state.table_ready = false;  // looked for next pass
     return reply;
   }
-  std::vector<metrics::ReconcileQueueRow> rows;
-  rows.reserve(static_cast<std::size_t>(reply.rows()));
-  for (int row = 0; row < reply.rows(); ++row) {
-    Fields fields;
-    for (int column = 0; column < static_cast<int>(fields.size()); ++column) {
-      fields[static_cast<std::size_t>(column)] = reply.value(row, column);
-    }
-    if (auto parsed = parse_row(dbname, fields)) rows.push_back(std::move(*parsed));
-  }
-  state.rows = std::move(rows);
+  state.rows =
+      parsed_rows<metrics::ReconcileQueueRow, std::tuple_size_v<Fields>>(reply, dbname, &parse_row);
   return reply;
 }
 

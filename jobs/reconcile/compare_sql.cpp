@@ -14,8 +14,6 @@ using backfill::literal_row;
 
 bool is_float(const std::string& type) { return type == "real" || type == "double precision"; }
 
-std::string key_hash_and_fingerprint(const TablePlan& plan, const CompareOptions& options);
-
 }  // namespace
 
 std::string normalized_value(const std::string& column_quoted, const std::string& type,
@@ -43,6 +41,17 @@ std::string row_text(const TablePlan& plan, const CompareOptions& options) {
   return "ROW(" + out + ")::text";
 }
 
+namespace {
+
+std::string key_hash_and_fingerprint(const TablePlan& plan, const CompareOptions& options) {
+  const std::string key_text =
+      plan.key.size() == 1 ? plan.key[0].quoted + "::text" : "ROW(" + key_list(plan) + ")::text";
+  return key_text_columns(plan) + ", hashtextextended(" + key_text + ", 0), hashtextextended(" +
+         row_text(plan, options) + ", 0)";
+}
+
+}  // namespace
+
 std::string checksum_sql(const TablePlan& plan, const CompareOptions& options, const Key& after,
                          const Key& last) {
   return "SELECT count(*), coalesce(sum(hashtextextended(" + row_text(plan, options) +
@@ -67,17 +76,6 @@ std::string row_fingerprints_sql(const TablePlan& plan, const CompareOptions& op
   return "SELECT " + key_hash_and_fingerprint(plan, options) + " FROM " + plan.target_quoted +
          " WHERE " + key_range(plan, after, last);
 }
-
-namespace {
-
-std::string key_hash_and_fingerprint(const TablePlan& plan, const CompareOptions& options) {
-  const std::string key_text =
-      plan.key.size() == 1 ? plan.key[0].quoted + "::text" : "ROW(" + key_list(plan) + ")::text";
-  return key_text_columns(plan) + ", hashtextextended(" + key_text + ", 0), hashtextextended(" +
-         row_text(plan, options) + ", 0)";
-}
-
-}  // namespace
 
 std::string bucket_checksums_sql(const TablePlan& plan, const CompareOptions& options,
                                  std::int64_t after, std::int64_t last, std::int64_t width) {

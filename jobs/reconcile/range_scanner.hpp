@@ -42,7 +42,6 @@ class RangeScanner {
   // How long the last compare() took for its first pass over the range (its checksums, or its
   // listing): the chunk's time for sizing the next one, without the search for differences.
   std::chrono::microseconds first_pass_time() const { return first_pass_time_; }
-  bool listing() const { return spread_; }
 
  private:
   std::string descend(const Key& after, const Key& last, std::int64_t old_rows,

@@ -100,40 +100,38 @@ std::string Rechecker::run(const std::vector<Key>& keys, RecheckOutcome& outcome
 }
 
 std::string Rechecker::run_batch(const std::vector<Key>& batch, RecheckOutcome& outcome) {
-  {
-    Round first;
-    if (auto error = round(batch, false, first, outcome); !error.empty()) return error;
-    outcome.cleared += static_cast<std::int64_t>(batch.size() - first.differences.size());
-    if (first.differences.empty()) return "";
-    if (auto error = settle(first.snapshot); !error.empty()) return error;
-    Round second;
-    if (auto error = round(keys_of(first.differences), settings_.execute, second, outcome);
-        !error.empty()) {
-      return error;
+  Round first;
+  if (auto error = round(batch, false, first, outcome); !error.empty()) return error;
+  outcome.cleared += static_cast<std::int64_t>(batch.size() - first.differences.size());
+  if (first.differences.empty()) return "";
+  if (auto error = settle(first.snapshot); !error.empty()) return error;
+  Round second;
+  if (auto error = round(keys_of(first.differences), settings_.execute, second, outcome);
+      !error.empty()) {
+    return error;
+  }
+  outcome.cleared +=
+      static_cast<std::int64_t>(first.differences.size() - second.differences.size());
+  if (settings_.execute) {
+    // The repaired keys once more: what still differs stays reported as not repaired.
+    std::vector<Key> repaired;
+    for (const auto& difference : second.differences) {
+      if (difference.repaired) repaired.push_back(difference.key);
     }
-    outcome.cleared +=
-        static_cast<std::int64_t>(first.differences.size() - second.differences.size());
-    if (settings_.execute) {
-      // The repaired keys once more: what still differs stays reported as not repaired.
-      std::vector<Key> repaired;
-      for (const auto& difference : second.differences) {
-        if (difference.repaired) repaired.push_back(difference.key);
-      }
-      Round verify;
-      if (auto error = round(repaired, false, verify, outcome); !error.empty()) return error;
-      for (const auto& left : verify.differences) {
-        for (auto& difference : second.differences) {
-          if (difference.key == left.key && difference.repaired) {
-            difference.repaired = false;
-            --outcome.repaired;
-            ++outcome.repair_failed;
-          }
+    Round verify;
+    if (auto error = round(repaired, false, verify, outcome); !error.empty()) return error;
+    for (const auto& left : verify.differences) {
+      for (auto& difference : second.differences) {
+        if (difference.key == left.key && difference.repaired) {
+          difference.repaired = false;
+          --outcome.repaired;
+          ++outcome.repair_failed;
         }
       }
     }
-    for (auto& difference : second.differences) {
-      outcome.differences.push_back(std::move(difference));
-    }
+  }
+  for (auto& difference : second.differences) {
+    outcome.differences.push_back(std::move(difference));
   }
   return "";
 }

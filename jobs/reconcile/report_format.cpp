@@ -60,6 +60,15 @@ void values_json(std::string& out, const char* name, const TablePlan* plan,
   out += '}';
 }
 
+// A table's proof: verdict, both stores' row counts and checksums.
+void proof_fields(std::string& out, const TableProof& proof) {
+  json_field(out, "verdict", proof.verdict);
+  json_field(out, "old_rows", proof.old_sum.rows);
+  json_field(out, "new_rows", proof.new_sum.rows);
+  json_field(out, "old_checksum", proof.old_sum.sum);
+  json_field(out, "new_checksum", proof.new_sum.sum);
+}
+
 const TablePlan* plan_of(const ReconcileReport& report, const std::string& table) {
   for (const auto& plan : report.plans) {
     if (plan.target == table) return &plan;
@@ -111,11 +120,7 @@ void table_json(std::string& out, const ReconcileReport& report, const TableRepo
   if (table.proof) {
     json_key(out, "proof");
     out += '{';
-    json_field(out, "verdict", table.proof->verdict);
-    json_field(out, "old_rows", table.proof->old_sum.rows);
-    json_field(out, "new_rows", table.proof->new_sum.rows);
-    json_field(out, "old_checksum", table.proof->old_sum.sum);
-    json_field(out, "new_checksum", table.proof->new_sum.sum);
+    proof_fields(out, *table.proof);
     json_field(out, "attempts", static_cast<std::int64_t>(table.proof->attempts));
     out += '}';
   }
@@ -247,11 +252,7 @@ std::string proof_json(const ReconcileReport& report) {
     json_field(out, "rows_compared", table.rows_compared);
     json_field(out, "remaining", table.remaining());
     if (table.proof) {
-      json_field(out, "verdict", table.proof->verdict);
-      json_field(out, "old_rows", table.proof->old_sum.rows);
-      json_field(out, "new_rows", table.proof->new_sum.rows);
-      json_field(out, "old_checksum", table.proof->old_sum.sum);
-      json_field(out, "new_checksum", table.proof->new_sum.sum);
+      proof_fields(out, *table.proof);
     } else {
       json_field(out, "verdict",
                  table.state == "failed" ? std::string("error") : std::string("not_proven"));

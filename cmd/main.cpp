@@ -38,6 +38,21 @@ constexpr Subcommand kSubcommands[] = {
      "find every difference between the stores, prove equality, repair drift "
      "(docs/reconcile.md)",
      reconcile_command},
+    {"cdc preflight", "--config FILE [--database DB] [--format table|json]",
+     "strategy cdc: check both stores before replication is set up (wal_level, slots, "
+     "privileges, replica identities, tables and columns) (docs/cdc.md)",
+     cdc_preflight_command},
+    {"cdc setup", "--config FILE [--database DB] [--format table|json]",
+     "strategy cdc: create or update the publication, the subscription and its slot "
+     "(idempotent; preflight first)",
+     cdc_setup_command},
+    {"cdc status", "--config FILE [--database DB] [--format table|json]",
+     "strategy cdc: replication lag, the slot's retained WAL, the subscription's state and "
+     "errors (exit 1 when not ready)",
+     cdc_status_command},
+    {"cdc teardown", "--config FILE [--database DB] [--format table|json] --yes",
+     "strategy cdc: drop pgdual's subscriptions, publications and slots (forward and reverse)",
+     cdc_teardown_command},
     {"journal status", "--config FILE [--database DB]",
      "print the journal's pending entries and dead-letter rows", journal_status_command},
     {"journal purge", "--config FILE [--database DB] [--dead-letter]",

@@ -12,6 +12,10 @@ Exit check_config_command(Args args);    // check_config.cpp
 Exit sequences_sync_command(Args args);  // sequences_sync.cpp
 Exit backfill_command(Args args);        // backfill.cpp
 Exit reconcile_command(Args args);       // reconcile.cpp
+Exit cdc_preflight_command(Args args);   // cdc.cpp
+Exit cdc_setup_command(Args args);       // cdc.cpp
+Exit cdc_status_command(Args args);      // cdc.cpp
+Exit cdc_teardown_command(Args args);    // cdc.cpp
 Exit journal_status_command(Args args);  // journal.cpp
 Exit journal_purge_command(Args args);   // journal.cpp
 Exit version_command(Args args);         // version.cpp

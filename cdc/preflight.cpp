@@ -331,9 +331,10 @@ PreflightReport run_preflight(PGconn* old_conn, PGconn* new_conn, const config::
   }
   report.scope = decide_scope(config.migration, database, relations);
   const Scope& scope = report.scope;
-  checks.pass("scope", std::to_string(scope.published.size()) +
-                           " tables in phases dual_write, backfill or shadow_read are published" +
-                           (scope.published.empty() ? "" : ": " + list_names(scope.published)));
+  checks.pass("scope",
+              "tables published (phase dual_write, backfill or shadow_read): " +
+                  std::to_string(scope.published.size()) +
+                  (scope.published.empty() ? "" : " (" + list_names(scope.published) + ")"));
   for (const auto& note : scope.notes) checks.warn("scope", note);
   if (config.migration.strategy != config::Strategy::cdc) {
     checks.warn("strategy", "migration.strategy is " +
@@ -361,17 +362,17 @@ PreflightReport run_preflight(PGconn* old_conn, PGconn* new_conn, const config::
                     "wal_level = logical) and restart it");
   const long long slots = number(old_settings, 1), free_slots = slots - number(old_settings, 2);
   const std::string slot_room = capacity_message(free_slots, slots, needed, "replication slots");
-  checks.expect(free_slots >= needed, "replication slots", slot_room + " on the old store",
-                slot_room +
-                    " on the old store (1 for the subscription + "
+  checks.expect(free_slots >= needed, "replication slots", "old store: " + slot_room,
+                "old store: " + slot_room +
+                    " (1 for the subscription + "
                     "max_sync_workers_per_subscription for the initial copy): raise "
                     "max_replication_slots there (restart) or drop unused slots");
   const long long senders = number(old_settings, 3),
                   free_senders = senders - number(old_settings, 4);
   const std::string sender_room = capacity_message(free_senders, senders, needed, "WAL senders");
-  checks.expect(free_senders >= needed, "wal senders", sender_room + " on the old store",
-                sender_room +
-                    " on the old store (physical standbys count too): raise max_wal_senders "
+  checks.expect(free_senders >= needed, "wal senders", "old store: " + sender_room,
+                "old store: " + sender_room +
+                    " (physical standbys count too): raise max_wal_senders "
                     "there (restart)");
   const bool subscribed = subscription.rows() == 1;
   const long long own_workers = subscribed ? number(subscription, 2) : 0;
@@ -380,17 +381,17 @@ PreflightReport run_preflight(PGconn* old_conn, PGconn* new_conn, const config::
   const long long free_workers = workers - (number(new_settings, 2) - own_workers);
   const std::string worker_room =
       capacity_message(free_workers, workers, needed, "logical replication workers");
-  checks.expect(free_workers >= needed, "replication workers", worker_room + " on the new store",
-                worker_room +
-                    " on the new store: raise max_logical_replication_workers (and "
+  checks.expect(free_workers >= needed, "replication workers", "new store: " + worker_room,
+                "new store: " + worker_room +
+                    ": raise max_logical_replication_workers (and "
                     "max_worker_processes) there (restart)");
   const long long origins = number(new_settings, 3);
   const long long free_origins = origins - (number(new_settings, 4) - own_origins);
   const std::string origin_room =
       capacity_message(free_origins, origins, needed, "replication origins");
-  checks.expect(free_origins >= needed, "replication origins", origin_room + " on the new store",
-                origin_room +
-                    " on the new store (PostgreSQL 15 bounds them with max_replication_slots "
+  checks.expect(free_origins >= needed, "replication origins", "new store: " + origin_room,
+                "new store: " + origin_room +
+                    " (PostgreSQL 15 bounds them with max_replication_slots "
                     "on the subscriber): raise max_replication_slots there (restart)");
 
   // ---- objects that carry pgdual's name but not its mark ----

@@ -120,6 +120,11 @@ std::string json_optional(const std::optional<T>& value) {
   return value ? std::to_string(*value) : "null";
 }
 
+template <typename T>
+std::string text_optional(const std::optional<T>& value) {
+  return value ? std::to_string(*value) : "-";
+}
+
 // ---- table ----
 
 void print_checks(const cdc::PreflightReport& report) {
@@ -192,8 +197,8 @@ Exit cdc_setup_command(Args words) {
             "nothing to change: the publication, the subscription and its slot are in "
             "place\n");
       }
-      std::printf("%zu tables published%s%s\n", result.published_tables.size(),
-                  result.published_tables.empty() ? "" : ": ",
+      std::printf("tables published: %zu%s%s\n", result.published_tables.size(),
+                  result.published_tables.empty() ? "" : ", ",
                   [&] {
                     std::string names;
                     for (const auto& name : result.published_tables) {

@@ -392,3 +392,73 @@ def test_setup_refuses_without_strategy_cdc(env, tmp_path, cdc_db, direct_conn):
     outcome = cdc_cli(env, "setup", config, cdc_db)
     assert outcome.code == 1 and "not cdc" in outcome.report["error"], str(outcome)
     assert nothing_left(direct_conn, cdc_db), objects(direct_conn, cdc_db)
+
+
+def test_partitioned_table_is_published_as_its_root_and_leaves_replicate(env, tmp_path, cdc_db,
+                                                                         direct_conn):
+    on_both(direct_conn, cdc_db,
+            "CREATE TABLE events (id int, at date NOT NULL, PRIMARY KEY (id, at)) "
+            "PARTITION BY RANGE (at)",
+            "CREATE TABLE events_2025 PARTITION OF events "
+            "FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')",
+            "CREATE TABLE events_2026 PARTITION OF events "
+            "FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')")
+    on_store(direct_conn, "old", cdc_db,
+             "INSERT INTO events VALUES (1, '2025-03-01'), (2, '2026-03-01')")
+    outcome = cdc_cli(env, "setup", write_config(env, tmp_path), cdc_db)
+    assert outcome.code == 0, str(outcome)
+    assert outcome.report["published_tables"] == ["public.events"]
+    wait_replicated(direct_conn, cdc_db, "events")
+    on_store(direct_conn, "old", cdc_db, "INSERT INTO events VALUES (3, '2026-06-01')",
+             "DELETE FROM events WHERE id = 1")
+    wait_replicated(direct_conn, cdc_db, "events")
+    assert new_rows(direct_conn, cdc_db, "events_2026") == old_rows(direct_conn, cdc_db,
+                                                                   "events_2026")
+
+
+def test_teardown_without_the_slot_on_the_old_store(env, tmp_path, cdc_db, direct_conn):
+    """DROP SUBSCRIPTION fails when the publisher lost the slot: teardown drops the subscription
+    without it (DISABLE, SET (slot_name = NONE), DROP) and still leaves nothing behind."""
+    on_both(direct_conn, cdc_db, "CREATE TABLE t (id int PRIMARY KEY)")
+    config = write_config(env, tmp_path)
+    assert cdc_cli(env, "setup", config, cdc_db).code == 0
+    name = forward_name(cdc_db)
+    on_store(direct_conn, "new", cdc_db, f'ALTER SUBSCRIPTION "{name}" DISABLE')
+    with direct_conn("old", cdc_db) as conn:
+        wait_for(lambda: conn.execute(
+            "SELECT NOT active FROM pg_replication_slots WHERE slot_name = %s",
+            (name,)).fetchone()[0], 30, what="the slot to be released")
+        conn.execute("SELECT pg_drop_replication_slot(%s)", (name,))
+
+    outcome = cdc_cli(env, "teardown", config, cdc_db, "--yes")
+    assert outcome.code == 0, str(outcome)
+    assert any(a.startswith(f"dropped subscription {name} on the new store without its slot")
+               for a in outcome.report["actions"]), str(outcome)
+    assert nothing_left(direct_conn, cdc_db), objects(direct_conn, cdc_db)
+
+
+def test_status_reports_not_ready_without_replication(env, tmp_path, cdc_db, direct_conn):
+    config = write_config(env, tmp_path)
+    outcome = cdc_cli(env, "status", config, cdc_db)
+    assert outcome.code == 1, str(outcome)
+    assert outcome.report["ready"] is False
+    assert outcome.report["subscriber"]["subscription_exists"] is False
+    table = cdc_cli(env, "status", config, cdc_db, fmt="table")
+    assert table.code == 1 and "not ready" in table.stdout, str(table)
+
+
+def test_an_unreachable_publisher_address_is_reported_by_setup(env, tmp_path, cdc_db,
+                                                               direct_conn):
+    """The new server connects to the old one itself: preflight cannot see that address fail,
+    CREATE SUBSCRIPTION does, and setup says which address it used (never the password)."""
+    on_both(direct_conn, cdc_db, "CREATE TABLE t (id int PRIMARY KEY)")
+    publisher = {"host": env.host, "port": free_port(), "user": env.user,
+                 "password": "${PGDUAL_TEST_PASSWORD}", "sslmode": "disable"}
+    config = write_config(env, tmp_path, cdc={"publisher": publisher})
+    outcome = cdc_cli(env, "setup", config, cdc_db)
+    assert outcome.code == 2, str(outcome)
+    error = outcome.report["error"]
+    assert "CREATE SUBSCRIPTION" in error and f"{env.user}@{env.host}:{publisher['port']}" in error
+    assert env.password not in outcome.stdout + outcome.stderr
+    assert objects(direct_conn, cdc_db)["new subscriptions"] == []
+    assert objects(direct_conn, cdc_db)["old slots"] == []

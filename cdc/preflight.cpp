@@ -550,13 +550,26 @@ PreflightReport run_preflight(PGconn* old_conn, PGconn* new_conn, const config::
   } else if (cdc.copy_data == config::CdcCopyData::postgres) {
     to_copy = present;
   }
-  std::vector<TableName> not_empty;
+  std::vector<TableName> not_empty, unreadable;
   for (const auto& table : to_copy) {
+    // Not through new_store.query: a table the role may not read is a warning, not an error.
     const pg::Reply rows =
-        new_store.query("SELECT EXISTS (SELECT 1 FROM " + table.quoted() + ")", {});
-    if (rows.ok && rows.value(0, 0) == "t") not_empty.push_back(table);
+        run_query(new_conn, "SELECT EXISTS (SELECT 1 FROM " + table.quoted() + ")", {}, cancelled);
+    if (rows.broken) {
+      report.error = "new store: " + rows.error;
+      return report;
+    }
+    if (!rows.ok) {
+      unreadable.push_back(table);
+    } else if (rows.value(0, 0) == "t") {
+      not_empty.push_back(table);
+    }
   }
-  if (!report.error.empty()) return report;
+  if (!unreadable.empty()) {
+    checks.warn("initial copy", "cannot read " + list_names(unreadable) +
+                                    " on the new store to check that they are empty: rows "
+                                    "already there would stop the initial copy");
+  }
   checks.expect(not_empty.empty(), "initial copy",
                 to_copy.empty() ? "no table needs an initial copy"
                                 : std::to_string(to_copy.size()) +

@@ -462,3 +462,39 @@ def test_an_unreachable_publisher_address_is_reported_by_setup(env, tmp_path, cd
     assert env.password not in outcome.stdout + outcome.stderr
     assert objects(direct_conn, cdc_db)["new subscriptions"] == []
     assert objects(direct_conn, cdc_db)["old slots"] == []
+
+
+def test_missing_privileges_are_named_with_their_fix(env, tmp_path, cdc_db, direct_conn):
+    """A role that is neither a superuser nor the tables' owner, without REPLICATION or CREATE on
+    the database: preflight (which it can still run) names each missing privilege."""
+    on_both(direct_conn, cdc_db, "CREATE TABLE t (id int PRIMARY KEY)")
+    role = "cdc_plain_" + cdc_db[-8:]
+    for which in ("old", "new"):
+        on_store(direct_conn, which, "postgres",
+                 f"CREATE ROLE {role} LOGIN PASSWORD '{env.password}'")
+        on_store(direct_conn, which, cdc_db, f"REVOKE CREATE ON DATABASE \"{cdc_db}\" FROM PUBLIC")
+    try:
+        def backend(which: str) -> dict:
+            return {"host": env.host, "port": env.port(which), "user": role,
+                    "password": "${PGDUAL_TEST_PASSWORD}", "sslmode": "disable"}
+        path = write_config(env, tmp_path, name="plain")
+        config = deep_merge(default_config(env, free_port(), free_port()),
+                            migration("dual_write", strategy="cdc"))
+        config["backends"] = {"old": backend("old"), "new": backend("new")}
+        path.write_text(to_yaml(config))
+        outcome = cdc_cli(env, "preflight", path, cdc_db)
+        assert outcome.code == 1 and outcome.report["error"] == "", str(outcome)
+        [old] = outcome.check("privileges (old store)")
+        assert old["status"] == "fail"
+        assert "may not CREATE in the database" in old["message"]
+        assert "does not own public.t" in old["message"]
+        [replication] = outcome.check("privileges (replication role)")
+        assert replication["status"] == "fail"
+        assert f"lacks REPLICATION: ALTER ROLE {role} REPLICATION" in replication["message"]
+        [new] = outcome.check("privileges (new store)")
+        assert new["status"] == "fail" and "CREATE SUBSCRIPTION" in new["message"]
+        assert nothing_left(direct_conn, cdc_db)
+    finally:
+        for which in ("old", "new"):
+            on_store(direct_conn, which, cdc_db, f"DROP OWNED BY {role}")
+            on_store(direct_conn, which, "postgres", f"DROP ROLE IF EXISTS {role}")

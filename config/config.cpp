@@ -34,10 +34,19 @@ constexpr NameTable<Phase, 6> kPhases{{
     {Phase::cleanup, "cleanup"},
 }};
 
-constexpr NameTable<Strategy, 3> kStrategies{{
+constexpr NameTable<Strategy, 4> kStrategies{{
     {Strategy::sync, "sync"},
     {Strategy::async, "async"},
     {Strategy::outbox, "outbox"},
+    {Strategy::cdc, "cdc"},
+}};
+constexpr NameTable<CdcCopyData, 2> kCdcCopyData{{
+    {CdcCopyData::postgres, "postgres"},
+    {CdcCopyData::none, "none"},
+}};
+constexpr NameTable<CdcWait, 2> kCdcWaits{{
+    {CdcWait::none, "none"},
+    {CdcWait::commit, "commit"},
 }};
 constexpr NameTable<JournalStore, 2> kJournalStores{{
     {JournalStore::table, "table"},
@@ -96,6 +105,8 @@ std::string_view to_string(DdlPolicy v) { return name_of(kDdlPolicies, v); }
 std::string_view to_string(ShadowMode v) { return name_of(kShadowModes, v); }
 std::string_view to_string(Nondeterministic v) { return name_of(kNondeterministic, v); }
 std::string_view to_string(LogValues v) { return name_of(kLogValues, v); }
+std::string_view to_string(CdcCopyData v) { return name_of(kCdcCopyData, v); }
+std::string_view to_string(CdcWait v) { return name_of(kCdcWaits, v); }
 
 std::optional<AuthMethod> parse_auth_method(std::string_view s) {
   return value_of(kAuthMethods, s);
@@ -117,6 +128,10 @@ std::optional<Nondeterministic> parse_nondeterministic(std::string_view s) {
   return value_of(kNondeterministic, s);
 }
 std::optional<LogValues> parse_log_values(std::string_view s) { return value_of(kLogValues, s); }
+std::optional<CdcCopyData> parse_cdc_copy_data(std::string_view s) {
+  return value_of(kCdcCopyData, s);
+}
+std::optional<CdcWait> parse_cdc_wait(std::string_view s) { return value_of(kCdcWaits, s); }
 
 bool is_scram_verifier(std::string_view password) {
   return password.substr(0, 14) == "SCRAM-SHA-256$";

@@ -80,7 +80,7 @@ struct LogConfig {
 
 // The six phases of the dual-write pattern, in order.
 enum class Phase { prepare, dual_write, backfill, shadow_read, cutover, cleanup };
-enum class Strategy { sync, async, outbox };
+enum class Strategy { sync, async, outbox, cdc };
 enum class JournalStore { table, file };
 enum class OnSecondaryFailure { continue_, fail };
 enum class DdlPolicy { mirror, primary_only, reject };
@@ -137,6 +137,30 @@ struct JournalConfig {
       permanent_sqlstates;  // also treated as permanent ("23505" or class "23")
 };
 
+// migration.cdc: strategy cdc, where the new store receives the old store's writes through
+// PostgreSQL's logical replication (docs/cdc.md).
+enum class CdcCopyData {
+  postgres,  // the subscription's initial table sync copies the rows present at its start
+  none,      // the new store already holds them (after a sync phase or a finished backfill)
+};
+enum class CdcWait {
+  none,    // plain asynchronous replication
+  commit,  // a COMMIT or autocommit write is answered once the new store applied it
+};
+
+struct CdcConfig {
+  CdcCopyData copy_data = CdcCopyData::postgres;
+  CdcWait wait = CdcWait::none;
+  // How the new server reaches the old one (the subscription's CONNECTION): unset, backends.old.
+  std::optional<BackendConfig> publisher;
+  // Set REPLICA IDENTITY FULL on published tables without a primary key (else they are refused:
+  // PostgreSQL would refuse the application's UPDATE and DELETE on them).
+  bool replica_identity_full = false;
+  std::chrono::milliseconds poll_interval{5};       // cdc.wait: commit, how often lag is read
+  std::chrono::milliseconds health_interval{5000};  // health metrics and publication upkeep
+  bool manage = true;  // pgdual run creates and updates the objects (false: only `pgdual cdc`)
+};
+
 struct MigrationConfig {
   Phase phase = Phase::prepare;
   Strategy strategy = Strategy::sync;
@@ -158,6 +182,7 @@ struct MigrationConfig {
   bool rewrite = true;
   Nondeterministic nondeterministic = Nondeterministic::allow;
   JournalConfig journal;
+  CdcConfig cdc;
 };
 
 struct Config {
@@ -186,6 +211,8 @@ std::string_view to_string(DdlPolicy);
 std::string_view to_string(ShadowMode);
 std::string_view to_string(Nondeterministic);
 std::string_view to_string(LogValues);
+std::string_view to_string(CdcCopyData);
+std::string_view to_string(CdcWait);
 
 // Exact, case-sensitive inverse of to_string; nullopt for anything else.
 std::optional<AuthMethod> parse_auth_method(std::string_view);
@@ -198,6 +225,8 @@ std::optional<DdlPolicy> parse_ddl_policy(std::string_view);
 std::optional<ShadowMode> parse_shadow_mode(std::string_view);
 std::optional<Nondeterministic> parse_nondeterministic(std::string_view);
 std::optional<LogValues> parse_log_values(std::string_view);
+std::optional<CdcCopyData> parse_cdc_copy_data(std::string_view);
+std::optional<CdcWait> parse_cdc_wait(std::string_view);
 
 // True when the stored password is a PostgreSQL SCRAM-SHA-256 verifier rather than a cleartext
 // password (prefix check only; the loader has validated the format).

@@ -167,6 +167,37 @@ void parse_journal(Section& s, MigrationConfig& m, LoadContext& ctx) {
     j.error("directory", "must be set for the file store");
 }
 
+void parse_cdc(Section& s, MigrationConfig& m, LoadContext& ctx) {
+  if (!s.has("cdc")) return;
+  Section c(s.get("cdc"), s.key_path("cdc"), ctx,
+            {"copy_data", "wait", "publisher", "replica_identity_full", "poll_interval_ms",
+             "health_interval_ms", "manage"});
+  auto& cdc = m.cdc;
+  c.read_enum("copy_data", cdc.copy_data, parse_cdc_copy_data, "postgres, none");
+  c.read_enum("wait", cdc.wait, parse_cdc_wait, "none, commit");
+  if (c.has("publisher")) {
+    cdc.publisher = parse_backend(c.get("publisher"), c.key_path("publisher"), ctx);
+  }
+  c.read_bool("replica_identity_full", cdc.replica_identity_full);
+  c.read_milliseconds("poll_interval_ms", cdc.poll_interval, 1, 10000);
+  c.read_milliseconds("health_interval_ms", cdc.health_interval, 100, 3600000);
+  c.read_bool("manage", cdc.manage);
+}
+
+// Logical replication copies tables, not sessions: under cdc a phase can follow the database
+// (a tenant rule on it alone) but not a user or an application.
+void check_cdc_tenants(const MigrationConfig& m, const std::string& path, LoadContext& ctx) {
+  if (m.strategy != Strategy::cdc) return;
+  for (std::size_t i = 0; i < m.tenants.size(); ++i) {
+    const auto& match = m.tenants[i].match;
+    if (match.user || match.application_name) {
+      ctx.diag.error(child_path(index_path(child_path(path, "tenants"), i), "match"),
+                     "strategy cdc replicates whole tables through the old store's WAL, whoever "
+                     "wrote them: a tenant rule may match only on database");
+    }
+  }
+}
+
 void check_cleanup_confirmed(const MigrationConfig& m, const std::string& path, LoadContext& ctx) {
   if (m.confirm_cleanup) return;
   if (m.phase == Phase::cleanup) ctx.diag.error(child_path(path, "phase"), kCleanupRefusal);
@@ -191,9 +222,9 @@ MigrationConfig parse_migration(const YAML::Node& node, LoadContext& ctx) {
   Section s(node, "migration", ctx,
             {"phase", "strategy", "on_secondary_failure", "keep_old_in_sync", "ddl", "tables",
              "tenants", "async_queue_capacity", "write_functions", "read_only_functions",
-             "confirm_cleanup", "shadow_read", "rewrite", "nondeterministic", "journal"});
+             "confirm_cleanup", "shadow_read", "rewrite", "nondeterministic", "journal", "cdc"});
   s.read_enum("phase", m.phase, parse_phase, kPhases);
-  s.read_enum("strategy", m.strategy, parse_strategy, "sync, async, outbox");
+  s.read_enum("strategy", m.strategy, parse_strategy, "sync, async, outbox, cdc");
   s.read_enum("on_secondary_failure", m.on_secondary_failure, parse_on_secondary_failure,
               "continue, fail");
   s.read_bool("keep_old_in_sync", m.keep_old_in_sync);
@@ -210,7 +241,9 @@ MigrationConfig parse_migration(const YAML::Node& node, LoadContext& ctx) {
               "allow, serialize, reject");
 
   parse_journal(s, m, ctx);
+  parse_cdc(s, m, ctx);
   check_cleanup_confirmed(m, s.path(), ctx);
+  check_cdc_tenants(m, s.path(), ctx);
 
   for (std::size_t i = 0; i < m.read_only_functions.size(); ++i) {
     const std::string& name = m.read_only_functions[i];

@@ -46,6 +46,41 @@ void add_backend(std::vector<RestartOnlyKey>& keys, const std::string& prefix,
 #undef PGDUAL_BACKEND_KEY
 }
 
+// Strategy cdc hands the new store's writes to a subscription: switching it on or off under
+// open sessions needs the writes paused and drained first (docs/cdc.md, "Switching
+// strategies"), which only a restart gives today. Switches among sync, async and outbox stay
+// live.
+void add_cdc_keys(std::vector<RestartOnlyKey>& keys) {
+  keys.push_back({"migration.strategy",
+                  [](const Config& a, const Config& b) {
+                    const bool a_cdc = a.migration.strategy == Strategy::cdc;
+                    const bool b_cdc = b.migration.strategy == Strategy::cdc;
+                    return a_cdc != b_cdc;
+                  },
+                  [](const Config& running, Config& next) {
+                    const bool running_cdc = running.migration.strategy == Strategy::cdc;
+                    if (running_cdc != (next.migration.strategy == Strategy::cdc)) {
+                      next.migration.strategy = running.migration.strategy;
+                    }
+                  }});
+  keys.push_back(member(
+      "migration.cdc.copy_data", [](auto& c) -> auto& { return c.migration.cdc.copy_data; }));
+  keys.push_back(member(
+      "migration.cdc.manage", [](auto& c) -> auto& { return c.migration.cdc.manage; }));
+  // The subscription's CONNECTION is set when it is created.
+  keys.push_back({"migration.cdc.publisher",
+                  [](const Config& a, const Config& b) {
+                    const auto& x = a.migration.cdc.publisher;
+                    const auto& y = b.migration.cdc.publisher;
+                    if (x.has_value() != y.has_value()) return true;
+                    return x && (x->host != y->host || x->port != y->port || x->user != y->user ||
+                                 x->dbname != y->dbname || x->sslmode != y->sslmode);
+                  },
+                  [](const Config& running, Config& next) {
+                    next.migration.cdc.publisher = running.migration.cdc.publisher;
+                  }});
+}
+
 void add_tls_field(std::vector<RestartOnlyKey>& keys, const char* path,
                    std::function<bool(const ServerTlsConfig&, const ServerTlsConfig&)> differs,
                    std::function<void(const ServerTlsConfig&, ServerTlsConfig&)> copy) {
@@ -116,6 +151,7 @@ std::vector<RestartOnlyKey> build_table() {
       [](auto& c) -> auto& { return c.migration.journal.directory; }));
   keys.push_back(member(
       "migration.journal.instance", [](auto& c) -> auto& { return c.migration.journal.instance; }));
+  add_cdc_keys(keys);
   return keys;
 }
 

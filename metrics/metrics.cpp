@@ -184,6 +184,7 @@ void Metrics::register_routing_metrics(prometheus::Registry& registry) {
   journal_ = std::make_unique<JournalMetrics>(registry);
   backfill_ = std::make_unique<BackfillMetrics>(registry);
   reconcile_ = std::make_unique<ReconcileMetrics>(registry);
+  cdc_ = std::make_unique<CdcMetrics>(registry);
 }
 
 // ---- dual-write

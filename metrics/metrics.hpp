@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "metrics/backfill_metrics.hpp"
+#include "metrics/cdc_metrics.hpp"
 #include "metrics/journal_metrics.hpp"
 #include "metrics/labels.hpp"
 #include "metrics/reconcile_metrics.hpp"
@@ -139,6 +140,8 @@ class Metrics {
   BackfillMetrics& backfill() const { return *backfill_; }
   // The reconciliation queue, as the same watch reads it from the new store.
   ReconcileMetrics& reconcile() const { return *reconcile_; }
+  // Strategy cdc: replication health and COMMIT waits (docs/cdc.md).
+  CdcMetrics& cdc() const { return *cdc_; }
 
   // Prometheus text exposition format (version 0.0.4) of the whole registry.
   std::string serialize() const;
@@ -193,6 +196,7 @@ class Metrics {
   std::unique_ptr<JournalMetrics> journal_;
   std::unique_ptr<BackfillMetrics> backfill_;
   std::unique_ptr<ReconcileMetrics> reconcile_;
+  std::unique_ptr<CdcMetrics> cdc_;
 
   prometheus::Family<prometheus::Gauge>* phase_info_family_ = nullptr;
   std::mutex phase_info_mutex_;

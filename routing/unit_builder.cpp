@@ -3,6 +3,7 @@
 #include "protocol/constants.hpp"
 #include "protocol/message_reader.hpp"
 #include "protocol/messages.hpp"
+#include "routing/cdc_rules.hpp"
 #include "routing/classify/literal_key.hpp"
 #include "routing/rewrite/policy_error.hpp"
 
@@ -47,12 +48,20 @@ void UnitBuilder::add_statements(const ClassificationPtr& classification) {
 std::optional<std::string> UnitBuilder::rejection_if_ddl(const Classification& classification,
                                                          bool as_parse,
                                                          std::string_view name) const {
-  if (!reject_ddl_ || !has_ddl(classification)) return std::nullopt;
+  std::string reason;
+  if (reject_ddl_ && has_ddl(classification)) {
+    reason = reject_reason_;
+  } else if (cdc_refusals_) {
+    std::vector<const StatementInfo*> statements;
+    for (const auto& statement : classification.statements) statements.push_back(&statement);
+    if (auto refusal = cdc_refusal(statements, config::DdlPolicy::mirror)) reason = *refusal;
+  }
+  if (reason.empty()) return std::nullopt;
   std::string bytes;
   if (as_parse) {
-    protocol::append_parse(bytes, name, policy_error_statement(reject_reason_), {});
+    protocol::append_parse(bytes, name, policy_error_statement(reason), {});
   } else {
-    protocol::append_query(bytes, policy_error_statement(reject_reason_));
+    protocol::append_query(bytes, policy_error_statement(reason));
   }
   return bytes;
 }

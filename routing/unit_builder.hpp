@@ -42,6 +42,9 @@ class UnitBuilder {
     reject_ddl_ = reject;
     reject_reason_ = std::move(reason);
   }
+  // Strategy cdc with migration.ddl mirror: a Query or Parse that cdc cannot split exactly
+  // (routing/cdc_rules.hpp, cdc_refusal) is replaced the same way.
+  void set_cdc_refusals(bool refuse) { cdc_refusals_ = refuse; }
 
   FrameRole add(const protocol::Frame& frame);
 
@@ -111,6 +114,7 @@ class UnitBuilder {
   ExtendedCopy extended_copy_ = ExtendedCopy::none;
   std::optional<FrameRole> extended_copy_role(char type);
   bool reject_ddl_ = false;
+  bool cdc_refusals_ = false;
   std::string reject_reason_;
 };
 

@@ -32,6 +32,8 @@ struct PrimaryUnit {
   routing::UnitRoute route = routing::UnitRoute::primary_only;
   bool is_write = false;
   bool autocommit = false;  // sent outside a transaction
+  // cdc.wait: commit: it ends a transaction that wrote; its ReadyForQuery waits for the new store.
+  bool cdc_wait = false;
   bool error = false;
   std::vector<std::string> command_tags;
   std::size_t completed = 0;  // statements finished: CommandComplete or EmptyQueryResponse

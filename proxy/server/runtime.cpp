@@ -1,5 +1,8 @@
 #include "proxy/server/runtime.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include "cdc/setup.hpp"
 #include "proxy/net/tls_contexts.hpp"
 
 namespace pgdual::proxy {
@@ -29,6 +32,23 @@ std::shared_ptr<const RuntimeConfig> make_runtime_config(config::Config config,
   return std::make_shared<const RuntimeConfig>(RuntimeConfig{std::move(config), std::move(users),
                                                              std::move(old_tls), std::move(new_tls),
                                                              std::move(options), std::move(rules)});
+}
+
+}  // namespace pgdual::proxy
+
+namespace pgdual::proxy {
+
+cdc::ApplyWatcher::Ensure Runtime::cdc_ensure() {
+  return [](const config::Config& config, const std::string& database,
+            const pg::Cancelled& cancelled) -> std::string {
+    const auto result = cdc::ensure_replication(config, database, cancelled);
+    if (result.ok) {
+      for (const auto& action : result.actions)
+        spdlog::info("cdc: database {}: {}", database, action);
+      return {};
+    }
+    return result.error.empty() ? std::string("setup refused") : result.error;
+  };
 }
 
 }  // namespace pgdual::proxy

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 
+#include "cdc/apply_watcher.hpp"
 #include "config/config.hpp"
 #include "journal/retry_queue.hpp"
 #include "journal/service.hpp"
@@ -46,8 +47,12 @@ class Runtime {
         retry_queue_(metrics, kRetryQueueCapacity),
         server_tls_(std::move(server_tls)),
         config_(std::move(config)),
+        cdc_(std::make_unique<cdc::ApplyWatcher>(
+            metrics.cdc(), [this] { return journal_config(); }, cdc_ensure())),
         journal_(std::make_unique<journal::JournalService>(metrics,
                                                            [this] { return journal_config(); })) {}
+  // How the cdc watcher creates and updates the replication objects (cdc/setup.hpp).
+  static cdc::ApplyWatcher::Ensure cdc_ensure();
 
   static constexpr std::size_t kRetryQueueCapacity = 100000;
 
@@ -72,6 +77,8 @@ class Runtime {
     if (!horizon) horizon = std::make_shared<routing::CommitHorizon>();
     return horizon;
   }
+  // Strategy cdc: replication health and the commit waits (cdc/apply_watcher.hpp).
+  cdc::ApplyWatcher& cdc() { return *cdc_; }
   // Started by the server; sessions append to it and consult its gate.
   journal::JournalService& journal() { return *journal_; }
   boost::asio::ssl::context* server_tls() { return server_tls_.get(); }
@@ -94,6 +101,7 @@ class Runtime {
   std::atomic<std::size_t> client_count_{0};
   std::atomic<std::size_t> shadow_reads_in_flight_{0};
   std::atomic<bool> draining_{false};
+  std::unique_ptr<cdc::ApplyWatcher> cdc_;
   std::unique_ptr<journal::JournalService> journal_;  // last: its threads read the members above
 };
 

@@ -98,6 +98,7 @@ int Server::run() {
   // After the sessions: their last appends complete first. A stop is clean (nothing queued
   // under async was dropped) only when every session ended on its own before the drain timeout.
   runtime_->journal().stop(!drain_timed_out_);
+  runtime_->cdc().stop();
   spdlog::info("pgdual stopped");
   return 0;
 }
@@ -337,6 +338,7 @@ void Server::reload(const char* trigger) {
   runtime_->set_config(std::move(next));
   // DDL run around pgdual becomes visible to routing on a reload.
   runtime_->catalogs().mark_all_stale();
+  runtime_->cdc().config_changed();  // the publication follows the tables' phases
   config_valid_ = true;
   metrics_.record_config_reload(true);
   spdlog::info("configuration reloaded ({})", trigger);

@@ -130,6 +130,14 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void dispatch_unit();
   void describe_unit(PrimaryUnit& unit, const routing::UnitFacts& facts);
   void decide_unit(PrimaryUnit& unit, const routing::UnitFacts& facts);
+  // Strategy cdc (session_cdc.cpp).
+  bool cdc() const;
+  void decide_cdc_unit(PrimaryUnit& unit, const routing::UnitFacts& facts);
+  void begin_cdc_secondary_transaction(const PrimaryUnit& unit, protocol::TxnStatus status_before);
+  void track_cdc_transaction(PrimaryUnit& unit, const routing::UnitFacts& facts);
+  // cdc.wait: commit: "" once the new store applied the commit (or when the wait failed under
+  // on_secondary_failure: continue); an ErrorResponse for the client under fail.
+  boost::asio::awaitable<std::string> wait_cdc_commit();
   void detach_overflowing_secondary(routing::MirrorMode mode);
   void send_unit_on_route(PrimaryUnit& unit, metrics::QueryKind kind, bool capture,
                           protocol::TxnStatus status_before);
@@ -316,6 +324,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   Clock::time_point catalog_retry_after_{};
   bool catalog_refresh_pending_ = false;  // the relay fetches it before restarting the pumps
   bool transaction_had_ddl_ = false;      // the catalog goes stale when it commits
+  // Strategy cdc: pgdual opened a transaction on the secondary for DDL in the client's block;
+  // the open transaction wrote rows (its end waits under cdc.wait: commit).
+  bool cdc_secondary_in_transaction_ = false;
+  bool cdc_transaction_wrote_ = false;
+  int cdc_wait_logged_ = 0;  // failed commit waits logged by this session (at most 10)
   std::vector<std::string> initial_search_path_, search_path_;
   bool search_path_known_ = false;
   std::string initial_search_path_setting_;  // as current_setting('search_path') said it

@@ -89,6 +89,7 @@ void ClientSession::dispatch_unit() {
   copy_bytes_held_ = 0;
   copy_captured_ = capture;
   predicted_status_ = routing::predict_transaction_status(facts, unit.decision, status_before);
+  track_cdc_transaction(unit, facts);
   for (const auto& table : unit.tables) transaction_write_tables_.push_back(table);
   if (capture) outbox_in_band(unit, status_before);
   order_autocommit_write(unit, status_before);
@@ -115,7 +116,9 @@ void ClientSession::describe_unit(PrimaryUnit& unit, const routing::UnitFacts& f
 }
 
 void ClientSession::decide_unit(PrimaryUnit& unit, const routing::UnitFacts& facts) {
-  if (secondary_ || roles_.secondary) {
+  if ((secondary_ || roles_.secondary) && cdc()) {
+    decide_cdc_unit(unit, facts);
+  } else if (secondary_ || roles_.secondary) {
     unit.decision = routing::decide_mirror(facts, protocol::to_byte(predicted_status_),
                                            config_->config.migration, phase_, name_context());
     if (unit.decision.mode == MirrorMode::reject) unit.decision.mode = MirrorMode::none;
@@ -155,6 +158,7 @@ void ClientSession::send_unit_on_route(PrimaryUnit& unit, metrics::QueryKind kin
       open_capture_.sent_to_secondary = true;
       if (unit.decision.is_commit && status_before != TxnStatus::idle) ask_secondary_xid(unit.id);
     }
+    begin_cdc_secondary_transaction(unit, status_before);
     // Held until the primary has executed it (see routing/phase_rules.hpp).
     secondary_->enqueue(unit.id, EntryPurpose::body, std::move(secondary_unit_bytes_), false);
     metrics.routing_decisions(metrics::RoutingDecision::both).Increment();

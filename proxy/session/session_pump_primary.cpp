@@ -178,8 +178,11 @@ asio::awaitable<bool> ClientSession::on_client_ready_for_query(const protocol::F
     co_return true;
   }
   // A unit that ends with the primary idle committed (or rolled back) something: under sync
-  // its ReadyForQuery waits for the secondary.
-  if (!routing::ready_for_query_waits(strategy, unit.mirrored(), tx, secondary_usable())) {
+  // its ReadyForQuery waits for the secondary; under cdc.wait: commit for the new store's
+  // replication.
+  const bool waits_for_cdc = unit.cdc_wait && tx == TxnStatus::idle && !unit.error;
+  if (!routing::ready_for_query_waits(strategy, unit.mirrored(), tx, secondary_usable()) &&
+      !waits_for_cdc) {
     co_await finish_primary_unit(tx);
     co_return true;
   }
@@ -187,6 +190,7 @@ asio::awaitable<bool> ClientSession::on_client_ready_for_query(const protocol::F
   if (!forwarded) co_return false;
   co_await finish_primary_unit(tx);
   std::string ready;
+  if (waits_for_cdc) ready = co_await wait_cdc_commit();
   protocol::append_ready_for_query(ready, protocol::to_byte(primary_leg_.status()));
   const bool failed = static_cast<bool>(co_await client_.write_all(ready));
   co_return !failed;

@@ -193,6 +193,15 @@ password_encryption = 'scram-sha-256'
 cluster_name = 'pgdual-$name'
 log_min_messages = warning
 log_line_prefix = '%m [%p] %q%u@%d '
+# strategy cdc (docs/cdc.md): logical replication in both directions (forward, and reverse
+# after cutover), with room for the table-sync workers' slots.
+wal_level = logical
+max_replication_slots = 40
+max_wal_senders = 40
+max_logical_replication_workers = 16
+max_worker_processes = 24
+max_sync_workers_per_subscription = 2
+wal_sender_timeout = 10s
 EOF
   _pg_as_postgres tee "$data/pg_hba.conf" >/dev/null <<EOF
 # TYPE  DATABASE  USER         ADDRESS        METHOD

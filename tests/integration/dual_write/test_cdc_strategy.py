@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from cdc_helpers import subscribe_by_hand, unsubscribe_by_hand, wait_caught_up
+from conftest import wait_for
 from dual_write_helpers import (direct_target, finish_process, metric, migration, needs_proxy,
                                 on_store, pg_servers, pgbench_cmd, pgbench_summary, query,
                                 scalar, start_process, table_digest)
@@ -192,3 +193,44 @@ def test_new_store_down_for_20_seconds_under_load_catches_up(env, proxy_factory,
     processed, failed = pgbench_summary(out)
     assert processed > 100 and failed == 0
     assert_identical(direct_conn, subscribed, PGBENCH_ORDER)
+
+
+def test_pgdual_run_sets_up_replication_itself_and_exports_its_health(env, proxy_factory,
+                                                                      fresh_db, direct_conn,
+                                                                      run):
+    """cdc.manage (the default): the first session of a database makes pgdual create the
+    publication, subscription and slot (after the preflight checks); the initial copy brings the
+    existing rows; the health metrics follow; `pgdual cdc teardown` leaves no slot."""
+    for which in ("old", "new"):
+        on_store(direct_conn, which, fresh_db, "CREATE TABLE items (id int PRIMARY KEY, v text)")
+    on_store(direct_conn, "old", fresh_db,
+             "INSERT INTO items SELECT g, 'before ' || g FROM generate_series(1, 500) g")
+    proxy = proxy_factory(migration("dual_write", strategy="cdc",
+                                    cdc={"health_interval_ms": 300, "wait": "commit"}))
+    try:
+        with proxy.connect(fresh_db) as conn:
+            conn.execute("SELECT 1")
+            wait_for(lambda: metric(proxy, "pgdual_cdc_ready", {"database": fresh_db}) == 1, 90,
+                     what="pgdual to set up replication and the initial copy to finish")
+            for i in range(501, 521):
+                conn.execute("INSERT INTO items VALUES (%s, 'through pgdual')", (i,))
+            # cdc.wait: commit: on the new store once COMMIT returned.
+            assert scalar(direct_conn, "new", fresh_db, "SELECT count(*) FROM items") == 520
+        assert_identical(direct_conn, fresh_db, {"items": "id"})
+        assert metric(proxy, "pgdual_cdc_tables", {"database": fresh_db, "state": "r"}) == 1
+        assert metric(proxy, "pgdual_cdc_subscription_enabled", {"database": fresh_db}) == 1
+        assert metric(proxy, "pgdual_cdc_slot_wal_status",
+                      {"database": fresh_db, "status": "reserved"}) == 1
+        wait_for(lambda: metric(proxy, "pgdual_cdc_slot_retained_bytes",
+                                {"database": fresh_db}) > 0, 10, what="the slot's retained WAL")
+        assert "pgdual_cdc_lag_bytes{" in proxy.metrics()
+        assert metric(proxy, "pgdual_cdc_commit_waits_total", {"outcome": "applied"}) >= 20
+    finally:
+        proxy.stop()
+        teardown = run([env.pgdual_bin, "cdc", "teardown", "--config", str(proxy.config_path),
+                        "--database", fresh_db, "--yes"], timeout=120, check=False,
+                       env={"PGDUAL_TEST_PASSWORD": env.password})
+    assert teardown.returncode == 0, teardown.stdout + teardown.stderr
+    assert scalar(direct_conn, "old", "postgres",
+                  "SELECT count(*) FROM pg_replication_slots WHERE database = %s",
+                  (fresh_db,)) == 0

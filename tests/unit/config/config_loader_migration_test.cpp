@@ -239,3 +239,69 @@ migration:
         "migration.on_secondary_failure", "outbox"));
   }
 }
+
+TEST_CASE("strategy cdc", "[config]") {
+  SECTION("defaults and every key") {
+    const LoadResult r = load(kTrust + kBackends + R"(
+migration:
+  phase: dual_write
+  strategy: cdc
+  cdc:
+    copy_data: none
+    wait: commit
+    publisher: { host: old.internal, port: 5433, user: replicator }
+    replica_identity_full: true
+    poll_interval_ms: 2
+    health_interval_ms: 1000
+    manage: false
+)");
+    REQUIRE(r.ok());
+    const auto& cdc = r.config->migration.cdc;
+    CHECK(r.config->migration.strategy == Strategy::cdc);
+    CHECK(cdc.copy_data == CdcCopyData::none);
+    CHECK(cdc.wait == CdcWait::commit);
+    REQUIRE(cdc.publisher);
+    CHECK(cdc.publisher->host == "old.internal");
+    CHECK(cdc.publisher->port == 5433);
+    CHECK(cdc.replica_identity_full);
+    CHECK(cdc.poll_interval == std::chrono::milliseconds(2));
+    CHECK(cdc.health_interval == std::chrono::milliseconds(1000));
+    CHECK_FALSE(cdc.manage);
+    const LoadResult defaults =
+        load(kTrust + kBackends + "migration: { phase: dual_write, strategy: cdc }\n");
+    REQUIRE(defaults.ok());
+    CHECK(defaults.config->migration.cdc.copy_data == CdcCopyData::postgres);
+    CHECK(defaults.config->migration.cdc.wait == CdcWait::none);
+    CHECK_FALSE(defaults.config->migration.cdc.publisher);
+    CHECK(defaults.config->migration.cdc.manage);
+  }
+  SECTION("bad values name the key") {
+    const LoadResult r = load(kTrust + kBackends + R"(
+migration:
+  strategy: cdc
+  cdc: { copy_data: pgcopydb, wait: apply, poll_interval_ms: 0, slot: x }
+)");
+    CHECK(has_error_at(r, "migration.cdc.copy_data", "postgres, none"));
+    CHECK(has_error_at(r, "migration.cdc.wait", "none, commit"));
+    CHECK(has_error_at(r, "migration.cdc.poll_interval_ms", ""));
+    CHECK(has_error_at(r, "migration.cdc.slot", "unknown key"));
+  }
+  SECTION("tenant rules may match only the database") {
+    const LoadResult r = load(kTrust + kBackends + R"(
+migration:
+  strategy: cdc
+  tenants:
+    - match: { database: a }
+      phase: dual_write
+    - match: { user: app }
+      phase: dual_write
+)");
+    CHECK(has_error_at(r, "migration.tenants[1].match", "match only on database"));
+    CHECK_FALSE(has_error_at(r, "migration.tenants[0].match", ""));
+  }
+  SECTION("cutover is refused until reverse replication exists") {
+    const LoadResult r =
+        load(kTrust + kBackends + "migration: { phase: cutover, strategy: cdc }\n");
+    CHECK(has_error_at(r, "migration.strategy", "not available under strategy cdc"));
+  }
+}

@@ -209,3 +209,25 @@ TEST_CASE("restart keys: adding or removing the tls section is the key tls", "[c
     check_reloadable_keys_are_new(kept);
   }
 }
+
+TEST_CASE("switching to or from strategy cdc needs a restart, among the others it is live",
+          "[config]") {
+  Config running = running_config();
+  running.migration.strategy = Strategy::sync;
+  Config next = running;
+  next.migration.strategy = Strategy::async;
+  CHECK(keys_needing_restart(running, next).empty());
+  next.migration.strategy = Strategy::cdc;
+  CHECK(keys_needing_restart(running, next) == std::vector<std::string>{"migration.strategy"});
+  CHECK(keep_restart_only_keys(running, next).migration.strategy == Strategy::sync);
+  running.migration.strategy = Strategy::cdc;
+  next.migration.strategy = Strategy::outbox;
+  CHECK(keep_restart_only_keys(running, next).migration.strategy == Strategy::cdc);
+  next = running;
+  next.migration.cdc.wait = CdcWait::commit;  // live
+  CHECK(keys_needing_restart(running, next).empty());
+  next.migration.cdc.copy_data = CdcCopyData::none;
+  next.migration.cdc.publisher = BackendConfig{};
+  CHECK(keys_needing_restart(running, next) ==
+        std::vector<std::string>{"migration.cdc.copy_data", "migration.cdc.publisher"});
+}

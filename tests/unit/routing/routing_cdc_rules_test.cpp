@@ -30,11 +30,11 @@ MirrorDecision decide(std::string_view sql, bool in_transaction = false,
 }  // namespace
 
 TEST_CASE("cdc leaves row writes to replication", "[routing][cdc]") {
-  for (const char* sql : {"INSERT INTO t VALUES (1)", "UPDATE t SET a = 1", "DELETE FROM t",
-                          "COPY t FROM STDIN", "TRUNCATE t", "SELECT 1", "BEGIN", "COMMIT",
-                          "ROLLBACK", "SAVEPOINT s",
-                          "WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d",
-                          "BEGIN; INSERT INTO t VALUES (1); COMMIT"}) {
+  for (const char* sql :
+       {"INSERT INTO t VALUES (1)", "UPDATE t SET a = 1", "DELETE FROM t", "COPY t FROM STDIN",
+        "TRUNCATE t", "SELECT 1", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT s",
+        "WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d",
+        "BEGIN; INSERT INTO t VALUES (1); COMMIT"}) {
     INFO(sql);
     CHECK(decide(sql).mode == MirrorMode::none);
   }

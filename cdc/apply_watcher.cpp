@@ -83,6 +83,7 @@ class DatabaseWatcher {
         config_(std::move(config)),
         ensure_(std::move(ensure)) {
     thread_ = std::thread([this] { run(); });
+    upkeep_thread_ = std::thread([this] { upkeep(); });
   }
   ~DatabaseWatcher() { stop(); }
 
@@ -94,9 +95,12 @@ class DatabaseWatcher {
     cancelled_.store(true);
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();
+    if (upkeep_thread_.joinable()) upkeep_thread_.join();
   }
 
-  void config_changed() {
+  // A reload, or DDL that committed through pgdual: the objects are brought to the scope again
+  // and the health is read at once.
+  void request_upkeep() {
     std::lock_guard lock(mutex_);
     ensure_due_ = true;
     next_health_ = Clock::now();
@@ -162,21 +166,41 @@ class DatabaseWatcher {
     return link.ensure(conninfo, ApplyWatcher::kConnectTimeout, cancelled_fn_, error);
   }
 
-  void health_pass(const config::Config& config) {
-    bool due = false;
-    {
+  // The ensure step on a thread of its own: it may wait for another instance's advisory lock
+  // or a slow CREATE SUBSCRIPTION, which must not hold up the commit waits.
+  void upkeep() {
+    for (;;) {
+      {
+        std::unique_lock lock(mutex_);
+        cv_.wait_until(lock, next_ensure_, [&] { return stopping_ || ensure_due_; });
+        if (stopping_) return;
+        if (!ensure_due_ && ready_.load()) {
+          next_ensure_ = Clock::now() + ApplyWatcher::kEnsureInterval;
+          continue;
+        }
+        ensure_due_ = false;
+        next_ensure_ = Clock::now() + ApplyWatcher::kEnsureInterval;
+      }
+      const auto config = config_();
+      if (!config || !config->migration.cdc.manage || !ensure_) continue;
+      const std::string failure = ensure_(*config, database_, cancelled_fn_);
       std::lock_guard lock(mutex_);
-      due = ensure_due_ || (!ready_.load() && Clock::now() >= next_ensure_);
-      ensure_due_ = false;
-    }
-    if (due && config.migration.cdc.manage && ensure_) {
-      next_ensure_ = Clock::now() + ApplyWatcher::kEnsureInterval;
-      const std::string failure = ensure_(config, database_, cancelled_fn_);
       if (!failure.empty()) {
         metrics_.count_health_error(database_);
-        log_once("setting up replication", failure);
+        if (failure != last_upkeep_error_) {
+          spdlog::warn(
+              "cdc: setting up replication failed for database {}: {} "
+              "(pgdual_cdc_health_errors_total)",
+              database_, failure);
+        }
       }
+      last_upkeep_error_ = failure;
+      next_health_ = Clock::now();  // show the outcome at once
+      cv_.notify_all();
     }
+  }
+
+  void health_pass(const config::Config& config) {
     std::string error;
     PublisherHealth pub;
     SubscriberHealth sub;
@@ -298,6 +322,8 @@ class DatabaseWatcher {
   // The thread's own.
   pg::Link old_, new_;
   std::string last_error_;
+  std::string last_upkeep_error_;  // the upkeep thread's own
+  std::thread upkeep_thread_;
   std::optional<std::uint64_t> last_applied_;
   Clock::time_point last_progress_ = Clock::now();
   std::thread thread_;
@@ -325,7 +351,13 @@ void ApplyWatcher::note_database(const std::string& database) {
 
 void ApplyWatcher::config_changed() {
   std::lock_guard lock(mutex_);
-  for (auto& [name, w] : watchers_) w->config_changed();
+  for (auto& [name, w] : watchers_) w->request_upkeep();
+}
+
+void ApplyWatcher::request_upkeep(const std::string& database) {
+  std::lock_guard lock(mutex_);
+  auto it = watchers_.find(database);
+  if (it != watchers_.end()) it->second->request_upkeep();
 }
 
 std::uint64_t ApplyWatcher::wait_applied(const std::string& database, Done done) {

@@ -1,7 +1,8 @@
 #pragma once
 // Strategy cdc inside `pgdual run`: one thread per database the sessions use, which
-//   - keeps the replication objects in place (cdc.manage: the `ensure` hook, at start, after a
-//     reload and every kEnsureInterval while they are not ready);
+//   - keeps the replication objects in place (cdc.manage: the `ensure` hook, on a thread of its
+//     own, at start, after a reload or committed DDL, and every kEnsureInterval while they are
+//     not ready);
 //   - reads both servers' health every cdc.health_interval_ms into metrics::CdcMetrics and
 //     decides whether the database is ready (every object exists, every table is in state r);
 //   - answers cdc.wait: commit (docs/cdc.md, "Waiting for the new store at COMMIT").
@@ -58,8 +59,10 @@ class ApplyWatcher {
 
   // A database a session uses: its thread starts (once).
   void note_database(const std::string& database);
-  // A reload: every database runs its ensure step again at its next pass.
+  // A reload: every database runs its ensure step again at once.
   void config_changed();
+  // DDL committed through pgdual in `database`: a new table may join the publication.
+  void request_upkeep(const std::string& database);
   // `done` is called exactly once, on the database's thread, unless cancel(id) returned true.
   std::uint64_t wait_applied(const std::string& database, Done done);
   // True when the waiter was still pending (its `done` will not be called).

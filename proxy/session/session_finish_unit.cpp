@@ -60,6 +60,7 @@ PrimaryUnit ClientSession::take_finished_unit(TxnStatus status) {
     // Committed (or rolled back) DDL: functions and tables may have changed.
     transaction_had_ddl_ = false;
     runtime_.catalogs().mark_stale(catalog_key());
+    if (cdc()) runtime_.cdc().request_upkeep(identity_.database);  // a new table to publish
   }
   if (unit.capture) shadow_reads_->on_primary_done(unit.id, primary_seconds);
   if (unit.is_write) {

@@ -225,6 +225,16 @@ def test_pgdual_run_sets_up_replication_itself_and_exports_its_health(env, proxy
                                 {"database": fresh_db}) > 0, 10, what="the slot's retained WAL")
         assert "pgdual_cdc_lag_bytes{" in proxy.metrics()
         assert metric(proxy, "pgdual_cdc_commit_waits_total", {"outcome": "applied"}) >= 20
+        # A table created through pgdual joins the publication once its DDL committed, and its
+        # rows (written before and after) reach the new store.
+        with proxy.connect(fresh_db) as conn:
+            conn.execute("CREATE TABLE later (id int PRIMARY KEY, v text)")
+            conn.execute("INSERT INTO later SELECT g, 'early' FROM generate_series(1, 50) g")
+            wait_for(lambda: scalar(direct_conn, "new", fresh_db,
+                                    "SELECT count(*) FROM later") == 50, 60,
+                     what="the new table to be published and copied")
+            conn.execute("INSERT INTO later VALUES (51, 'late')")
+        assert_identical(direct_conn, fresh_db, {"items": "id", "later": "id"})
     finally:
         proxy.stop()
         teardown = run([env.pgdual_bin, "cdc", "teardown", "--config", str(proxy.config_path),

@@ -11,6 +11,7 @@
 
 #include "cdc/health.hpp"
 #include "cdc/names.hpp"
+#include "cdc/scope.hpp"
 #include "libpq/connection.hpp"
 #include "libpq/conninfo.hpp"
 
@@ -79,6 +80,7 @@ class DatabaseWatcher {
                   ApplyWatcher::ConfigSource config, ApplyWatcher::Ensure ensure)
       : database_(std::move(database)),
         name_(names_for(database_).forward),
+        reverse_name_(names_for(database_).reverse),
         metrics_(metrics),
         config_(std::move(config)),
         ensure_(std::move(ensure)) {
@@ -121,6 +123,7 @@ class DatabaseWatcher {
   }
 
   bool ready() const { return ready_.load(); }
+  bool known() const { return known_.load(); }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -183,6 +186,10 @@ class DatabaseWatcher {
       }
       const auto config = config_();
       if (!config || !config->migration.cdc.manage || !ensure_) continue;
+      // After cutover the objects change only by pgdual cdc cutover and rollback, which need
+      // the writes paused.
+      const auto phase = database_phase(config->migration, database_);
+      if (phase == config::Phase::cutover || phase == config::Phase::cleanup) continue;
       const std::string failure = ensure_(*config, database_, cancelled_fn_);
       std::lock_guard lock(mutex_);
       if (!failure.empty()) {
@@ -200,17 +207,37 @@ class DatabaseWatcher {
     }
   }
 
+  // Which way the database's rows flow: old -> new until its phase is cutover, then back
+  // (cdc/switch.hpp turns it around).
+  struct Route {
+    pg::Link& publisher;
+    const config::BackendConfig& publisher_backend;
+    pg::Link& subscriber;
+    const config::BackendConfig& subscriber_backend;
+    const std::string& name;
+  };
+
+  Route route(const config::Config& config) {
+    const auto phase = database_phase(config.migration, database_);
+    if (phase == config::Phase::cutover || phase == config::Phase::cleanup) {
+      return {new_, config.new_backend, old_, config.old_backend, reverse_name_};
+    }
+    return {old_, config.old_backend, new_, config.new_backend, name_};
+  }
+
   void health_pass(const config::Config& config) {
     std::string error;
     PublisherHealth pub;
     SubscriberHealth sub;
-    const bool read = connect(old_, config.old_backend, error) &&
-                      read_publisher_health(old_.get(), name_, pub, error) &&
-                      connect(new_, config.new_backend, error) &&
-                      read_subscriber_health(new_.get(), name_, sub, error);
+    const Route r = route(config);
+    const bool read = connect(r.publisher, r.publisher_backend, error) &&
+                      read_publisher_health(r.publisher.get(), r.name, pub, error) &&
+                      connect(r.subscriber, r.subscriber_backend, error) &&
+                      read_subscriber_health(r.subscriber.get(), r.name, sub, error);
+    known_.store(true);
     if (!read) {
-      old_.reset();
-      new_.reset();
+      r.publisher.reset();
+      r.subscriber.reset();
       ready_.store(false);
       metrics_.count_health_error(database_);
       metrics_.set_ready(database_, false);
@@ -236,18 +263,19 @@ class DatabaseWatcher {
       }
     }
     std::string error;
-    if (!connect(old_, config.old_backend, error)) {
+    const Route r = route(config);
+    if (!connect(r.publisher, r.publisher_backend, error)) {
       log_once("reading the apply position", error);
       return;  // the waiters time out in their sessions
     }
     pg::Params params;
     params.types = {0};
-    params.values = {name_.c_str()};
-    params.lengths = {static_cast<int>(name_.size())};
+    params.values = {r.name.c_str()};
+    params.lengths = {static_cast<int>(r.name.size())};
     params.formats = {0};
-    const auto reply = pg::exec_params(old_.get(), kPositionsSql, params, 0, cancelled_fn_);
+    const auto reply = pg::exec_params(r.publisher.get(), kPositionsSql, params, 0, cancelled_fn_);
     if (!reply.ok || reply.rows() != 1) {
-      if (reply.broken) old_.reset();
+      if (reply.broken) r.publisher.reset();
       log_once("reading the apply position", reply.error);
       return;
     }
@@ -278,7 +306,7 @@ class DatabaseWatcher {
       last_progress_ = Clock::now();
     } else if (waiting && Clock::now() - last_progress_ >= kNudgeAfter) {
       last_progress_ = Clock::now();
-      pg::exec(old_.get(), "SELECT pg_catalog.pg_logical_emit_message(false, 'pgdual', '')",
+      pg::exec(r.publisher.get(), "SELECT pg_catalog.pg_logical_emit_message(false, 'pgdual', '')",
                cancelled_fn_);
     }
   }
@@ -303,6 +331,7 @@ class DatabaseWatcher {
 
   const std::string database_;
   const std::string name_;
+  const std::string reverse_name_;
   metrics::CdcMetrics& metrics_;
   ApplyWatcher::ConfigSource config_;
   ApplyWatcher::Ensure ensure_;
@@ -317,6 +346,7 @@ class DatabaseWatcher {
   Clock::time_point next_ensure_ = Clock::now();
   std::atomic<bool> cancelled_{false};
   std::atomic<bool> ready_{false};
+  std::atomic<bool> known_{false};  // one health read happened
   const pg::Cancelled cancelled_fn_ = [this] { return cancelled_.load(); };
 
   // The thread's own.
@@ -375,6 +405,12 @@ bool ApplyWatcher::cancel(const std::string& database, std::uint64_t id) {
   std::lock_guard lock(mutex_);
   auto it = watchers_.find(database);
   return it != watchers_.end() && it->second->cancel(id);
+}
+
+bool ApplyWatcher::known(const std::string& database) {
+  std::lock_guard lock(mutex_);
+  auto it = watchers_.find(database);
+  return it != watchers_.end() && it->second->known();
 }
 
 bool ApplyWatcher::ready(const std::string& database) {

@@ -67,8 +67,11 @@ class ApplyWatcher {
   std::uint64_t wait_applied(const std::string& database, Done done);
   // True when the waiter was still pending (its `done` will not be called).
   bool cancel(const std::string& database, std::uint64_t id);
-  // Whether the database's replication is known to be complete (see above).
+  // Whether the database's replication is known to be complete (see above), in the direction
+  // its phase wants: old -> new before cutover, new -> old from cutover on.
   bool ready(const std::string& database);
+  // Whether its health was read at least once (ready() means something).
+  bool known(const std::string& database);
   // Stops every thread within libpq's poll slice.
   void stop();
 

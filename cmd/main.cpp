@@ -53,6 +53,14 @@ constexpr Subcommand kSubcommands[] = {
     {"cdc teardown", "--config FILE [--database DB] [--format table|json] --yes",
      "strategy cdc: drop pgdual's subscriptions, publications and slots (forward and reverse)",
      cdc_teardown_command},
+    {"cdc cutover", "--config FILE [--database DB] [--format table|json] --yes",
+     "strategy cdc, writes paused: stop old -> new replication at lag 0, start new -> old "
+     "(no copy), sync the new store's sequences; then set phase cutover (docs/cdc.md)",
+     cdc_cutover_command},
+    {"cdc rollback", "--config FILE [--database DB] [--format table|json] --yes",
+     "strategy cdc, writes paused: the reverse of cdc cutover (new -> old stops at lag 0, old -> "
+     "new restarts without a copy, the old store's sequences synced); then leave cutover",
+     cdc_rollback_command},
     {"journal status", "--config FILE [--database DB]",
      "print the journal's pending entries and dead-letter rows", journal_status_command},
     {"journal purge", "--config FILE [--database DB] [--dead-letter]",

@@ -279,15 +279,6 @@ MigrationConfig parse_migration(const YAML::Node& node, LoadContext& ctx) {
                            std::any_of(m.tenants.begin(), m.tenants.end(), [](const TenantRule& t) {
                              return t.phase == Phase::cutover;
                            });
-  if (any_cutover && m.strategy == Strategy::cdc) {
-    // Exact or loud: the new store's writes would reach the old one by nothing, and the forward
-    // subscription would still copy the old store's in the other direction.
-    s.error("strategy",
-            "the cutover phase is not available under strategy cdc yet: it needs the forward "
-            "subscription stopped at lag 0 and reverse replication set up while writes are paused "
-            "(docs/cdc.md, \"Cutover\"); stay in shadow_read, or tear down replication (pgdual "
-            "cdc teardown) and switch to strategy sync before cutover");
-  }
   if (any_cutover && !m.keep_old_in_sync) {
     ctx.diag.warning(s.key_path("keep_old_in_sync"),
                      "false during cutover: the old store stops receiving writes, so switching "

@@ -69,7 +69,13 @@ CdcMetrics::CdcMetrics(prometheus::Registry& registry)
                  .Name("pgdual_cdc_commit_waits_total")
                  .Help("cdc.wait: commit: COMMITs and autocommit writes that waited for the new "
                        "store, by outcome (applied, timeout, not_ready).")
-                 .Register(registry)) {
+                 .Register(registry)),
+      refused_(prometheus::BuildCounter()
+                   .Name("pgdual_cdc_refused_writes_total")
+                   .Help("Strategy cdc, phase cutover: times a session found the reverse "
+                         "replication (new -> old) not ready and refused writes until its next "
+                         "check (at transaction boundaries).")
+                   .Register(registry)) {
   wait_seconds_ = &prometheus::BuildHistogram()
                        .Name("pgdual_cdc_commit_wait_seconds")
                        .Help("cdc.wait: commit: how long a COMMIT waited for the new store.")
@@ -127,6 +133,10 @@ void CdcMetrics::set_ready(const std::string& database, bool ready) {
 void CdcMetrics::observe_commit_wait(CdcWaitOutcome outcome, double seconds) {
   waits_.Add({{"outcome", outcome_label(outcome)}}).Increment();
   wait_seconds_->Observe(seconds);
+}
+
+void CdcMetrics::count_refused_write(const std::string& database) {
+  refused_.Add({{"database", database}}).Increment();
 }
 
 }  // namespace pgdual::metrics

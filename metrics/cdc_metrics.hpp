@@ -18,6 +18,8 @@
 //   pgdual_cdc_ready{database}                1 when every object exists and every table is r
 //   pgdual_cdc_health_errors_total{database}  health reads or setups that failed
 //   pgdual_cdc_commit_waits_total{outcome}    applied | timeout | not_ready
+//   pgdual_cdc_refused_writes_total{database} cutover without reverse replication: a session
+//                                             refuses writes until its next check
 //   pgdual_cdc_commit_wait_seconds            how long a COMMIT waited for the new store
 //
 // A value that could not be read leaves its gauge unset rather than at a guessed 0.
@@ -59,6 +61,8 @@ class CdcMetrics {
   void count_health_error(const std::string& database);
   void set_ready(const std::string& database, bool ready);
   void observe_commit_wait(CdcWaitOutcome outcome, double seconds);
+  // A write refused in cutover because the reverse replication is not ready.
+  void count_refused_write(const std::string& database);
 
  private:
   prometheus::Gauge& gauge(prometheus::Family<prometheus::Gauge>& family,
@@ -79,6 +83,7 @@ class CdcMetrics {
   prometheus::Family<prometheus::Gauge>& ready_;
   prometheus::Family<prometheus::Counter>& health_errors_;
   prometheus::Family<prometheus::Counter>& waits_;
+  prometheus::Family<prometheus::Counter>& refused_;
   prometheus::Histogram* wait_seconds_ = nullptr;
 };
 

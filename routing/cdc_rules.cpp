@@ -40,6 +40,16 @@ std::optional<std::string> cdc_refusal(const std::vector<const StatementInfo*>& 
   return std::nullopt;
 }
 
+bool cdc_writes(const std::vector<const StatementInfo*>& statements) {
+  for (const auto* statement : statements) {
+    if (statement->kind == StatementKind::ddl || writes_rows(*statement) ||
+        fills_table(*statement) || statement->command == "REFRESH MATERIALIZED VIEW") {
+      return true;
+    }
+  }
+  return false;
+}
+
 MirrorDecision decide_cdc_mirror(const UnitFacts& unit, const config::MigrationConfig& migration,
                                  bool secondary_in_transaction) {
   MirrorDecision decision;

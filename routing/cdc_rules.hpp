@@ -25,6 +25,10 @@ namespace pgdual::routing {
 std::optional<std::string> cdc_refusal(const std::vector<const StatementInfo*>& statements,
                                        config::DdlPolicy ddl);
 
+// Whether the statements write rows or change the schema (what replication, or pgdual's DDL
+// mirroring, would have to carry).
+bool cdc_writes(const std::vector<const StatementInfo*>& statements);
+
 // `secondary_in_transaction`: pgdual opened a transaction on the secondary for DDL inside the
 // client's transaction block, which the unit's COMMIT or ROLLBACK must end there too.
 MirrorDecision decide_cdc_mirror(const UnitFacts& unit, const config::MigrationConfig& migration,

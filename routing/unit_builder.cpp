@@ -51,10 +51,15 @@ std::optional<std::string> UnitBuilder::rejection_if_ddl(const Classification& c
   std::string reason;
   if (reject_ddl_ && has_ddl(classification)) {
     reason = reject_reason_;
-  } else if (cdc_refusals_) {
+  } else if (cdc_refusals_ || !cdc_writes_refused_.empty()) {
     std::vector<const StatementInfo*> statements;
     for (const auto& statement : classification.statements) statements.push_back(&statement);
-    if (auto refusal = cdc_refusal(statements, config::DdlPolicy::mirror)) reason = *refusal;
+    if (!cdc_writes_refused_.empty() && cdc_writes(statements)) {
+      reason = cdc_writes_refused_;
+    } else if (auto refusal = cdc_refusal(statements, config::DdlPolicy::mirror);
+               refusal && cdc_refusals_) {
+      reason = *refusal;
+    }
   }
   if (reason.empty()) return std::nullopt;
   std::string bytes;

@@ -43,8 +43,12 @@ class UnitBuilder {
     reject_reason_ = std::move(reason);
   }
   // Strategy cdc with migration.ddl mirror: a Query or Parse that cdc cannot split exactly
-  // (routing/cdc_rules.hpp, cdc_refusal) is replaced the same way.
-  void set_cdc_refusals(bool refuse) { cdc_refusals_ = refuse; }
+  // (routing/cdc_rules.hpp, cdc_refusal) is replaced the same way; with `writes_refused` set,
+  // so is every one that writes (its text is the error's message).
+  void set_cdc_refusals(bool refuse, std::string writes_refused = {}) {
+    cdc_refusals_ = refuse;
+    cdc_writes_refused_ = std::move(writes_refused);
+  }
 
   FrameRole add(const protocol::Frame& frame);
 
@@ -115,6 +119,7 @@ class UnitBuilder {
   std::optional<FrameRole> extended_copy_role(char type);
   bool reject_ddl_ = false;
   bool cdc_refusals_ = false;
+  std::string cdc_writes_refused_;
   std::string reject_reason_;
 };
 

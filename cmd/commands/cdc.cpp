@@ -1,7 +1,7 @@
-// `pgdual cdc preflight|setup|status|teardown --config FILE [--database D] [--format table|json]`
-// (teardown also needs --yes): strategy cdc's replication objects by hand (cdc/preflight,
-// cdc/setup, cdc/health; docs/cdc.md). Exit: 0 ok, 1 a check failed or replication is not
-// ready, 2 an error or a malformed command line.
+// `pgdual cdc preflight|setup|status|teardown|cutover|rollback --config FILE [--database D]
+// [--format table|json]` (teardown, cutover and rollback also need --yes): strategy cdc's
+// replication objects by hand (cdc/preflight, cdc/setup, cdc/health; docs/cdc.md). Exit: 0 ok, 1 a
+// check failed or replication is not ready, 2 an error or a malformed command line.
 
 #include <atomic>
 #include <csignal>
@@ -14,10 +14,12 @@
 #include "cdc/names.hpp"
 #include "cdc/preflight.hpp"
 #include "cdc/setup.hpp"
+#include "cdc/switch.hpp"
 #include "cmd/commands/arguments.hpp"
 #include "cmd/commands/commands.hpp"
 #include "cmd/commands/config_report.hpp"
 #include "config/loader.hpp"
+#include "jobs/sequences/sequence_sync.hpp"
 #include "libpq/connection.hpp"
 #include "text/json.hpp"
 
@@ -326,6 +328,67 @@ Exit cdc_teardown_command(Args words) {
   }
   if (result.ok) return 0;
   return result.error.empty() ? 1 : 2;
+}
+
+namespace {
+
+// Cutover and its rollback: the replication turned around (cdc/switch.hpp), then the sequences
+// of the store that takes the writes moved past the other's (`pgdual sequences sync`, with the
+// backends swapped for the rollback).
+Exit switch_command(Args words, const char* command, cdc::Direction to) {
+  Cli cli;
+  if (auto exit = parse(words, command, true, cli)) return *exit;
+  if (!cli.yes) {
+    std::fprintf(stderr,
+                 "cdc %s turns the replication of database %s around: pause the application's "
+                 "writes first (docs/cdc.md, \"Cutover and rollback\"), then confirm with --yes\n",
+                 command, cli.database.c_str());
+    return 2;
+  }
+  auto result = cdc::switch_direction(cli.config, cli.database, to, cli.config.limits.drain_timeout,
+                                      cancelled());
+  jobs::SequenceSyncReport sequences;
+  if (result.ok) {
+    config::Config sequence_config = cli.config;
+    if (to == cdc::Direction::forward) {
+      std::swap(sequence_config.old_backend, sequence_config.new_backend);
+    }
+    sequences = jobs::sync_sequences(sequence_config, {.database = cli.database});
+    if (!sequences.ok()) {
+      result.ok = false;
+      result.error =
+          "replication switched, but the sequences could not all be synced: " +
+          (sequences.error.empty() ? std::string("see the lines above") : sequences.error) +
+          " (run pgdual sequences sync again)";
+    } else {
+      result.actions.push_back("synced " + std::to_string(sequences.lines.size()) +
+                               " sequences of the store that now takes the writes");
+    }
+  }
+  if (cli.format == "json") {
+    std::printf("{\"database\":%s,\"ok\":%s,\"error\":%s,\"actions\":%s}\n",
+                json_string(cli.database).c_str(), result.ok ? "true" : "false",
+                json_string(result.error).c_str(), json_strings(result.actions).c_str());
+  } else {
+    std::printf("cdc %s of database %s\n", command, cli.database.c_str());
+    for (const auto& action : result.actions) std::printf("%s\n", action.c_str());
+    for (const auto& line : sequences.lines) {
+      if (!line.error.empty())
+        std::printf("sequence %s: FAILED: %s\n", line.sequence.c_str(), line.error.c_str());
+    }
+    if (!result.error.empty()) std::printf("%s failed: %s\n", command, result.error.c_str());
+  }
+  return result.ok ? 0 : 2;
+}
+
+}  // namespace
+
+Exit cdc_cutover_command(Args words) {
+  return switch_command(words, "cutover", cdc::Direction::reverse);
+}
+
+Exit cdc_rollback_command(Args words) {
+  return switch_command(words, "rollback", cdc::Direction::forward);
 }
 
 }  // namespace pgdual::cmd

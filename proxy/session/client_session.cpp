@@ -352,7 +352,7 @@ asio::awaitable<bool> ClientSession::connect_backends() {
   // missing one (pg_isready's default "root", a typo) must not open a gate.
   runtime_.journal().note_session_database(identity_.database);
   co_await wait_for_first_journal_look();
-  if (cdc() && roles_.secondary) runtime_.cdc().note_database(identity_.database);
+  co_await wait_for_cdc_health();
   if (roles_.secondary) co_await learn_search_path();
   const bool secondary_ok = co_await connect_secondary_at_startup();
   if (!secondary_ok) co_return false;

@@ -132,6 +132,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void decide_unit(PrimaryUnit& unit, const routing::UnitFacts& facts);
   // Strategy cdc (session_cdc.cpp).
   bool cdc() const;
+  std::string cdc_writes_refused();  // "" or why writes are refused (cutover, no reverse)
+  boost::asio::awaitable<void> wait_for_cdc_health();
   void decide_cdc_unit(PrimaryUnit& unit, const routing::UnitFacts& facts);
   void begin_cdc_secondary_transaction(const PrimaryUnit& unit, protocol::TxnStatus status_before);
   void track_cdc_transaction(PrimaryUnit& unit, const routing::UnitFacts& facts);

@@ -25,6 +25,31 @@ bool ClientSession::cdc() const {
   return config_->config.migration.strategy == config::Strategy::cdc;
 }
 
+std::string ClientSession::cdc_writes_refused() {
+  // After cutover the new store takes the writes and the old one gets them back through the
+  // reverse replication, which must exist first (pgdual cdc cutover): exact or refused.
+  if (!cdc() || roles_.primary != routing::Store::new_store || !roles_.secondary) return {};
+  if (runtime_.cdc().ready(identity_.database)) return {};
+  runtime_.metrics().cdc().count_refused_write(identity_.database);
+  return "pgdual: database " + identity_.database +
+         " is in phase cutover under strategy cdc, but the reverse replication (new store to old "
+         "store) is not ready, so a write would not reach the old store: run pgdual cdc cutover "
+         "with writes paused (docs/cdc.md, \"Cutover and rollback\")";
+}
+
+asio::awaitable<void> ClientSession::wait_for_cdc_health() {
+  // A database this instance has not read yet: its first health read decides whether writes
+  // may go on (cutover), so wait for it (bounded) instead of refusing the first writes.
+  if (!cdc() || !roles_.secondary) co_return;
+  runtime_.cdc().note_database(identity_.database);
+  asio::steady_timer pause(co_await asio::this_coro::executor);
+  const auto until = Clock::now() + config_->config.limits.secondary_timeout;
+  while (!runtime_.cdc().known(identity_.database) && Clock::now() < until) {
+    pause.expires_after(std::chrono::milliseconds(5));
+    co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
 void ClientSession::decide_cdc_unit(PrimaryUnit& unit, const routing::UnitFacts& facts) {
   unit.decision =
       routing::decide_cdc_mirror(facts, config_->config.migration, cdc_secondary_in_transaction_);

@@ -70,7 +70,8 @@ ClientSession::ClientRelayModes ClientSession::client_relay_modes() {
   const bool mirroring = secondary_usable() || journal_enabled();
   units_->set_reject_ddl(mirroring && migration.ddl == config::DdlPolicy::reject,
                          "DDL is not allowed during the migration (migration.ddl is \"reject\")");
-  units_->set_cdc_refusals(cdc() && roles_.secondary && migration.ddl == config::DdlPolicy::mirror);
+  units_->set_cdc_refusals(cdc() && roles_.secondary && migration.ddl == config::DdlPolicy::mirror,
+                           cdc_writes_refused());
   ClientRelayModes modes;
   modes.mirroring = mirroring;
   modes.shadow_aa =

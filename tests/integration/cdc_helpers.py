@@ -45,14 +45,16 @@ def wait_tables_ready(direct_conn, dbname: str, timeout: float) -> None:
     wait_for(ready, timeout, what="every subscribed table to be ready")
 
 
-def wait_caught_up(direct_conn, dbname: str, timeout: float = 60) -> None:
-    """Until the subscription has applied everything the old store had written when called."""
-    name = replication_name(dbname)
-    target = scalar(direct_conn, "old", dbname, "SELECT pg_current_wal_insert_lsn()::text")
+def wait_caught_up(direct_conn, dbname: str, timeout: float = 60, reverse: bool = False) -> None:
+    """Until the subscription has applied everything its publisher (the old store, or the new
+    one with `reverse`) had written when called."""
+    name = replication_name(dbname) + ("_rev" if reverse else "")
+    publisher = "new" if reverse else "old"
+    target = scalar(direct_conn, publisher, dbname, "SELECT pg_current_wal_insert_lsn()::text")
 
     def applied() -> bool:
         try:
-            return bool(scalar(direct_conn, "old", dbname,
+            return bool(scalar(direct_conn, publisher, dbname,
                                "SELECT coalesce(max(replay_lsn) >= %s::pg_lsn, false) "
                                "FROM pg_stat_replication WHERE application_name = %s",
                                (target, name)))
@@ -63,7 +65,8 @@ def wait_caught_up(direct_conn, dbname: str, timeout: float = 60) -> None:
     while not applied():
         if time.monotonic() > deadline:
             raise AssertionError(f"the new store did not catch up with {target} in {timeout}s")
-        scalar(direct_conn, "old", dbname, "SELECT pg_logical_emit_message(false, 'test', '')")
+        scalar(direct_conn, publisher, dbname,
+               "SELECT pg_logical_emit_message(false, 'test', '')")
         time.sleep(0.05)
 
 

@@ -108,3 +108,52 @@ def test_cutover_and_rollback_under_cdc_lose_nothing(env, proxy_factory, fresh_d
         assert scalar(direct_conn, which, "postgres",
                       "SELECT count(*) FROM pg_replication_slots WHERE database = %s",
                       (fresh_db,)) == 0
+
+
+def test_switching_between_sync_and_cdc_loses_and_duplicates_nothing(env, proxy_factory,
+                                                                     fresh_db, direct_conn, run):
+    """docs/cdc.md, "Switching strategies": sync -> cdc on tables both stores hold (writes
+    paused, setup with copy_data: none, then writes), and cdc -> sync (writes paused, lag 0,
+    teardown, then sync). Every row exactly once on both stores, no apply error."""
+    for which in ("old", "new"):
+        on_store(direct_conn, which, fresh_db,
+                 "CREATE TABLE items (id int PRIMARY KEY, v text, n int NOT NULL DEFAULT 0)")
+    sync_proxy = proxy_factory(migration("dual_write", strategy="sync"))
+    with sync_proxy.connect(fresh_db) as conn:
+        for i in range(1, 51):
+            conn.execute("INSERT INTO items (id, v) VALUES (%s, 'sync')", (i,))
+        conn.execute("UPDATE items SET n = n + 1 WHERE id <= 10")
+    sync_proxy.stop()
+    assert table_digest(direct_conn, "old", fresh_db, "items", "id") == \
+        table_digest(direct_conn, "new", fresh_db, "items", "id")
+
+    cdc_proxy = proxy_factory(migration("dual_write", strategy="cdc",
+                                        cdc={"copy_data": "none", "manage": False,
+                                             "health_interval_ms": 200}))
+    try:
+        setup = cdc_cli(env, run, cdc_proxy, "setup", fresh_db)
+        assert setup.returncode == 0, setup.stdout + setup.stderr
+        with cdc_proxy.connect(fresh_db) as conn:
+            for i in range(51, 101):
+                conn.execute("INSERT INTO items (id, v) VALUES (%s, 'cdc')", (i,))
+            conn.execute("UPDATE items SET n = n + 1 WHERE id <= 10 OR id > 90")
+        wait_caught_up(direct_conn, fresh_db, timeout=60)
+        assert table_digest(direct_conn, "old", fresh_db, "items", "id") == \
+            table_digest(direct_conn, "new", fresh_db, "items", "id")
+        assert metric(cdc_proxy, "pgdual_cdc_apply_errors", {"database": fresh_db}) == 0
+        # Back to sync: writes paused, the new store caught up, the replication dropped.
+        wait_caught_up(direct_conn, fresh_db, timeout=60)
+    finally:
+        cdc_proxy.stop()
+        teardown = cdc_cli(env, run, cdc_proxy, "teardown", fresh_db, "--yes")
+    assert teardown.returncode == 0, teardown.stdout + teardown.stderr
+    sync_again = proxy_factory(migration("dual_write", strategy="sync"))
+    with sync_again.connect(fresh_db) as conn:
+        for i in range(101, 151):
+            conn.execute("INSERT INTO items (id, v) VALUES (%s, 'sync again')", (i,))
+        conn.execute("UPDATE items SET n = n + 1")
+    assert table_digest(direct_conn, "old", fresh_db, "items", "id") == \
+        table_digest(direct_conn, "new", fresh_db, "items", "id")
+    counts = scalar(direct_conn, "new", fresh_db,
+                    "SELECT array[count(*), sum(n)] FROM items")
+    assert counts == [150, 20 + 10 + 150]

@@ -42,6 +42,8 @@ asio::awaitable<void> ClientSession::wait_for_cdc_health() {
   // may go on (cutover), so wait for it (bounded) instead of refusing the first writes.
   if (!cdc() || !roles_.secondary) co_return;
   runtime_.cdc().note_database(identity_.database);
+  // Only cutover refuses writes on that read; before it the session need not wait.
+  if (roles_.primary != routing::Store::new_store) co_return;
   asio::steady_timer pause(co_await asio::this_coro::executor);
   const auto until = Clock::now() + config_->config.limits.secondary_timeout;
   while (!runtime_.cdc().known(identity_.database) && Clock::now() < until) {

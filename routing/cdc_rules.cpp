@@ -55,9 +55,10 @@ MirrorDecision decide_cdc_mirror(const UnitFacts& unit, const config::MigrationC
   MirrorDecision decision;
   if (unit.parse_failed || unit.has_function_call) return decision;
   bool mirrors_schema = false, has_row_write = false, has_session = false, has_commit = false;
-  bool only_transaction = !unit.statements.empty();
+  bool only_transaction = !unit.statements.empty(), only_reads = true;
   for (const auto* statement : unit.statements) {
     if (statement->kind != StatementKind::transaction) only_transaction = false;
+    if (statement->kind != StatementKind::read || writes_rows(*statement)) only_reads = false;
     if (statement->kind == StatementKind::ddl ||
         statement->command == "REFRESH MATERIALIZED VIEW") {
       mirrors_schema = true;
@@ -83,7 +84,9 @@ MirrorDecision decide_cdc_mirror(const UnitFacts& unit, const config::MigrationC
     decision.reject_reason = std::move(*refusal);
     return decision;
   }
-  if (mirrors_schema || (has_session && !has_row_write)) {
+  // A named Parse (or Close) of a read: shadow reads Bind it on the secondary later.
+  const bool statement_state = only_reads && unit.changes_statement_state;
+  if (mirrors_schema || statement_state || (has_session && !has_row_write)) {
     decision.mode = MirrorMode::follow;
   } else if (only_transaction && secondary_in_transaction) {
     // COMMIT, ROLLBACK and savepoints alike, while the secondary's transaction is open: DDL

@@ -5,6 +5,7 @@
 //     schema, and rows that need a new column fail to apply until the new store has it;
 //   - REFRESH MATERIALIZED VIEW: materialized views are not replicated;
 //   - session state (SET ...), so that mirrored DDL resolves names as on the primary;
+//   - named prepared statements of reads (a named Parse, a Close), which shadow reads use;
 //   - the end of a transaction in which pgdual opened one on the secondary for DDL.
 // Everything else (every row write, COPY, function calls) stays on the primary: a second copy
 // would collide with the replicated one. A unit that mixes DDL with row writes, and DDL that

@@ -244,3 +244,33 @@ def test_pgdual_run_sets_up_replication_itself_and_exports_its_health(env, proxy
     assert scalar(direct_conn, "old", "postgres",
                   "SELECT count(*) FROM pg_replication_slots WHERE database = %s",
                   (fresh_db,)) == 0
+
+
+def test_shadow_reads_compare_under_cdc(env, proxy_factory, fresh_db, direct_conn):
+    """Phase shadow_read works unchanged under cdc: reads through pgdual are compared with the
+    new store, which replication keeps identical (match), and drift made directly on the new
+    store is reported (mismatch)."""
+    for which in ("old", "new"):
+        on_store(direct_conn, which, fresh_db, "CREATE TABLE accounts (id int PRIMARY KEY, v int)")
+    on_store(direct_conn, "old", fresh_db,
+             "INSERT INTO accounts SELECT g, g FROM generate_series(1, 20) g")
+    subscribe_by_hand(env, direct_conn, fresh_db)
+    proxy = proxy_factory(migration("shadow_read", strategy="cdc", cdc={"manage": False}))
+    with proxy.connect(fresh_db) as conn:
+        conn.execute("UPDATE accounts SET v = v + 100 WHERE id <= 5")
+        wait_caught_up(direct_conn, fresh_db)
+        for _ in range(10):
+            conn.execute("SELECT * FROM accounts WHERE id <= 10 ORDER BY id").fetchall()
+        # psycopg prepares a statement it ran five times (a named Parse): the new store gets it
+        # too, or the shadow reads from the sixth on would fail there.
+        wait_for(lambda: metric(proxy, "pgdual_shadow_reads_total",
+                                {"table": "public.accounts", "result": "match"}) >= 10, 10,
+                 what="ten compared reads")
+        assert metric(proxy, "pgdual_shadow_reads_total",
+                      {"table": "public.accounts", "result": "error"}) == 0
+        on_store(direct_conn, "new", fresh_db, "UPDATE accounts SET v = -1 WHERE id = 3")
+        conn.execute("SELECT * FROM accounts WHERE id <= 10 ORDER BY id").fetchall()
+        wait_for(lambda: metric(proxy, "pgdual_shadow_reads_total",
+                                {"table": "public.accounts", "result": "mismatch"}) >= 1, 10,
+                 what="the drift to be reported")
+    unsubscribe_by_hand(direct_conn, fresh_db)

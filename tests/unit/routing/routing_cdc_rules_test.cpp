@@ -50,6 +50,15 @@ TEST_CASE("cdc mirrors what replication does not carry", "[routing][cdc]") {
   CHECK(block.ends_transaction);
 }
 
+TEST_CASE("cdc mirrors the named statements of reads, not of writes", "[routing][cdc]") {
+  ClassifiedUnit read("SELECT * FROM t WHERE id = $1");
+  read.facts.changes_statement_state = true;  // a named Parse, as psycopg sends after 5 runs
+  CHECK(decide_cdc_mirror(read.facts, cdc_migration(), false).mode == MirrorMode::follow);
+  ClassifiedUnit write("INSERT INTO t VALUES ($1)");
+  write.facts.changes_statement_state = true;
+  CHECK(decide_cdc_mirror(write.facts, cdc_migration(), false).mode == MirrorMode::none);
+}
+
 TEST_CASE("cdc ends on the secondary only the transactions it opened there", "[routing][cdc]") {
   CHECK(decide("COMMIT", false).mode == MirrorMode::none);
   const auto commit = decide("COMMIT", true);

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <optional>
@@ -20,17 +21,24 @@ namespace pgdual::cdc {
 namespace {
 
 constexpr std::string_view kApplicationName = "pgdual cdc watch";
-// Without new WAL past X the walsender has nothing to send, and a position that lands on a page
-// boundary may never be reported: after this long without progress a tiny non-transactional
-// message (not published) moves the WAL on.
+// A walsender sends only WAL that is flushed. X may lie past the flush position: the client's
+// commit under synchronous_commit = off (flushed by the WAL writer up to wal_writer_delay
+// later), or other sessions' transactions still running (flushed by their commits, which under
+// cdc.wait: commit wait in turn: a convoy). The watcher then commits a tiny transactional
+// message of its own with synchronous_commit on, which flushes the WAL past X at once; the
+// publication does not carry it (pgoutput sends messages only when asked, and skips the empty
+// transaction). The same moves on a report that stops short of X at a page boundary, tried after
+// kNudgeAfter without progress.
 constexpr std::chrono::milliseconds kNudgeAfter{100};
+constexpr const char* kFlushNudgeSql =
+    "SET synchronous_commit TO on; SELECT pg_catalog.pg_logical_emit_message(true, 'pgdual', '')";
 
-// The old store's insert position and the subscription's reported apply position (NULL while
-// its walsender is not connected).
+// The old store's insert and flush positions and the subscription's reported apply position
+// (NULL while its walsender is not connected).
 constexpr const char* kPositionsSql =
     "SELECT pg_catalog.pg_current_wal_insert_lsn()::text, "
     "(SELECT replay_lsn::text FROM pg_catalog.pg_stat_replication WHERE application_name = $1 "
-    "ORDER BY replay_lsn DESC NULLS LAST LIMIT 1)";
+    "ORDER BY replay_lsn DESC NULLS LAST LIMIT 1), pg_catalog.pg_current_wal_flush_lsn()::text";
 
 metrics::CdcHealthSample to_sample(const PublisherHealth& pub, const SubscriberHealth& sub) {
   metrics::CdcHealthSample sample;
@@ -281,9 +289,11 @@ class DatabaseWatcher {
     }
     const auto insert = parse_lsn(reply.value(0, 0));
     const auto applied = parse_lsn(reply.value(0, 1));
+    const auto flushed = parse_lsn(reply.value(0, 2));
     if (!insert) return;
     std::vector<ApplyWatcher::Done> done;
     bool waiting = false;
+    std::uint64_t highest_target = 0;
     {
       std::lock_guard lock(mutex_);
       for (auto id : batch) {
@@ -296,19 +306,21 @@ class DatabaseWatcher {
           it = waiters_.erase(it);
         } else {
           waiting = true;
+          if (it->second.target) highest_target = std::max(highest_target, *it->second.target);
           ++it;
         }
       }
     }
     for (auto& callback : done) callback(metrics::CdcWaitOutcome::applied);
+    bool nudge = waiting && flushed && *flushed < highest_target;
     if (applied && (!last_applied_ || *applied != *last_applied_)) {
       last_applied_ = applied;
       last_progress_ = Clock::now();
     } else if (waiting && Clock::now() - last_progress_ >= kNudgeAfter) {
       last_progress_ = Clock::now();
-      pg::exec(r.publisher.get(), "SELECT pg_catalog.pg_logical_emit_message(false, 'pgdual', '')",
-               cancelled_fn_);
+      nudge = true;
     }
+    if (nudge) pg::exec(r.publisher.get(), kFlushNudgeSql, cancelled_fn_);
   }
 
   void finish_all(metrics::CdcWaitOutcome outcome) {

@@ -76,7 +76,9 @@ ClientSession::ClientRelayModes ClientSession::client_relay_modes() {
   modes.mirroring = mirroring;
   modes.shadow_aa =
       migration.shadow_read.mode == config::ShadowMode::aa && phase_ == config::Phase::shadow_read;
-  modes.rewriting = mirroring && migration.rewrite;
+  // Under cdc the new store gets the old store's own values from its WAL: nothing to make
+  // deterministic (and no values query on the primary to pay for).
+  modes.rewriting = mirroring && migration.rewrite && !cdc();
   return modes;
 }
 

@@ -70,8 +70,12 @@ def test_pgbench_tpcb_leaves_stores_identical(env, proxy_factory, subscribed, di
     assert processed > 50 and failed == 0
     assert_identical(direct_conn, subscribed, PGBENCH_ORDER)
     assert scalar(direct_conn, "new", subscribed, "SELECT count(*) FROM pgbench_history") == processed
-    # Rows came from replication alone: pgdual mirrored no unit to the new store.
-    assert metric(proxy, "pgdual_routing_decisions_total", {"decision": "both"}) == 0
+    # Rows came from replication alone: pgdual sent no write to the new store (only, in prepared
+    # mode, the named Parse of each read, which shadow reads would Bind there).
+    assert metric(proxy, "pgdual_backend_queries_total", {"backend": "new", "kind": "write"}) == 0
+    assert metric(proxy, "pgdual_backend_queries_total", {"backend": "old", "kind": "write"}) > 0
+    if mode != "prepared":
+        assert metric(proxy, "pgdual_routing_decisions_total", {"decision": "both"}) == 0
 
 
 def test_sixteen_clients_racing_on_hot_rows(env, proxy_factory, fresh_db, direct_conn, run,

@@ -276,12 +276,7 @@ class DatabaseWatcher {
       log_once("reading the apply position", error);
       return;  // the waiters time out in their sessions
     }
-    pg::Params params;
-    params.types = {0};
-    params.values = {r.name.c_str()};
-    params.lengths = {static_cast<int>(r.name.size())};
-    params.formats = {0};
-    const auto reply = pg::exec_params(r.publisher.get(), kPositionsSql, params, 0, cancelled_fn_);
+    const auto reply = run_query(r.publisher.get(), kPositionsSql, {r.name}, cancelled_fn_);
     if (!reply.ok || reply.rows() != 1) {
       if (reply.broken) r.publisher.reset();
       log_once("reading the apply position", reply.error);

@@ -2,18 +2,15 @@
 
 #include <cstdlib>
 
+#include "cdc/scope.hpp"
+
 namespace pgdual::cdc {
 namespace {
 
 const pg::Cancelled kNeverCancelled = [] { return false; };
 
 pg::Reply query(PGconn* conn, const std::string& sql, const std::string& name) {
-  pg::Params params;
-  params.types = {0};
-  params.values = {name.c_str()};
-  params.lengths = {static_cast<int>(name.size())};
-  params.formats = {0};
-  return pg::exec_params(conn, sql, params, 0, kNeverCancelled);
+  return run_query(conn, sql, {name}, kNeverCancelled);
 }
 
 bool is_null(const pg::Reply& reply, int row, int column) {

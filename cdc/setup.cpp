@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "cdc/names.hpp"
+#include "cdc/ownership.hpp"
 #include "libpq/conninfo.hpp"
 #include "text/sql_quote.hpp"
 
@@ -17,13 +18,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-// One setup or teardown per database at a time, across pgdual instances: a session advisory
-// lock on the old store (both keys hashed, like the backfill's table lock on the new store,
-// under a name of its own).
-constexpr const char* kLockName = "pgdual cdc replication";
-constexpr auto kLockWait = 60s;
 constexpr auto kSlotReleaseWait = 15s;  // a dropped subscription's walsender lets go of its slot
-constexpr const char* kOwnedBy = "owned by pgdual";
 
 constexpr const char* kPublishedOps = "insert, update, delete, truncate";
 
@@ -56,12 +51,6 @@ constexpr const char* kSlots =
     "SELECT slot_name, active FROM pg_catalog.pg_replication_slots "
     "WHERE slot_name = $1 OR ($2 <> '' AND slot_name LIKE 'pg\\_' || $2 || '\\_sync\\_%') "
     "ORDER BY 1";
-
-bool is_owned(const std::string& comment) { return comment.rfind(kOwnedBy, 0) == 0; }
-
-std::string comment_for(const std::string& database) {
-  return std::string(kOwnedBy) + " (strategy cdc, database " + database + ")";
-}
 
 std::vector<TableName> table_rows(const pg::Reply& reply) {
   std::vector<TableName> out;
@@ -118,30 +107,6 @@ class Store {
 };
 
 bool is_cancelled(const pg::Cancelled& cancelled) { return cancelled && cancelled(); }
-
-// Takes the lock within kLockWait; false with `error` set otherwise.
-bool lock_database(Store& old_store, const std::string& database, std::string& error) {
-  const auto deadline = Clock::now() + kLockWait;
-  for (;;) {
-    const pg::Reply reply = old_store.query(
-        "SELECT pg_try_advisory_lock(hashtext($1), hashtext($2))", {kLockName, database});
-    if (!reply.ok) {
-      error = "old store: " + reply.error;
-      return false;
-    }
-    if (reply.value(0, 0) == "t") return true;
-    if (Clock::now() > deadline || is_cancelled(old_store.cancelled())) {
-      error = "another pgdual is setting up or dropping the replication of database " + database +
-              " (its advisory lock on the old store is held): try again when it is done";
-      return false;
-    }
-    std::this_thread::sleep_for(200ms);
-  }
-}
-
-void unlock_database(Store& old_store, const std::string& database) {
-  old_store.query("SELECT pg_advisory_unlock(hashtext($1), hashtext($2))", {kLockName, database});
-}
 
 // Drops a replication slot once its walsender has let go of it (a dropped subscription's
 // walsender may take a moment to exit). False with `error` set when it stays active.
@@ -240,7 +205,7 @@ bool ensure_publication(Store& old_store, const std::string& name, const std::st
     if (!old_store.run("CREATE PUBLICATION " + quoted + " WITH (publish = '" + kPublishedOps + "')",
                        error) ||
         !old_store.run("COMMENT ON PUBLICATION " + quoted + " IS " +
-                           text::quote_literal(comment_for(database)),
+                           text::quote_literal(owned_comment(database)),
                        error)) {
       return rollback();
     }
@@ -311,7 +276,7 @@ bool ensure_subscription(Store& old_store, Store& new_store, const config::Confi
                              name + " on the old store (initial copy: " +
                              (copy ? "PostgreSQL copies the tables" : "none") + ")");
     if (!new_store.run("COMMENT ON SUBSCRIPTION " + quoted + " IS " +
-                           text::quote_literal(comment_for(database)),
+                           text::quote_literal(owned_comment(database)),
                        error)) {
       error += " (the subscription lacks pgdual's mark: run pgdual cdc teardown, then setup)";
       return false;
@@ -509,13 +474,13 @@ SetupResult ensure_replication(const config::Config& config, const std::string& 
   }
   Store old_store(connections.old_conn.get(), "old store", cancelled);
   Store new_store(connections.new_conn.get(), "new store", cancelled);
-  if (!lock_database(old_store, database, result.error)) return result;
+  if (!lock_replication(old_store.conn(), database, cancelled, result.error)) return result;
 
   result.preflight = run_preflight(old_store.conn(), new_store.conn(), config, database, cancelled);
   if (!result.preflight.ok()) {
     result.error = failed_checks(result.preflight);
     result.refused = result.preflight.error.empty();
-    unlock_database(old_store, database);
+    unlock_replication(old_store.conn(), database, cancelled);
     return result;
   }
   const std::string name = names_for(database).forward;
@@ -533,7 +498,7 @@ SetupResult ensure_replication(const config::Config& config, const std::string& 
   }
   done = done && ensure_publication(old_store, name, database, result.preflight.scope, result);
   done = done && ensure_subscription(old_store, new_store, config, name, database, result);
-  unlock_database(old_store, database);
+  unlock_replication(old_store.conn(), database, cancelled);
   for (const auto& table : result.preflight.scope.published) {
     result.published_tables.push_back(table.display());
   }
@@ -559,7 +524,8 @@ TeardownResult drop_replication(const config::Config& config, const std::string&
   }
   Store* old_ptr = old_store ? &*old_store : nullptr;
   Store* new_ptr = new_store ? &*new_store : nullptr;
-  if (old_ptr && !lock_database(*old_ptr, database, result.error)) return result;
+  if (old_ptr && !lock_replication(old_ptr->conn(), database, cancelled, result.error))
+    return result;
 
   // Forward: subscription on the new store, publication and slot on the old one; reverse (after
   // a cutover): the other way round.
@@ -574,7 +540,7 @@ TeardownResult drop_replication(const config::Config& config, const std::string&
   verify_gone(new_ptr, names.reverse, names.forward, names.reverse, reverse.oid, result);
   if (!old_ptr) result.remaining.push_back("the old store could not be checked");
   if (!new_ptr) result.remaining.push_back("the new store could not be checked");
-  if (old_ptr) unlock_database(*old_ptr, database);
+  if (old_ptr) unlock_replication(old_ptr->conn(), database, cancelled);
   result.ok = result.error.empty() && result.remaining.empty();
   return result;
 }

@@ -4,6 +4,7 @@
 
 #include "cdc/apply_watcher.hpp"
 #include "cdc/names.hpp"
+#include "cdc/ownership.hpp"
 #include "cdc/preflight.hpp"
 #include "cdc/scope.hpp"
 #include "cdc/setup.hpp"
@@ -16,10 +17,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
-
-constexpr const char* kLockName = "pgdual cdc replication";  // the same lock as cdc/setup
-constexpr const char* kOwnedBy = "owned by pgdual";
-constexpr auto kLockWait = 60s;
 
 // One direction's stores and name.
 struct Side {
@@ -39,8 +36,7 @@ class Switcher {
     if (!connect()) return std::move(result_);
     if (!lock()) return std::move(result_);
     run_locked(lag_timeout);
-    run_query(old_.get(), "SELECT pg_advisory_unlock(hashtext($1), hashtext($2))",
-              {kLockName, database_}, cancelled_);
+    unlock_replication(old_.get(), database_, cancelled_);
     result_.ok = result_.error.empty();
     return std::move(result_);
   }
@@ -79,20 +75,8 @@ class Switcher {
   }
 
   bool lock() {
-    const auto deadline = Clock::now() + kLockWait;
-    for (;;) {
-      const auto reply = run_query(old_.get(),
-                                   "SELECT pg_try_advisory_lock(hashtext($1), "
-                                   "hashtext($2))",
-                                   {kLockName, database_}, cancelled_);
-      if (!reply.ok) return fail("old store: " + reply.error);
-      if (reply.value(0, 0) == "t") return true;
-      if (Clock::now() > deadline || (cancelled_ && cancelled_())) {
-        return fail("another pgdual is changing the replication of database " + database_ +
-                    " (its advisory lock on the old store is held): try again when it is done");
-      }
-      std::this_thread::sleep_for(200ms);
-    }
+    std::string error;
+    return lock_replication(old_.get(), database_, cancelled_, error) || fail(error);
   }
 
   bool subscription_exists(const Side& s, bool& exists) {
@@ -262,8 +246,7 @@ class Switcher {
       statements = {"CREATE PUBLICATION " + quoted + " FOR TABLE " + list +
                         " WITH (publish = 'insert, update, delete, truncate')",
                     "COMMENT ON PUBLICATION " + quoted + " IS " +
-                        text::quote_literal(std::string(kOwnedBy) + " (strategy cdc, database " +
-                                            database_ + ")")};
+                        text::quote_literal(owned_comment(database_))};
     } else {
       statements = {"ALTER PUBLICATION " + quoted + " SET TABLE " + list};
     }
@@ -290,12 +273,10 @@ class Switcher {
                   " failed: " + created.error + " (the " + to.subscriber_label +
                   "'s server connects to the " + to.publisher_label + " itself)");
     }
-    const auto commented =
-        pg::exec(to.subscriber,
-                 "COMMENT ON SUBSCRIPTION " + text::quote_identifier(to.name) + " IS " +
-                     text::quote_literal(std::string(kOwnedBy) + " (strategy cdc, database " +
-                                         database_ + ")"),
-                 cancelled_);
+    const auto commented = pg::exec(to.subscriber,
+                                    "COMMENT ON SUBSCRIPTION " + text::quote_identifier(to.name) +
+                                        " IS " + text::quote_literal(owned_comment(database_)),
+                                    cancelled_);
     if (!commented.ok) return fail(to.subscriber_label + ": " + commented.error);
     result_.actions.push_back("created subscription " + to.name + " on the " + to.subscriber_label +
                               " (no initial copy: the stores are identical)");

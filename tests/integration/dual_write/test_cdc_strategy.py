@@ -278,3 +278,37 @@ def test_shadow_reads_compare_under_cdc(env, proxy_factory, fresh_db, direct_con
                                 {"table": "public.accounts", "result": "mismatch"}) >= 1, 10,
                  what="the drift to be reported")
     unsubscribe_by_hand(direct_conn, fresh_db)
+
+
+def test_wait_commit_without_replication_follows_on_secondary_failure(env, proxy_factory,
+                                                                      fresh_db, direct_conn):
+    """cdc.wait: commit while the subscription is disabled: the commit stands on the old store;
+    under on_secondary_failure: fail the client hears SQLSTATE 58000 after it, under continue it
+    does not; both are counted, and the row reaches the new store once replication resumes."""
+    for which in ("old", "new"):
+        on_store(direct_conn, which, fresh_db, "CREATE TABLE t (id int PRIMARY KEY)")
+    name = subscribe_by_hand(env, direct_conn, fresh_db)
+    on_store(direct_conn, "new", fresh_db, f"ALTER SUBSCRIPTION {name} DISABLE")
+    proxy = proxy_factory(migration("dual_write", strategy="cdc", on_secondary_failure="fail",
+                                    cdc={"manage": False, "wait": "commit",
+                                         "health_interval_ms": 200}),
+                          limits={"secondary_timeout_ms": 1000})
+    with proxy.connect(fresh_db) as conn:
+        with pytest.raises(psycopg.Error) as refused:
+            conn.execute("INSERT INTO t VALUES (1)")
+        assert refused.value.sqlstate == "58000"
+        assert "committed on the old store" in str(refused.value)
+    assert scalar(direct_conn, "old", fresh_db, "SELECT count(*) FROM t") == 1
+    lost = metric(proxy, "pgdual_cdc_commit_waits_total", {"outcome": "not_ready"}) + \
+        metric(proxy, "pgdual_cdc_commit_waits_total", {"outcome": "timeout"})
+    assert lost >= 1
+    continuing = proxy_factory(migration("dual_write", strategy="cdc",
+                                         cdc={"manage": False, "wait": "commit"}),
+                               limits={"secondary_timeout_ms": 1000})
+    with continuing.connect(fresh_db) as conn:
+        conn.execute("INSERT INTO t VALUES (2)")  # continue: answered, counted
+    assert metric(continuing, "pgdual_cdc_commit_waits_total", {"outcome": "not_ready"}) + \
+        metric(continuing, "pgdual_cdc_commit_waits_total", {"outcome": "timeout"}) == 1
+    on_store(direct_conn, "new", fresh_db, f"ALTER SUBSCRIPTION {name} ENABLE")
+    assert_identical(direct_conn, fresh_db, {"t": "id"})
+    unsubscribe_by_hand(direct_conn, fresh_db)

@@ -437,6 +437,17 @@ PreflightReport run_preflight(PGconn* old_conn, PGconn* new_conn, const config::
                       "owner or a superuser");
     }
   }
+  if (!old_super && cdc.copy_data == config::CdcCopyData::pgdual) {
+    // `pgdual backfill` creates the slot itself, over a replication connection as this role.
+    const pg::Reply old_role = old_store.query(kRole, {old_user});
+    if (old_role.ok && old_role.rows() == 1 && old_role.value(0, 1) != "t") {
+      old_problem += (old_problem.empty() ? "" : "; ") +
+                     ("role " + old_user +
+                      " lacks REPLICATION, which copy_data: pgdual needs to create the slot "
+                      "whose snapshot the backfill copies under: ALTER ROLE " +
+                      old_user + " REPLICATION");
+    }
+  }
   checks.expect(old_problem.empty(), "privileges (old store)",
                 "role " + old_user + (old_super ? " is a superuser" : " may publish the tables"),
                 old_problem);
@@ -547,7 +558,7 @@ PreflightReport run_preflight(PGconn* old_conn, PGconn* new_conn, const config::
   if (subscribed) {
     const auto already = table_rows(new_store.query(kSubscribed, {subscription.value(0, 0)}));
     to_copy = without(present, std::set<TableName>(already.begin(), already.end()));
-  } else if (cdc.copy_data == config::CdcCopyData::postgres) {
+  } else if (cdc.copy_data != config::CdcCopyData::none) {
     to_copy = present;
   }
   std::vector<TableName> not_empty, unreadable;
@@ -572,8 +583,10 @@ PreflightReport run_preflight(PGconn* old_conn, PGconn* new_conn, const config::
   }
   checks.expect(not_empty.empty(), "initial copy",
                 to_copy.empty() ? "no table needs an initial copy"
-                                : std::to_string(to_copy.size()) +
-                                      " tables will be copied by PostgreSQL's initial sync",
+                                : std::to_string(to_copy.size()) + " tables will be copied by " +
+                                      (subscribed || cdc.copy_data == config::CdcCopyData::postgres
+                                           ? "PostgreSQL's initial sync"
+                                           : "pgdual backfill under the slot's snapshot"),
                 list_names(not_empty) +
                     " already hold rows on the new store, which the initial copy would collide "
                     "with (the subscription would stop on a duplicate key): empty them, or set "

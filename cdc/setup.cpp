@@ -247,6 +247,39 @@ std::string publisher_address(const config::Config& config) {
   return publisher.user + "@" + config::format_host_port(publisher.host, publisher.port);
 }
 
+bool create_subscription(Store& new_store, const config::Config& config, const std::string& name,
+                         const std::string& database, SubscriptionStart start,
+                         SetupResult& result) {
+  std::string& error = result.error;
+  // Never in a transaction block: it may create the slot on the old store.
+  const pg::Reply created =
+      pg::exec(new_store.conn(),
+               create_subscription_sql(name, subscription_conninfo(config, database, name), start),
+               new_store.cancelled());
+  if (!created.ok) {
+    error = "new store: CREATE SUBSCRIPTION " + name + " failed: " + created.error +
+            " (the new server connects to the old one itself, as " + publisher_address(config) +
+            " from migration.cdc.publisher, else backends.old: that address, the old store's "
+            "pg_hba.conf and the role's REPLICATION attribute must admit it from the new "
+            "server)";
+    return false;
+  }
+  std::string how = "with slot " + name + " on the old store (initial copy: ";
+  if (start == SubscriptionStart::copy) how += "PostgreSQL copies the tables)";
+  if (start == SubscriptionStart::no_copy) how += "none)";
+  if (start == SubscriptionStart::existing_slot) {
+    how = "on slot " + name + " (initial copy: pgdual backfill, under the slot's snapshot)";
+  }
+  result.actions.push_back("created subscription " + name + " on the new store " + how);
+  if (!new_store.run("COMMENT ON SUBSCRIPTION " + text::quote_identifier(name) + " IS " +
+                         text::quote_literal(owned_comment(database)),
+                     error)) {
+    error += " (the subscription lacks pgdual's mark: run pgdual cdc teardown, then setup)";
+    return false;
+  }
+  return true;
+}
+
 bool ensure_subscription(Store& old_store, Store& new_store, const config::Config& config,
                          const std::string& name, const std::string& database,
                          SetupResult& result) {
@@ -258,30 +291,17 @@ bool ensure_subscription(Store& old_store, Store& new_store, const config::Confi
   }
   const std::string quoted = text::quote_identifier(name);
   if (subscription.rows() == 0) {
-    const bool copy = config.migration.cdc.copy_data == config::CdcCopyData::postgres;
-    // Never in a transaction block: it creates the slot on the old store.
-    const pg::Reply created =
-        pg::exec(new_store.conn(),
-                 create_subscription_sql(name, subscription_conninfo(config, database, name), copy),
-                 new_store.cancelled());
-    if (!created.ok) {
-      error = "new store: CREATE SUBSCRIPTION " + name + " failed: " + created.error +
-              " (the new server connects to the old one itself, as " + publisher_address(config) +
-              " from migration.cdc.publisher, else backends.old: that address, the old store's "
-              "pg_hba.conf and the role's REPLICATION attribute must admit it from the new "
-              "server)";
-      return false;
+    switch (config.migration.cdc.copy_data) {
+      case config::CdcCopyData::pgdual:
+        result.initial_copy_pending = true;  // `pgdual backfill` creates the slot and copies
+        return true;
+      case config::CdcCopyData::postgres:
+        return create_subscription(new_store, config, name, database, SubscriptionStart::copy,
+                                   result);
+      case config::CdcCopyData::none:
+        return create_subscription(new_store, config, name, database, SubscriptionStart::no_copy,
+                                   result);
     }
-    result.actions.push_back("created subscription " + name + " on the new store with slot " +
-                             name + " on the old store (initial copy: " +
-                             (copy ? "PostgreSQL copies the tables" : "none") + ")");
-    if (!new_store.run("COMMENT ON SUBSCRIPTION " + quoted + " IS " +
-                           text::quote_literal(owned_comment(database)),
-                       error)) {
-      error += " (the subscription lacks pgdual's mark: run pgdual cdc teardown, then setup)";
-      return false;
-    }
-    return true;
   }
   if (!is_owned(subscription.value(0, 2))) {
     error = "new store: subscription " + name + " was not created by pgdual: drop or rename it";
@@ -447,16 +467,17 @@ std::string subscription_conninfo(const config::Config& config, const std::strin
 }
 
 std::string create_subscription_sql(const std::string& name, const std::string& conninfo,
-                                    bool copy_data) {
+                                    SubscriptionStart start) {
   return "CREATE SUBSCRIPTION " + text::quote_identifier(name) + " CONNECTION " +
          text::quote_literal(conninfo) + " PUBLICATION " + text::quote_identifier(name) +
-         " WITH (copy_data = " + (copy_data ? "true" : "false") +
-         ", create_slot = true, slot_name = " + text::quote_literal(name) +
+         " WITH (copy_data = " + (start == SubscriptionStart::copy ? "true" : "false") +
+         ", create_slot = " + (start == SubscriptionStart::existing_slot ? "false" : "true") +
+         ", slot_name = " + text::quote_literal(name) +
          ", streaming = on, synchronous_commit = 'local', disable_on_error = false)";
 }
 
 SetupResult ensure_replication(const config::Config& config, const std::string& database,
-                               const pg::Cancelled& cancelled) {
+                               const pg::Cancelled& cancelled, bool caller_holds_lock) {
   SetupResult result;
   if (config.migration.strategy != config::Strategy::cdc) {
     result.error = "migration.strategy is " +
@@ -474,13 +495,19 @@ SetupResult ensure_replication(const config::Config& config, const std::string& 
   }
   Store old_store(connections.old_conn.get(), "old store", cancelled);
   Store new_store(connections.new_conn.get(), "new store", cancelled);
-  if (!lock_replication(old_store.conn(), database, cancelled, result.error)) return result;
+  if (!caller_holds_lock &&
+      !lock_replication(old_store.conn(), database, cancelled, result.error)) {
+    return result;
+  }
+  const auto unlock = [&] {
+    if (!caller_holds_lock) unlock_replication(old_store.conn(), database, cancelled);
+  };
 
   result.preflight = run_preflight(old_store.conn(), new_store.conn(), config, database, cancelled);
   if (!result.preflight.ok()) {
     result.error = failed_checks(result.preflight);
     result.refused = result.preflight.error.empty();
-    unlock_replication(old_store.conn(), database, cancelled);
+    unlock();
     return result;
   }
   const std::string name = names_for(database).forward;
@@ -498,12 +525,40 @@ SetupResult ensure_replication(const config::Config& config, const std::string& 
   }
   done = done && ensure_publication(old_store, name, database, result.preflight.scope, result);
   done = done && ensure_subscription(old_store, new_store, config, name, database, result);
-  unlock_replication(old_store.conn(), database, cancelled);
+  unlock();
   for (const auto& table : result.preflight.scope.published) {
     result.published_tables.push_back(table.display());
   }
   result.ok = done;
   return result;
+}
+
+SetupResult attach_subscription(const config::Config& config, const std::string& database,
+                                const pg::Cancelled& cancelled) {
+  SetupResult result;
+  std::string error;
+  const pg::Conn new_conn = pg::connect(new_store_conninfo(config, database),
+                                        config.new_backend.connect_timeout, cancelled, error);
+  if (!new_conn) {
+    result.error = "new store: " + error;
+    return result;
+  }
+  Store new_store(new_conn.get(), "new store", cancelled);
+  const std::string name = names_for(database).forward;
+  result.ok = create_subscription(new_store, config, name, database,
+                                  SubscriptionStart::existing_slot, result);
+  return result;
+}
+
+std::string drop_unattached_slot(const config::Config& config, const std::string& database,
+                                 const pg::Cancelled& cancelled) {
+  std::string error;
+  const pg::Conn old_conn = pg::connect(old_store_conninfo(config, database),
+                                        config.old_backend.connect_timeout, cancelled, error);
+  if (!old_conn) return "old store: " + error;
+  Store old_store(old_conn.get(), "old store", cancelled);
+  drop_slot(old_store, names_for(database).forward, error);
+  return error;
 }
 
 TeardownResult drop_replication(const config::Config& config, const std::string& database,

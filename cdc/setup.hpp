@@ -23,15 +23,32 @@ struct SetupResult {
   std::vector<std::string> actions;           // what was changed, in order; empty: nothing to do
   std::vector<std::string> published_tables;  // "schema.table", as the publication lists them
   PreflightReport preflight;                  // its checks (warnings included)
+  // copy_data: pgdual and no subscription yet: it waits for `pgdual backfill`, which copies the
+  // rows under its slot's snapshot and then attaches the subscription (attach_subscription).
+  bool initial_copy_pending = false;
 };
 
 // Preflight first (nothing is created when it fails), then: an orphan slot of a crashed
 // earlier run dropped, REPLICA IDENTITY FULL where asked, the publication created and its
 // table list brought to the scope, the subscription created (or refreshed when its tables
 // differ from the publication's, copying the new ones). Refused unless migration.strategy is
-// cdc.
+// cdc. Under copy_data: pgdual a missing subscription is left to `pgdual backfill`
+// (initial_copy_pending). `caller_holds_lock`: the caller's own session holds
+// lock_replication for the database (the backfill's initial copy), so this does not take it.
 SetupResult ensure_replication(const config::Config& config, const std::string& database,
-                               const pg::Cancelled& cancelled);
+                               const pg::Cancelled& cancelled, bool caller_holds_lock = false);
+
+// copy_data: pgdual, after the backfill copied every published table under the snapshot of the
+// slot it created (cdc/exported_slot.hpp): creates the subscription on that slot, without a
+// copy of its own, so it streams from the slot's consistent point. The caller holds
+// lock_replication.
+SetupResult attach_subscription(const config::Config& config, const std::string& database,
+                                const pg::Cancelled& cancelled);
+
+// Drops the forward slot of an initial copy that did not finish: its snapshot went with the
+// connection that exported it, so it can never be attached. "" or what failed.
+std::string drop_unattached_slot(const config::Config& config, const std::string& database,
+                                 const pg::Cancelled& cancelled);
 
 struct TeardownResult {
   bool ok = false;
@@ -49,9 +66,13 @@ TeardownResult drop_replication(const config::Config& config, const std::string&
 
 // ---- pure parts (unit-tested) ----
 
+// How a new subscription starts: PostgreSQL copies the tables first, or it streams from now
+// on, or from the consistent point of a slot created beforehand (copy_data: pgdual).
+enum class SubscriptionStart { copy, no_copy, existing_slot };
+
 // The subscription's CREATE statement. `conninfo` holds a password: never log the statement.
 std::string create_subscription_sql(const std::string& name, const std::string& conninfo,
-                                    bool copy_data);
+                                    SubscriptionStart start);
 // The connection string the new server uses to reach the old one for `database`.
 std::string subscription_conninfo(const config::Config& config, const std::string& database,
                                   const std::string& name);

@@ -266,8 +266,9 @@ class Switcher {
             ? subscription_conninfo(config_, database_, to.name)
             : pg::libpq_conninfo(config_.new_backend,
                                  config_.new_backend.dbname.value_or(database_), to.name);
-    const auto created =
-        pg::exec(to.subscriber, create_subscription_sql(to.name, conninfo, false), cancelled_);
+    const auto created = pg::exec(
+        to.subscriber, create_subscription_sql(to.name, conninfo, SubscriptionStart::no_copy),
+        cancelled_);
     if (!created.ok) {
       return fail(to.subscriber_label + ": CREATE SUBSCRIPTION " + to.name +
                   " failed: " + created.error + " (the " + to.subscriber_label +

@@ -40,8 +40,9 @@ constexpr NameTable<Strategy, 4> kStrategies{{
     {Strategy::outbox, "outbox"},
     {Strategy::cdc, "cdc"},
 }};
-constexpr NameTable<CdcCopyData, 2> kCdcCopyData{{
+constexpr NameTable<CdcCopyData, 3> kCdcCopyData{{
     {CdcCopyData::postgres, "postgres"},
+    {CdcCopyData::pgdual, "pgdual"},
     {CdcCopyData::none, "none"},
 }};
 constexpr NameTable<CdcWait, 2> kCdcWaits{{

@@ -141,7 +141,10 @@ struct JournalConfig {
 // PostgreSQL's logical replication (docs/cdc.md).
 enum class CdcCopyData {
   postgres,  // the subscription's initial table sync copies the rows present at its start
-  none,      // the new store already holds them (after a sync phase or a finished backfill)
+  // `pgdual backfill` copies them under the snapshot its slot exported, then attaches the
+  // subscription to that slot (jobs/backfill/cdc_initial_copy.hpp)
+  pgdual,
+  none,  // the new store already holds them (after a sync phase or a finished backfill)
 };
 enum class CdcWait {
   none,    // plain asynchronous replication

@@ -173,7 +173,7 @@ void parse_cdc(Section& s, MigrationConfig& m, LoadContext& ctx) {
             {"copy_data", "wait", "publisher", "replica_identity_full", "poll_interval_ms",
              "health_interval_ms", "manage"});
   auto& cdc = m.cdc;
-  c.read_enum("copy_data", cdc.copy_data, parse_cdc_copy_data, "postgres, none");
+  c.read_enum("copy_data", cdc.copy_data, parse_cdc_copy_data, "postgres, pgdual, none");
   c.read_enum("wait", cdc.wait, parse_cdc_wait, "none, commit");
   if (c.has("publisher")) {
     cdc.publisher = parse_backend(c.get("publisher"), c.key_path("publisher"), ctx);

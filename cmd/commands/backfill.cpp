@@ -127,6 +127,7 @@ Exit backfill_command(Args words) {
       [&view](const std::vector<backfill::TableStatus>& tables) { view.draw(tables); });
   print_plan(report);
   if (options.dry_run) print_dry_run(report);
+  for (const auto& note : report.notes) std::fprintf(stderr, "pgdual backfill: %s\n", note.c_str());
   if (!report.error.empty()) std::fprintf(stderr, "pgdual backfill: %s\n", report.error.c_str());
   for (const auto& line : report.sequences.lines) {
     if (!line.error.empty()) {

@@ -8,6 +8,7 @@
 
 #include "jobs/backfill/blocking_query.hpp"
 #include "jobs/backfill/catalog_reader.hpp"
+#include "jobs/backfill/cdc_initial_copy.hpp"
 #include "jobs/backfill/copy_order.hpp"
 #include "jobs/backfill/journal_fence.hpp"
 #include "jobs/backfill/progress_table.hpp"
@@ -164,7 +165,13 @@ BackfillReport run_backfill(const config::Config& config, const BackfillOptions&
   BackfillReport report;
   report.database = job_database(config, options.database);
   report.dry_run = options.dry_run;
-  if (report.error = refuse_run(config, report.database); !report.error.empty()) return report;
+  if (config.migration.strategy == config::Strategy::cdc && options.snapshot.empty() &&
+      !options.dry_run) {
+    return run_cdc_initial_copy(config, options, stop, draw);
+  }
+  if (report.error = refuse_run(config, report.database); !report.error.empty()) {
+    return report;
+  }
   StorePair control;
   if (report.error = control.connect(config, report.database); !report.error.empty()) {
     return report;
@@ -214,6 +221,7 @@ BackfillReport run_backfill(const config::Config& config, const BackfillOptions&
   const unsigned workers = std::max(1u, options.workers);
   settings.max_rows_per_second = options.max_rows_per_second / workers;
   settings.stop = &stop;
+  settings.snapshot = options.snapshot;
 
   std::vector<std::thread> threads;
   std::atomic<unsigned> running{workers};

@@ -29,6 +29,9 @@ struct BackfillOptions {
   bool sync_sequences = true;       // `sequences sync` once every table is done
   double max_rows_per_second = 0;   // over all workers; 0: unlimited
   std::chrono::milliseconds chunk_target{500};
+  // Set by strategy cdc's initial copy (cdc_initial_copy.hpp), never by a command line: every
+  // chunk reads the old store under this exported snapshot.
+  std::string snapshot;
 };
 
 struct BackfillReport {
@@ -41,13 +44,15 @@ struct BackfillReport {
   std::vector<TableStatus> tables;
   bool sequences_run = false;
   SequenceSyncReport sequences;
-  bool stopped = false;  // a signal paused it: --resume continues
-  bool dry_run = false;  // planned only: ok() then means "nothing refused"
+  bool stopped = false;            // a signal paused it: --resume continues
+  bool dry_run = false;            // planned only: ok() then means "nothing refused"
+  std::vector<std::string> notes;  // what the run did besides copying (strategy cdc: replication)
   double seconds = 0;
   bool ok() const;
 };
 
-// `draw` is called about twice a second with the tables' state while the copy runs.
+// `draw` is called about twice a second with the tables' state while the copy runs. Under
+// strategy cdc this is the initial copy of copy_data: pgdual (cdc_initial_copy.hpp).
 BackfillReport run_backfill(const config::Config& config, const BackfillOptions& options,
                             const std::atomic<bool>& stop,
                             const std::function<void(const std::vector<TableStatus>&)>& draw);

@@ -44,11 +44,12 @@ std::string chunk_end_of_table_sql(const TablePlan& plan, const std::vector<std:
 }
 
 std::string copy_out_sql(const TablePlan& plan, const std::vector<std::string>& after,
-                         const std::vector<std::string>& last) {
+                         const std::vector<std::string>& last, bool lock_rows) {
   std::string sql =
       "COPY (SELECT " + columns(plan) + " FROM ONLY " + plan.source_quoted + " WHERE ";
   if (!after.empty()) sql += key_row(plan) + " > " + literal_row(plan, after) + " AND ";
-  sql += key_row(plan) + " <= " + literal_row(plan, last) + " FOR SHARE) TO STDOUT";
+  sql += key_row(plan) + " <= " + literal_row(plan, last) + (lock_rows ? " FOR SHARE" : "") +
+         ") TO STDOUT";
   if (plan.binary) sql += " (FORMAT binary)";
   return sql;
 }

@@ -22,8 +22,10 @@ std::string chunk_end_of_table_sql(const TablePlan& plan, const std::vector<std:
 // COPY ... TO STDOUT of the rows with a key in (after, last], each locked FOR SHARE as it is
 // read: no UPDATE or DELETE of a copied row can commit until the chunk's transaction ends, and
 // a row some writer holds is read once that writer has committed (its newest version).
+// Under an imported snapshot (`lock_rows` false: cdc's initial copy) the rows are read as the
+// snapshot saw them, without locks: FOR SHARE would fail on a row changed since.
 std::string copy_out_sql(const TablePlan& plan, const std::vector<std::string>& after,
-                         const std::vector<std::string>& last);
+                         const std::vector<std::string>& last, bool lock_rows = true);
 // COPY ... TO STDOUT of the whole table (the locked copy of a keyless table).
 std::string copy_out_all_sql(const TablePlan& plan);
 

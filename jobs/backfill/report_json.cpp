@@ -67,6 +67,7 @@ std::string report_json(const BackfillReport& report) {
   out += ']';
   json_string_list(out, "not_mirrored", report.not_mirrored);
   json_string_list(out, "unordered_foreign_keys", report.unordered_edges);
+  if (!report.notes.empty()) json_string_list(out, "notes", report.notes);
   if (report.sequences_run) {
     json_key(out, "sequences");
     out += '{';

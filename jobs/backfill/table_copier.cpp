@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "cdc/exported_slot.hpp"
 #include "jobs/backfill/chunk_sql.hpp"
 #include "jobs/backfill/table_lock.hpp"
 
@@ -192,7 +193,8 @@ TableCopier::ChunkResult TableCopier::copy_chunk(const TablePlan& plan,
     sqlstate_.clear();
     return ChunkResult::retry;
   }
-  if (Result begin{PQexec(old_store, "BEGIN")}; PQresultStatus(begin.get()) != PGRES_COMMAND_OK) {
+  if (Result begin{PQexec(old_store, old_store_begin().c_str())};
+      PQresultStatus(begin.get()) != PGRES_COMMAND_OK) {
     return failed_on(old_store, begin);
   }
   // The chunk's end: the key `next_rows` keys on, or the table's last key for the tail.
@@ -223,14 +225,17 @@ TableCopier::ChunkResult TableCopier::copy_chunk(const TablePlan& plan,
       PQresultStatus(in.get()) != PGRES_COPY_IN) {
     return failed_on(new_store, in);
   }
-  if (Result out{PQexec(old_store, copy_out_sql(plan, last_key, chunk_last).c_str())};
+  if (Result out{
+          PQexec(old_store, copy_out_sql(plan, last_key, chunk_last, !under_snapshot()).c_str())};
       PQresultStatus(out.get()) != PGRES_COPY_OUT) {
     PQputCopyEnd(new_store, "the old store's COPY failed");
     return failed_on(old_store, out);
   }
   std::int64_t rows = 0, bytes = 0;
   if (!stream(rows, bytes)) return outcome_of_failure();
-  if (const auto why = fence_.wait(old_store, [this] { return stopping(); }); !why.empty()) {
+  if (const auto why =
+          under_snapshot() ? "" : fence_.wait(old_store, [this] { return stopping(); });
+      !why.empty()) {
     error_ = why;
     sqlstate_.clear();
     return ChunkResult::retry;
@@ -305,9 +310,14 @@ TableCopier::ChunkResult TableCopier::copy_locked(const TablePlan& plan) {
   const auto run = [](PGconn* conn, const std::string& sql) {
     return Result(PQexec(conn, sql.c_str()));
   };
-  Result step = run(old_store, "BEGIN; LOCK TABLE ONLY " + plan.source_quoted + " IN SHARE MODE");
+  // Under the snapshot the table is read as it was then; the slot carries what came after.
+  Result step = run(old_store, under_snapshot() ? old_store_begin()
+                                                : "BEGIN; LOCK TABLE ONLY " + plan.source_quoted +
+                                                      " IN SHARE MODE");
   if (PQresultStatus(step.get()) != PGRES_COMMAND_OK) return failed_on(old_store, step);
-  if (const auto why = fence_.wait(old_store, [this] { return stopping(); }); !why.empty()) {
+  if (const auto why =
+          under_snapshot() ? "" : fence_.wait(old_store, [this] { return stopping(); });
+      !why.empty()) {
     error_ = why;
     return ChunkResult::retry;
   }
@@ -348,6 +358,12 @@ TableCopier::ChunkResult TableCopier::copy_locked(const TablePlan& plan) {
     status.chunks = 1;
   });
   return ChunkResult::end_of_table;
+}
+
+std::string TableCopier::old_store_begin() const {
+  if (!under_snapshot()) return "BEGIN";
+  return "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; " +
+         cdc::import_snapshot_sql(settings_.snapshot);
 }
 
 void TableCopier::throttle(std::int64_t rows, std::chrono::microseconds elapsed,

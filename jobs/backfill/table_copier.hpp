@@ -21,6 +21,10 @@
 // A table without a usable key (only with --lock-keyless) is copied whole inside one pair of
 // transactions, under LOCK TABLE ... IN SHARE MODE on the old store, replacing what the new
 // store has.
+//
+// Under strategy cdc (CopySettings::snapshot) the same chunks read the old store under the
+// snapshot the replication slot exported instead: no locks and no fence, because the slot
+// streams every change committed after that snapshot.
 
 #include <atomic>
 #include <chrono>
@@ -47,6 +51,10 @@ struct CopySettings {
   double max_rows_per_second = 0;  // this worker's share; 0: unlimited
   std::chrono::milliseconds fence_wait{60000};
   const std::atomic<bool>* stop = nullptr;  // SIGINT/SIGTERM: finish the chunk, then pause
+  // Strategy cdc's initial copy (cdc_initial_copy.hpp): every chunk reads the old store under
+  // this exported snapshot, without row or table locks and without the journal fence (the
+  // replication slot carries every change after the snapshot). Empty: the live copy above.
+  std::string snapshot;
 };
 
 class TableCopier {
@@ -82,6 +90,9 @@ class TableCopier {
   void rollback_both();
   void throttle(std::int64_t rows, std::chrono::microseconds elapsed, double average_before);
   bool stopping() const { return settings_.stop != nullptr && settings_.stop->load(); }
+  bool under_snapshot() const { return !settings_.snapshot.empty(); }
+  // BEGIN on the old store: plain, or REPEATABLE READ under the exported snapshot.
+  std::string old_store_begin() const;
 
   const config::Config& config_;
   const CopySettings& settings_;

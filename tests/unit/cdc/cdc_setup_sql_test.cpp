@@ -5,19 +5,25 @@
 #include <catch2/catch.hpp>
 #include <string>
 
+#include "cdc/exported_slot.hpp"
 #include "cdc/setup.hpp"
 
 using namespace pgdual;
 
 TEST_CASE("CREATE SUBSCRIPTION: options, names and the connection string quoted") {
-  const std::string sql =
-      cdc::create_subscription_sql("pgdual_app", "host='old' password='p\\'w'", true);
+  const std::string sql = cdc::create_subscription_sql("pgdual_app", "host='old' password='p\\'w'",
+                                                       cdc::SubscriptionStart::copy);
   CHECK(sql ==
         "CREATE SUBSCRIPTION \"pgdual_app\" CONNECTION E'host=''old'' password=''p\\\\''w''' "
         "PUBLICATION \"pgdual_app\" WITH (copy_data = true, create_slot = true, slot_name = "
         "'pgdual_app', streaming = on, synchronous_commit = 'local', disable_on_error = false)");
-  CHECK(cdc::create_subscription_sql("pgdual_app", "host='old'", false)
+  CHECK(cdc::create_subscription_sql("pgdual_app", "host='old'", cdc::SubscriptionStart::no_copy)
             .find("WITH (copy_data = false, create_slot = true") != std::string::npos);
+  // copy_data: pgdual: the backfill created the slot and copied under its snapshot.
+  CHECK(cdc::create_subscription_sql("pgdual_app", "host='old'",
+                                     cdc::SubscriptionStart::existing_slot)
+            .find("WITH (copy_data = false, create_slot = false, slot_name = 'pgdual_app'") !=
+        std::string::npos);
 }
 
 TEST_CASE("the subscription's connection: the publisher when set, else backends.old") {
@@ -45,4 +51,9 @@ TEST_CASE("the subscription's connection: the publisher when set, else backends.
   CHECK(conninfo.find("user='replicator'") != std::string::npos);
   CHECK(conninfo.find("old.internal") == std::string::npos);
   CHECK(conninfo.find("dbname='shop'") != std::string::npos);
+}
+
+TEST_CASE("the initial copy imports the slot's exported snapshot by its quoted name") {
+  CHECK(cdc::import_snapshot_sql("00000005-0000004C-1") ==
+        "SET TRANSACTION SNAPSHOT '00000005-0000004C-1'");
 }

@@ -274,6 +274,11 @@ migration:
     CHECK(defaults.config->migration.cdc.wait == CdcWait::none);
     CHECK_FALSE(defaults.config->migration.cdc.publisher);
     CHECK(defaults.config->migration.cdc.manage);
+    const LoadResult own_copy = load(kTrust + kBackends +
+                                     "migration: { phase: dual_write, strategy: cdc, "
+                                     "cdc: { copy_data: pgdual } }\n");
+    REQUIRE(own_copy.ok());
+    CHECK(own_copy.config->migration.cdc.copy_data == CdcCopyData::pgdual);
   }
   SECTION("bad values name the key") {
     const LoadResult r = load(kTrust + kBackends + R"(
@@ -281,7 +286,7 @@ migration:
   strategy: cdc
   cdc: { copy_data: pgcopydb, wait: apply, poll_interval_ms: 0, slot: x }
 )");
-    CHECK(has_error_at(r, "migration.cdc.copy_data", "postgres, none"));
+    CHECK(has_error_at(r, "migration.cdc.copy_data", "postgres, pgdual, none"));
     CHECK(has_error_at(r, "migration.cdc.wait", "none, commit"));
     CHECK(has_error_at(r, "migration.cdc.poll_interval_ms", ""));
     CHECK(has_error_at(r, "migration.cdc.slot", "unknown key"));

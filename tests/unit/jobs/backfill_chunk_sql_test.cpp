@@ -45,6 +45,10 @@ TEST_CASE("the COPY reads the locked range from the leaf, in binary when allowed
   REQUIRE(copy_out_sql(plan, {}, {"9"}) ==
           "COPY (SELECT id, region, \"Total\" FROM ONLY public.orders_2024 WHERE id <= "
           "'9'::bigint FOR SHARE) TO STDOUT");
+  // Strategy cdc's initial copy reads under the slot's snapshot: no row locks.
+  REQUIRE(copy_out_sql(plan, {}, {"9"}, /*lock_rows=*/false) ==
+          "COPY (SELECT id, region, \"Total\" FROM ONLY public.orders_2024 WHERE id <= "
+          "'9'::bigint) TO STDOUT");
 }
 
 TEST_CASE("the merge inserts what is missing and overwrites only what differs", "[backfill]") {

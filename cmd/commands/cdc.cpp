@@ -182,11 +182,12 @@ Exit cdc_setup_command(Args words) {
   const auto result = cdc::ensure_replication(cli.config, cli.database, cancelled());
   if (cli.format == "json") {
     std::printf(
-        "{\"database\":%s,\"ok\":%s,\"error\":%s,\"actions\":%s,\"published_tables\":%s,"
-        "\"checks\":%s}\n",
+        "{\"database\":%s,\"ok\":%s,\"error\":%s,\"initial_copy_pending\":%s,\"actions\":%s,"
+        "\"published_tables\":%s,\"checks\":%s}\n",
         json_string(cli.database).c_str(), result.ok ? "true" : "false",
-        json_string(result.error).c_str(), json_strings(result.actions).c_str(),
-        json_strings(result.published_tables).c_str(), json_checks(result.preflight).c_str());
+        json_string(result.error).c_str(), result.initial_copy_pending ? "true" : "false",
+        json_strings(result.actions).c_str(), json_strings(result.published_tables).c_str(),
+        json_checks(result.preflight).c_str());
   } else {
     std::printf("cdc setup of database %s\n", cli.database.c_str());
     print_checks(result.preflight);
@@ -194,7 +195,12 @@ Exit cdc_setup_command(Args words) {
     if (!result.ok) {
       std::printf("setup failed: %s\n", result.error.c_str());
     } else {
-      if (result.actions.empty()) {
+      if (result.initial_copy_pending) {
+        std::printf(
+            "the subscription waits for the initial copy (copy_data: pgdual): run pgdual "
+            "backfill --config FILE --database %s\n",
+            cli.database.c_str());
+      } else if (result.actions.empty()) {
         std::printf(
             "nothing to change: the publication, the subscription and its slot are in "
             "place\n");

@@ -186,6 +186,12 @@ def test_a_stopped_initial_copy_drops_its_slot_and_a_second_run_copies_all(env, 
     prepare_stores(env, run, direct_conn, fresh_db, items=200000)
     proxy = proxy_factory(cdc_migration(manage=False))
     try:
+        # `pgdual cdc setup` publishes and leaves the subscription to the backfill.
+        setup = run([env.pgdual_bin, "cdc", "setup", "--config", str(proxy.config_path),
+                     "--database", fresh_db, "--format", "json"], timeout=120, check=False)
+        assert setup.returncode == 0, setup.stdout + setup.stderr
+        assert json.loads(setup.stdout)["initial_copy_pending"] is True, setup.stdout
+        assert slots(direct_conn, fresh_db) == []
         # Throttled so that the signal lands in the middle of the copy.
         job = backfill(env, proxy, fresh_db, "--chunk-ms", "50", "--max-rows-per-second",
                        "30000")

@@ -38,6 +38,10 @@ constexpr Subcommand kSubcommands[] = {
      "find every difference between the stores, prove equality, repair drift "
      "(docs/reconcile.md)",
      reconcile_command},
+    {"cutover check", "--config FILE [--database DB[,DB...]] [--format table|json]",
+     "the cutover gate: every criterion with its measured value, threshold and source, across "
+     "every live pgdual instance; exit 1 when one fails (docs/cutover.md)",
+     cutover_check_command},
     {"cdc preflight", "--config FILE [--database DB] [--format table|json]",
      "strategy cdc: check both stores before replication is set up (wal_level, slots, "
      "privileges, replica identities, tables and columns) (docs/cdc.md)",

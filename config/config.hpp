@@ -164,6 +164,27 @@ struct CdcConfig {
   bool manage = true;  // pgdual run creates and updates the objects (false: only `pgdual cdc`)
 };
 
+// migration.cutover (docs/cutover.md): the measured gate a change into the cutover phase must
+// pass. Rates are fractions (0.999 = 99.9%); counts and rates come from every live pgdual
+// instance's samples over the window, not from one instance.
+struct CutoverCriteria {
+  std::chrono::milliseconds window{300000};    // window_s: samples older than this do not count
+  double min_match_rate = 0.999;               // shadow reads that matched / compared
+  std::uint64_t min_comparisons = 1000;        // fewer compared reads in the window: not measured
+  double min_secondary_success_rate = 0.9995;  // the new store's writes that succeeded
+  std::uint64_t min_writes = 1000;             // fewer writes in the window: not measured
+  double max_p99_latency_increase = 0.20;  // client-observed write p99 over the primary's, minus 1
+  std::uint64_t max_unresolved = 0;        // unresolved reconciliation marks
+  std::uint64_t max_journal_entries = 0;   // transactions still waiting in the journal
+  std::uint64_t max_replication_lag_bytes = 0;  // strategy cdc
+  bool sequences_synced = true;  // every new-store sequence at or past the old store's
+};
+
+struct CutoverConfig {
+  CutoverCriteria criteria;
+  bool force = false;  // enter cutover although the gate fails (logged loudly, counted)
+};
+
 struct MigrationConfig {
   Phase phase = Phase::prepare;
   Strategy strategy = Strategy::sync;
@@ -186,6 +207,7 @@ struct MigrationConfig {
   Nondeterministic nondeterministic = Nondeterministic::allow;
   JournalConfig journal;
   CdcConfig cdc;
+  CutoverConfig cutover;
 };
 
 struct Config {

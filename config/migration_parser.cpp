@@ -184,6 +184,31 @@ void parse_cdc(Section& s, MigrationConfig& m, LoadContext& ctx) {
   c.read_bool("manage", cdc.manage);
 }
 
+void parse_cutover(Section& s, MigrationConfig& m, LoadContext& ctx) {
+  if (!s.has("cutover")) return;
+  Section c(s.get("cutover"), s.key_path("cutover"), ctx, {"force", "criteria"});
+  c.read_bool("force", m.cutover.force);
+  if (!c.has("criteria")) return;
+  Section k(c.get("criteria"), c.key_path("criteria"), ctx,
+            {"window_s", "min_match_rate", "min_comparisons", "min_secondary_success_rate",
+             "min_writes", "max_p99_latency_increase", "max_unresolved", "max_journal_entries",
+             "max_replication_lag_bytes", "sequences_synced"});
+  auto& criteria = m.cutover.criteria;
+  std::uint64_t window_s = static_cast<std::uint64_t>(criteria.window.count() / 1000);
+  if (k.read_unsigned("window_s", window_s, 1, 86400)) {
+    criteria.window = std::chrono::seconds(window_s);
+  }
+  k.read_double("min_match_rate", criteria.min_match_rate, 0, 1);
+  k.read_unsigned("min_comparisons", criteria.min_comparisons, 0, UINT64_MAX);
+  k.read_double("min_secondary_success_rate", criteria.min_secondary_success_rate, 0, 1);
+  k.read_unsigned("min_writes", criteria.min_writes, 0, UINT64_MAX);
+  k.read_double("max_p99_latency_increase", criteria.max_p99_latency_increase, 0, 1000);
+  k.read_unsigned("max_unresolved", criteria.max_unresolved, 0, UINT64_MAX);
+  k.read_unsigned("max_journal_entries", criteria.max_journal_entries, 0, UINT64_MAX);
+  k.read_unsigned("max_replication_lag_bytes", criteria.max_replication_lag_bytes, 0, UINT64_MAX);
+  k.read_bool("sequences_synced", criteria.sequences_synced);
+}
+
 // Logical replication copies tables, not sessions: under cdc a phase can follow the database
 // (a tenant rule on it alone) but not a user or an application.
 void check_cdc_tenants(const MigrationConfig& m, const std::string& path, LoadContext& ctx) {
@@ -222,7 +247,8 @@ MigrationConfig parse_migration(const YAML::Node& node, LoadContext& ctx) {
   Section s(node, "migration", ctx,
             {"phase", "strategy", "on_secondary_failure", "keep_old_in_sync", "ddl", "tables",
              "tenants", "async_queue_capacity", "write_functions", "read_only_functions",
-             "confirm_cleanup", "shadow_read", "rewrite", "nondeterministic", "journal", "cdc"});
+             "confirm_cleanup", "shadow_read", "rewrite", "nondeterministic", "journal", "cdc",
+             "cutover"});
   s.read_enum("phase", m.phase, parse_phase, kPhases);
   s.read_enum("strategy", m.strategy, parse_strategy, "sync, async, outbox, cdc");
   s.read_enum("on_secondary_failure", m.on_secondary_failure, parse_on_secondary_failure,
@@ -242,6 +268,7 @@ MigrationConfig parse_migration(const YAML::Node& node, LoadContext& ctx) {
 
   parse_journal(s, m, ctx);
   parse_cdc(s, m, ctx);
+  parse_cutover(s, m, ctx);
   check_cleanup_confirmed(m, s.path(), ctx);
   check_cdc_tenants(m, s.path(), ctx);
 

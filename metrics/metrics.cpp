@@ -185,6 +185,7 @@ void Metrics::register_routing_metrics(prometheus::Registry& registry) {
   backfill_ = std::make_unique<BackfillMetrics>(registry);
   reconcile_ = std::make_unique<ReconcileMetrics>(registry);
   cdc_ = std::make_unique<CdcMetrics>(registry);
+  cutover_ = std::make_unique<CutoverMetrics>(registry);
 }
 
 // ---- dual-write

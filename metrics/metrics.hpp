@@ -25,6 +25,7 @@
 
 #include "metrics/backfill_metrics.hpp"
 #include "metrics/cdc_metrics.hpp"
+#include "metrics/cutover_metrics.hpp"
 #include "metrics/journal_metrics.hpp"
 #include "metrics/labels.hpp"
 #include "metrics/reconcile_metrics.hpp"
@@ -142,6 +143,8 @@ class Metrics {
   ReconcileMetrics& reconcile() const { return *reconcile_; }
   // Strategy cdc: replication health and COMMIT waits (docs/cdc.md).
   CdcMetrics& cdc() const { return *cdc_; }
+  // The cutover gate's write latencies and refusals (docs/cutover.md).
+  CutoverMetrics& cutover() const { return *cutover_; }
 
   // Prometheus text exposition format (version 0.0.4) of the whole registry.
   std::string serialize() const;
@@ -197,6 +200,7 @@ class Metrics {
   std::unique_ptr<BackfillMetrics> backfill_;
   std::unique_ptr<ReconcileMetrics> reconcile_;
   std::unique_ptr<CdcMetrics> cdc_;
+  std::unique_ptr<CutoverMetrics> cutover_;
 
   prometheus::Family<prometheus::Gauge>* phase_info_family_ = nullptr;
   std::mutex phase_info_mutex_;

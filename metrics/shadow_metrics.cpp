@@ -67,6 +67,8 @@ void ShadowMetrics::record(const std::string& table, ShadowOutcome outcome, std:
   series.outcomes[static_cast<std::size_t>(outcome)]->Increment();
   if (outcome != ShadowOutcome::match && outcome != ShadowOutcome::mismatch) return;
   const bool matched = outcome == ShadowOutcome::match;
+  compared_total_.fetch_add(1);
+  if (matched) matched_total_.fetch_add(1);
   series.window.push_back(matched);
   series.matches += matched ? 1 : 0;
   while (series.window.size() > window) {

@@ -12,6 +12,8 @@
 #include <prometheus/registry.h>
 
 #include <array>
+#include <atomic>
+#include <cstdint>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -35,6 +37,10 @@ class ShadowMetrics {
   prometheus::Histogram& primary_duration() const { return *primary_duration_; }
   prometheus::Histogram& secondary_duration() const { return *secondary_duration_; }
   prometheus::Gauge& in_flight() const { return *in_flight_; }
+  // Every table's compared (match + mismatch) and matched reads since start: what this
+  // instance contributes to the fleet's cutover gate (cutover/instance_samples.hpp).
+  std::uint64_t compared_total() const { return compared_total_.load(); }
+  std::uint64_t matched_total() const { return matched_total_.load(); }
 
   static constexpr std::size_t kMaxTables = 1000;
 
@@ -54,6 +60,7 @@ class ShadowMetrics {
   prometheus::Histogram* secondary_duration_ = nullptr;
   prometheus::Gauge* in_flight_ = nullptr;
 
+  std::atomic<std::uint64_t> compared_total_{0}, matched_total_{0};
   std::mutex mutex_;
   std::unordered_map<std::string, TableSeries> tables_;
   std::map<std::pair<std::string, std::string>, prometheus::Counter*> field_series_;

@@ -18,6 +18,7 @@ Exit cdc_status_command(Args args);      // cdc.cpp
 Exit cdc_teardown_command(Args args);    // cdc.cpp
 Exit cdc_cutover_command(Args args);     // cdc.cpp
 Exit cdc_rollback_command(Args args);    // cdc.cpp
+Exit cutover_check_command(Args args);   // cutover.cpp
 Exit journal_status_command(Args args);  // journal.cpp
 Exit journal_purge_command(Args args);   // journal.cpp
 Exit version_command(Args args);         // version.cpp

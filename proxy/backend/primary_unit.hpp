@@ -27,6 +27,7 @@ struct PrimaryValues {
 struct PrimaryUnit {
   UnitId id = 0;
   std::chrono::steady_clock::time_point sent;
+  double primary_seconds = 0;  // from `sent` to the primary's ReadyForQuery
   UnitOrigin origin = UnitOrigin::client;
   routing::MirrorDecision decision;
   routing::UnitRoute route = routing::UnitRoute::primary_only;

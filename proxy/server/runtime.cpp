@@ -51,4 +51,35 @@ cdc::ApplyWatcher::Ensure Runtime::cdc_ensure() {
   };
 }
 
+void Runtime::start_gate_samples() {
+  gate_samples_ = std::make_unique<cutover::StatsPublisher>(
+      [this] { return journal_config(); },
+      [this] {
+        cutover::InstanceSample sample;
+        sample.instance = journal_->instance();
+        const auto config = journal_config();
+        sample.phase = std::string(config::to_string(config->migration.phase));
+        if (!config->migration.journal.enabled) {
+          sample.journal_depth = 0;
+        } else if (const auto status = journal_->status(); status.known) {
+          sample.journal_depth = static_cast<std::int64_t>(status.records);
+        }
+        auto& counters = sample.counters;
+        counters.shadow_compared = metrics_.shadow().compared_total();
+        counters.shadow_matched = metrics_.shadow().matched_total();
+        const auto& secondary = metrics_.backend(metrics::BackendRole::new_backend);
+        counters.secondary_writes_ok = static_cast<std::uint64_t>(secondary.writes_ok->Value());
+        counters.secondary_writes_failed =
+            static_cast<std::uint64_t>(secondary.writes_error->Value());
+        const auto& latency = metrics_.cutover().write_latency();
+        counters.client_latency = latency.client_counts();
+        counters.primary_latency = latency.primary_counts();
+        return sample;
+      });
+}
+
+void Runtime::stop_gate_samples() {
+  if (gate_samples_) gate_samples_->stop();
+}
+
 }  // namespace pgdual::proxy

@@ -7,11 +7,13 @@
 #include <atomic>
 #include <boost/asio/ssl/context.hpp>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <string>
 
 #include "cdc/apply_watcher.hpp"
+#include "cutover/stats_publisher.hpp"
 #include "config/config.hpp"
 #include "journal/retry_queue.hpp"
 #include "journal/service.hpp"
@@ -81,6 +83,19 @@ class Runtime {
   cdc::ApplyWatcher& cdc() { return *cdc_; }
   // Started by the server; sessions append to it and consult its gate.
   journal::JournalService& journal() { return *journal_; }
+  // This instance's samples for the fleet's cutover gate (cutover/stats_publisher.hpp): started
+  // and stopped by the server.
+  void start_gate_samples();
+  void stop_gate_samples();
+  // The databases this instance's sessions have used since it started.
+  void note_database(const std::string& database) {
+    std::lock_guard lock(databases_mutex_);
+    databases_.insert(database);
+  }
+  std::set<std::string> databases() const {
+    std::lock_guard lock(databases_mutex_);
+    return databases_;
+  }
   boost::asio::ssl::context* server_tls() { return server_tls_.get(); }
 
   std::atomic<std::size_t>& client_count() { return client_count_; }
@@ -102,6 +117,9 @@ class Runtime {
   std::atomic<std::size_t> shadow_reads_in_flight_{0};
   std::atomic<bool> draining_{false};
   std::unique_ptr<cdc::ApplyWatcher> cdc_;
+  mutable std::mutex databases_mutex_;
+  std::set<std::string> databases_;
+  std::unique_ptr<cutover::StatsPublisher> gate_samples_;
   std::unique_ptr<journal::JournalService> journal_;  // last: its threads read the members above
 };
 

@@ -1,5 +1,6 @@
 #include "proxy/server/server.hpp"
 
+#include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -15,6 +16,7 @@
 #include "config/loader.hpp"
 #include "proxy/net/tls_contexts.hpp"
 #include "proxy/net/use_tuple.hpp"
+#include "proxy/server/cutover_gate.hpp"
 #include "proxy/server/logging.hpp"
 #include "proxy/session/client_session.hpp"
 #include "routing/phase_rules.hpp"
@@ -26,6 +28,7 @@ using asio::ip::tcp;
 
 namespace {
 constexpr auto kConfigPollInterval = std::chrono::seconds(1);
+constexpr auto kGateRetry = std::chrono::seconds(10);
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -72,6 +75,7 @@ int Server::run() {
   runtime_ = std::make_unique<Runtime>(metrics_, runtime_config, server_tls);
   metrics_.config_last_reload_success_timestamp().SetToCurrentTime();
   runtime_->journal().start();
+  runtime_->start_gate_samples();
 
   probe_ = std::make_unique<BackendProbe>(control_, metrics_);
   probe_->set_targets(initial_config_.old_backend.host, initial_config_.old_backend.port,
@@ -97,6 +101,7 @@ int Server::run() {
   stop_workers();
   // After the sessions: their last appends complete first. A stop is clean (nothing queued
   // under async was dropped) only when every session ended on its own before the drain timeout.
+  runtime_->stop_gate_samples();
   runtime_->journal().stop(!drain_timed_out_);
   runtime_->cdc().stop();
   spdlog::info("pgdual stopped");
@@ -190,7 +195,7 @@ asio::awaitable<void> Server::signal_loop() {
     auto [ec, signal] = co_await signals_->async_wait(use_tuple);
     if (ec) co_return;  // cancelled: the server is going away
     if (signal == SIGHUP) {
-      reload("SIGHUP");
+      co_await reload("SIGHUP");
     } else if (!stopping_) {
       spdlog::info("received signal {}: draining sessions", signal);
       asio::co_spawn(control_, drain_and_stop(), asio::detached);
@@ -240,7 +245,9 @@ asio::awaitable<void> Server::watch_config_file() {
     std::string current = read_file(config_path_);
     if (current != last) {
       last = std::move(current);
-      reload("file change");
+      co_await reload("file change");
+    } else if (gate_pending_ && std::chrono::steady_clock::now() - gate_checked_ >= kGateRetry) {
+      co_await reload("cutover gate retry");
     }
   }
 }
@@ -297,11 +304,12 @@ std::optional<std::string> Server::primary_switch_refusal(const config::Migratio
   return std::nullopt;
 }
 
-void Server::reload(const char* trigger) {
+asio::awaitable<void> Server::reload(const char* trigger) {
   if (config_path_.empty()) {
     spdlog::warn("reload ({}) ignored: running on the embedded config", trigger);
-    return;
+    co_return;
   }
+  gate_pending_ = false;
   auto result = config::load_config_file(config_path_);
   if (!result.ok()) {
     metrics_.record_config_reload(false);
@@ -309,7 +317,7 @@ void Server::reload(const char* trigger) {
     for (const auto& error : result.errors)
       spdlog::error("config reload rejected ({}): {}", trigger, error);
     spdlog::error("keeping the previous configuration in force");
-    return;
+    co_return;
   }
   for (const auto& warning : result.warnings) spdlog::warn("config: {}", warning);
   auto running = runtime_->config();
@@ -324,15 +332,16 @@ void Server::reload(const char* trigger) {
     metrics_.record_config_reload(false);
     config_valid_ = false;
     spdlog::error("config reload rejected ({}): {}", trigger, error);
-    return;
+    co_return;
   }
   if (auto refusal = primary_switch_refusal(running->config.migration, next->config.migration)) {
     metrics_.record_config_reload(false);
     config_valid_ = false;
     spdlog::error("config reload rejected ({}): {}", trigger, *refusal);
     spdlog::error("keeping the previous configuration in force");
-    return;
+    co_return;
   }
+  if (!co_await cutover_gate_allows(running->config, next->config, trigger)) co_return;
   configure_logging(next->config.log);
   publish_phase(next->config.migration);
   runtime_->set_config(std::move(next));
@@ -342,6 +351,47 @@ void Server::reload(const char* trigger) {
   config_valid_ = true;
   metrics_.record_config_reload(true);
   spdlog::info("configuration reloaded ({})", trigger);
+}
+
+asio::awaitable<bool> Server::cutover_gate_allows(const config::Config& running,
+                                                 const config::Config& next, const char* trigger) {
+  const auto databases = databases_entering_cutover(running, next, runtime_->databases());
+  if (databases.empty()) co_return true;
+  gate_checked_ = std::chrono::steady_clock::now();
+  const auto report = co_await evaluate_gate_async(control_.get_executor(), next, databases);
+  if (report.ok()) {
+    spdlog::info("cutover gate passed for [{}] ({} live instance(s))", fmt::join(databases, ","),
+                 report.instances.size());
+    co_return true;
+  }
+  const bool force = next.migration.cutover.force;
+  for (const auto& c : report.criteria) {
+    if (c.ok) continue;
+    if (!force) metrics_.cutover().count_refusal(c.name);
+    spdlog::error("cutover gate: {}{} fails: {} (needs {}; from {})", c.name,
+                  c.database.empty() ? "" : " (" + c.database + ")", c.measured, c.threshold,
+                  c.source);
+  }
+  if (!report.error.empty()) {
+    if (!force) metrics_.cutover().count_refusal("unmeasurable");
+    spdlog::error("cutover gate: could not measure everything: {}", report.error);
+  }
+  if (force) {
+    metrics_.cutover().count_forced();
+    spdlog::error(
+        "cutover FORCED ({}): migration.cutover.force is set, so the phase change applies although "
+        "the gate fails ({}); the criteria above are not met",
+        trigger, fmt::join(report.failed(), ", "));
+    co_return true;
+  }
+  metrics_.record_config_reload(false);
+  gate_pending_ = true;
+  spdlog::error(
+      "config reload refused ({}): it moves [{}] into cutover, but the cutover gate fails ({}); "
+      "the previous phase stays, and the reload is tried again every {} s (pgdual cutover check "
+      "shows every criterion; migration.cutover.force overrides)",
+      trigger, fmt::join(databases, ","), fmt::join(report.failed(), ", "), kGateRetry.count());
+  co_return false;
 }
 
 }  // namespace pgdual::proxy

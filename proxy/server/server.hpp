@@ -41,13 +41,20 @@ class Server {
   boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> watch_config_file();
   boost::asio::awaitable<void> drain_and_stop();
-  void reload(const char* trigger);
+  boost::asio::awaitable<void> reload(const char* trigger);
+  // Whether the gate lets a reload move scopes into cutover: logged and counted either way.
+  boost::asio::awaitable<bool> cutover_gate_allows(const config::Config& running,
+                                                   const config::Config& next,
+                                                   const char* trigger);
   // Why a reload that moves the primary to the other store must wait, if it must.
   std::optional<std::string> primary_switch_refusal(const config::MigrationConfig& running,
                                                     const config::MigrationConfig& next);
   void publish_phase(const config::MigrationConfig& migration);
   void wait_for_signals();
   boost::asio::awaitable<void> signal_loop();
+  // A reload the cutover gate refused is tried again every kGateRetry while the file stays.
+  bool gate_pending_ = false;
+  std::chrono::steady_clock::time_point gate_checked_{};
   void start_workers();
   void stop_workers();
   void track(const std::shared_ptr<ClientSession>& session, Executor executor);

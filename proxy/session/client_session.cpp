@@ -351,6 +351,7 @@ asio::awaitable<bool> ClientSession::connect_backends() {
   // Only a database the primary accepted is noted for the journal: a probe of a
   // missing one (pg_isready's default "root", a typo) must not open a gate.
   runtime_.journal().note_session_database(identity_.database);
+  runtime_.note_database(identity_.database);
   co_await wait_for_first_journal_look();
   co_await wait_for_cdc_health();
   if (roles_.secondary) co_await learn_search_path();

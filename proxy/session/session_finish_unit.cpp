@@ -17,6 +17,12 @@ using protocol::TxnStatus;
 
 asio::awaitable<void> ClientSession::finish_primary_unit(TxnStatus status) {
   auto unit = take_finished_unit(status);
+  // The cutover gate compares what the client waits for a write with the primary's own time
+  // (metrics/cutover_metrics.hpp): recorded once everything the answer waits for is done.
+  const auto record_write_latency = [&metrics = runtime_.metrics(), is_write = unit.is_write,
+                                     sent = unit.sent, primary = unit.primary_seconds] {
+    if (is_write) metrics.cutover().record_write(seconds_since(sent), primary);
+  };
   std::optional<routing::AcceptedPrefix> accepted;
   if (unit.error && !unit.autocommit && status == TxnStatus::failed) {
     // Its transaction goes on, towards ROLLBACK TO SAVEPOINT or ROLLBACK: the secondary and a
@@ -32,6 +38,7 @@ asio::awaitable<void> ClientSession::finish_primary_unit(TxnStatus status) {
   }
   if (!unit.mirrored()) {
     if (status == TxnStatus::idle) transaction_write_tables_.clear();
+    record_write_latency();
     co_return;
   }
   const bool prefix_sent =
@@ -46,6 +53,7 @@ asio::awaitable<void> ClientSession::finish_primary_unit(TxnStatus status) {
     transaction_write_tables_.clear();
     transaction_secondary_error_.reset();
   }
+  record_write_latency();
 }
 
 PrimaryUnit ClientSession::take_finished_unit(TxnStatus status) {
@@ -53,6 +61,7 @@ PrimaryUnit ClientSession::take_finished_unit(TxnStatus status) {
   auto unit = primary_leg_.finish_oldest(status);
   primary_progress_->cancel();  // wakes release_serialize_locks
   const double primary_seconds = seconds_since(unit.sent);
+  unit.primary_seconds = primary_seconds;
   metrics.backend(primary_->role()).query_duration->Observe(primary_seconds);
   if (primary_leg_.empty()) predicted_status_ = status;
 

@@ -359,7 +359,9 @@ def default_config(env: Env, port: int, admin_port: int) -> dict:
         # Shorter than the fixture's wait between SIGTERM and SIGKILL.
         "limits": {"drain_timeout_ms": 5000},
         "log": {"level": "info", "format": "text"},
-        "migration": {"phase": "prepare"},
+        # Tests that flip phases by reload are not about the cutover gate: it is forced (and
+        # logged) for them; operations/test_cutover_gate.py turns it back on.
+        "migration": {"phase": "prepare", "cutover": {"force": True}},
     }
 
 

@@ -312,3 +312,47 @@ migration:
     CHECK(r.ok());
   }
 }
+
+TEST_CASE("migration.cutover: the gate's criteria and force", "[config]") {
+  const LoadResult r = load(kTrust + kBackends + R"(
+migration:
+  cutover:
+    force: true
+    criteria:
+      window_s: 60
+      min_match_rate: 0.99
+      min_comparisons: 10
+      min_secondary_success_rate: 0.9
+      min_writes: 5
+      max_p99_latency_increase: 0.5
+      max_unresolved: 2
+      max_journal_entries: 3
+      max_replication_lag_bytes: 4096
+      sequences_synced: false
+)");
+  REQUIRE(r.ok());
+  const auto& cutover = r.config->migration.cutover;
+  CHECK(cutover.force);
+  CHECK(cutover.criteria.window == std::chrono::seconds(60));
+  CHECK(cutover.criteria.min_match_rate == 0.99);
+  CHECK(cutover.criteria.min_comparisons == 10);
+  CHECK(cutover.criteria.min_secondary_success_rate == 0.9);
+  CHECK(cutover.criteria.min_writes == 5);
+  CHECK(cutover.criteria.max_p99_latency_increase == 0.5);
+  CHECK(cutover.criteria.max_unresolved == 2);
+  CHECK(cutover.criteria.max_journal_entries == 3);
+  CHECK(cutover.criteria.max_replication_lag_bytes == 4096);
+  CHECK_FALSE(cutover.criteria.sequences_synced);
+  const LoadResult defaults = load(kTrust + kBackends + "migration: { phase: dual_write }\n");
+  REQUIRE(defaults.ok());
+  CHECK_FALSE(defaults.config->migration.cutover.force);
+  CHECK(defaults.config->migration.cutover.criteria.min_match_rate == 0.999);
+  CHECK(defaults.config->migration.cutover.criteria.min_secondary_success_rate == 0.9995);
+  CHECK(defaults.config->migration.cutover.criteria.max_p99_latency_increase == 0.2);
+  const LoadResult bad = load(kTrust + kBackends + R"(
+migration:
+  cutover: { criteria: { min_match_rate: 1.5, window: 3 } }
+)");
+  CHECK(has_error_at(bad, "migration.cutover.criteria.min_match_rate", ""));
+  CHECK(has_error_at(bad, "migration.cutover.criteria.window", "unknown key"));
+}

@@ -244,11 +244,11 @@ void check_cleanup_confirmed(const MigrationConfig& m, const std::string& path, 
 
 MigrationConfig parse_migration(const YAML::Node& node, LoadContext& ctx) {
   MigrationConfig m;
-  Section s(node, "migration", ctx,
-            {"phase", "strategy", "on_secondary_failure", "keep_old_in_sync", "ddl", "tables",
-             "tenants", "async_queue_capacity", "write_functions", "read_only_functions",
-             "confirm_cleanup", "shadow_read", "rewrite", "nondeterministic", "journal", "cdc",
-             "cutover"});
+  Section s(
+      node, "migration", ctx,
+      {"phase", "strategy", "on_secondary_failure", "keep_old_in_sync", "ddl", "tables", "tenants",
+       "async_queue_capacity", "write_functions", "read_only_functions", "confirm_cleanup",
+       "shadow_read", "rewrite", "nondeterministic", "journal", "cdc", "cutover"});
   s.read_enum("phase", m.phase, parse_phase, kPhases);
   s.read_enum("strategy", m.strategy, parse_strategy, "sync, async, outbox, cdc");
   s.read_enum("on_secondary_failure", m.on_secondary_failure, parse_on_secondary_failure,

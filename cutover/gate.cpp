@@ -36,9 +36,8 @@ std::string listed(const std::vector<std::string>& names) {
 }
 
 // A measured rate against its minimum, over at least `min_count` events.
-Criterion rate_criterion(std::string name, std::uint64_t good, std::uint64_t total,
-                         double min_rate, std::uint64_t min_count, std::string what,
-                         std::string source) {
+Criterion rate_criterion(std::string name, std::uint64_t good, std::uint64_t total, double min_rate,
+                         std::uint64_t min_count, std::string what, std::string source) {
   Criterion c{.name = std::move(name), .source = std::move(source)};
   c.threshold = ">= " + percent(min_rate) + " over >= " + std::to_string(min_count) + " " + what;
   if (total < std::max<std::uint64_t>(min_count, 1)) {
@@ -113,10 +112,11 @@ class DatabaseGate {
     const cdc::Scope scope = cdc::decide_scope(config_.migration, database_, relations);
     std::set<std::string> done;
     if (table_exists(new_, schema_, "backfill_progress", error, cancelled_)) {
-      const pg::Reply rows = cdc::run_query(
-          new_, "SELECT source_table FROM " + table_of(schema_, "backfill_progress") +
-                    " WHERE state = 'done'",
-          {}, cancelled_);
+      const pg::Reply rows =
+          cdc::run_query(new_,
+                         "SELECT source_table FROM " + table_of(schema_, "backfill_progress") +
+                             " WHERE state = 'done'",
+                         {}, cancelled_);
       if (!rows.ok) return failed(c, "new store: " + rows.error);
       for (int row = 0; row < rows.rows(); ++row) done.insert(rows.value(row, 0));
     } else if (!error.empty()) {
@@ -142,8 +142,9 @@ class DatabaseGate {
       return failed(c, "new store: " + error);
     }
     if (!health.subscription_exists) {
-      c.measured = "no subscription yet (pgdual cdc setup, or pgdual backfill under copy_data: "
-                   "pgdual)";
+      c.measured =
+          "no subscription yet (pgdual cdc setup, or pgdual backfill under copy_data: "
+          "pgdual)";
       return c;
     }
     std::int64_t total = 0, ready = 0;
@@ -241,10 +242,9 @@ class DatabaseGate {
         behind.push_back(name);
       }
     }
-    c.measured = behind.empty()
-                     ? std::to_string(old_rows.rows()) + " sequences synced"
-                     : std::to_string(behind.size()) + " behind (run pgdual sequences sync): " +
-                           listed(behind);
+    c.measured = behind.empty() ? std::to_string(old_rows.rows()) + " sequences synced"
+                                : std::to_string(behind.size()) +
+                                      " behind (run pgdual sequences sync): " + listed(behind);
     c.ok = behind.empty();
     return c;
   }
@@ -324,20 +324,20 @@ std::vector<std::string> GateReport::failed() const {
 std::vector<Criterion> fleet_criteria(const config::CutoverCriteria& criteria,
                                       const FleetTotals& totals) {
   const auto& counters = totals.counters;
-  const std::string samples = "instance_samples of " + std::to_string(totals.live.size()) +
-                              " live instance(s)";
+  const std::string samples =
+      "instance_samples of " + std::to_string(totals.live.size()) + " live instance(s)";
   std::vector<Criterion> out;
   out.push_back(rate_criterion("shadow_match_rate", counters.shadow_matched,
                                counters.shadow_compared, criteria.min_match_rate,
                                criteria.min_comparisons, "compared reads", samples));
-  out.push_back(rate_criterion(
-      "secondary_write_success", counters.secondary_writes_ok,
-      counters.secondary_writes_ok + counters.secondary_writes_failed,
-      criteria.min_secondary_success_rate, criteria.min_writes, "new-store writes", samples));
+  out.push_back(rate_criterion("secondary_write_success", counters.secondary_writes_ok,
+                               counters.secondary_writes_ok + counters.secondary_writes_failed,
+                               criteria.min_secondary_success_rate, criteria.min_writes,
+                               "new-store writes", samples));
 
   Criterion latency{.name = "p99_latency_increase", .source = samples};
-  latency.threshold = "<= " + percent(criteria.max_p99_latency_increase) + " over >= " +
-                      std::to_string(criteria.min_writes) + " writes";
+  latency.threshold = "<= " + percent(criteria.max_p99_latency_increase) +
+                      " over >= " + std::to_string(criteria.min_writes) + " writes";
   std::uint64_t writes = 0;
   for (const auto count : counters.client_latency) writes += count;
   const auto client = metrics::bucket_quantile(counters.client_latency, 0.99);
@@ -377,9 +377,9 @@ GateReport evaluate_gate(const config::Config& config, const std::vector<std::st
   report.criteria = fleet_criteria(config.migration.cutover.criteria, totals);
   for (const auto& database : report.databases) {
     std::string connect_error;
-    const pg::Conn old_conn = pg::connect(cdc::old_store_conninfo(config, database),
-                                          config.old_backend.connect_timeout, cancelled,
-                                          connect_error);
+    const pg::Conn old_conn =
+        pg::connect(cdc::old_store_conninfo(config, database), config.old_backend.connect_timeout,
+                    cancelled, connect_error);
     const pg::Conn new_conn =
         old_conn ? pg::connect(cdc::new_store_conninfo(config, database),
                                config.new_backend.connect_timeout, cancelled, connect_error)

@@ -25,8 +25,8 @@ struct InstanceCounters {
 
 struct InstanceSample {
   std::string instance;
-  double age_seconds = 0;  // how long ago it was taken, by the old store's clock
-  std::string phase;       // the instance's migration.phase then
+  double age_seconds = 0;           // how long ago it was taken, by the old store's clock
+  std::string phase;                // the instance's migration.phase then
   std::int64_t journal_depth = -1;  // transactions in its journal; -1: unknown or no journal
   bool stopped = false;             // the instance's last sample before a clean stop
   InstanceCounters counters;
@@ -35,9 +35,9 @@ struct InstanceSample {
 // The fleet over the window: the counters' growth summed over the live instances.
 struct FleetTotals {
   InstanceCounters counters;
-  std::vector<std::string> live;     // instances with a fresh sample, not stopped
-  std::int64_t journal_depth = 0;    // the largest newest depth among them
-  bool journal_depth_known = true;   // false when a live instance did not know its depth
+  std::vector<std::string> live;    // instances with a fresh sample, not stopped
+  std::int64_t journal_depth = 0;   // the largest newest depth among them
+  bool journal_depth_known = true;  // false when a live instance did not know its depth
 };
 
 // ---- SQL (pure; the schema is the journal's) ----

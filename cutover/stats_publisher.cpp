@@ -89,13 +89,13 @@ bool StatsPublisher::publish(bool stopped) {
   }
   const InstanceSample sample = snapshot_();
   const auto& counters = sample.counters;
-  const pg::Reply inserted =
-      run_sql(c.conn.get(), insert_sample_sql(schema),
-          {sample.instance, sample.phase, std::to_string(sample.journal_depth),
-           stopped ? "true" : "false", std::to_string(counters.shadow_compared),
-           std::to_string(counters.shadow_matched), std::to_string(counters.secondary_writes_ok),
-           std::to_string(counters.secondary_writes_failed), bigint_array(counters.client_latency),
-           bigint_array(counters.primary_latency)});
+  const pg::Reply inserted = run_sql(
+      c.conn.get(), insert_sample_sql(schema),
+      {sample.instance, sample.phase, std::to_string(sample.journal_depth),
+       stopped ? "true" : "false", std::to_string(counters.shadow_compared),
+       std::to_string(counters.shadow_matched), std::to_string(counters.secondary_writes_ok),
+       std::to_string(counters.secondary_writes_failed), bigint_array(counters.client_latency),
+       bigint_array(counters.primary_latency)});
   if (!inserted.ok) return fail(inserted.error);
   if (++c.pruned_ago >= 30) {
     c.pruned_ago = 0;

@@ -14,7 +14,7 @@ std::size_t WriteLatency::bucket_of(double seconds) {
   if (!(seconds > kFirstBound)) return 0;  // NaN and negatives too
   const double index = std::ceil(std::log(seconds / kFirstBound) / std::log(kGrowth) - 1e-9);
   return index >= static_cast<double>(kBuckets - 1) ? kBuckets - 1
-                                                     : static_cast<std::size_t>(index);
+                                                    : static_cast<std::size_t>(index);
 }
 
 void WriteLatency::record(double client_seconds, double primary_seconds) {
@@ -50,9 +50,10 @@ CutoverMetrics::CutoverMetrics(prometheus::Registry& registry)
                     .Register(registry)) {
   client_write_duration_ = &prometheus::BuildHistogram()
                                 .Name("pgdual_client_write_duration_seconds")
-                                .Help("A write as the client saw it: from its first byte to the "
-                                      "primary until pgdual could release the answer (the "
-                                      "secondary's wait included where there is one).")
+                                .Help(
+                                    "A write as the client saw it: from its first byte to the "
+                                    "primary until pgdual could release the answer (the "
+                                    "secondary's wait included where there is one).")
                                 .Register(registry)
                                 .Add({}, Metrics::latency_buckets());
   forced_ = &prometheus::BuildCounter()

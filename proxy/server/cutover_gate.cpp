@@ -63,10 +63,10 @@ std::vector<std::string> databases_entering_cutover(const config::Config& runnin
 boost::asio::awaitable<cutover::GateReport> evaluate_gate_async(
     boost::asio::any_io_executor executor, config::Config config,
     std::vector<std::string> databases) {
-  auto result = std::async(std::launch::async, [config = std::move(config),
-                                                databases = std::move(databases)] {
-    return cutover::evaluate_gate(config, databases, {});
-  });
+  auto result = std::async(std::launch::async,
+                           [config = std::move(config), databases = std::move(databases)] {
+                             return cutover::evaluate_gate(config, databases, {});
+                           });
   boost::asio::steady_timer timer(executor);
   while (result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
     timer.expires_after(kPoll);

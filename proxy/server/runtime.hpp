@@ -7,14 +7,14 @@
 #include <atomic>
 #include <boost/asio/ssl/context.hpp>
 #include <map>
-#include <set>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "cdc/apply_watcher.hpp"
-#include "cutover/stats_publisher.hpp"
 #include "config/config.hpp"
+#include "cutover/stats_publisher.hpp"
 #include "journal/retry_queue.hpp"
 #include "journal/service.hpp"
 #include "metrics/metrics.hpp"

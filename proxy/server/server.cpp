@@ -354,7 +354,7 @@ asio::awaitable<void> Server::reload(const char* trigger) {
 }
 
 asio::awaitable<bool> Server::cutover_gate_allows(const config::Config& running,
-                                                 const config::Config& next, const char* trigger) {
+                                                  const config::Config& next, const char* trigger) {
   const auto databases = databases_entering_cutover(running, next, runtime_->databases());
   if (databases.empty()) co_return true;
   gate_checked_ = std::chrono::steady_clock::now();

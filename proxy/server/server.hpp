@@ -44,8 +44,7 @@ class Server {
   boost::asio::awaitable<void> reload(const char* trigger);
   // Whether the gate lets a reload move scopes into cutover: logged and counted either way.
   boost::asio::awaitable<bool> cutover_gate_allows(const config::Config& running,
-                                                   const config::Config& next,
-                                                   const char* trigger);
+                                                   const config::Config& next, const char* trigger);
   // Why a reload that moves the primary to the other store must wait, if it must.
   std::optional<std::string> primary_switch_refusal(const config::MigrationConfig& running,
                                                     const config::MigrationConfig& next);

@@ -45,7 +45,7 @@ TEST_CASE("fleet totals: a restart, a stopped instance and a silent one") {
   auto stopped = sample("c", 1, 900, 0);
   stopped.stopped = true;
   const std::vector<InstanceSample> samples = {
-      sample("a", 400, 5000, 5000), sample("a", 1, 30, 30),  // restarted: counters went back
+      sample("a", 400, 5000, 5000), sample("a", 1, 30, 30),   // restarted: counters went back
       sample("b", 400, 0, 0),       sample("b", 60, 500, 0),  // no sample for a minute: gone
       sample("c", 400, 0, 0),       stopped,
   };

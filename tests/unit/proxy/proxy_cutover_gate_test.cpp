@@ -23,8 +23,8 @@ TEST_CASE("a reload into cutover is gated for the databases it concerns") {
   const std::set<std::string> seen{"app", "billing"};
   SECTION("migration.phase into cutover: every database served") {
     CHECK(proxy::databases_entering_cutover(with_phase(Phase::shadow_read),
-                                            with_phase(Phase::cutover), seen) ==
-          std::vector<std::string>{"app", "billing"});
+                                            with_phase(Phase::cutover),
+                                            seen) == std::vector<std::string>{"app", "billing"});
   }
   SECTION("no database served yet: the control database") {
     auto next = with_phase(Phase::cutover);
@@ -33,8 +33,8 @@ TEST_CASE("a reload into cutover is gated for the databases it concerns") {
           std::vector<std::string>{"shop"});
   }
   SECTION("already in cutover, or moving elsewhere: no gate") {
-    CHECK(proxy::databases_entering_cutover(with_phase(Phase::cutover),
-                                            with_phase(Phase::cutover), seen)
+    CHECK(proxy::databases_entering_cutover(with_phase(Phase::cutover), with_phase(Phase::cutover),
+                                            seen)
               .empty());
     CHECK(proxy::databases_entering_cutover(with_phase(Phase::cutover),
                                             with_phase(Phase::shadow_read), seen)

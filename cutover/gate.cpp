@@ -109,7 +109,7 @@ class DatabaseGate {
     if (!cdc::read_relations(old_, schema_, relations, error, cancelled_)) {
       return failed(c, "old store: " + error);
     }
-    const cdc::Scope scope = cdc::decide_scope(config_.migration, database_, relations);
+    const cdc::Scope scope = cdc::decide_scope(scope_before_cutover(), database_, relations);
     std::set<std::string> done;
     if (table_exists(new_, schema_, "backfill_progress", error, cancelled_)) {
       const pg::Reply rows =
@@ -131,6 +131,19 @@ class DatabaseGate {
                  " tables copied" + (missing.empty() ? "" : "; not yet: " + listed(missing));
     c.ok = missing.empty();
     return c;
+  }
+
+  // The tables the backfill must have copied are those in a dual-write phase, and those the
+  // configuration being checked already moves into cutover (they were in one until now).
+  config::MigrationConfig scope_before_cutover() const {
+    config::MigrationConfig migration = config_.migration;
+    const auto before = [](config::Phase& phase) {
+      if (phase == config::Phase::cutover) phase = config::Phase::shadow_read;
+    };
+    before(migration.phase);
+    for (auto& [table, phase] : migration.tables) before(phase);
+    for (auto& rule : migration.tenants) before(rule.phase);
+    return migration;
   }
 
   Criterion subscription_ready() {

@@ -1,6 +1,7 @@
 #include "proxy/server/runtime.hpp"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include "cdc/setup.hpp"
 #include "proxy/net/tls_contexts.hpp"
@@ -56,7 +57,9 @@ void Runtime::start_gate_samples() {
       [this] { return journal_config(); },
       [this] {
         cutover::InstanceSample sample;
-        sample.instance = journal_->instance();
+        // The journal's instance name survives restarts (it owns a file journal); a sample
+        // names the process, so that two instances on one host, or a restarted one, count apart.
+        sample.instance = journal_->instance() + ":" + std::to_string(::getpid());
         const auto config = journal_config();
         sample.phase = std::string(config::to_string(config->migration.phase));
         if (!config->migration.journal.enabled) {

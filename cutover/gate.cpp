@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "cdc/health.hpp"
@@ -81,6 +82,7 @@ class DatabaseGate {
     out.push_back(journal());
     if (config_.migration.strategy == config::Strategy::cdc) out.push_back(replication_lag());
     if (config_.migration.cutover.criteria.sequences_synced) out.push_back(sequences());
+    out.push_back(rollback_path());
   }
 
  private:
@@ -170,27 +172,33 @@ class DatabaseGate {
     return c;
   }
 
+  // `sql` on `conn` when pgdual's table `name` exists there: nullopt when it does not; a
+  // failed reply (or `error` set) when a query failed.
+  std::optional<pg::Reply> query_if_present(PGconn* conn, const char* name, const std::string& sql,
+                                            std::string& error) {
+    if (!table_exists(conn, schema_, name, error, cancelled_)) return std::nullopt;
+    pg::Reply reply = cdc::run_query(conn, sql, {}, cancelled_);
+    if (!reply.ok) error = reply.error;
+    return reply;
+  }
+
   Criterion reconciliation() {
     const auto limit = config_.migration.cutover.criteria.max_unresolved;
     Criterion c = make("reconciliation", "<= " + std::to_string(limit) + " unresolved",
                        "new store: " + schema_ + ".reconcile_queue");
     std::string error;
-    if (!table_exists(new_, schema_, "reconcile_queue", error, cancelled_)) {
-      if (!error.empty()) return failed(c, "new store: " + error);
-      c.measured = "0 unresolved (no queue)";
-      c.ok = true;
-      return c;
-    }
-    const pg::Reply rows = cdc::run_query(
-        new_,
+    const auto rows = query_if_present(
+        new_, "reconcile_queue",
         "SELECT coalesce(sum(greatest(marked - resolved, 0)), 0), coalesce(string_agg(table_name, "
         "', ' ORDER BY table_name) FILTER (WHERE marked > resolved), '') FROM " +
             table_of(schema_, "reconcile_queue"),
-        {}, cancelled_);
-    if (!rows.ok) return failed(c, "new store: " + rows.error);
-    const auto unresolved = std::stoull(rows.value(0, 0));
+        error);
+    if (!error.empty()) return failed(c, "new store: " + error);
+    const auto unresolved = rows ? std::stoull(rows->value(0, 0)) : 0;
     c.measured = std::to_string(unresolved) + " unresolved" +
-                 (unresolved == 0 ? "" : " (" + rows.value(0, 1) + ")");
+                 (!rows             ? " (no queue)"
+                  : unresolved == 0 ? ""
+                                    : " (" + rows->value(0, 1) + ")");
     c.ok = unresolved <= limit;
     return c;
   }
@@ -200,17 +208,11 @@ class DatabaseGate {
     Criterion c = make("journal", "<= " + std::to_string(limit) + " transactions waiting",
                        "old store: " + schema_ + ".journal");
     std::string error;
-    if (!table_exists(old_, schema_, "journal", error, cancelled_)) {
-      if (!error.empty()) return failed(c, "old store: " + error);
-      c.measured = "0 (no journal table)";
-      c.ok = true;
-      return c;
-    }
-    const pg::Reply rows = cdc::run_query(
-        old_, "SELECT count(*) FROM " + table_of(schema_, "journal"), {}, cancelled_);
-    if (!rows.ok) return failed(c, "old store: " + rows.error);
-    const auto waiting = std::stoull(rows.value(0, 0));
-    c.measured = std::to_string(waiting) + " waiting";
+    const auto rows = query_if_present(
+        old_, "journal", "SELECT count(*) FROM " + table_of(schema_, "journal"), error);
+    if (!error.empty()) return failed(c, "old store: " + error);
+    const auto waiting = rows ? std::stoull(rows->value(0, 0)) : 0;
+    c.measured = std::to_string(waiting) + " waiting" + (rows ? "" : " (no journal table)");
     c.ok = waiting <= limit;
     return c;
   }
@@ -259,6 +261,47 @@ class DatabaseGate {
                                 : std::to_string(behind.size()) +
                                       " behind (run pgdual sequences sync): " + listed(behind);
     c.ok = behind.empty();
+    return c;
+  }
+
+  // Whether a rollback of the cutover would lose nothing: the old store keeps receiving the
+  // writes (keep_old_in_sync) and takes them, or under cdc the new store can publish them back.
+  Criterion rollback_path() {
+    const bool cdc = config_.migration.strategy == config::Strategy::cdc;
+    Criterion c = make("rollback_path",
+                       cdc ? "the new store can publish (wal_level logical, a free slot and WAL "
+                             "sender) for the reverse replication"
+                           : "keep_old_in_sync, and the old store accepts writes",
+                       cdc ? "new store: pg_settings, pg_replication_slots"
+                           : "config; old store: pg_is_in_recovery()");
+    if (cdc) {
+      const pg::Reply reply = cdc::run_query(
+          new_,
+          "SELECT current_setting('wal_level'), current_setting('max_replication_slots')::int - "
+          "(SELECT count(*) FROM pg_catalog.pg_replication_slots), "
+          "current_setting('max_wal_senders')::int - (SELECT count(*) FROM "
+          "pg_catalog.pg_stat_replication)",
+          {}, cancelled_);
+      if (!reply.ok) return failed(c, "new store: " + reply.error);
+      const auto slots = std::stoll(reply.value(0, 1));
+      const auto senders = std::stoll(reply.value(0, 2));
+      c.measured = "wal_level " + reply.value(0, 0) + ", " + std::to_string(slots) +
+                   " free slots, " + std::to_string(senders) + " free WAL senders";
+      c.ok = reply.value(0, 0) == "logical" && slots >= 1 && senders >= 1;
+      return c;
+    }
+    if (!config_.migration.keep_old_in_sync) {
+      c.measured =
+          "keep_old_in_sync is false: the old store would stop receiving writes, and a "
+          "rollback would lose them";
+      return c;
+    }
+    const pg::Reply reply =
+        cdc::run_query(old_, "SELECT pg_catalog.pg_is_in_recovery()", {}, cancelled_);
+    if (!reply.ok) return failed(c, "old store: " + reply.error);
+    c.ok = reply.value(0, 0) == "f";
+    c.measured = c.ok ? "the old store keeps the writes (keep_old_in_sync) and accepts them"
+                      : "the old store is in recovery (read-only)";
     return c;
   }
 

@@ -12,6 +12,8 @@
 //   reconciliation           database: unresolved marks in the reconcile queue
 //   replication_lag          database, strategy cdc: WAL the new store has not applied
 //   sequences                database: every new-store sequence at or past the old store's
+//   rollback_path            database: a rollback of the cutover would lose nothing (the old
+//                            store keeps the writes, or under cdc the new one can publish back)
 //
 // A fleet rate with fewer samples than its minimum fails as "not measured": a gate that passes
 // on no evidence would be an assertion. Blocking libpq, for the CLI and the proxy's own thread.

@@ -9,7 +9,7 @@ import time
 import psycopg
 
 from conftest import wait_for
-from dual_write_helpers import query, scalar
+from dual_write_helpers import query, scalar, table_digest
 
 
 def replication_name(dbname: str) -> str:
@@ -90,3 +90,15 @@ def unsubscribe_by_hand(direct_conn, dbname: str) -> None:
         conn.execute(f"DROP SUBSCRIPTION IF EXISTS {name}")
     with direct_conn("old", dbname) as conn:
         conn.execute(f"DROP PUBLICATION IF EXISTS {name}")
+
+
+def assert_identical(direct_conn, dbname: str, order: dict[str, str]) -> None:
+    """Once the new store caught up: every table (name -> ORDER BY columns) has the same rows."""
+    wait_caught_up(direct_conn, dbname, timeout=120)
+    differing = {}
+    for table, columns in order.items():
+        old = table_digest(direct_conn, "old", dbname, table, columns)
+        new = table_digest(direct_conn, "new", dbname, table, columns)
+        if old != new:
+            differing[table] = (old, new)
+    assert not differing, f"stores differ: {differing}"

@@ -7,8 +7,10 @@ migration, and the proxy decides, per phase, which one is primary.
 
 from __future__ import annotations
 
+import random
 import re
 import subprocess
+import threading
 import time
 
 import psycopg
@@ -486,3 +488,39 @@ def reload_outcome(proxy, expect_ok: bool, timeout: float = 10.0, **overrides) -
         assert outcome["failed"] and not outcome["ok"], \
             f"the reload was accepted, expected it refused: {overrides}\n{new_log}"
     return new_log
+
+
+class RowChurn(threading.Thread):
+    """Through pgdual, on a table items (id int PRIMARY KEY, n int NOT NULL, note text):
+    increments (not idempotent), deletes and re-inserts of random keys in 1..keys, until told to
+    stop, so that they race whatever copy or comparison runs meanwhile. Counts what it did and
+    keeps the errors it met."""
+
+    def __init__(self, proxy, dbname: str, seed: int, keys: int, pause: float = 0.0,
+                 updates_per_delete: int = 3):
+        super().__init__(daemon=True)
+        self.proxy, self.dbname, self.keys, self.pause = proxy, dbname, keys, pause
+        self.actions = ("update",) * updates_per_delete + ("delete", "insert")
+        self.random = random.Random(seed)
+        self.stop = threading.Event()
+        self.count = 0
+        self.errors: list[str] = []
+
+    def run(self) -> None:
+        try:
+            with self.proxy.connect(self.dbname) as conn:
+                while not self.stop.is_set():
+                    key = self.random.randint(1, self.keys)
+                    action = self.random.choice(self.actions)
+                    if action == "update":
+                        conn.execute("UPDATE items SET n = n + 1 WHERE id = %s", (key,))
+                    elif action == "delete":
+                        conn.execute("DELETE FROM items WHERE id = %s", (key,))
+                    else:
+                        conn.execute("INSERT INTO items VALUES (%s, 100, 'again') "
+                                     "ON CONFLICT (id) DO UPDATE SET n = items.n + 1000", (key,))
+                    self.count += 1
+                    if self.pause:
+                        time.sleep(self.pause)
+        except psycopg.Error as error:
+            self.errors.append(str(error))

@@ -14,19 +14,16 @@ store before anything is created."""
 from __future__ import annotations
 
 import json
-import random
 import signal
-import threading
 import time
 
-import psycopg
 import pytest
 
-from cdc_helpers import replication_name, wait_caught_up
+from cdc_helpers import assert_identical, replication_name
 from conftest import wait_for
 from dual_write_helpers import (direct_target, finish_process, migration, needs_proxy, on_both,
-                                on_store, pgbench_cmd, pgbench_summary, query, scalar,
-                                start_process, table_digest)
+                                on_store, pgbench_cmd, pgbench_summary, query, RowChurn,
+                                scalar, start_process)
 
 pytestmark = needs_proxy
 
@@ -55,36 +52,6 @@ def prepare_stores(env, run, direct_conn, dbname: str, items: int = ITEMS) -> No
              "ANALYZE")
 
 
-class UpdateScript(threading.Thread):
-    """Through pgdual: increments (not idempotent), deletes and re-inserts of random items, so
-    they hit rows before, inside and after the chunk in flight."""
-
-    def __init__(self, proxy, dbname: str, seed: int):
-        super().__init__(daemon=True)
-        self.proxy, self.dbname = proxy, dbname
-        self.random = random.Random(seed)
-        self.stop = threading.Event()
-        self.done = 0
-        self.errors: list[str] = []
-
-    def run(self) -> None:
-        try:
-            with self.proxy.connect(self.dbname) as conn:
-                while not self.stop.is_set():
-                    key = self.random.randint(1, ITEMS)
-                    action = self.random.choice(("update", "update", "update", "delete", "insert"))
-                    if action == "update":
-                        conn.execute("UPDATE items SET n = n + 1 WHERE id = %s", (key,))
-                    elif action == "delete":
-                        conn.execute("DELETE FROM items WHERE id = %s", (key,))
-                    else:
-                        conn.execute("INSERT INTO items VALUES (%s, 100, 'again') "
-                                     "ON CONFLICT (id) DO UPDATE SET n = items.n + 1000", (key,))
-                    self.done += 1
-        except psycopg.Error as error:
-            self.errors.append(str(error))
-
-
 def backfill(env, proxy, dbname: str, *args: str):
     return start_process([env.pgdual_bin, "backfill", "--config", str(proxy.config_path),
                           "--database", dbname, *args])
@@ -108,17 +75,6 @@ def drop_replication(env, run, proxy, dbname: str, direct_conn) -> None:
     assert slots(direct_conn, dbname) == []
 
 
-def assert_identical(direct_conn, dbname: str) -> None:
-    wait_caught_up(direct_conn, dbname, timeout=120)
-    differing = {}
-    for table, order in ORDER.items():
-        old = table_digest(direct_conn, "old", dbname, table, order)
-        new = table_digest(direct_conn, "new", dbname, table, order)
-        if old != new:
-            differing[table] = (old, new)
-    assert not differing, f"stores differ: {differing}"
-
-
 def test_initial_copy_under_live_writes_leaves_identical_stores(env, proxy_factory, fresh_db,
                                                                 direct_conn, run):
     prepare_stores(env, run, direct_conn, fresh_db)
@@ -136,7 +92,7 @@ def test_initial_copy_under_live_writes_leaves_identical_stores(env, proxy_facto
         assert subscriptions(direct_conn, fresh_db) == []
         assert slots(direct_conn, fresh_db) == []
 
-        scripts = [UpdateScript(proxy, fresh_db, seed) for seed in (1, 2)]
+        scripts = [RowChurn(proxy, fresh_db, seed, keys=ITEMS) for seed in (1, 2)]
         for script in scripts:
             script.start()
         bench = start_process(pgbench_cmd(proxy, env, fresh_db, "-n", "-c", "16", "-j", "2",
@@ -167,8 +123,8 @@ def test_initial_copy_under_live_writes_leaves_identical_stores(env, proxy_facto
         assert code == 0, f"pgbench failed:\n{bench_out}\n{bench_err}"
         processed, failed = pgbench_summary(bench_out)
         assert processed > 0 and failed == 0, bench_out
-        assert sum(s.done for s in scripts) > 100
-        assert_identical(direct_conn, fresh_db)
+        assert sum(s.count for s in scripts) > 100
+        assert_identical(direct_conn, fresh_db, ORDER)
         # The increments raced with the copy: rows moved away from their initial 0.
         assert scalar(direct_conn, "new", fresh_db, "SELECT count(*) FROM items WHERE n > 0") > 50
         # A second run finds the subscription and copies nothing.
@@ -221,7 +177,7 @@ def test_a_stopped_initial_copy_drops_its_slot_and_a_second_run_copies_all(env, 
                                         timeout=180)
         assert code == 0, out + err
         on_store(direct_conn, "old", fresh_db, "UPDATE items SET n = n + 1 WHERE id % 3 = 0")
-        assert_identical(direct_conn, fresh_db)
+        assert_identical(direct_conn, fresh_db, ORDER)
     finally:
         proxy.stop()
         drop_replication(env, run, proxy, fresh_db, direct_conn)

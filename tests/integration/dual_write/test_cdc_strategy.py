@@ -17,11 +17,11 @@ import time
 import psycopg
 import pytest
 
-from cdc_helpers import subscribe_by_hand, unsubscribe_by_hand, wait_caught_up
+from cdc_helpers import assert_identical, subscribe_by_hand, unsubscribe_by_hand, wait_caught_up
 from conftest import wait_for
 from dual_write_helpers import (direct_target, finish_process, metric, migration, needs_proxy,
                                 on_store, pg_servers, pgbench_cmd, pgbench_summary, query,
-                                scalar, start_process, table_digest)
+                                scalar, start_process)
 
 pytestmark = needs_proxy
 __all__ = ["pg_servers"]  # a fixture, imported for the down-store test
@@ -47,17 +47,6 @@ def subscribed(env, direct_conn, fresh_db, run):
     subscribe_by_hand(env, direct_conn, fresh_db)
     yield fresh_db
     unsubscribe_by_hand(direct_conn, fresh_db)
-
-
-def assert_identical(direct_conn, dbname: str, order: dict[str, str]) -> None:
-    wait_caught_up(direct_conn, dbname, timeout=120)
-    differing = {}
-    for table, columns in order.items():
-        old = table_digest(direct_conn, "old", dbname, table, columns)
-        new = table_digest(direct_conn, "new", dbname, table, columns)
-        if old != new:
-            differing[table] = (old, new)
-    assert not differing, f"stores differ: {differing}"
 
 
 @pytest.mark.parametrize("mode", ["simple", "extended", "prepared"])

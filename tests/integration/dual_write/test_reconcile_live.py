@@ -9,16 +9,13 @@ are identical by full ordered digests."""
 from __future__ import annotations
 
 import json
-import random
-import threading
 import time
 
-import psycopg
 import pytest
 
 from dual_write_helpers import (direct_target, finish_process, migration, needs_proxy, on_both,
-                                on_store, pgbench_cmd, query, start_process, table_digest,
-                                wait_sessions_settled)
+                                on_store, pgbench_cmd, query, RowChurn, start_process,
+                                table_digest, wait_sessions_settled)
 
 pytestmark = needs_proxy
 
@@ -42,37 +39,6 @@ def prepare_stores(env, run, direct_conn, dbname: str) -> None:
             "ANALYZE")
 
 
-class Increments(threading.Thread):
-    """Through pgdual: increments, deletes and re-inserts of random items (never UNTOUCHED)."""
-
-    def __init__(self, proxy, dbname: str, seed: int, pause: float):
-        super().__init__(daemon=True)
-        self.proxy, self.dbname, self.pause = proxy, dbname, pause
-        self.random = random.Random(seed)
-        self.stop = threading.Event()
-        self.count = 0
-        self.errors: list[str] = []
-
-    def run(self) -> None:
-        try:
-            with self.proxy.connect(self.dbname) as conn:
-                while not self.stop.is_set():
-                    key = self.random.randint(1, ITEMS)
-                    action = self.random.choice(("update", "update", "delete", "insert"))
-                    if action == "update":
-                        conn.execute("UPDATE items SET n = n + 1 WHERE id = %s", (key,))
-                    elif action == "delete":
-                        conn.execute("DELETE FROM items WHERE id = %s", (key,))
-                    else:
-                        conn.execute("INSERT INTO items VALUES (%s, 100, 'again') "
-                                     "ON CONFLICT (id) DO UPDATE SET n = items.n + 1000", (key,))
-                    self.count += 1
-                    if self.pause:
-                        time.sleep(self.pause)
-        except psycopg.Error as error:
-            self.errors.append(str(error))
-
-
 class Load:
     """pgbench (16 clients) and two increment scripts through pgdual, for LOAD_SECONDS."""
 
@@ -81,7 +47,9 @@ class Load:
         # it keeps up with (the backfill's live test explains) still races every comparison.
         pause = 0.0 if strategy == "sync" else 0.02
         rate = [] if strategy == "sync" else ["-R", "60"]
-        self.scripts = [Increments(proxy, dbname, seed, pause) for seed in (1, 2)]
+        # Never UNTOUCHED: that is where the tests inject drift.
+        self.scripts = [RowChurn(proxy, dbname, seed, keys=ITEMS, pause=pause,
+                                 updates_per_delete=2) for seed in (1, 2)]
         for script in self.scripts:
             script.start()
         self.bench = start_process(pgbench_cmd(proxy, env, dbname, "-n", "-c", "16", "-j", "2",

@@ -12,13 +12,9 @@ own, so that samples of other tests' instances are not counted."""
 from __future__ import annotations
 
 import json
-import time
-
-import pytest
 
 from conftest import deep_merge, run, to_yaml, wait_for
-from dual_write_helpers import (metric, migration, needs_proxy, on_both, on_store,
-                                scalar)
+from dual_write_helpers import metric, migration, needs_proxy, on_both, on_store
 
 pytestmark = needs_proxy
 
@@ -118,10 +114,18 @@ def test_gate_refuses_an_incomplete_backfill_then_accepts_the_cutover(env, proxy
     code, report = check(env, proxy, fresh_db)
     assert code == 0, report
     for name in ("shadow_match_rate", "secondary_write_success", "p99_latency_increase",
-                 "journal", "backfill", "reconciliation", "sequences"):
+                 "journal", "backfill", "reconciliation", "sequences", "rollback_path"):
         assert criterion(report, name)["ok"], report
     assert "ms as clients saw it" in criterion(report, "p99_latency_increase")["measured"]
     assert metric(proxy, "pgdual_cutover_forced_total") == 0
+    # A cutover that stops writing the old store could not be rolled back without loss.
+    config = deep_merge(proxy.config, {"migration": {"keep_old_in_sync": False}})
+    path = proxy.config_path.with_name("no_keep.yaml")
+    path.write_text(to_yaml(config))
+    result = run([env.pgdual_bin, "cutover", "check", "--config", str(path), "--database",
+                  fresh_db, "--format", "json"], timeout=60, check=False)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert json.loads(result.stdout)["failed"] == [f"rollback_path ({fresh_db})"], result.stdout
 
 
 def test_a_low_match_rate_fails_the_gate_and_force_overrides_it(env, proxy_factory, fresh_db,

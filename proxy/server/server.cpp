@@ -305,6 +305,22 @@ std::optional<std::string> Server::primary_switch_refusal(const config::Migratio
 }
 
 asio::awaitable<void> Server::reload(const char* trigger) {
+  // One reload at a time: the cutover gate suspends a reload, and a second one (SIGHUP and the
+  // file watcher often fire together) must not apply an older read of the file after a newer
+  // one. It runs once more after the current one instead.
+  if (reloading_) {
+    reload_again_ = true;
+    co_return;
+  }
+  reloading_ = true;
+  do {
+    reload_again_ = false;
+    co_await reload_once(trigger);
+  } while (reload_again_);
+  reloading_ = false;
+}
+
+asio::awaitable<void> Server::reload_once(const char* trigger) {
   if (config_path_.empty()) {
     spdlog::warn("reload ({}) ignored: running on the embedded config", trigger);
     co_return;

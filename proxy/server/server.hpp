@@ -42,6 +42,7 @@ class Server {
   boost::asio::awaitable<void> watch_config_file();
   boost::asio::awaitable<void> drain_and_stop();
   boost::asio::awaitable<void> reload(const char* trigger);
+  boost::asio::awaitable<void> reload_once(const char* trigger);
   // Whether the gate lets a reload move scopes into cutover: logged and counted either way.
   boost::asio::awaitable<bool> cutover_gate_allows(const config::Config& running,
                                                    const config::Config& next, const char* trigger);
@@ -53,6 +54,8 @@ class Server {
   boost::asio::awaitable<void> signal_loop();
   // A reload the cutover gate refused is tried again every kGateRetry while the file stays.
   bool gate_pending_ = false;
+  bool reloading_ = false;     // a reload is running (possibly suspended on the gate)
+  bool reload_again_ = false;  // another was asked for meanwhile
   std::chrono::steady_clock::time_point gate_checked_{};
   void start_workers();
   void stop_workers();

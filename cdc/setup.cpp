@@ -264,6 +264,7 @@ bool create_subscription(Store& new_store, const config::Config& config, const s
             "server)";
     return false;
   }
+  result.subscription_created = true;
   std::string how = "with slot " + name + " on the old store (initial copy: ";
   if (start == SubscriptionStart::copy) how += "PostgreSQL copies the tables)";
   if (start == SubscriptionStart::no_copy) how += "none)";

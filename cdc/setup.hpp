@@ -26,6 +26,8 @@ struct SetupResult {
   // copy_data: pgdual and no subscription yet: it waits for `pgdual backfill`, which copies the
   // rows under its slot's snapshot and then attaches the subscription (attach_subscription).
   bool initial_copy_pending = false;
+  // CREATE SUBSCRIPTION succeeded (even when a later step failed): the subscription exists.
+  bool subscription_created = false;
 };
 
 // Preflight first (nothing is created when it fails), then: an orphan slot of a crashed

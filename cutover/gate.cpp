@@ -18,6 +18,9 @@ namespace pgdual::cutover {
 
 namespace {
 
+// Every query of the gate is bounded: a reload waits for it.
+constexpr const char* kBounded = "SET statement_timeout = '10s'";
+
 constexpr double kFreshSeconds = 3 * StatsPublisher::kInterval.count() + 1.0;
 constexpr std::size_t kListed = 5;  // names shown in a measured value
 
@@ -140,7 +143,9 @@ class DatabaseGate {
   config::MigrationConfig scope_before_cutover() const {
     config::MigrationConfig migration = config_.migration;
     const auto before = [](config::Phase& phase) {
-      if (phase == config::Phase::cutover) phase = config::Phase::shadow_read;
+      if (phase == config::Phase::cutover || phase == config::Phase::cleanup) {
+        phase = config::Phase::shadow_read;
+      }
     };
     before(migration.phase);
     for (auto& [table, phase] : migration.tables) before(phase);
@@ -324,6 +329,7 @@ FleetTotals read_fleet(const config::Config& config, const pg::Cancelled& cancel
     error = "old store (" + database + "): " + error;
     return totals;
   }
+  pg::exec(conn.get(), kBounded, cancelled);
   const std::string& schema = config.migration.journal.schema;
   std::string exists_error;
   if (!table_exists(conn.get(), schema, "instance_samples", exists_error, cancelled)) {
@@ -378,7 +384,7 @@ std::vector<std::string> GateReport::failed() const {
 }
 
 std::vector<Criterion> fleet_criteria(const config::CutoverCriteria& criteria,
-                                      const FleetTotals& totals) {
+                                      config::Strategy strategy, const FleetTotals& totals) {
   const auto& counters = totals.counters;
   const std::string samples =
       "instance_samples of " + std::to_string(totals.live.size()) + " live instance(s)";
@@ -386,10 +392,19 @@ std::vector<Criterion> fleet_criteria(const config::CutoverCriteria& criteria,
   out.push_back(rate_criterion("shadow_match_rate", counters.shadow_matched,
                                counters.shadow_compared, criteria.min_match_rate,
                                criteria.min_comparisons, "compared reads", samples));
-  out.push_back(rate_criterion("secondary_write_success", counters.secondary_writes_ok,
-                               counters.secondary_writes_ok + counters.secondary_writes_failed,
-                               criteria.min_secondary_success_rate, criteria.min_writes,
-                               "new-store writes", samples));
+  if (strategy == config::Strategy::cdc) {
+    // pgdual writes only the old store; replication carries the rows (replication_lag).
+    out.push_back(Criterion{.name = "secondary_write_success",
+                            .ok = true,
+                            .measured = "not applicable: strategy cdc (see replication_lag)",
+                            .threshold = "-",
+                            .source = "migration.strategy"});
+  } else {
+    out.push_back(rate_criterion("secondary_write_success", counters.secondary_writes_ok,
+                                 counters.secondary_writes_ok + counters.secondary_writes_failed,
+                                 criteria.min_secondary_success_rate, criteria.min_writes,
+                                 "new-store writes", samples));
+  }
 
   Criterion latency{.name = "p99_latency_increase", .source = samples};
   latency.threshold = "<= " + percent(criteria.max_p99_latency_increase) +
@@ -430,7 +445,8 @@ GateReport evaluate_gate(const config::Config& config, const std::vector<std::st
   const FleetTotals totals = read_fleet(config, cancelled, error);
   report.error = error;
   report.instances = totals.live;
-  report.criteria = fleet_criteria(config.migration.cutover.criteria, totals);
+  report.criteria =
+      fleet_criteria(config.migration.cutover.criteria, config.migration.strategy, totals);
   for (const auto& database : report.databases) {
     std::string connect_error;
     const pg::Conn old_conn =
@@ -446,6 +462,8 @@ GateReport evaluate_gate(const config::Config& config, const std::vector<std::st
       }
       continue;
     }
+    pg::exec(old_conn.get(), kBounded, cancelled);
+    pg::exec(new_conn.get(), kBounded, cancelled);
     std::string database_error;
     DatabaseGate(config, database, old_conn.get(), new_conn.get(), cancelled)
         .add_to(report.criteria, database_error);

@@ -53,8 +53,10 @@ GateReport evaluate_gate(const config::Config& config, const std::vector<std::st
 // ---- pure parts (unit-tested) ----
 
 // The fleet-wide criteria from the fleet's totals.
+// Under strategy cdc pgdual does not write the new store: secondary_write_success does not
+// apply (replication_lag stands for it).
 std::vector<Criterion> fleet_criteria(const config::CutoverCriteria& criteria,
-                                      const FleetTotals& totals);
+                                      config::Strategy strategy, const FleetTotals& totals);
 // "99.95%" of a fraction.
 std::string percent(double fraction);
 

@@ -80,6 +80,7 @@ bool StatsPublisher::publish(bool stopped) {
     c.conn = pg::connect(pg::libpq_conninfo(config->old_backend, database, "pgdual gate samples"),
                          config->old_backend.connect_timeout, {}, error);
     if (!c.conn) return fail(error);
+    pg::exec(c.conn.get(), "SET statement_timeout = '5s'", {});  // stop() waits for it
     c.schema.clear();
   }
   if (c.schema != schema) {

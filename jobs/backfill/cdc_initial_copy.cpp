@@ -46,6 +46,16 @@ std::string truncate_partial_copy(PGconn* new_store, const std::vector<TablePlan
   return error + " (TRUNCATE them on the new store before the next run)";
 }
 
+// Whether the session holding the replication lock is still alive (so no other instance could
+// have touched the replication meanwhile) and the slot is still there.
+bool still_holds_slot(PGconn* lock_holder, const std::string& slot) {
+  std::string error;
+  const auto value = single_value(
+      lock_holder, "SELECT count(*) FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+      {slot}, error);
+  return error.empty() && value == "1";
+}
+
 }  // namespace
 
 BackfillReport run_cdc_initial_copy(
@@ -68,6 +78,10 @@ BackfillReport run_cdc_initial_copy(
   if (!lock_holder) {
     report.error = "old store: " + error;
     return report;
+  }
+  // It idles for the whole copy: no server-side idle timeout may end it (and the lock with it).
+  if (PQserverVersion(lock_holder.get()) >= 140000) {
+    pg::exec(lock_holder.get(), "SET idle_session_timeout = 0", cancelled);
   }
   if (!cdc::lock_replication(lock_holder.get(), report.database, cancelled, report.error)) {
     return report;
@@ -111,12 +125,20 @@ BackfillReport run_cdc_initial_copy(
   // Sequences that could not be moved do not undo the copy: the report says so apart.
   bool all_copied = report.error.empty() && report.refusals.empty() && !report.stopped;
   for (const auto& table : report.tables) all_copied = all_copied && table.state == "done";
+  if (all_copied && !still_holds_slot(lock_holder.get(), slot.slot())) {
+    report.error =
+        "the old store's session holding the replication lock ended during the copy, "
+        "so another pgdual may have changed the replication: copy again";
+    all_copied = false;
+  }
   if (all_copied) {
     const cdc::SetupResult attached =
         cdc::attach_subscription(config, report.database, not_cancelled);
     for (const auto& action : attached.actions) report.notes.push_back(action);
     if (!attached.ok) report.error = attached.error;
-    if (attached.ok) return finish();
+    // A subscription that exists (its mark failed after it was created) streams into the copy:
+    // the slot and the rows stay, the error says what to do.
+    if (attached.ok || attached.subscription_created) return finish();
   }
   // Not finished: the slot can never be attached, and the rows copied so far cannot be
   // completed under another snapshot.

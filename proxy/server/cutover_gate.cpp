@@ -7,6 +7,7 @@
 #include <future>
 
 #include "cutover/stats_publisher.hpp"
+#include "routing/phase_rules.hpp"
 
 namespace pgdual::proxy {
 
@@ -29,26 +30,40 @@ config::Phase table_phase(const config::MigrationConfig& migration, const std::s
 std::vector<std::string> databases_entering_cutover(const config::Config& running,
                                                     const config::Config& next,
                                                     const std::set<std::string>& seen) {
-  using config::Phase;
   const auto& before = running.migration;
   const auto& after = next.migration;
+  // A scope enters cutover when the new store becomes its primary: cutover itself, and cleanup
+  // reached straight from a phase before it.
+  const auto enters = [&](config::Phase was, config::Phase will) {
+    return routing::roles_for(was, before.keep_old_in_sync).primary != routing::Store::new_store &&
+           routing::roles_for(will, after.keep_old_in_sync).primary == routing::Store::new_store;
+  };
   std::set<std::string> databases;
-  bool everywhere = before.phase != Phase::cutover && after.phase == Phase::cutover;
-  for (const auto& [table, phase] : after.tables) {
-    everywhere = everywhere || (phase == Phase::cutover && table_phase(before, table) != phase);
+  bool everywhere = enters(before.phase, after.phase);
+  // Every table either config names: an entry added, changed or removed (it then follows
+  // migration.phase).
+  std::set<std::string> tables;
+  for (const auto& [table, phase] : before.tables) tables.insert(table);
+  for (const auto& [table, phase] : after.tables) tables.insert(table);
+  for (const auto& table : tables) {
+    everywhere = everywhere || enters(table_phase(before, table), table_phase(after, table));
   }
-  for (const auto& rule : after.tenants) {
-    if (rule.phase != Phase::cutover) continue;
-    bool was_cutover = false;
-    for (const auto& old_rule : before.tenants) {
-      if (same_match(old_rule.match, rule.match)) {
-        was_cutover = old_rule.phase == Phase::cutover;
-        break;
-      }
+  // Every tenant rule either config has; a rule that is gone leaves its sessions to
+  // migration.phase.
+  const auto rule_phase = [](const config::MigrationConfig& migration,
+                             const config::TenantMatch& match) {
+    for (const auto& rule : migration.tenants) {
+      if (same_match(rule.match, match)) return rule.phase;
     }
-    if (was_cutover) continue;
-    if (rule.match.database) {
-      databases.insert(*rule.match.database);
+    return migration.phase;
+  };
+  std::vector<config::TenantMatch> matches;
+  for (const auto& rule : before.tenants) matches.push_back(rule.match);
+  for (const auto& rule : after.tenants) matches.push_back(rule.match);
+  for (const auto& match : matches) {
+    if (!enters(rule_phase(before, match), rule_phase(after, match))) continue;
+    if (match.database) {
+      databases.insert(*match.database);
     } else {
       everywhere = true;
     }

@@ -17,7 +17,9 @@
 namespace pgdual::proxy {
 
 // The databases whose gate a reload from `running` to `next` must pass; empty when it moves
-// nothing into cutover. A tenant rule names its database; migration.phase and a table entry
+// nothing into cutover, that is makes the new store primary for no scope that did not have it
+// (cutover, or cleanup straight from an earlier phase; a table entry or tenant rule added,
+// changed or removed). A tenant rule names its database; migration.phase and a table entry
 // concern every database this instance has served (`seen`), else the control database.
 std::vector<std::string> databases_entering_cutover(const config::Config& running,
                                                     const config::Config& next,

@@ -119,8 +119,9 @@ class Runtime {
   std::unique_ptr<cdc::ApplyWatcher> cdc_;
   mutable std::mutex databases_mutex_;
   std::set<std::string> databases_;
+  std::unique_ptr<journal::JournalService> journal_;  // its threads read the members above
+  // Last, so destroyed first: its thread reads journal_.
   std::unique_ptr<cutover::StatsPublisher> gate_samples_;
-  std::unique_ptr<journal::JournalService> journal_;  // last: its threads read the members above
 };
 
 }  // namespace pgdual::proxy

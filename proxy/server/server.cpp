@@ -195,7 +195,8 @@ asio::awaitable<void> Server::signal_loop() {
     auto [ec, signal] = co_await signals_->async_wait(use_tuple);
     if (ec) co_return;  // cancelled: the server is going away
     if (signal == SIGHUP) {
-      co_await reload("SIGHUP");
+      // Not awaited: a reload may wait for the cutover gate, and SIGTERM must still be heard.
+      asio::co_spawn(control_, reload("SIGHUP"), asio::detached);
     } else if (!stopping_) {
       spdlog::info("received signal {}: draining sessions", signal);
       asio::co_spawn(control_, drain_and_stop(), asio::detached);
@@ -313,11 +314,14 @@ asio::awaitable<void> Server::reload(const char* trigger) {
     co_return;
   }
   reloading_ = true;
+  struct Done {
+    bool& flag;
+    ~Done() { flag = false; }  // also when a reload throws
+  } done{reloading_};
   do {
     reload_again_ = false;
     co_await reload_once(trigger);
   } while (reload_again_);
-  reloading_ = false;
 }
 
 asio::awaitable<void> Server::reload_once(const char* trigger) {
@@ -350,14 +354,19 @@ asio::awaitable<void> Server::reload_once(const char* trigger) {
     spdlog::error("config reload rejected ({}): {}", trigger, error);
     co_return;
   }
-  if (auto refusal = primary_switch_refusal(running->config.migration, next->config.migration)) {
+  const auto refuse_primary_switch = [&] {
+    auto refusal = primary_switch_refusal(running->config.migration, next->config.migration);
+    if (!refusal) return false;
     metrics_.record_config_reload(false);
     config_valid_ = false;
     spdlog::error("config reload rejected ({}): {}", trigger, *refusal);
     spdlog::error("keeping the previous configuration in force");
-    co_return;
-  }
+    return true;
+  };
+  if (refuse_primary_switch()) co_return;
   if (!co_await cutover_gate_allows(running->config, next->config, trigger)) co_return;
+  // The gate took a while: writes may have been journaled meanwhile.
+  if (refuse_primary_switch()) co_return;
   configure_logging(next->config.log);
   publish_phase(next->config.migration);
   runtime_->set_config(std::move(next));

@@ -173,6 +173,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   // session_finish_unit.cpp: a client unit's ReadyForQuery
   boost::asio::awaitable<void> finish_primary_unit(protocol::TxnStatus status);
+  // A write's latency as the client saw it, for the cutover gate; under cdc.wait: commit it is
+  // recorded only once the commit wait ended (record_deferred_write_latency).
+  void record_write_latency(bool is_write, Clock::time_point sent, double primary_seconds);
+  void record_deferred_write_latency();
   PrimaryUnit take_finished_unit(protocol::TxnStatus status);
   // True when the secondary got the statements the primary completed of a unit it rejected.
   boost::asio::awaitable<bool> settle_mirrored_unit(const PrimaryUnit& unit,
@@ -326,6 +330,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   Clock::time_point catalog_retry_after_{};
   bool catalog_refresh_pending_ = false;  // the relay fetches it before restarting the pumps
   bool transaction_had_ddl_ = false;      // the catalog goes stale when it commits
+  bool defer_write_latency_ = false;      // the unit's ReadyForQuery waits for cdc replication
+  std::optional<std::pair<Clock::time_point, double>> deferred_write_latency_;
   // Strategy cdc: pgdual opened a transaction on the secondary for DDL in the client's block;
   // the open transaction wrote rows (its end waits under cdc.wait: commit).
   bool cdc_secondary_in_transaction_ = false;

@@ -19,9 +19,9 @@ asio::awaitable<void> ClientSession::finish_primary_unit(TxnStatus status) {
   auto unit = take_finished_unit(status);
   // The cutover gate compares what the client waits for a write with the primary's own time
   // (metrics/cutover_metrics.hpp): recorded once everything the answer waits for is done.
-  const auto record_write_latency = [&metrics = runtime_.metrics(), is_write = unit.is_write,
-                                     sent = unit.sent, primary = unit.primary_seconds] {
-    if (is_write) metrics.cutover().record_write(seconds_since(sent), primary);
+  const auto record_latency = [this, is_write = unit.is_write, sent = unit.sent,
+                               primary = unit.primary_seconds] {
+    record_write_latency(is_write, sent, primary);
   };
   std::optional<routing::AcceptedPrefix> accepted;
   if (unit.error && !unit.autocommit && status == TxnStatus::failed) {
@@ -38,7 +38,7 @@ asio::awaitable<void> ClientSession::finish_primary_unit(TxnStatus status) {
   }
   if (!unit.mirrored()) {
     if (status == TxnStatus::idle) transaction_write_tables_.clear();
-    record_write_latency();
+    record_latency();
     co_return;
   }
   const bool prefix_sent =
@@ -53,7 +53,25 @@ asio::awaitable<void> ClientSession::finish_primary_unit(TxnStatus status) {
     transaction_write_tables_.clear();
     transaction_secondary_error_.reset();
   }
-  record_write_latency();
+  record_latency();
+}
+
+void ClientSession::record_write_latency(bool is_write, Clock::time_point sent,
+                                         double primary_seconds) {
+  if (!is_write) return;
+  if (defer_write_latency_) {
+    deferred_write_latency_.emplace(sent, primary_seconds);
+    return;
+  }
+  runtime_.metrics().cutover().record_write(seconds_since(sent), primary_seconds);
+}
+
+void ClientSession::record_deferred_write_latency() {
+  defer_write_latency_ = false;
+  if (!deferred_write_latency_) return;
+  const auto [sent, primary_seconds] = *deferred_write_latency_;
+  deferred_write_latency_.reset();
+  runtime_.metrics().cutover().record_write(seconds_since(sent), primary_seconds);
 }
 
 PrimaryUnit ClientSession::take_finished_unit(TxnStatus status) {

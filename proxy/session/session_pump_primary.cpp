@@ -188,9 +188,11 @@ asio::awaitable<bool> ClientSession::on_client_ready_for_query(const protocol::F
   }
   const bool forwarded = co_await forward_replies_before_ready();
   if (!forwarded) co_return false;
+  defer_write_latency_ = waits_for_cdc;  // the client's wait includes the commit wait below
   co_await finish_primary_unit(tx);
   std::string ready;
   if (waits_for_cdc) ready = co_await wait_cdc_commit();
+  record_deferred_write_latency();
   protocol::append_ready_for_query(ready, protocol::to_byte(primary_leg_.status()));
   const bool failed = static_cast<bool>(co_await client_.write_all(ready));
   co_return !failed;

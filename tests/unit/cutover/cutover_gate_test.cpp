@@ -101,13 +101,17 @@ TEST_CASE("fleet criteria: measured, not measured and failing") {
   SECTION("too few comparisons and writes: not measured, failing") {
     totals.counters.shadow_compared = 99;
     totals.counters.shadow_matched = 99;
-    const auto out = cutover::fleet_criteria(criteria, totals);
+    const auto out = cutover::fleet_criteria(criteria, config::Strategy::sync, totals);
     REQUIRE(out.size() == 4);
     CHECK_FALSE(out[0].ok);
     CHECK(out[0].measured.rfind("not measured: 99 compared reads", 0) == 0);
     CHECK_FALSE(out[1].ok);
     CHECK_FALSE(out[2].ok);
     CHECK(out[3].ok);  // the journal: 0 waiting
+    // Under cdc pgdual does not write the new store: no write rate to measure.
+    const auto cdc = cutover::fleet_criteria(criteria, config::Strategy::cdc, totals);
+    CHECK(cdc[1].ok);
+    CHECK(cdc[1].measured.rfind("not applicable", 0) == 0);
   }
   SECTION("every criterion met") {
     totals.counters.shadow_compared = 10000;
@@ -116,7 +120,7 @@ TEST_CASE("fleet criteria: measured, not measured and failing") {
     totals.counters.secondary_writes_failed = 1;
     totals.counters.client_latency[WriteLatency::bucket_of(0.0011)] = 200;
     totals.counters.primary_latency[WriteLatency::bucket_of(0.001)] = 200;
-    const auto out = cutover::fleet_criteria(criteria, totals);
+    const auto out = cutover::fleet_criteria(criteria, config::Strategy::sync, totals);
     for (const auto& c : out) {
       INFO(c.name << ": " << c.measured);
       CHECK(c.ok);
@@ -128,7 +132,7 @@ TEST_CASE("fleet criteria: measured, not measured and failing") {
     totals.counters.shadow_matched = 998;
     totals.counters.client_latency[WriteLatency::bucket_of(0.0013)] = 200;
     totals.counters.primary_latency[WriteLatency::bucket_of(0.001)] = 200;
-    const auto out = cutover::fleet_criteria(criteria, totals);
+    const auto out = cutover::fleet_criteria(criteria, config::Strategy::sync, totals);
     CHECK_FALSE(out[0].ok);
     CHECK(out[0].measured == "99.8% (998 of 1000)");
     CHECK_FALSE(out[2].ok);

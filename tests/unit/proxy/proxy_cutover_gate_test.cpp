@@ -53,6 +53,19 @@ TEST_CASE("a reload into cutover is gated for the databases it concerns") {
     running.migration.tenants.push_back(rule);
     CHECK(proxy::databases_entering_cutover(running, next, seen).empty());
   }
+  SECTION("around the gate: cleanup straight from shadow_read, a table entry removed") {
+    CHECK(proxy::databases_entering_cutover(with_phase(Phase::shadow_read),
+                                            with_phase(Phase::cleanup), seen)
+              .size() == 2);
+    auto running = with_phase(Phase::cutover);
+    running.migration.tables["public.orders"] = Phase::shadow_read;
+    CHECK(proxy::databases_entering_cutover(running, with_phase(Phase::cutover), seen).size() == 2);
+    auto tenant_before = with_phase(Phase::cutover);
+    tenant_before.migration.tenants.push_back(
+        {.match = {.database = "billing"}, .phase = Phase::dual_write});
+    CHECK(proxy::databases_entering_cutover(tenant_before, with_phase(Phase::cutover), seen) ==
+          std::vector<std::string>{"billing"});
+  }
   SECTION("a table entry into cutover") {
     auto running = with_phase(Phase::shadow_read);
     auto next = running;

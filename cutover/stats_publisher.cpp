@@ -13,10 +13,6 @@ namespace {
 // Samples are kept this much longer than the window, so the gate always finds a baseline.
 constexpr double kRetentionMargin = 120;
 
-pg::Reply run_sql(PGconn* conn, const std::string& sql, const std::vector<std::string>& params) {
-  return cdc::run_query(conn, sql, params, {});
-}
-
 }  // namespace
 
 struct StatsPublisher::Connection {
@@ -90,20 +86,21 @@ bool StatsPublisher::publish(bool stopped) {
   }
   const InstanceSample sample = snapshot_();
   const auto& counters = sample.counters;
-  const pg::Reply inserted = run_sql(
+  const pg::Reply inserted = cdc::run_query(
       c.conn.get(), insert_sample_sql(schema),
       {sample.instance, sample.phase, std::to_string(sample.journal_depth),
        stopped ? "true" : "false", std::to_string(counters.shadow_compared),
        std::to_string(counters.shadow_matched), std::to_string(counters.secondary_writes_ok),
        std::to_string(counters.secondary_writes_failed), bigint_array(counters.client_latency),
-       bigint_array(counters.primary_latency)});
+       bigint_array(counters.primary_latency)},
+      {});
   if (!inserted.ok) return fail(inserted.error);
   if (++c.pruned_ago >= 30) {
     c.pruned_ago = 0;
     const double keep =
         std::chrono::duration<double>(config->migration.cutover.criteria.window).count() +
         kRetentionMargin;
-    run_sql(c.conn.get(), prune_samples_sql(schema), {std::to_string(keep)});
+    cdc::run_query(c.conn.get(), prune_samples_sql(schema), {std::to_string(keep)}, {});
   }
   if (failing_) spdlog::info("cutover: recording this instance's samples again");
   failing_ = false;

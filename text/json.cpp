@@ -83,4 +83,19 @@ std::string hex_lower(std::string_view bytes) {
   return out;
 }
 
+std::string json_string(std::string_view text) {
+  std::string out;
+  append_json_string(out, text);
+  return out;
+}
+
+std::string json_string_array(const std::vector<std::string>& values) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ',';
+    append_json_string(out, values[i]);
+  }
+  return out + "]";
+}
+
 }  // namespace pgdual::text

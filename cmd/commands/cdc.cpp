@@ -86,18 +86,9 @@ pg::Cancelled cancelled() {
 
 // ---- JSON ----
 
-std::string json_string(std::string_view value) {
-  std::string out;
-  text::append_json_string(out, value);
-  return out;
-}
-
+using text::json_string;
 std::string json_strings(const std::vector<std::string>& values) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    out += (i > 0 ? "," : "") + json_string(values[i]);
-  }
-  return out + "]";
+  return text::json_string_array(values);
 }
 
 std::string json_checks(const cdc::PreflightReport& report) {

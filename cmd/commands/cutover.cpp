@@ -18,18 +18,10 @@
 namespace pgdual::cmd {
 namespace {
 
-std::string json_string(std::string_view value) {
-  std::string out;
-  text::append_json_string(out, value);
-  return out;
-}
+using text::json_string;
 
 std::string report_json(const cutover::GateReport& report) {
-  const auto strings = [](const std::vector<std::string>& values) {
-    std::string out = "[";
-    for (std::size_t i = 0; i < values.size(); ++i) out += (i ? "," : "") + json_string(values[i]);
-    return out + "]";
-  };
+  const auto strings = text::json_string_array;
   std::string out = "{\"ok\":" + std::string(report.ok() ? "true" : "false");
   if (!report.error.empty()) out += ",\"error\":" + json_string(report.error);
   out += ",\"databases\":" + strings(report.databases);

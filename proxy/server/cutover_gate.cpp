@@ -19,12 +19,6 @@ bool same_match(const config::TenantMatch& a, const config::TenantMatch& b) {
   return a.database == b.database && a.user == b.user && a.application_name == b.application_name;
 }
 
-// The phase a table had under `migration` (its entry, else migration.phase).
-config::Phase table_phase(const config::MigrationConfig& migration, const std::string& table) {
-  const auto found = migration.tables.find(table);
-  return found == migration.tables.end() ? migration.phase : found->second;
-}
-
 }  // namespace
 
 std::vector<std::string> databases_entering_cutover(const config::Config& running,
@@ -46,7 +40,8 @@ std::vector<std::string> databases_entering_cutover(const config::Config& runnin
   for (const auto& [table, phase] : before.tables) tables.insert(table);
   for (const auto& [table, phase] : after.tables) tables.insert(table);
   for (const auto& table : tables) {
-    everywhere = everywhere || enters(table_phase(before, table), table_phase(after, table));
+    everywhere = everywhere || enters(routing::table_phase(before, before.phase, table),
+                                      routing::table_phase(after, after.phase, table));
   }
   // Every tenant rule either config has; a rule that is gone leaves its sessions to
   // migration.phase.

@@ -127,6 +127,18 @@ def test_initial_copy_under_live_writes_leaves_identical_stores(env, proxy_facto
         assert_identical(direct_conn, fresh_db, ORDER)
         # The increments raced with the copy: rows moved away from their initial 0.
         assert scalar(direct_conn, "new", fresh_db, "SELECT count(*) FROM items WHERE n > 0") > 50
+        # The cutover gate under cdc: the subscription's tables stand for the backfill, the
+        # replication lag is measured, and pgdual's own writes to the new store do not apply.
+        gate = run([env.pgdual_bin, "cutover", "check", "--config", str(proxy.config_path),
+                    "--database", fresh_db, "--format", "json"], timeout=60, check=False)
+        assert gate.returncode in (0, 1), gate.stdout + gate.stderr
+        criteria = {(c["name"], c["database"]): c for c in json.loads(gate.stdout)["criteria"]}
+        assert criteria[("backfill", fresh_db)]["ok"], criteria
+        assert criteria[("backfill", fresh_db)]["measured"] == "5 of 5 tables ready", criteria
+        assert criteria[("replication_lag", fresh_db)]["measured"].endswith(" bytes"), criteria
+        assert criteria[("rollback_path", fresh_db)]["ok"], criteria  # wal_level logical
+        assert criteria[("secondary_write_success", None)]["measured"].startswith(
+            "not applicable"), criteria
         # A second run finds the subscription and copies nothing.
         code, out, err = finish_process(backfill(env, proxy, fresh_db), timeout=120)
         assert code == 0, out + err
@@ -205,3 +217,19 @@ def test_rows_already_on_the_new_store_are_refused_before_anything_is_created(
     assert slots(direct_conn, fresh_db) == []
     assert subscriptions(direct_conn, fresh_db) == []
     assert query(direct_conn, "old", fresh_db, "SELECT pubname FROM pg_publication") == []
+
+
+def test_resume_tables_and_a_bad_format_are_refused_with_a_reason(env, proxy_factory, fresh_db,
+                                                                  direct_conn, run):
+    on_both(direct_conn, fresh_db, "CREATE TABLE items (id int PRIMARY KEY)")
+    proxy = proxy_factory(cdc_migration(manage=False))
+    code, out, err = finish_process(backfill(env, proxy, fresh_db, "--resume"), timeout=60)
+    assert code == 1 and "cannot resume" in err, out + err
+    code, out, err = finish_process(backfill(env, proxy, fresh_db, "--tables", "items"),
+                                    timeout=60)
+    assert code == 1 and "covers every published table" in err, out + err
+    assert slots(direct_conn, fresh_db) == []
+    assert query(direct_conn, "old", fresh_db, "SELECT pubname FROM pg_publication") == []
+    gate = run([env.pgdual_bin, "cutover", "check", "--config", str(proxy.config_path),
+                "--format", "xml"], timeout=60, check=False)
+    assert gate.returncode == 2 and "--format: expected table or json" in gate.stderr, gate

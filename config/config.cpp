@@ -49,6 +49,10 @@ constexpr NameTable<CdcWait, 2> kCdcWaits{{
     {CdcWait::none, "none"},
     {CdcWait::commit, "commit"},
 }};
+constexpr NameTable<Coordination, 2> kCoordinations{{
+    {Coordination::fleet, "fleet"},
+    {Coordination::local, "local"},
+}};
 constexpr NameTable<JournalStore, 2> kJournalStores{{
     {JournalStore::table, "table"},
     {JournalStore::file, "file"},
@@ -108,6 +112,7 @@ std::string_view to_string(Nondeterministic v) { return name_of(kNondeterministi
 std::string_view to_string(LogValues v) { return name_of(kLogValues, v); }
 std::string_view to_string(CdcCopyData v) { return name_of(kCdcCopyData, v); }
 std::string_view to_string(CdcWait v) { return name_of(kCdcWaits, v); }
+std::string_view to_string(Coordination v) { return name_of(kCoordinations, v); }
 
 std::optional<AuthMethod> parse_auth_method(std::string_view s) {
   return value_of(kAuthMethods, s);
@@ -133,6 +138,9 @@ std::optional<CdcCopyData> parse_cdc_copy_data(std::string_view s) {
   return value_of(kCdcCopyData, s);
 }
 std::optional<CdcWait> parse_cdc_wait(std::string_view s) { return value_of(kCdcWaits, s); }
+std::optional<Coordination> parse_coordination(std::string_view s) {
+  return value_of(kCoordinations, s);
+}
 
 bool is_scram_verifier(std::string_view password) {
   return password.substr(0, 14) == "SCRAM-SHA-256$";

@@ -180,9 +180,19 @@ struct CutoverCriteria {
   bool sequences_synced = true;  // every new-store sequence at or past the old store's
 };
 
+// How a change of primary (cutover, its rollback) reaches the instances (docs/cutover.md).
+enum class Coordination {
+  fleet,  // one flip for every live instance, through the control tables on the old store
+  local,  // each instance flips when it reloads its own file (one instance only)
+};
+
 struct CutoverConfig {
   CutoverCriteria criteria;
   bool force = false;  // enter cutover although the gate fails (logged loudly, counted)
+  Coordination coordination = Coordination::fleet;
+  // A fleet flip's bound for pausing and draining, and again for flipping every instance: past
+  // it the flip aborts and every instance resumes on the old primary.
+  std::chrono::milliseconds pause_timeout{5000};
 };
 
 struct MigrationConfig {
@@ -238,6 +248,7 @@ std::string_view to_string(Nondeterministic);
 std::string_view to_string(LogValues);
 std::string_view to_string(CdcCopyData);
 std::string_view to_string(CdcWait);
+std::string_view to_string(Coordination);
 
 // Exact, case-sensitive inverse of to_string; nullopt for anything else.
 std::optional<AuthMethod> parse_auth_method(std::string_view);
@@ -252,6 +263,7 @@ std::optional<Nondeterministic> parse_nondeterministic(std::string_view);
 std::optional<LogValues> parse_log_values(std::string_view);
 std::optional<CdcCopyData> parse_cdc_copy_data(std::string_view);
 std::optional<CdcWait> parse_cdc_wait(std::string_view);
+std::optional<Coordination> parse_coordination(std::string_view);
 
 // True when the stored password is a PostgreSQL SCRAM-SHA-256 verifier rather than a cleartext
 // password (prefix check only; the loader has validated the format).

@@ -186,8 +186,11 @@ void parse_cdc(Section& s, MigrationConfig& m, LoadContext& ctx) {
 
 void parse_cutover(Section& s, MigrationConfig& m, LoadContext& ctx) {
   if (!s.has("cutover")) return;
-  Section c(s.get("cutover"), s.key_path("cutover"), ctx, {"force", "criteria"});
+  Section c(s.get("cutover"), s.key_path("cutover"), ctx,
+            {"force", "criteria", "coordination", "pause_timeout_ms"});
   c.read_bool("force", m.cutover.force);
+  c.read_enum("coordination", m.cutover.coordination, parse_coordination, "fleet, local");
+  c.read_milliseconds("pause_timeout_ms", m.cutover.pause_timeout, 100, 600000);
   if (!c.has("criteria")) return;
   Section k(c.get("criteria"), c.key_path("criteria"), ctx,
             {"window_s", "min_match_rate", "min_comparisons", "min_secondary_success_rate",

@@ -319,6 +319,8 @@ class DatabaseGate {
   std::string* error_ = nullptr;
 };
 
+}  // namespace
+
 FleetTotals read_fleet(const config::Config& config, const pg::Cancelled& cancelled,
                        std::string& error) {
   FleetTotals totals;
@@ -364,7 +366,6 @@ FleetTotals read_fleet(const config::Config& config, const pg::Cancelled& cancel
   return fleet_totals(samples, window, kFreshSeconds);
 }
 
-}  // namespace
 
 std::string percent(double fraction) {
   std::string text = fixed(fraction * 100, 3);

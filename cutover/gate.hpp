@@ -50,6 +50,11 @@ struct GateReport {
 GateReport evaluate_gate(const config::Config& config, const std::vector<std::string>& databases,
                          const pg::Cancelled& cancelled);
 
+// The fleet's totals over the criteria's window from the old store's samples, with the live
+// instances (a fresh sample, not stopped). `error` set when the samples could not be read.
+FleetTotals read_fleet(const config::Config& config, const pg::Cancelled& cancelled,
+                       std::string& error);
+
 // ---- pure parts (unit-tested) ----
 
 // The fleet-wide criteria from the fleet's totals.

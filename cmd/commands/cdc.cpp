@@ -19,7 +19,7 @@
 #include "cmd/commands/commands.hpp"
 #include "cmd/commands/config_report.hpp"
 #include "config/loader.hpp"
-#include "jobs/sequences/sequence_sync.hpp"
+#include "cutover/sequence_sync.hpp"
 #include "libpq/connection.hpp"
 #include "text/json.hpp"
 
@@ -344,13 +344,13 @@ Exit switch_command(Args words, const char* command, cdc::Direction to) {
   }
   auto result = cdc::switch_direction(cli.config, cli.database, to, cli.config.limits.drain_timeout,
                                       cancelled());
-  jobs::SequenceSyncReport sequences;
+  cutover::SequenceSyncReport sequences;
   if (result.ok) {
     config::Config sequence_config = cli.config;
     if (to == cdc::Direction::forward) {
       std::swap(sequence_config.old_backend, sequence_config.new_backend);
     }
-    sequences = jobs::sync_sequences(sequence_config, {.database = cli.database});
+    sequences = cutover::sync_sequences(sequence_config, {.database = cli.database});
     if (!sequences.ok()) {
       result.ok = false;
       result.error =

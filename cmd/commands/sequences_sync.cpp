@@ -1,5 +1,5 @@
 // `pgdual sequences sync --config FILE [--database DB] [--headroom N] [--dry-run]`: runs
-// jobs/sequences/sequence_sync and prints one line per sequence, then a count.
+// cutover/sequence_sync and prints one line per sequence, then a count.
 
 #include <cstdint>
 #include <cstdio>
@@ -9,7 +9,7 @@
 #include "cmd/commands/commands.hpp"
 #include "cmd/commands/config_report.hpp"
 #include "config/loader.hpp"
-#include "jobs/sequences/sequence_sync.hpp"
+#include "cutover/sequence_sync.hpp"
 
 namespace pgdual::cmd {
 namespace {
@@ -23,7 +23,7 @@ std::int64_t parse_headroom(const std::string& text) {
   }
 }
 
-void print_report(const jobs::SequenceSyncReport& report, bool dry_run) {
+void print_report(const cutover::SequenceSyncReport& report, bool dry_run) {
   for (const auto& line : report.lines) {
     std::printf("%s\told=%s\tnew=%s%s%s\n", line.sequence.c_str(),
                 line.old_value.empty() ? "(unused)" : line.old_value.c_str(),
@@ -38,7 +38,7 @@ void print_report(const jobs::SequenceSyncReport& report, bool dry_run) {
 Exit sequences_sync_command(Args words) {
   std::string path;
   std::string headroom;
-  jobs::SequenceSyncOptions options;
+  cutover::SequenceSyncOptions options;
   for (ArgCursor args(words); !args.done();) {
     if (args.value("--config", path) || args.value("--database", options.database)) continue;
     if (args.flag("--dry-run")) {
@@ -59,7 +59,7 @@ Exit sequences_sync_command(Args words) {
   }
   auto result = config::load_config_file(path);
   if (!result.ok()) return print_config_errors(result.errors, path);
-  const auto report = jobs::sync_sequences(*result.config, options);
+  const auto report = cutover::sync_sequences(*result.config, options);
   if (!report.error.empty()) {
     std::fprintf(stderr, "pgdual sequences sync: %s\n", report.error.c_str());
     return 1;

@@ -257,9 +257,9 @@ BackfillReport run_backfill(const config::Config& config, const BackfillOptions&
   bool all_done = !report.stopped;
   for (const auto& table : report.tables) all_done = all_done && table.state == "done";
   if (all_done && options.sync_sequences) {
-    SequenceSyncOptions sequence_options;
+    cutover::SequenceSyncOptions sequence_options;
     sequence_options.database = report.database;
-    report.sequences = sync_sequences(config, sequence_options);
+    report.sequences = cutover::sync_sequences(config, sequence_options);
     report.sequences_run = true;
   }
   report.seconds = std::chrono::duration<double>(Clock::now() - started).count();

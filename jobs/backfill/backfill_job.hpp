@@ -14,7 +14,7 @@
 #include "config/config.hpp"
 #include "jobs/backfill/status_board.hpp"
 #include "jobs/backfill/table_plan.hpp"
-#include "jobs/sequences/sequence_sync.hpp"
+#include "cutover/sequence_sync.hpp"
 
 namespace pgdual::jobs::backfill {
 
@@ -43,7 +43,7 @@ struct BackfillReport {
   std::vector<TablePlan> plans;
   std::vector<TableStatus> tables;
   bool sequences_run = false;
-  SequenceSyncReport sequences;
+  cutover::SequenceSyncReport sequences;
   bool stopped = false;            // a signal paused it: --resume continues
   bool dry_run = false;            // planned only: ok() then means "nothing refused"
   std::vector<std::string> notes;  // what the run did besides copying (strategy cdc: replication)

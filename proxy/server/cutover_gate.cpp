@@ -7,7 +7,7 @@
 #include <future>
 
 #include "cutover/stats_publisher.hpp"
-#include "routing/phase_rules.hpp"
+#include "routing/primary_changes.hpp"
 
 namespace pgdual::proxy {
 
@@ -15,50 +15,15 @@ namespace {
 
 constexpr auto kPoll = std::chrono::milliseconds(20);
 
-bool same_match(const config::TenantMatch& a, const config::TenantMatch& b) {
-  return a.database == b.database && a.user == b.user && a.application_name == b.application_name;
-}
-
-}  // namespace
-
-std::vector<std::string> databases_entering_cutover(const config::Config& running,
-                                                    const config::Config& next,
-                                                    const std::set<std::string>& seen) {
-  const auto& before = running.migration;
-  const auto& after = next.migration;
-  // A scope enters cutover when the new store becomes its primary: cutover itself, and cleanup
-  // reached straight from a phase before it.
-  const auto enters = [&](config::Phase was, config::Phase will) {
-    return routing::roles_for(was, before.keep_old_in_sync).primary != routing::Store::new_store &&
-           routing::roles_for(will, after.keep_old_in_sync).primary == routing::Store::new_store;
-  };
+std::vector<std::string> databases_of(const std::vector<routing::PrimaryChange>& changes,
+                                      bool into_new_only, const config::Config& next,
+                                      const std::set<std::string>& seen) {
   std::set<std::string> databases;
-  bool everywhere = enters(before.phase, after.phase);
-  // Every table either config names: an entry added, changed or removed (it then follows
-  // migration.phase).
-  std::set<std::string> tables;
-  for (const auto& [table, phase] : before.tables) tables.insert(table);
-  for (const auto& [table, phase] : after.tables) tables.insert(table);
-  for (const auto& table : tables) {
-    everywhere = everywhere || enters(routing::table_phase(before, before.phase, table),
-                                      routing::table_phase(after, after.phase, table));
-  }
-  // Every tenant rule either config has; a rule that is gone leaves its sessions to
-  // migration.phase.
-  const auto rule_phase = [](const config::MigrationConfig& migration,
-                             const config::TenantMatch& match) {
-    for (const auto& rule : migration.tenants) {
-      if (same_match(rule.match, match)) return rule.phase;
-    }
-    return migration.phase;
-  };
-  std::vector<config::TenantMatch> matches;
-  for (const auto& rule : before.tenants) matches.push_back(rule.match);
-  for (const auto& rule : after.tenants) matches.push_back(rule.match);
-  for (const auto& match : matches) {
-    if (!enters(rule_phase(before, match), rule_phase(after, match))) continue;
-    if (match.database) {
-      databases.insert(*match.database);
+  bool everywhere = false;
+  for (const auto& change : changes) {
+    if (into_new_only && change.after != routing::Store::new_store) continue;
+    if (change.database) {
+      databases.insert(*change.database);
     } else {
       everywhere = true;
     }
@@ -68,6 +33,24 @@ std::vector<std::string> databases_entering_cutover(const config::Config& runnin
     if (seen.empty()) databases.insert(cutover::control_database(next));
   }
   return {databases.begin(), databases.end()};
+}
+
+}  // namespace
+
+std::vector<std::string> databases_entering_cutover(const config::Config& running,
+                                                    const config::Config& next,
+                                                    const std::set<std::string>& seen) {
+  // A scope enters cutover when the new store becomes its primary: cutover itself, and cleanup
+  // reached straight from a phase before it.
+  return databases_of(routing::primary_changes(running.migration, next.migration), true, next,
+                      seen);
+}
+
+std::vector<std::string> databases_changing_primary(const config::Config& running,
+                                                    const config::Config& next,
+                                                    const std::set<std::string>& seen) {
+  return databases_of(routing::primary_changes(running.migration, next.migration), false, next,
+                      seen);
 }
 
 boost::asio::awaitable<cutover::GateReport> evaluate_gate_async(

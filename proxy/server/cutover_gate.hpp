@@ -25,6 +25,12 @@ std::vector<std::string> databases_entering_cutover(const config::Config& runnin
                                                     const config::Config& next,
                                                     const std::set<std::string>& seen);
 
+// Every database a reload gives another primary for some scope (either direction): a fleet flip
+// covers these.
+std::vector<std::string> databases_changing_primary(const config::Config& running,
+                                                    const config::Config& next,
+                                                    const std::set<std::string>& seen);
+
 // evaluate_gate off the calling thread; the coroutine resumes once it is done.
 boost::asio::awaitable<cutover::GateReport> evaluate_gate_async(
     boost::asio::any_io_executor executor, config::Config config,

@@ -1,4 +1,4 @@
-#include "jobs/sequences/sequence_sync.hpp"
+#include "cutover/sequence_sync.hpp"
 
 #include <libpq-fe.h>
 
@@ -7,7 +7,7 @@
 #include "libpq/connection.hpp"
 #include "libpq/conninfo.hpp"
 
-namespace pgdual::jobs {
+namespace pgdual::cutover {
 
 namespace {
 
@@ -88,4 +88,4 @@ SequenceSyncReport sync_sequences(const config::Config& config,
   return report;
 }
 
-}  // namespace pgdual::jobs
+}  // namespace pgdual::cutover

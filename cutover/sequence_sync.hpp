@@ -11,7 +11,7 @@
 
 #include "config/config.hpp"
 
-namespace pgdual::jobs {
+namespace pgdual::cutover {
 
 struct SequenceSyncOptions {
   std::string database;  // empty: the backends' dbname
@@ -37,4 +37,4 @@ SequenceSyncReport sync_sequences(const config::Config& config, const SequenceSy
 // libpq keyword/value connection string for a backend (values quoted as libpq wants).
 std::string backend_conninfo(const config::BackendConfig& backend, const std::string& database);
 
-}  // namespace pgdual::jobs
+}  // namespace pgdual::cutover

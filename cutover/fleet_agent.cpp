@@ -1,0 +1,242 @@
+#include "cutover/fleet_agent.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "cutover/fleet_control.hpp"
+#include "cutover/stats_publisher.hpp"
+#include "libpq/connection.hpp"
+#include "libpq/conninfo.hpp"
+#include "routing/primary_changes.hpp"
+
+namespace pgdual::cutover {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// How long a flip this instance paused for may stay unresolved before it stops waiting: the
+// coordinator's two bounds (pause, then flip) and a margin for its last writes.
+Clock::duration unresolved_bound(const config::Config& config) {
+  return 2 * config.migration.cutover.pause_timeout + std::chrono::seconds(5);
+}
+
+bool same_primaries(const config::Config& config, const config::PhaseAssignment& a,
+                    const config::PhaseAssignment& b) {
+  return routing::same_primaries(config::with_assignment(config.migration, a),
+                                 config::with_assignment(config.migration, b));
+}
+
+}  // namespace
+
+struct FleetAgent::Connection {
+  pg::Conn conn;
+  std::string schema;  // the control tables exist in this schema
+};
+
+struct FleetAgent::Flip {
+  std::int64_t id = 0;
+  Clock::time_point paused_at;
+  bool acked_paused = false;
+  bool applied = false;  // runs the flip's assignment
+  config::PhaseAssignment previous;
+};
+
+FleetAgent::FleetAgent(std::string instance, ConfigSource config, FleetHooks hooks)
+    : instance_(std::move(instance)),
+      config_(std::move(config)),
+      hooks_(std::move(hooks)),
+      connection_(std::make_unique<Connection>()),
+      last_read_(Clock::now()),
+      thread_([this] { run(); }) {}
+
+FleetAgent::~FleetAgent() { stop(); }
+
+void FleetAgent::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void FleetAgent::run() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    lock.unlock();
+    const auto config = config_();
+    if (config->migration.cutover.coordination == config::Coordination::local) {
+      // Each instance flips by itself: nothing to agree on, nothing to fence.
+      if (flip_) resume();
+      fence(std::nullopt);
+      known_ = false;
+      connection_->conn.reset();
+    } else if (poll(*config)) {
+      last_read_ = Clock::now();
+      if (!flip_ && known_) fence(std::nullopt);
+    } else {
+      connection_->conn.reset();
+      const auto silent = Clock::now() - last_read_;
+      if (!known_) {
+        // Until the fleet's assignment has been read, this instance does not know its primary.
+        fence("this pgdual instance has not read the fleet's control state on the old store yet");
+      } else if (flip_ && silent > unresolved_bound(*config)) {
+        // The flip's outcome is unknown: let the sessions go on, without writes.
+        fence("this pgdual instance lost the fleet's control state during a phase flip");
+        resume();
+      } else if (!flip_ && silent > kFenceAfter) {
+        fence("this pgdual instance cannot read the fleet's control state on the old store");
+      }
+    }
+    lock.lock();
+    first_poll_done_ = true;
+    first_poll_.notify_all();
+    wake_.wait_for(lock, kPoll, [this] { return stopping_; });
+  }
+  lock.unlock();
+  if (flip_) resume();
+}
+
+bool FleetAgent::wait_first_poll(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  return first_poll_.wait_for(lock, timeout, [this] { return first_poll_done_ || stopping_; });
+}
+
+bool FleetAgent::poll(const config::Config& config) {
+  Connection& c = *connection_;
+  const std::string& schema = config.migration.journal.schema;
+  std::string error;
+  if (!c.conn || PQstatus(c.conn.get()) != CONNECTION_OK) {
+    const auto timeout = std::min(config.old_backend.connect_timeout,
+                                  std::chrono::milliseconds(kFenceAfter) / 2);
+    c.conn = pg::connect(pg::libpq_conninfo(config.old_backend, control_database(config),
+                                            "pgdual fleet agent"),
+                         timeout, {}, error);
+    if (!c.conn) return false;
+    pg::exec(c.conn.get(), "SET statement_timeout = '2s'", {});
+    c.schema.clear();
+  }
+  if (c.schema != schema) {
+    if (!ensure_control_tables(c.conn.get(), schema, error)) return false;
+    c.schema = schema;
+  }
+  const auto newest = newest_flip(c.conn.get(), schema, false, error);
+  if (!error.empty()) return false;
+  if (newest && (newest->state == FlipState::pausing || newest->state == FlipState::flipping)) {
+    return take_part(config, *newest);
+  }
+  if (flip_ && newest && newest->id == flip_->id) {
+    if (newest->state == FlipState::aborted && flip_->applied) {
+      std::string parse_error;
+      const auto previous = config::parse_phase_assignment(newest->previous, parse_error);
+      if (!previous || !hooks_.apply(*previous)) {
+        spdlog::error("fleet flip {} aborted, but this instance could not go back: {}",
+                      newest->id, parse_error.empty() ? "apply failed" : parse_error);
+        return false;
+      }
+    }
+    spdlog::info("fleet flip {} {}: resuming", newest->id, to_string(newest->state));
+    // A done flip this instance had not applied yet (it missed the flipping state) is taken
+    // by follow_fleet below, before the sessions resume.
+    if (!follow_fleet(config)) return false;
+    resume();
+    return true;
+  }
+  if (flip_) {
+    // The flip this instance paused for is gone (its row deleted): do not stay paused.
+    resume();
+  }
+  return follow_fleet(config);
+}
+
+bool FleetAgent::follow_fleet(const config::Config& config) {
+  Connection& c = *connection_;
+  const std::string& schema = config.migration.journal.schema;
+  std::string error;
+  const auto running = config::phase_assignment(config.migration);
+  const auto fleet = newest_flip(c.conn.get(), schema, true, error);
+  if (!error.empty()) return false;
+  if (!fleet) {
+    // The first instance of the fleet: its own assignment becomes the fleet's.
+    record_baseline(c.conn.get(), schema, instance_, config::to_yaml(running), error);
+    if (!error.empty()) return false;
+    known_ = true;
+    return true;
+  }
+  const auto assignment = config::parse_phase_assignment(fleet->assignment, error);
+  if (!assignment) {
+    spdlog::error("fleet flip {} holds an unreadable assignment: {}", fleet->id, error);
+    return false;
+  }
+  if (!same_primaries(config, running, *assignment)) {
+    spdlog::warn(
+        "this instance's phases give other primaries than the fleet's (flip {}): following the "
+        "fleet; a reload of a file that asks for other primaries starts a fleet flip",
+        fleet->id);
+    if (!hooks_.apply(*assignment)) return false;
+  }
+  known_ = true;
+  return true;
+}
+
+bool FleetAgent::take_part(const config::Config& config, const FlipRecord& flip) {
+  Connection& c = *connection_;
+  const std::string& schema = config.migration.journal.schema;
+  std::string error;
+  if (flip_ && flip_->id != flip.id) resume();  // a newer flip replaced ours
+  if (!flip_) {
+    flip_ = std::make_unique<Flip>();
+    flip_->id = flip.id;
+    flip_->paused_at = Clock::now();
+    flip_->previous = config::phase_assignment(config.migration);
+    hooks_.set_paused(true);
+    spdlog::info("fleet flip {} (coordinator {}): pausing new transactions", flip.id,
+                 flip.coordinator);
+  }
+  if (Clock::now() - flip_->paused_at > unresolved_bound(config)) {
+    // Its coordinator is gone: end it, so that every instance resumes on the old assignment.
+    move_flip(c.conn.get(), schema, flip.id, {FlipState::pausing, FlipState::flipping},
+              FlipState::aborted, "no progress within the flip's bound (coordinator gone?)",
+              error);
+    return error.empty();
+  }
+  if (!flip_->acked_paused && hooks_.drained()) {
+    if (!acknowledge(c.conn.get(), schema, flip.id, instance_, AckStage::paused, error))
+      return false;
+    flip_->acked_paused = true;
+  }
+  if (flip.state == FlipState::flipping && flip_->acked_paused && !flip_->applied) {
+    const auto assignment = config::parse_phase_assignment(flip.assignment, error);
+    if (!assignment) {
+      spdlog::error("fleet flip {}: unreadable assignment: {}", flip.id, error);
+      return true;  // no acknowledgement: the coordinator aborts
+    }
+    if (!hooks_.apply(*assignment)) return true;
+    flip_->applied = true;
+    if (!acknowledge(c.conn.get(), schema, flip.id, instance_, AckStage::flipped, error))
+      return false;
+    spdlog::info("fleet flip {}: flipped, waiting for the fleet", flip.id);
+  }
+  return true;
+}
+
+void FleetAgent::resume() {
+  flip_.reset();
+  hooks_.set_paused(false);
+}
+
+void FleetAgent::fence(std::optional<std::string> reason) {
+  const bool fenced = reason.has_value();
+  if (fenced == fenced_ && (!fenced || *reason == fence_reason_)) return;
+  fenced_ = fenced;
+  fence_reason_ = reason.value_or("");
+  if (fenced) {
+    spdlog::error("writes refused: {}", *reason);
+  } else {
+    spdlog::info("the fleet's control state is readable: writes allowed");
+  }
+  hooks_.set_fenced(std::move(reason));
+}
+
+}  // namespace pgdual::cutover

@@ -1,0 +1,91 @@
+#pragma once
+// Inside `pgdual run` under migration.cutover.coordination fleet: the member's side of the fleet
+// flip (docs/cutover.md, "The fleet flip"). A thread polls the control tables
+// (cutover/fleet_control.hpp) every kPoll and:
+//   - at start, runs the fleet's assignment (the newest done flip), or records its own as the
+//     fleet's baseline when there is none;
+//   - on a flip in state pausing: pauses new transactions at their boundaries, waits until
+//     nothing is in flight and its journal is empty, then acknowledges `paused`;
+//   - on flipping: runs the new assignment, acknowledges `flipped`; new transactions still wait;
+//   - on done: resumes; on aborted: goes back to the previous assignment, then resumes;
+//   - later, whenever its assignment's primaries differ from the fleet's (it was not there for a
+//     flip), takes the fleet's.
+// An instance that cannot read the control state refuses writes rather than guess: before its
+// first read, after kFenceAfter without one, and when a flip it paused for stays unresolved
+// past its bound (then its sessions resume with writes refused). kFenceAfter is shorter than
+// the time after which a coordinator stops counting a silent instance as a member, so the fleet
+// never flips around an instance that still writes.
+// Blocking libpq on its own thread; the hooks are thread-safe.
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "config/config.hpp"
+#include "config/phase_assignment.hpp"
+
+namespace pgdual::cutover {
+
+struct FleetHooks {
+  // true: new transactions wait at their boundaries; false: they go on.
+  std::function<void(bool)> set_paused;
+  // Nothing in flight on any session, nothing waiting for the secondary, the journal empty.
+  std::function<bool()> drained;
+  // Runs the assignment (the rest of the config stays); false when it could not.
+  std::function<bool(const config::PhaseAssignment&)> apply;
+  // A reason: writes are refused with it; nullopt: writes are allowed.
+  std::function<void(std::optional<std::string>)> set_fenced;
+};
+
+class FleetAgent {
+ public:
+  using ConfigSource = std::function<std::shared_ptr<const config::Config>()>;
+
+  static constexpr std::chrono::milliseconds kPoll{25};
+  static constexpr std::chrono::seconds kFenceAfter{4};
+
+  FleetAgent(std::string instance, ConfigSource config, FleetHooks hooks);
+  ~FleetAgent();
+  FleetAgent(const FleetAgent&) = delete;
+  FleetAgent& operator=(const FleetAgent&) = delete;
+
+  void stop();
+  // Waits until the first poll ended (read, or failed and fenced): the server accepts clients
+  // after it, so that no write goes out before the instance knows its primary.
+  bool wait_first_poll(std::chrono::milliseconds timeout);
+
+ private:
+  struct Flip;  // the flip this instance is taking part in
+  struct Connection;
+
+  void run();
+  // One poll; false when the control state could not be read.
+  bool poll(const config::Config& config);
+  bool take_part(const config::Config& config, const struct FlipRecord& flip);
+  bool follow_fleet(const config::Config& config);
+  void resume();
+  void fence(std::optional<std::string> reason);
+
+  std::string instance_;
+  ConfigSource config_;
+  FleetHooks hooks_;
+  std::unique_ptr<Connection> connection_;
+  std::unique_ptr<Flip> flip_;
+  bool known_ = false;  // the fleet's assignment has been read since start
+  bool fenced_ = false;
+  std::string fence_reason_;
+  std::chrono::steady_clock::time_point last_read_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable first_poll_;
+  bool first_poll_done_ = false;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace pgdual::cutover

@@ -46,8 +46,13 @@ FleetAgent::FleetAgent(std::string instance, ConfigSource config, FleetHooks hoo
       config_(std::move(config)),
       hooks_(std::move(hooks)),
       connection_(std::make_unique<Connection>()),
-      last_read_(Clock::now()),
-      thread_([this] { run(); }) {}
+      last_read_(Clock::now()) {
+  if (config_()->migration.cutover.coordination == config::Coordination::fleet) {
+    fenced_ = true;
+    fence_reason_ = kNotReadYet;
+  }
+  thread_ = std::thread([this] { run(); });
+}
 
 FleetAgent::~FleetAgent() { stop(); }
 
@@ -74,13 +79,18 @@ void FleetAgent::run() {
       connection_->conn.reset();
     } else if (poll(*config)) {
       last_read_ = Clock::now();
+      last_logged_error_.clear();
       if (!flip_ && known_) fence(std::nullopt);
     } else {
+      if (!poll_error_.empty() && poll_error_ != last_logged_error_) {
+        spdlog::warn("fleet: cannot read the control state on the old store: {}", poll_error_);
+        last_logged_error_ = poll_error_;
+      }
       connection_->conn.reset();
       const auto silent = Clock::now() - last_read_;
       if (!known_) {
         // Until the fleet's assignment has been read, this instance does not know its primary.
-        fence("this pgdual instance has not read the fleet's control state on the old store yet");
+        fence(kNotReadYet);
       } else if (flip_ && silent > unresolved_bound(*config)) {
         // The flip's outcome is unknown: let the sessions go on, without writes.
         fence("this pgdual instance lost the fleet's control state during a phase flip");
@@ -90,17 +100,16 @@ void FleetAgent::run() {
       }
     }
     lock.lock();
-    first_poll_done_ = true;
-    first_poll_.notify_all();
+    if (known_) known_changed_.notify_all();
     wake_.wait_for(lock, kPoll, [this] { return stopping_; });
   }
   lock.unlock();
   if (flip_) resume();
 }
 
-bool FleetAgent::wait_first_poll(std::chrono::milliseconds timeout) {
+bool FleetAgent::wait_known(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
-  return first_poll_.wait_for(lock, timeout, [this] { return first_poll_done_ || stopping_; });
+  return known_changed_.wait_for(lock, timeout, [this] { return known_ || stopping_; }) && known_;
 }
 
 bool FleetAgent::poll(const config::Config& config) {
@@ -108,21 +117,22 @@ bool FleetAgent::poll(const config::Config& config) {
   const std::string& schema = config.migration.journal.schema;
   std::string error;
   if (!c.conn || PQstatus(c.conn.get()) != CONNECTION_OK) {
-    const auto timeout = std::min(config.old_backend.connect_timeout,
-                                  std::chrono::milliseconds(kFenceAfter) / 2);
-    c.conn = pg::connect(pg::libpq_conninfo(config.old_backend, control_database(config),
-                                            "pgdual fleet agent"),
-                         timeout, {}, error);
-    if (!c.conn) return false;
+    const auto timeout =
+        std::min(config.old_backend.connect_timeout, std::chrono::milliseconds(kFenceAfter) / 2);
+    c.conn = pg::connect(
+        pg::libpq_conninfo(config.old_backend, control_database(config), "pgdual fleet agent"),
+        timeout, {}, error);
+    if (!c.conn) return failed(error);
     pg::exec(c.conn.get(), "SET statement_timeout = '2s'", {});
     c.schema.clear();
   }
   if (c.schema != schema) {
-    if (!ensure_control_tables(c.conn.get(), schema, error)) return false;
+    if (!ensure_control_tables(c.conn.get(), schema, error)) return failed(error);
     c.schema = schema;
   }
+  poll_error_.clear();
   const auto newest = newest_flip(c.conn.get(), schema, false, error);
-  if (!error.empty()) return false;
+  if (!error.empty()) return failed(error);
   if (newest && (newest->state == FlipState::pausing || newest->state == FlipState::flipping)) {
     return take_part(config, *newest);
   }
@@ -131,8 +141,8 @@ bool FleetAgent::poll(const config::Config& config) {
       std::string parse_error;
       const auto previous = config::parse_phase_assignment(newest->previous, parse_error);
       if (!previous || !hooks_.apply(*previous)) {
-        spdlog::error("fleet flip {} aborted, but this instance could not go back: {}",
-                      newest->id, parse_error.empty() ? "apply failed" : parse_error);
+        spdlog::error("fleet flip {} aborted, but this instance could not go back: {}", newest->id,
+                      parse_error.empty() ? "apply failed" : parse_error);
         return false;
       }
     }
@@ -156,11 +166,11 @@ bool FleetAgent::follow_fleet(const config::Config& config) {
   std::string error;
   const auto running = config::phase_assignment(config.migration);
   const auto fleet = newest_flip(c.conn.get(), schema, true, error);
-  if (!error.empty()) return false;
+  if (!error.empty()) return failed(error);
   if (!fleet) {
     // The first instance of the fleet: its own assignment becomes the fleet's.
     record_baseline(c.conn.get(), schema, instance_, config::to_yaml(running), error);
-    if (!error.empty()) return false;
+    if (!error.empty()) return failed(error);
     known_ = true;
     return true;
   }
@@ -197,13 +207,12 @@ bool FleetAgent::take_part(const config::Config& config, const FlipRecord& flip)
   if (Clock::now() - flip_->paused_at > unresolved_bound(config)) {
     // Its coordinator is gone: end it, so that every instance resumes on the old assignment.
     move_flip(c.conn.get(), schema, flip.id, {FlipState::pausing, FlipState::flipping},
-              FlipState::aborted, "no progress within the flip's bound (coordinator gone?)",
-              error);
-    return error.empty();
+              FlipState::aborted, "no progress within the flip's bound (coordinator gone?)", error);
+    return error.empty() || failed(error);
   }
   if (!flip_->acked_paused && hooks_.drained()) {
     if (!acknowledge(c.conn.get(), schema, flip.id, instance_, AckStage::paused, error))
-      return false;
+      return failed(error);
     flip_->acked_paused = true;
   }
   if (flip.state == FlipState::flipping && flip_->acked_paused && !flip_->applied) {
@@ -215,10 +224,15 @@ bool FleetAgent::take_part(const config::Config& config, const FlipRecord& flip)
     if (!hooks_.apply(*assignment)) return true;
     flip_->applied = true;
     if (!acknowledge(c.conn.get(), schema, flip.id, instance_, AckStage::flipped, error))
-      return false;
+      return failed(error);
     spdlog::info("fleet flip {}: flipped, waiting for the fleet", flip.id);
   }
   return true;
+}
+
+bool FleetAgent::failed(const std::string& error) {
+  poll_error_ = error;
+  return false;
 }
 
 void FleetAgent::resume() {

@@ -17,6 +17,7 @@
 // never flips around an instance that still writes.
 // Blocking libpq on its own thread; the hooks are thread-safe.
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -49,15 +50,18 @@ class FleetAgent {
   static constexpr std::chrono::milliseconds kPoll{25};
   static constexpr std::chrono::seconds kFenceAfter{4};
 
+  // Starts fenced (the caller's hold too, with kNotReadYet) when coordination is fleet.
   FleetAgent(std::string instance, ConfigSource config, FleetHooks hooks);
   ~FleetAgent();
   FleetAgent(const FleetAgent&) = delete;
   FleetAgent& operator=(const FleetAgent&) = delete;
 
   void stop();
-  // Waits until the first poll ended (read, or failed and fenced): the server accepts clients
-  // after it, so that no write goes out before the instance knows its primary.
-  bool wait_first_poll(std::chrono::milliseconds timeout);
+  // Waits (bounded) until the fleet's assignment has been read: the server accepts clients
+  // after it. Until then, and whenever it returns false, writes stay fenced.
+  bool wait_known(std::chrono::milliseconds timeout);
+  static constexpr const char* kNotReadYet =
+      "this pgdual instance has not read the fleet's control state on the old store yet";
 
  private:
   struct Flip;  // the flip this instance is taking part in
@@ -69,6 +73,7 @@ class FleetAgent {
   bool take_part(const config::Config& config, const struct FlipRecord& flip);
   bool follow_fleet(const config::Config& config);
   void resume();
+  bool failed(const std::string& error);  // false, with the error kept for the log
   void fence(std::optional<std::string> reason);
 
   std::string instance_;
@@ -76,14 +81,15 @@ class FleetAgent {
   FleetHooks hooks_;
   std::unique_ptr<Connection> connection_;
   std::unique_ptr<Flip> flip_;
-  bool known_ = false;  // the fleet's assignment has been read since start
+  std::atomic<bool> known_{false};  // the fleet's assignment has been read since start
   bool fenced_ = false;
+  std::string poll_error_;         // why the last poll failed
+  std::string last_logged_error_;  // logged once per outage
   std::string fence_reason_;
   std::chrono::steady_clock::time_point last_read_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::condition_variable first_poll_;
-  bool first_poll_done_ = false;
+  std::condition_variable known_changed_;
   bool stopping_ = false;
   std::thread thread_;
 };

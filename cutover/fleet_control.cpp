@@ -45,7 +45,8 @@ std::string_view to_string(FlipState state) {
 }
 
 std::optional<FlipState> parse_flip_state(std::string_view text) {
-  for (auto state : {FlipState::pausing, FlipState::flipping, FlipState::done, FlipState::aborted}) {
+  for (auto state :
+       {FlipState::pausing, FlipState::flipping, FlipState::done, FlipState::aborted}) {
     if (to_string(state) == text) return state;
   }
   return std::nullopt;
@@ -56,9 +57,8 @@ bool ensure_control_tables(PGconn* conn, const std::string& schema, std::string&
   // the transaction-scoped lock puts them one after the other.
   const std::string sql =
       "BEGIN; SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext(" +
-      text::quote_literal(lock_key(schema) + " ddl") +
-      ")); CREATE SCHEMA IF NOT EXISTS " + text::quote_identifier(schema) +
-      "; CREATE TABLE IF NOT EXISTS " + flips(schema) +
+      text::quote_literal(lock_key(schema) + " ddl") + ")); CREATE SCHEMA IF NOT EXISTS " +
+      text::quote_identifier(schema) + "; CREATE TABLE IF NOT EXISTS " + flips(schema) +
       " (id bigserial PRIMARY KEY, coordinator text NOT NULL, assignment text NOT NULL, "
       "previous text NOT NULL, state text NOT NULL CHECK (state IN "
       "('pausing', 'flipping', 'done', 'aborted')), reason text NOT NULL DEFAULT '', "
@@ -76,12 +76,12 @@ bool ensure_control_tables(PGconn* conn, const std::string& schema, std::string&
 
 std::optional<FlipRecord> newest_flip(PGconn* conn, const std::string& schema, bool done_only,
                                       std::string& error) {
-  const pg::Reply rows = query(
-      conn,
-      "SELECT id, coordinator, assignment, previous, state, reason, "
-      "extract(epoch FROM clock_timestamp() - updated_at)::float8 FROM " +
-          flips(schema) + (done_only ? " WHERE state = 'done'" : "") + " ORDER BY id DESC LIMIT 1",
-      {}, error);
+  const pg::Reply rows = query(conn,
+                               "SELECT id, coordinator, assignment, previous, state, reason, "
+                               "extract(epoch FROM clock_timestamp() - updated_at)::float8 FROM " +
+                                   flips(schema) + (done_only ? " WHERE state = 'done'" : "") +
+                                   " ORDER BY id DESC LIMIT 1",
+                               {}, error);
   if (!rows.ok || rows.rows() == 0) return std::nullopt;
   FlipRecord record;
   record.id = std::stoll(rows.value(0, 0));
@@ -150,13 +150,12 @@ bool move_flip(PGconn* conn, const std::string& schema, std::int64_t id,
                std::string& error) {
   std::vector<std::string> states;
   for (auto state : from) states.emplace_back(to_string(state));
-  const pg::Reply reply = query(conn,
-                                "UPDATE " + flips(schema) +
-                                    " SET state = $2, reason = $3, updated_at = now() "
-                                    "WHERE id = $1 AND state = ANY ($4::text[])",
-                                {std::to_string(id), std::string(to_string(to)), reason,
-                                 cdc::text_array(states)},
-                                error);
+  const pg::Reply reply = query(
+      conn,
+      "UPDATE " + flips(schema) +
+          " SET state = $2, reason = $3, updated_at = now() "
+          "WHERE id = $1 AND state = ANY ($4::text[])",
+      {std::to_string(id), std::string(to_string(to)), reason, cdc::text_array(states)}, error);
   return reply.ok && std::string_view(PQcmdTuples(reply.result.get())) == "1";
 }
 
@@ -173,12 +172,12 @@ int abort_open_flips(PGconn* conn, const std::string& schema, const std::string&
 
 bool acknowledge(PGconn* conn, const std::string& schema, std::int64_t id,
                  const std::string& instance, AckStage stage, std::string& error) {
-  const pg::Reply reply = query(conn,
-                                "INSERT INTO " + acks(schema) +
-                                    " (flip_id, instance, stage) VALUES ($1, $2, $3) "
-                                    "ON CONFLICT DO NOTHING",
-                                {std::to_string(id), instance, std::string(stage_name(stage))},
-                                error);
+  const pg::Reply reply =
+      query(conn,
+            "INSERT INTO " + acks(schema) +
+                " (flip_id, instance, stage) VALUES ($1, $2, $3) "
+                "ON CONFLICT DO NOTHING",
+            {std::to_string(id), instance, std::string(stage_name(stage))}, error);
   return reply.ok;
 }
 

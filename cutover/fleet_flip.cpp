@@ -47,9 +47,9 @@ class Coordinator {
 
   FlipOutcome run() {
     std::string error;
-    conn_ = pg::connect(pg::libpq_conninfo(config_.old_backend, control_database(config_),
-                                           "pgdual fleet flip"),
-                        config_.old_backend.connect_timeout, cancelled_, error);
+    conn_ = pg::connect(
+        pg::libpq_conninfo(config_.old_backend, control_database(config_), "pgdual fleet flip"),
+        config_.old_backend.connect_timeout, cancelled_, error);
     if (!conn_) return busy("the control database on the old store: " + error);
     pg::exec(conn_.get(), "SET statement_timeout = '10s'", cancelled_);
     if (!ensure_control_tables(conn_.get(), schema_, error)) return busy(error);
@@ -117,8 +117,8 @@ class Coordinator {
       return abort(error.empty() ? "a member aborted the flip" : error);
     }
     FlipOutcome outcome = finished(Result::done, "");
-    spdlog::info("fleet flip {}: done in {:.0f} ms, {} instance(s) flipped", id_,
-                 outcome.paused_ms, members_.size());
+    spdlog::info("fleet flip {}: done in {:.0f} ms, {} instance(s) flipped", id_, outcome.paused_ms,
+                 members_.size());
     return outcome;
   }
 
@@ -183,11 +183,11 @@ class Coordinator {
                     backend.connect_timeout, cancelled_, error);
     const char* store = to_new ? "old" : "new";
     if (!conn) return fmt::format("{}: the {} store: {}", step.database, store, error);
-    const pg::Reply reply = cdc::run_query(
-        conn.get(),
-        "SELECT pg_catalog.pg_is_in_recovery(), "
-        "pg_catalog.current_setting('default_transaction_read_only')",
-        {}, cancelled_);
+    const pg::Reply reply =
+        cdc::run_query(conn.get(),
+                       "SELECT pg_catalog.pg_is_in_recovery(), "
+                       "pg_catalog.current_setting('default_transaction_read_only')",
+                       {}, cancelled_);
     if (!reply.ok) return fmt::format("{}: the {} store: {}", step.database, store, reply.error);
     if (reply.value(0, 0) == "t" || reply.value(0, 1) == "on") {
       return fmt::format(
@@ -216,8 +216,8 @@ class Coordinator {
             id_, step.database, back.error, to_new ? "rollback" : "cutover");
       }
     }
-    spdlog::error("fleet flip {}: ABORTED: {}; every instance resumes on the previous phases",
-                  id_, reason);
+    spdlog::error("fleet flip {}: ABORTED: {}; every instance resumes on the previous phases", id_,
+                  reason);
     return finished(Result::aborted, reason);
   }
 
@@ -234,8 +234,7 @@ class Coordinator {
     outcome.id = id_;
     outcome.reason = std::move(reason);
     outcome.members.assign(members_.begin(), members_.end());
-    outcome.paused_ms =
-        std::chrono::duration<double, std::milli>(Clock::now() - started_).count();
+    outcome.paused_ms = std::chrono::duration<double, std::milli>(Clock::now() - started_).count();
     return outcome;
   }
 

@@ -29,8 +29,8 @@ namespace pgdual::cutover {
 
 struct FlipRequest {
   config::Config config;  // the configuration the reload asks for (the target's assignment)
-  config::PhaseAssignment previous;   // the assignment in force
-  std::string instance;               // the coordinator's instance name
+  config::PhaseAssignment previous;    // the assignment in force
+  std::string instance;                // the coordinator's instance name
   std::vector<std::string> databases;  // the databases whose primary changes
 };
 

@@ -366,7 +366,6 @@ FleetTotals read_fleet(const config::Config& config, const pg::Cancelled& cancel
   return fleet_totals(samples, window, kFreshSeconds);
 }
 
-
 std::string percent(double fraction) {
   std::string text = fixed(fraction * 100, 3);
   while (text.back() == '0') text.pop_back();

@@ -47,7 +47,12 @@ CutoverMetrics::CutoverMetrics(prometheus::Registry& registry)
                     .Name("pgdual_cutover_gate_refusals_total")
                     .Help("A configuration change into the cutover phase kept out because a "
                           "gate criterion failed (by criterion).")
-                    .Register(registry)) {
+                    .Register(registry)),
+      flips_(prometheus::BuildCounter()
+                 .Name("pgdual_fleet_flips_total")
+                 .Help("Fleet flips this instance coordinated, by outcome (done, already: the "
+                       "fleet had flipped, busy: another flip ran, aborted).")
+                 .Register(registry)) {
   client_write_duration_ = &prometheus::BuildHistogram()
                                 .Name("pgdual_client_write_duration_seconds")
                                 .Help(
@@ -61,11 +66,42 @@ CutoverMetrics::CutoverMetrics(prometheus::Registry& registry)
                  .Help("The cutover phase entered although the gate failed (cutover.force).")
                  .Register(registry)
                  .Add({});
+  flip_pause_seconds_ = &prometheus::BuildGauge()
+                             .Name("pgdual_fleet_flip_pause_seconds")
+                             .Help(
+                                 "How long the last flip this instance coordinated held the "
+                                 "fleet's new transactions.")
+                             .Register(registry)
+                             .Add({});
+  paused_ = &prometheus::BuildGauge()
+                 .Name("pgdual_fleet_paused")
+                 .Help("1 while a fleet flip holds this instance's new transactions.")
+                 .Register(registry)
+                 .Add({});
+  writes_fenced_ = &prometheus::BuildGauge()
+                        .Name("pgdual_fleet_writes_fenced")
+                        .Help(
+                            "1 while this instance refuses writes because it cannot read the "
+                            "fleet's control state.")
+                        .Register(registry)
+                        .Add({});
+  fenced_writes_ = &prometheus::BuildCounter()
+                        .Name("pgdual_fleet_refused_writes_total")
+                        .Help(
+                            "Client batches whose writes were refused because the fleet's "
+                            "control state was unreadable or the session could not follow "
+                            "the fleet's primary.")
+                        .Register(registry)
+                        .Add({});
 }
 
 void CutoverMetrics::record_write(double client_seconds, double primary_seconds) {
   client_write_duration_->Observe(client_seconds);
   latency_.record(client_seconds, primary_seconds);
+}
+
+void CutoverMetrics::count_flip(const std::string& outcome) {
+  flips_.Add({{"outcome", outcome}}).Increment();
 }
 
 void CutoverMetrics::count_refusal(const std::string& criterion) {

@@ -16,6 +16,7 @@
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
+#include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
@@ -61,10 +62,22 @@ class CutoverMetrics {
   void count_refusal(const std::string& criterion);
   void count_forced() { forced_->Increment(); }
 
+  // The fleet flip (docs/cutover.md, "The fleet flip"), from this instance's side.
+  void count_flip(const std::string& outcome);  // as coordinator: done, already, busy, aborted
+  void set_flip_pause_seconds(double seconds) { flip_pause_seconds_->Set(seconds); }
+  void set_paused(bool paused) { paused_->Set(paused ? 1 : 0); }
+  void set_writes_fenced(bool fenced) { writes_fenced_->Set(fenced ? 1 : 0); }
+  void count_fenced_write() { fenced_writes_->Increment(); }
+
  private:
   prometheus::Histogram* client_write_duration_ = nullptr;
   prometheus::Family<prometheus::Counter>& refusals_;
   prometheus::Counter* forced_ = nullptr;
+  prometheus::Family<prometheus::Counter>& flips_;
+  prometheus::Gauge* flip_pause_seconds_ = nullptr;
+  prometheus::Gauge* paused_ = nullptr;
+  prometheus::Gauge* writes_fenced_ = nullptr;
+  prometheus::Counter* fenced_writes_ = nullptr;
   WriteLatency latency_;
 };
 

@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "cutover/sequence_sync.hpp"
 #include "jobs/backfill/status_board.hpp"
 #include "jobs/backfill/table_plan.hpp"
-#include "cutover/sequence_sync.hpp"
 
 namespace pgdual::jobs::backfill {
 

@@ -13,8 +13,6 @@ namespace pgdual::proxy {
 
 namespace {
 
-constexpr auto kPoll = std::chrono::milliseconds(20);
-
 std::vector<std::string> databases_of(const std::vector<routing::PrimaryChange>& changes,
                                       bool into_new_only, const config::Config& next,
                                       const std::set<std::string>& seen) {
@@ -54,17 +52,12 @@ std::vector<std::string> databases_changing_primary(const config::Config& runnin
 }
 
 boost::asio::awaitable<cutover::GateReport> evaluate_gate_async(
-    boost::asio::any_io_executor executor, config::Config config,
-    std::vector<std::string> databases) {
-  auto result = std::async(std::launch::async,
-                           [config = std::move(config), databases = std::move(databases)] {
-                             return cutover::evaluate_gate(config, databases, {});
-                           });
-  boost::asio::steady_timer timer(executor);
-  while (result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-    timer.expires_after(kPoll);
-    co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-  }
+    boost::asio::any_io_executor executor, const config::Config& config,
+    const std::vector<std::string>& databases) {
+  auto result = std::async(std::launch::async, [config, databases] {
+    return cutover::evaluate_gate(config, databases, {});
+  });
+  co_await wait_ready(std::move(executor), result);
   co_return result.get();
 }
 

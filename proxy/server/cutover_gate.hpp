@@ -6,7 +6,11 @@
 // control loop awaits them.
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <future>
 #include <set>
 #include <string>
 #include <vector>
@@ -31,9 +35,22 @@ std::vector<std::string> databases_changing_primary(const config::Config& runnin
                                                     const config::Config& next,
                                                     const std::set<std::string>& seen);
 
+// Resumes once `result` (blocking work on a thread of its own, std::async) is ready; the control
+// loop goes on meanwhile. The future is passed by reference and the work is started by the
+// caller: GCC 12 mis-copies a lambda with non-trivial captures passed by value into a coroutine.
+template <class T>
+boost::asio::awaitable<void> wait_ready(boost::asio::any_io_executor executor,
+                                        std::future<T>& result) {
+  boost::asio::steady_timer timer(executor);
+  while (result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    timer.expires_after(std::chrono::milliseconds(20));
+    co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+  }
+}
+
 // evaluate_gate off the calling thread; the coroutine resumes once it is done.
 boost::asio::awaitable<cutover::GateReport> evaluate_gate_async(
-    boost::asio::any_io_executor executor, config::Config config,
-    std::vector<std::string> databases);
+    boost::asio::any_io_executor executor, const config::Config& config,
+    const std::vector<std::string>& databases);
 
 }  // namespace pgdual::proxy

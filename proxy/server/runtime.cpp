@@ -59,7 +59,7 @@ void Runtime::start_gate_samples() {
         cutover::InstanceSample sample;
         // The journal's instance name survives restarts (it owns a file journal); a sample
         // names the process, so that two instances on one host, or a restarted one, count apart.
-        sample.instance = journal_->instance() + ":" + std::to_string(::getpid());
+        sample.instance = instance_name();
         const auto config = journal_config();
         sample.phase = std::string(config::to_string(config->migration.phase));
         if (!config->migration.journal.enabled) {
@@ -83,6 +83,44 @@ void Runtime::start_gate_samples() {
 
 void Runtime::stop_gate_samples() {
   if (gate_samples_) gate_samples_->stop();
+}
+
+std::string Runtime::instance_name() const {
+  // The journal's instance name survives restarts (it owns a file journal); the fleet's tables
+  // name the process, so that two instances on one host, or a restarted one, count apart.
+  return journal_->instance() + ":" + std::to_string(::getpid());
+}
+
+void Runtime::start_fleet_agent(std::function<bool(const config::PhaseAssignment&)> apply) {
+  cutover::FleetHooks hooks;
+  hooks.set_paused = [this](bool paused) {
+    fleet_.set_paused(paused);
+    metrics_.cutover().set_paused(paused);
+  };
+  hooks.drained = [this] {
+    // Nothing in flight, nothing the secondary still owes, the journal empty.
+    if (fleet_.busy() != 0) return false;
+    if (metrics_.secondary_lag_statements().Value() > 0) return false;
+    const auto config = journal_config();
+    if (!config->migration.journal.enabled) return true;
+    const auto status = journal_->status();
+    return status.known && status.records == 0;
+  };
+  hooks.apply = std::move(apply);
+  hooks.set_fenced = [this](std::optional<std::string> reason) {
+    metrics_.cutover().set_writes_fenced(reason.has_value());
+    fleet_.set_fenced(std::move(reason));
+  };
+  if (journal_config()->migration.cutover.coordination == config::Coordination::fleet) {
+    // No write before this instance knows the fleet's primary (the agent lifts it).
+    hooks.set_fenced(cutover::FleetAgent::kNotReadYet);
+  }
+  fleet_agent_ = std::make_unique<cutover::FleetAgent>(
+      instance_name(), [this] { return journal_config(); }, std::move(hooks));
+}
+
+void Runtime::stop_fleet_agent() {
+  if (fleet_agent_) fleet_agent_->stop();
 }
 
 }  // namespace pgdual::proxy

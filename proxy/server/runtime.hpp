@@ -14,12 +14,14 @@
 
 #include "cdc/apply_watcher.hpp"
 #include "config/config.hpp"
+#include "cutover/fleet_agent.hpp"
 #include "cutover/stats_publisher.hpp"
 #include "journal/retry_queue.hpp"
 #include "journal/service.hpp"
 #include "metrics/metrics.hpp"
 #include "proxy/auth/user_directory.hpp"
 #include "proxy/net/cancel_registry.hpp"
+#include "proxy/server/fleet_hold.hpp"
 #include "proxy/shadow/result_capture.hpp"
 #include "routing/classify/catalog_cache.hpp"
 #include "routing/classify/statement_classifier.hpp"
@@ -87,6 +89,14 @@ class Runtime {
   // and stopped by the server.
   void start_gate_samples();
   void stop_gate_samples();
+  // This instance's name in the fleet's tables: the journal's instance and the process id.
+  std::string instance_name() const;
+  // Under fleet coordination: the member's side of a fleet flip (cutover/fleet_agent.hpp).
+  // The server gives the hook that applies an assignment; the others are the runtime's own.
+  void start_fleet_agent(std::function<bool(const config::PhaseAssignment&)> apply);
+  void stop_fleet_agent();
+  cutover::FleetAgent* fleet_agent() { return fleet_agent_.get(); }
+  FleetHold& fleet() { return fleet_; }
   // The databases this instance's sessions have used since it started.
   void note_database(const std::string& database) {
     std::lock_guard lock(databases_mutex_);
@@ -116,12 +126,14 @@ class Runtime {
   std::atomic<std::size_t> client_count_{0};
   std::atomic<std::size_t> shadow_reads_in_flight_{0};
   std::atomic<bool> draining_{false};
+  FleetHold fleet_;
   std::unique_ptr<cdc::ApplyWatcher> cdc_;
   mutable std::mutex databases_mutex_;
   std::set<std::string> databases_;
   std::unique_ptr<journal::JournalService> journal_;  // its threads read the members above
-  // Last, so destroyed first: its thread reads journal_.
+  // Last, so destroyed first: their threads read journal_ and the members above.
   std::unique_ptr<cutover::StatsPublisher> gate_samples_;
+  std::unique_ptr<cutover::FleetAgent> fleet_agent_;
 };
 
 }  // namespace pgdual::proxy

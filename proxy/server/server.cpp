@@ -11,15 +11,18 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fstream>
+#include <future>
 #include <sstream>
 
 #include "config/loader.hpp"
+#include "cutover/fleet_flip.hpp"
 #include "proxy/net/tls_contexts.hpp"
 #include "proxy/net/use_tuple.hpp"
 #include "proxy/server/cutover_gate.hpp"
 #include "proxy/server/logging.hpp"
 #include "proxy/session/client_session.hpp"
 #include "routing/phase_rules.hpp"
+#include "routing/primary_changes.hpp"
 
 namespace pgdual::proxy {
 
@@ -29,6 +32,8 @@ using asio::ip::tcp;
 namespace {
 constexpr auto kConfigPollInterval = std::chrono::seconds(1);
 constexpr auto kGateRetry = std::chrono::seconds(10);
+// The fleet agent waits this long for the control loop to apply an assignment.
+constexpr auto kApplyTimeout = std::chrono::seconds(2);
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -91,14 +96,30 @@ int Server::run() {
   }
   spdlog::info("admin endpoints (/metrics /healthz /readyz) listening on {}:{}",
                initial_config_.admin_host, admin_->port());
+  runtime_->start_fleet_agent([this](const config::PhaseAssignment& assignment) {
+    return apply_fleet_assignment(assignment);
+  });
+  if (initial_config_.migration.cutover.coordination == config::Coordination::fleet) {
+    // No client before this instance knows its primary: the fleet's, or its own as the
+    // fleet's first. Past the bound it listens with writes refused until the agent can tell.
+    if (!runtime_->fleet_agent()->wait_known(initial_config_.old_backend.connect_timeout +
+                                             std::chrono::seconds(1))) {
+      spdlog::error("writes refused until the fleet's control state on the old store is read");
+    }
+  }
   start_workers();
   if (!start_listening()) return 1;
 
   asio::co_spawn(control_, accept_loop(), asio::detached);
   if (!config_path_.empty()) asio::co_spawn(control_, watch_config_file(), asio::detached);
   wait_for_signals();
+  {
+    std::lock_guard lock(assignment_mutex_);
+    control_running_ = true;  // from now on the agent's assignments go through the loop
+  }
   control_.run();
   stop_workers();
+  runtime_->stop_fleet_agent();
   // After the sessions: their last appends complete first. A stop is clean (nothing queued
   // under async was dropped) only when every session ended on its own before the drain timeout.
   runtime_->stop_gate_samples();
@@ -318,9 +339,16 @@ asio::awaitable<void> Server::reload(const char* trigger) {
     bool& flag;
     ~Done() { flag = false; }  // also when a reload throws
   } done{reloading_};
+  std::string previous;
+  bool first = true;
   do {
     reload_again_ = false;
-    co_await reload_once(trigger);
+    // A reload asked for meanwhile that would read the same file again is the same request
+    // (SIGHUP and the watcher fire together): once is enough, also when it was refused.
+    std::string current = config_path_.empty() ? std::string() : read_file(config_path_);
+    if (first || current != previous) co_await reload_once(trigger);
+    first = false;
+    previous = std::move(current);
   } while (reload_again_);
 }
 
@@ -367,6 +395,7 @@ asio::awaitable<void> Server::reload_once(const char* trigger) {
   if (!co_await cutover_gate_allows(running->config, next->config, trigger)) co_return;
   // The gate took a while: writes may have been journaled meanwhile.
   if (refuse_primary_switch()) co_return;
+  if (!co_await fleet_flip_allows(running->config, next->config, trigger)) co_return;
   configure_logging(next->config.log);
   publish_phase(next->config.migration);
   runtime_->set_config(std::move(next));
@@ -417,6 +446,88 @@ asio::awaitable<bool> Server::cutover_gate_allows(const config::Config& running,
       "shows every criterion; migration.cutover.force overrides)",
       trigger, fmt::join(databases, ","), fmt::join(report.failed(), ", "), kGateRetry.count());
   co_return false;
+}
+
+asio::awaitable<bool> Server::fleet_flip_allows(const config::Config& running,
+                                                const config::Config& next, const char* trigger) {
+  if (next.migration.cutover.coordination != config::Coordination::fleet ||
+      routing::same_primaries(running.migration, next.migration)) {
+    co_return true;
+  }
+  cutover::FlipRequest request{next, config::phase_assignment(running.migration),
+                               runtime_->instance_name(),
+                               databases_changing_primary(running, next, runtime_->databases())};
+  spdlog::info("config reload ({}) gives [{}] another primary: flipping the fleet", trigger,
+               fmt::join(request.databases, ","));
+  auto flip =
+      std::async(std::launch::async, [request] { return cutover::run_fleet_flip(request, {}); });
+  co_await wait_ready(control_.get_executor(), flip);
+  const auto outcome = flip.get();
+  metrics_.cutover().count_flip(std::string(cutover::to_string(outcome.result)));
+  using Result = cutover::FlipOutcome::Result;
+  if (outcome.result == Result::done || outcome.result == Result::already) {
+    if (outcome.result == Result::done)
+      metrics_.cutover().set_flip_pause_seconds(outcome.paused_ms / 1000);
+    spdlog::info("fleet flip {}: {} ({} instance(s), new transactions held {:.0f} ms)", outcome.id,
+                 cutover::to_string(outcome.result), outcome.members.size(), outcome.paused_ms);
+    co_return true;
+  }
+  metrics_.record_config_reload(false);
+  config_valid_ = false;
+  if (outcome.result == Result::busy) {
+    // Another instance is flipping the fleet (often to this very file): try again.
+    gate_pending_ = true;
+    gate_checked_ = std::chrono::steady_clock::now();
+    spdlog::warn("config reload ({}) waits: {}; tried again in {} s", trigger, outcome.reason,
+                 kGateRetry.count());
+    co_return false;
+  }
+  spdlog::error(
+      "config reload refused ({}): the fleet flip aborted ({}); every instance stays on the "
+      "previous phases. Fix the cause and reload again (SIGHUP or an edit of the file)",
+      trigger, outcome.reason);
+  co_return false;
+}
+
+bool Server::apply_fleet_assignment(const config::PhaseAssignment& assignment) {
+  {
+    std::lock_guard lock(assignment_mutex_);
+    if (!control_running_) {
+      // At start, before any reload can run.
+      bool applied = false;
+      apply_assignment_now(assignment, applied);
+      return applied;
+    }
+  }
+  // On the control thread, between reloads: a reload never interleaves with it.
+  auto done = std::make_shared<std::promise<bool>>();
+  auto future = done->get_future();
+  asio::post(control_, [this, assignment, done] {
+    bool applied = false;
+    apply_assignment_now(assignment, applied);
+    done->set_value(applied);
+  });
+  if (future.wait_for(kApplyTimeout) != std::future_status::ready) return false;
+  return future.get();
+}
+
+void Server::apply_assignment_now(const config::PhaseAssignment& assignment, bool& applied) {
+  const auto running = runtime_->config();
+  config::Config config = running->config;
+  config.migration = config::with_assignment(std::move(config.migration), assignment);
+  std::string error;
+  auto next = make_runtime_config(std::move(config), error);
+  if (!next) {
+    spdlog::error("fleet: cannot run the fleet's phases: {}", error);
+    return;
+  }
+  publish_phase(next->config.migration);
+  runtime_->set_config(std::move(next));
+  runtime_->catalogs().mark_all_stale();
+  runtime_->cdc().config_changed();
+  spdlog::info("fleet: running the fleet's phases (migration.phase {})",
+               config::to_string(assignment.phase));
+  applied = true;
 }
 
 }  // namespace pgdual::proxy

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "config/phase_assignment.hpp"
 #include "metrics/metrics.hpp"
 #include "proxy/admin/admin_server.hpp"
 #include "proxy/admin/backend_probe.hpp"
@@ -50,6 +51,16 @@ class Server {
   std::optional<std::string> primary_switch_refusal(const config::MigrationConfig& running,
                                                     const config::MigrationConfig& next);
   void publish_phase(const config::MigrationConfig& migration);
+  // Under fleet coordination, a reload that gives some scope another primary flips the whole
+  // fleet first (cutover/fleet_flip.hpp): true when the reload may apply.
+  boost::asio::awaitable<bool> fleet_flip_allows(const config::Config& running,
+                                                 const config::Config& next, const char* trigger);
+  // The fleet agent's hook: runs `assignment` on the control thread, like a reload of the
+  // phases alone.
+  bool apply_fleet_assignment(const config::PhaseAssignment& assignment);
+  void apply_assignment_now(const config::PhaseAssignment& assignment, bool& applied);
+  std::mutex assignment_mutex_;   // the agent's apply before the control loop runs
+  bool control_running_ = false;  // under assignment_mutex_
   void wait_for_signals();
   boost::asio::awaitable<void> signal_loop();
   // A reload the cutover gate refused is tried again every kGateRetry while the file stays.

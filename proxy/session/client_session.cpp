@@ -30,6 +30,7 @@ ClientSession::ClientSession(tcp::socket socket, Runtime& runtime)
 }
 
 ClientSession::~ClientSession() {
+  leave_fleet_transaction();
   if (cancel_key_) runtime_.cancels().unregister(*cancel_key_);
   if (primary_) runtime_.metrics().backend(primary_->role()).connections->Decrement();
   if (secondary_) {

@@ -107,6 +107,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void drop_secondary();
   boost::asio::awaitable<bool> connect_secondary(routing::Store store);
 
+  // session_fleet.cpp: the fleet flip's hold on new transactions, and its refusals.
+  boost::asio::awaitable<void> enter_fleet_transaction();
+  void leave_fleet_transaction();
+  std::string fleet_writes_refused();  // "" or why writes are refused
+
   // session_pump_client.cpp: client -> primary. The coroutines returning bool return false
   // when a connection failed (the pump ends).
   struct ClientRelayModes {
@@ -173,6 +178,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   // session_finish_unit.cpp: a client unit's ReadyForQuery
   boost::asio::awaitable<void> finish_primary_unit(protocol::TxnStatus status);
+  boost::asio::awaitable<void> settle_primary_unit(protocol::TxnStatus status);
   // A write's latency as the client saw it, for the cutover gate; under cdc.wait: commit it is
   // recorded only once the commit wait ended (record_deferred_write_latency).
   void record_write_latency(bool is_write, Clock::time_point sent, double primary_seconds);
@@ -349,7 +355,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::unique_ptr<shadow::ShadowReads> shadow_reads_ = make_shadow_reads();
   std::string shadow_aa_bytes_;  // A/A: the unit's bytes, re-run on the primary after it
   std::unique_ptr<boost::asio::steady_timer> shadow_timer_;
-  bool shadow_cancelling_ = false;  // no reconfiguration until the cancel is delivered
+  bool shadow_cancelling_ = false;
+  bool in_fleet_transaction_ = false;  // counted in the fleet hold (session_fleet.cpp)
+  bool primary_behind_ = false;        // the phase wants the other primary; the switch waits  // no
+                                       // reconfiguration until the cancel is delivered
   std::unique_ptr<routing::RewriteCache> rewrite_cache_;
   routing::RewritePipeline rewrite_pipeline_ = routing::RewritePipeline::for_store();
   routing::ColumnDefaults session_defaults_;

@@ -62,8 +62,12 @@ asio::awaitable<bool> ClientSession::refresh_phase_at_boundary() {
 
   if (roles.primary != roles_.primary) {
     const bool switched = co_await switch_primary(roles);
+    // Still on the other primary: under fleet coordination its writes are refused until the
+    // switch happens (session_fleet.cpp).
+    primary_behind_ = roles.primary != roles_.primary;
     co_return switched || changed;
   }
+  primary_behind_ = false;
   roles_ = roles;
 
   if (!roles_.secondary || (outbox() && migration.journal.enabled)) {
@@ -97,6 +101,18 @@ asio::awaitable<bool> ClientSession::switch_primary(routing::PhaseRoles roles) {
         "connection to it; the switch waits",
         config::to_string(phase_));
     co_return false;
+  }
+  if (!secondary_missed_units_ && secondary_->outstanding() != 0 &&
+      config_->config.migration.cutover.coordination == config::Coordination::fleet) {
+    // The fleet switched together: rather than go on in the old order until a later
+    // boundary, wait (bounded) for the leg to answer what it still owes, then switch.
+    asio::steady_timer pause(co_await asio::this_coro::executor);
+    const auto until = Clock::now() + config_->config.limits.secondary_timeout;
+    while (secondary_usable() && secondary_->outstanding() != 0 && Clock::now() < until) {
+      pause.expires_after(std::chrono::milliseconds(1));
+      co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    if (!secondary_usable()) co_return false;
   }
   if (secondary_missed_units_ || secondary_->outstanding() != 0) co_return false;
   auto old_primary = std::move(primary_);

@@ -16,6 +16,12 @@ namespace asio = boost::asio;
 using protocol::TxnStatus;
 
 asio::awaitable<void> ClientSession::finish_primary_unit(TxnStatus status) {
+  co_await settle_primary_unit(status);
+  // Back between transactions: a fleet flip need not wait for this session.
+  if (at_boundary()) leave_fleet_transaction();
+}
+
+asio::awaitable<void> ClientSession::settle_primary_unit(TxnStatus status) {
   auto unit = take_finished_unit(status);
   // The cutover gate compares what the client waits for a write with the primary's own time
   // (metrics/cutover_metrics.hpp): recorded once everything the answer waits for is done.

@@ -21,6 +21,10 @@ constexpr std::size_t kMaxHeldUnitBytes = 1 << 20;
 asio::awaitable<void> ClientSession::pump_client() {
   for (;;) {
     auto status = co_await client_reader_.fill();
+    // A new transaction waits here while a fleet flip pauses the instance (session_fleet.cpp).
+    if (status == FrameReader::Status::ok && !in_fleet_transaction_) {
+      co_await enter_fleet_transaction();
+    }
     // Between transactions, with nothing in flight, the session takes the
     // configuration in force (a reload never splits a transaction).
     if (status == FrameReader::Status::ok && at_boundary()) {
@@ -70,8 +74,10 @@ ClientSession::ClientRelayModes ClientSession::client_relay_modes() {
   const bool mirroring = secondary_usable() || journal_enabled();
   units_->set_reject_ddl(mirroring && migration.ddl == config::DdlPolicy::reject,
                          "DDL is not allowed during the migration (migration.ddl is \"reject\")");
+  std::string writes_refused = cdc_writes_refused();
+  if (writes_refused.empty()) writes_refused = fleet_writes_refused();
   units_->set_cdc_refusals(cdc() && roles_.secondary && migration.ddl == config::DdlPolicy::mirror,
-                           cdc_writes_refused());
+                           std::move(writes_refused));
   ClientRelayModes modes;
   modes.mirroring = mirroring;
   modes.shadow_aa =

@@ -29,6 +29,10 @@ asio::awaitable<void> ClientSession::relay() {
   primary_progress_ = std::make_unique<asio::steady_timer>(co_await asio::this_coro::executor);
   for (;;) {
     reconfigure_ = false;
+    // The last round's pump_primary set it when it was cancelled: the (possibly new) primary
+    // answers again, so values queries must wait for it (a cutover's first write would
+    // otherwise go out unrewritten).
+    primary_gone_ = false;
     // The pumps run together; when one ends (client gone, backend gone,
     // Terminate, or a phase change that swaps connections) the others are
     // cancelled. A reconfiguration happens only while idle, so nothing is in

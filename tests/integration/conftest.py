@@ -361,7 +361,10 @@ def default_config(env: Env, port: int, admin_port: int) -> dict:
         "log": {"level": "info", "format": "text"},
         # Tests that flip phases by reload are not about the cutover gate: it is forced (and
         # logged) for them; operations/test_cutover_gate.py turns it back on.
-        "migration": {"phase": "prepare", "cutover": {"force": True}},
+        # Each instance flips by itself (one instance per test); operations/test_fleet_flip.py
+        # runs the fleet.
+        "migration": {"phase": "prepare",
+                      "cutover": {"force": True, "coordination": "local"}},
     }
 
 

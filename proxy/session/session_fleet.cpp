@@ -1,0 +1,57 @@
+// The fleet flip from a session's side (docs/cutover.md, "The fleet flip"): a session counts
+// itself in the fleet hold (proxy/server/fleet_hold.hpp) when a new transaction starts, waits
+// there while a flip pauses the instance, and counts itself out once it is back at a
+// transaction boundary. Under fleet coordination writes are refused, with a reason, while the
+// instance cannot read the fleet's control state, and while this session could not follow the
+// primary the fleet's phases give it: a write in the old order would split the stores.
+
+#include <spdlog/spdlog.h>
+
+#include "proxy/net/use_tuple.hpp"
+#include "proxy/session/client_session.hpp"
+
+namespace pgdual::proxy {
+
+namespace asio = boost::asio;
+
+namespace {
+// A paused session looks again this often; a flip pauses for milliseconds to a few seconds.
+constexpr auto kPausePoll = std::chrono::milliseconds(1);
+}  // namespace
+
+asio::awaitable<void> ClientSession::enter_fleet_transaction() {
+  if (in_fleet_transaction_) co_return;
+  auto& hold = runtime_.fleet();
+  if (hold.try_enter()) {
+    in_fleet_transaction_ = true;
+    co_return;
+  }
+  asio::steady_timer pause(co_await asio::this_coro::executor);
+  while (!hold.try_enter()) {
+    pause.expires_after(kPausePoll);
+    co_await pause.async_wait(use_tuple);
+  }
+  in_fleet_transaction_ = true;
+}
+
+void ClientSession::leave_fleet_transaction() {
+  if (!in_fleet_transaction_) return;
+  in_fleet_transaction_ = false;
+  runtime_.fleet().leave();
+}
+
+std::string ClientSession::fleet_writes_refused() {
+  const auto& cutover = config_->config.migration.cutover;
+  if (cutover.coordination != config::Coordination::fleet) return {};
+  std::string reason = runtime_.fleet().fenced_reason();
+  if (reason.empty() && primary_behind_) {
+    reason =
+        "this session could not switch to the primary the fleet's phases give it (no healthy "
+        "connection to that store yet); it tries again at its next transaction";
+  }
+  if (reason.empty()) return {};
+  runtime_.metrics().cutover().count_fenced_write();
+  return "pgdual: writes are refused: " + reason + " (docs/cutover.md, \"The fleet flip\")";
+}
+
+}  // namespace pgdual::proxy

@@ -132,6 +132,7 @@ class DatabaseWatcher {
 
   bool ready() const { return ready_.load(); }
   bool known() const { return known_.load(); }
+  std::uint64_t health_passes() const { return health_passes_.load(); }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -154,6 +155,7 @@ class DatabaseWatcher {
       if (!config) continue;
       if (health_due) {
         health_pass(*config);
+        health_passes_.fetch_add(1);
         std::lock_guard lock(mutex_);
         next_health_ = Clock::now() + config->migration.cdc.health_interval;
       }
@@ -353,6 +355,7 @@ class DatabaseWatcher {
   Clock::time_point next_ensure_ = Clock::now();
   std::atomic<bool> cancelled_{false};
   std::atomic<bool> ready_{false};
+  std::atomic<std::uint64_t> health_passes_{0};
   std::atomic<bool> known_{false};  // one health read happened
   const pg::Cancelled cancelled_fn_ = [this] { return cancelled_.load(); };
 
@@ -389,6 +392,28 @@ void ApplyWatcher::note_database(const std::string& database) {
 void ApplyWatcher::config_changed() {
   std::lock_guard lock(mutex_);
   for (auto& [name, w] : watchers_) w->request_upkeep();
+}
+
+bool ApplyWatcher::recheck_ready(std::chrono::milliseconds timeout) {
+  std::vector<std::pair<DatabaseWatcher*, std::uint64_t>> checks;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [name, w] : watchers_) {
+      checks.emplace_back(w.get(), w->health_passes());
+      w->request_upkeep();  // reads the health at once
+    }
+  }
+  // The watchers live until stop(), which the caller does not run meanwhile.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    bool all = true;
+    for (const auto& [w, before] : checks) {
+      if (w->health_passes() <= before || !w->ready()) all = false;
+    }
+    if (all) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 void ApplyWatcher::request_upkeep(const std::string& database) {

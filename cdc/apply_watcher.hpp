@@ -61,6 +61,10 @@ class ApplyWatcher {
   void note_database(const std::string& database);
   // A reload: every database runs its ensure step again at once.
   void config_changed();
+  // Reads every watched database's health now, and waits (bounded) until each pass after this
+  // call found it ready: true when all are. A fleet flip under cdc resumes the sessions only
+  // then, so that no write is refused for a readiness read before the replication turned.
+  bool recheck_ready(std::chrono::milliseconds timeout);
   // DDL committed through pgdual in `database`: a new table may join the publication.
   void request_upkeep(const std::string& database);
   // `done` is called exactly once, on the database's thread, unless cancel(id) returned true.

@@ -223,6 +223,11 @@ bool FleetAgent::take_part(const config::Config& config, const FlipRecord& flip)
     }
     if (!hooks_.apply(*assignment)) return true;
     flip_->applied = true;
+    if (!hooks_.settled()) {
+      spdlog::error("fleet flip {}: the new phases are not ready here (see the cdc health)",
+                    flip.id);
+      return true;  // no acknowledgement: the coordinator aborts, this instance goes back
+    }
     if (!acknowledge(c.conn.get(), schema, flip.id, instance_, AckStage::flipped, error))
       return failed(error);
     spdlog::info("fleet flip {}: flipped, waiting for the fleet", flip.id);

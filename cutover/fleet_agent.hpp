@@ -39,6 +39,9 @@ struct FleetHooks {
   std::function<bool()> drained;
   // Runs the assignment (the rest of the config stays); false when it could not.
   std::function<bool(const config::PhaseAssignment&)> apply;
+  // After apply, before the acknowledgement: whatever the new assignment needs before the
+  // sessions resume is in place (under cdc: the replication's health read ready again).
+  std::function<bool()> settled;
   // A reason: writes are refused with it; nullopt: writes are allowed.
   std::function<void(std::optional<std::string>)> set_fenced;
 };

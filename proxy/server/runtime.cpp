@@ -107,6 +107,11 @@ void Runtime::start_fleet_agent(std::function<bool(const config::PhaseAssignment
     return status.known && status.records == 0;
   };
   hooks.apply = std::move(apply);
+  hooks.settled = [this] {
+    const auto config = journal_config();
+    if (config->migration.strategy != config::Strategy::cdc) return true;
+    return cdc_->recheck_ready(config->migration.cutover.pause_timeout);
+  };
   hooks.set_fenced = [this](std::optional<std::string> reason) {
     metrics_.cutover().set_writes_fenced(reason.has_value());
     fleet_.set_fenced(std::move(reason));

@@ -356,3 +356,23 @@ migration:
   CHECK(has_error_at(bad, "migration.cutover.criteria.min_match_rate", ""));
   CHECK(has_error_at(bad, "migration.cutover.criteria.window", "unknown key"));
 }
+
+TEST_CASE("migration.cutover: coordination and the flip's pause bound", "[config]") {
+  const LoadResult r = load(kTrust + kBackends + R"(
+migration:
+  cutover: { coordination: local, pause_timeout_ms: 1500 }
+)");
+  REQUIRE(r.ok());
+  CHECK(r.config->migration.cutover.coordination == Coordination::local);
+  CHECK(r.config->migration.cutover.pause_timeout == std::chrono::milliseconds(1500));
+  const LoadResult defaults = load(kTrust + kBackends + "migration: { phase: dual_write }\n");
+  REQUIRE(defaults.ok());
+  CHECK(defaults.config->migration.cutover.coordination == Coordination::fleet);
+  CHECK(defaults.config->migration.cutover.pause_timeout == std::chrono::milliseconds(5000));
+  const LoadResult bad = load(kTrust + kBackends + R"(
+migration:
+  cutover: { coordination: everyone, pause_timeout_ms: 10 }
+)");
+  CHECK(has_error_at(bad, "migration.cutover.coordination", "fleet, local"));
+  CHECK(has_error_at(bad, "migration.cutover.pause_timeout_ms", ""));
+}

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <utility>
+
 #include "cutover/fleet_control.hpp"
 #include "cutover/stats_publisher.hpp"
 #include "libpq/connection.hpp"
@@ -76,11 +78,23 @@ void FleetAgent::run() {
       if (flip_) resume();
       fence(std::nullopt);
       known_ = false;
-      connection_->conn.reset();
-    } else if (poll(*config)) {
+      was_local_ = true;
+      leave_fleet();
+    } else if (record_running_ = record_running_ || std::exchange(was_local_, false);
+               poll(*config)) {
       last_read_ = Clock::now();
       last_logged_error_.clear();
-      if (!flip_ && known_) fence(std::nullopt);
+      if (replication_suspect_ && hooks_.replication_ready()) {
+        replication_suspect_ = false;
+        spdlog::info("fleet: the replication runs the way the phases want again");
+      }
+      if (replication_suspect_) {
+        fence(
+            "a fleet flip under strategy cdc was abandoned by its coordinator: the replication "
+            "may run the wrong way (pgdual cdc status; pgdual cdc cutover or rollback --yes)");
+      } else if (!flip_ && known_) {
+        fence(std::nullopt);
+      }
     } else {
       if (!poll_error_.empty() && poll_error_ != last_logged_error_) {
         spdlog::warn("fleet: cannot read the control state on the old store: {}", poll_error_);
@@ -105,6 +119,17 @@ void FleetAgent::run() {
   }
   lock.unlock();
   if (flip_) resume();
+  leave_fleet();
+}
+
+void FleetAgent::leave_fleet() {
+  // A clean stop: the next flip does not wait for this instance.
+  if (connection_->conn && PQstatus(connection_->conn.get()) == CONNECTION_OK &&
+      !connection_->schema.empty()) {
+    forget_member(connection_->conn.get(), connection_->schema, instance_);
+  }
+  connection_->conn.reset();
+  connection_->schema.clear();
 }
 
 bool FleetAgent::wait_known(std::chrono::milliseconds timeout) {
@@ -131,6 +156,13 @@ bool FleetAgent::poll(const config::Config& config) {
     c.schema = schema;
   }
   poll_error_.clear();
+  if (Clock::now() >= next_heartbeat_) {
+    // Before anything else: a flip that starts after this counts this instance in.
+    if (!heartbeat(c.conn.get(), schema, instance_, hooks_.databases(), error)) {
+      return failed(error);
+    }
+    next_heartbeat_ = Clock::now() + kHeartbeat;
+  }
   const auto newest = newest_flip(c.conn.get(), schema, false, error);
   if (!error.empty()) return failed(error);
   if (newest && (newest->state == FlipState::pausing || newest->state == FlipState::flipping)) {
@@ -165,20 +197,37 @@ bool FleetAgent::follow_fleet(const config::Config& config) {
   const std::string& schema = config.migration.journal.schema;
   std::string error;
   const auto running = config::phase_assignment(config.migration);
-  const auto fleet = newest_flip(c.conn.get(), schema, true, error);
+  auto fleet = newest_flip(c.conn.get(), schema, true, error);
   if (!error.empty()) return failed(error);
   if (!fleet) {
-    // The first instance of the fleet: its own assignment becomes the fleet's.
+    // The first instance of the fleet: its own assignment becomes the fleet's (unless another
+    // instance starting at the same moment recorded its own first: that one is read back).
     record_baseline(c.conn.get(), schema, instance_, config::to_yaml(running), error);
     if (!error.empty()) return failed(error);
-    known_ = true;
-    return true;
+    fleet = newest_flip(c.conn.get(), schema, true, error);
+    if (!fleet) return failed(error.empty() ? "no fleet phases recorded" : error);
   }
   const auto assignment = config::parse_phase_assignment(fleet->assignment, error);
   if (!assignment) {
     spdlog::error("fleet flip {} holds an unreadable assignment: {}", fleet->id, error);
-    return false;
+    return failed(error);
   }
+  if (record_running_ && !same_primaries(config, running, *assignment)) {
+    // Coordination turned from local to fleet: the recorded phases predate what the instances
+    // flipped to by themselves meanwhile, so this instance's are recorded (under the flip lock).
+    if (!try_lock_flips(c.conn.get(), schema, error)) return failed(error);
+    const bool recorded = record_assignment(c.conn.get(), schema, instance_,
+                                            config::to_yaml(running), "coordination fleet", error);
+    unlock_flips(c.conn.get(), schema);
+    if (!recorded) return failed(error);
+    spdlog::warn(
+        "fleet: coordination turned to fleet; recorded this instance's phases as the "
+        "fleet's (the recorded ones were older)");
+    record_running_ = false;
+    known_ = true;
+    return true;
+  }
+  record_running_ = false;
   if (!same_primaries(config, running, *assignment)) {
     spdlog::warn(
         "this instance's phases give other primaries than the fleet's (flip {}): following the "
@@ -204,10 +253,18 @@ bool FleetAgent::take_part(const config::Config& config, const FlipRecord& flip)
     spdlog::info("fleet flip {} (coordinator {}): pausing new transactions", flip.id,
                  flip.coordinator);
   }
-  if (Clock::now() - flip_->paused_at > unresolved_bound(config)) {
-    // Its coordinator is gone: end it, so that every instance resumes on the old assignment.
-    move_flip(c.conn.get(), schema, flip.id, {FlipState::pausing, FlipState::flipping},
-              FlipState::aborted, "no progress within the flip's bound (coordinator gone?)", error);
+  const double silent_bound =
+      std::chrono::duration<double>(config.migration.cutover.pause_timeout).count() + 5;
+  if (flip.idle_seconds > silent_bound) {
+    // Its coordinator shows no sign of life (it touches the flip at every step): end the flip,
+    // so that every instance resumes on the old assignment.
+    const bool moved =
+        move_flip(c.conn.get(), schema, flip.id, {FlipState::pausing, FlipState::flipping},
+                  FlipState::aborted, "its coordinator showed no progress", error);
+    if (moved && config.migration.strategy == config::Strategy::cdc) {
+      // It may have turned the replication already: no write until it runs the right way.
+      replication_suspect_ = true;
+    }
     return error.empty() || failed(error);
   }
   if (!flip_->acked_paused && hooks_.drained()) {

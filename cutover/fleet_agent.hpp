@@ -26,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "config/config.hpp"
 #include "config/phase_assignment.hpp"
@@ -44,6 +45,10 @@ struct FleetHooks {
   std::function<bool()> settled;
   // A reason: writes are refused with it; nullopt: writes are allowed.
   std::function<void(std::optional<std::string>)> set_fenced;
+  // The databases this instance serves (the flip syncs their sequences, turns their cdc).
+  std::function<std::vector<std::string>()> databases;
+  // Under cdc: the replication runs the way the running phases want (cheap, no wait).
+  std::function<bool()> replication_ready;
 };
 
 class FleetAgent {
@@ -51,6 +56,7 @@ class FleetAgent {
   using ConfigSource = std::function<std::shared_ptr<const config::Config>()>;
 
   static constexpr std::chrono::milliseconds kPoll{25};
+  static constexpr std::chrono::seconds kHeartbeat{1};
   static constexpr std::chrono::seconds kFenceAfter{4};
 
   // Starts fenced (the caller's hold too, with kNotReadYet) when coordination is fleet.
@@ -76,6 +82,7 @@ class FleetAgent {
   bool take_part(const config::Config& config, const struct FlipRecord& flip);
   bool follow_fleet(const config::Config& config);
   void resume();
+  void leave_fleet();
   bool failed(const std::string& error);  // false, with the error kept for the log
   void fence(std::optional<std::string> reason);
 
@@ -86,6 +93,10 @@ class FleetAgent {
   std::unique_ptr<Flip> flip_;
   std::atomic<bool> known_{false};  // the fleet's assignment has been read since start
   bool fenced_ = false;
+  bool was_local_ = false;            // coordination was local at the last poll
+  bool record_running_ = false;       // turned to fleet: the running phases may be the newer
+  bool replication_suspect_ = false;  // a flip this instance abandoned may have turned cdc
+  std::chrono::steady_clock::time_point next_heartbeat_{};
   std::string poll_error_;         // why the last poll failed
   std::string last_logged_error_;  // logged once per outage
   std::string fence_reason_;

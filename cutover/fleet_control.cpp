@@ -14,6 +14,9 @@ std::string flips(const std::string& schema) {
 std::string acks(const std::string& schema) {
   return text::quote_identifier(schema) + ".fleet_acks";
 }
+std::string members(const std::string& schema) {
+  return text::quote_identifier(schema) + ".fleet_members";
+}
 // One key per schema, so that two migrations sharing a control database do not block each other.
 std::string lock_key(const std::string& schema) { return "pgdual fleet flip " + schema; }
 
@@ -66,7 +69,11 @@ bool ensure_control_tables(PGconn* conn, const std::string& schema, std::string&
       "updated_at timestamptz NOT NULL DEFAULT now()); CREATE TABLE IF NOT EXISTS " +
       acks(schema) + " (flip_id bigint NOT NULL REFERENCES " + flips(schema) +
       " ON DELETE CASCADE, instance text NOT NULL, stage text NOT NULL, "
-      "at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (flip_id, instance, stage)); COMMIT";
+      "at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (flip_id, instance, stage)); "
+      "CREATE TABLE IF NOT EXISTS " +
+      members(schema) +
+      " (instance text PRIMARY KEY, seen_at timestamptz NOT NULL, databases text[] NOT NULL); "
+      "COMMIT";
   const pg::Reply reply = pg::exec(conn, sql, {});
   if (reply.ok) return true;
   error = reply.error;
@@ -119,6 +126,17 @@ bool record_baseline(PGconn* conn, const std::string& schema, const std::string&
   return std::string_view(PQcmdTuples(inserted.result.get())) == "1";
 }
 
+bool record_assignment(PGconn* conn, const std::string& schema, const std::string& instance,
+                       const std::string& assignment, const std::string& reason,
+                       std::string& error) {
+  return query(conn,
+               "INSERT INTO " + flips(schema) +
+                   " (coordinator, assignment, previous, state, reason) "
+                   "VALUES ($1, $2, $2, 'done', $3)",
+               {instance, assignment, reason}, error)
+      .ok;
+}
+
 bool try_lock_flips(PGconn* conn, const std::string& schema, std::string& error) {
   const pg::Reply reply =
       query(conn, "SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext($1))",
@@ -168,6 +186,44 @@ int abort_open_flips(PGconn* conn, const std::string& schema, const std::string&
                                 {reason}, error);
   if (!reply.ok) return 0;
   return std::atoi(PQcmdTuples(reply.result.get()));
+}
+
+bool heartbeat(PGconn* conn, const std::string& schema, const std::string& instance,
+               const std::vector<std::string>& databases, std::string& error) {
+  return query(conn,
+               "INSERT INTO " + members(schema) +
+                   " (instance, seen_at, databases) VALUES ($1, now(), $2::text[]) "
+                   "ON CONFLICT (instance) DO UPDATE SET seen_at = now(), "
+                   "databases = EXCLUDED.databases",
+               {instance, cdc::text_array(databases)}, error)
+      .ok;
+}
+
+void forget_member(PGconn* conn, const std::string& schema, const std::string& instance) {
+  std::string ignored;
+  query(conn, "DELETE FROM " + members(schema) + " WHERE instance = $1", {instance}, ignored);
+}
+
+Members live_members(PGconn* conn, const std::string& schema, std::string& error) {
+  Members live;
+  const pg::Reply rows = query(conn,
+                               "SELECT m.instance, d FROM " + members(schema) +
+                                   " m LEFT JOIN LATERAL unnest(m.databases) d ON true "
+                                   "WHERE m.seen_at > now() - make_interval(secs => $1)",
+                               {std::to_string(kMemberFreshSeconds)}, error);
+  for (int row = 0; row < rows.rows(); ++row) {
+    live.instances.insert(rows.value(row, 0));
+    if (!rows.value(row, 1).empty()) live.databases.insert(rows.value(row, 1));
+  }
+  return live;
+}
+
+bool touch_flip(PGconn* conn, const std::string& schema, std::int64_t id, std::string& error) {
+  return query(conn,
+               "UPDATE " + flips(schema) +
+                   " SET updated_at = now() WHERE id = $1 AND state IN ('pausing', 'flipping')",
+               {std::to_string(id)}, error)
+      .ok;
 }
 
 bool acknowledge(PGconn* conn, const std::string& schema, std::int64_t id,

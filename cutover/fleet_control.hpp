@@ -8,6 +8,10 @@
 //                and its state: pausing -> flipping -> done, or aborted from either. The newest
 //                `done` row is the fleet's assignment; a state only moves by compare-and-set, so
 //                the coordinator's `done` and a member's `aborted` cannot both win.
+//   fleet_members every running instance's heartbeat (each agent writes it every second) and the
+//                databases it serves: a flip waits for every instance seen in the last
+//                kMemberFresh, which is longer than an agent goes on writing without reading
+//                the control state (FleetAgent::kFenceAfter).
 //   fleet_acks   each instance's acknowledgements of a flip: paused (its sessions wait at their
 //                boundaries, nothing in flight, its journal empty) and flipped (it runs the new
 //                assignment).
@@ -41,7 +45,9 @@ struct FlipRecord {
   double idle_seconds = 0;  // since its state last changed, by the control store's clock
 };
 
-// Creates the schema and both tables (idempotent; serialized across instances).
+constexpr int kMemberFreshSeconds = 6;
+
+// Creates the schema and the tables (idempotent; serialized across instances).
 bool ensure_control_tables(PGconn* conn, const std::string& schema, std::string& error);
 
 // The newest flip (any state), or the newest done one: the fleet's assignment. nullopt with
@@ -53,6 +59,12 @@ std::optional<FlipRecord> newest_flip(PGconn* conn, const std::string& schema, b
 // true when it did. Later instances start on the fleet's.
 bool record_baseline(PGconn* conn, const std::string& schema, const std::string& instance,
                      const std::string& assignment, std::string& error);
+
+// Records `assignment` as the fleet's (a done row with `reason`), for an instance that turns
+// fleet coordination on while the recorded phases are older than what every instance runs.
+bool record_assignment(PGconn* conn, const std::string& schema, const std::string& instance,
+                       const std::string& assignment, const std::string& reason,
+                       std::string& error);
 
 // The advisory lock a coordinator holds on its connection for the whole flip.
 bool try_lock_flips(PGconn* conn, const std::string& schema, std::string& error);
@@ -72,6 +84,20 @@ bool move_flip(PGconn* conn, const std::string& schema, std::int64_t id,
 // lock, so their coordinator is gone. Returns how many.
 int abort_open_flips(PGconn* conn, const std::string& schema, const std::string& reason,
                      std::string& error);
+
+// This instance is alive and serves `databases`; forget: it stopped cleanly.
+bool heartbeat(PGconn* conn, const std::string& schema, const std::string& instance,
+               const std::vector<std::string>& databases, std::string& error);
+void forget_member(PGconn* conn, const std::string& schema, const std::string& instance);
+
+struct Members {
+  std::set<std::string> instances;  // seen in the last kMemberFreshSeconds
+  std::set<std::string> databases;  // the databases they serve
+};
+Members live_members(PGconn* conn, const std::string& schema, std::string& error);
+
+// A coordinator's sign of life on an open flip (its members abort one that shows none).
+bool touch_flip(PGconn* conn, const std::string& schema, std::int64_t id, std::string& error);
 
 enum class AckStage { paused, flipped };
 bool acknowledge(PGconn* conn, const std::string& schema, std::int64_t id,

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -10,7 +11,6 @@
 #include "cdc/scope.hpp"
 #include "cdc/switch.hpp"
 #include "cutover/fleet_control.hpp"
-#include "cutover/gate.hpp"
 #include "cutover/sequence_sync.hpp"
 #include "cutover/stats_publisher.hpp"
 #include "libpq/conninfo.hpp"
@@ -84,18 +84,21 @@ class Coordinator {
       outcome.result = Result::already;
       return outcome;
     }
-    const FleetTotals totals = read_fleet(config_, cancelled_, error);
+    // Every instance whose agent wrote its heartbeat lately, and the databases they serve.
+    const Members live = live_members(conn_.get(), schema_, error);
     if (!error.empty()) return busy("the fleet's instances: " + error);
-    members_.insert(totals.live.begin(), totals.live.end());
+    members_ = live.instances;
     members_.insert(request_.instance);
-    for (const auto& database : request_.databases) {
-      DatabaseStep step;
-      step.database = database;
-      step.to = changes.front().after;
+    std::set<std::string> databases = live.databases;
+    databases.insert(request_.databases.begin(), request_.databases.end());
+    for (const auto& database : databases) {
+      // The change that concerns this database: one of its own (a tenant rule), else one of
+      // every database's; none: its primary stays, nothing to do for it.
+      std::optional<routing::Store> to;
       for (const auto& change : changes) {
-        if (change.database == database) step.to = change.after;
+        if (change.database == database || (!change.database && !to)) to = change.after;
       }
-      steps_.push_back(step);
+      if (to) steps_.push_back({database, *to, false});
     }
     id_ = start_flip(conn_.get(), schema_, request_.instance, config::to_yaml(target),
                      config::to_yaml(previous),
@@ -106,6 +109,8 @@ class Coordinator {
                  listed(members_));
     if (auto missing = wait_for(AckStage::paused); !missing.empty()) return abort(missing);
     for (auto& step : steps_) {
+      // Still ours and still open (a member aborts a flip whose coordinator looks dead).
+      if (auto lost = still_open(); !lost.empty()) return abort(lost);
       if (auto failure = while_paused(step); !failure.empty()) return abort(failure);
     }
     if (!move_flip(conn_.get(), schema_, id_, {FlipState::pausing}, FlipState::flipping, "",
@@ -114,7 +119,11 @@ class Coordinator {
     }
     if (auto missing = wait_for(AckStage::flipped); !missing.empty()) return abort(missing);
     if (!move_flip(conn_.get(), schema_, id_, {FlipState::flipping}, FlipState::done, "", error)) {
-      return abort(error.empty() ? "a member aborted the flip" : error);
+      // The update may have committed with its answer lost: the row says what happened.
+      std::string read_error;
+      const auto flip = newest_flip(conn_.get(), schema_, false, read_error);
+      const bool done = flip && flip->id == id_ && flip->state == FlipState::done;
+      if (!done) return abort(error.empty() ? "a member aborted the flip" : error);
     }
     FlipOutcome outcome = finished(Result::done, "");
     spdlog::info("fleet flip {}: done in {:.0f} ms, {} instance(s) flipped", id_, outcome.paused_ms,
@@ -138,6 +147,10 @@ class Coordinator {
       if (flip && flip->id == id_ && flip->state == FlipState::aborted) {
         return "a member aborted the flip: " + flip->reason;
       }
+      if (Clock::now() >= next_touch_) {
+        touch_flip(conn_.get(), schema_, id_, error);
+        next_touch_ = Clock::now() + std::chrono::seconds(1);
+      }
       if (Clock::now() >= deadline || (cancelled_ && cancelled_())) {
         return fmt::format(
             "{} did not acknowledge {} within migration.cutover.pause_timeout_ms ({} ms)",
@@ -146,6 +159,21 @@ class Coordinator {
       }
       std::this_thread::sleep_for(kAckPoll);
     }
+  }
+
+  // "" while the flip is open and the lock held; else why not.
+  std::string still_open() {
+    std::string error;
+    if (PQstatus(conn_.get()) != CONNECTION_OK) {
+      return "the control database connection was lost (and the flip lock with it)";
+    }
+    const auto flip = newest_flip(conn_.get(), schema_, false, error);
+    if (!error.empty()) return "the control database: " + error;
+    if (!flip || flip->id != id_ || flip->state != FlipState::pausing) {
+      return "the flip was ended by a member";
+    }
+    touch_flip(conn_.get(), schema_, id_, error);
+    return "";
   }
 
   // With the fleet paused: the replication (cdc), the sequences and the way back.
@@ -200,8 +228,8 @@ class Coordinator {
 
   FlipOutcome abort(const std::string& reason) {
     std::string error;
-    move_flip(conn_.get(), schema_, id_, {FlipState::pausing, FlipState::flipping},
-              FlipState::aborted, reason, error);
+    // The replication goes back first, while the fleet still waits: members resume as soon as
+    // they read `aborted`, and their writes must find it running old -> new again.
     for (auto& step : steps_) {
       if (!step.switched) continue;
       // The fleet resumes on the old primaries: the replication goes back with it.
@@ -216,6 +244,8 @@ class Coordinator {
             id_, step.database, back.error, to_new ? "rollback" : "cutover");
       }
     }
+    move_flip(conn_.get(), schema_, id_, {FlipState::pausing, FlipState::flipping},
+              FlipState::aborted, reason, error);
     spdlog::error("fleet flip {}: ABORTED: {}; every instance resumes on the previous phases", id_,
                   reason);
     return finished(Result::aborted, reason);
@@ -247,6 +277,7 @@ class Coordinator {
   std::vector<DatabaseStep> steps_;
   std::int64_t id_ = 0;
   Clock::time_point started_;
+  Clock::time_point next_touch_{};
 };
 
 }  // namespace

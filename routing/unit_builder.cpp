@@ -30,6 +30,11 @@ bool unit_copies_in(const UnitFacts& facts) {
 
 }  // namespace
 
+namespace {
+// A portal name is not truncated by the server, but the error that repeats it should stay short.
+constexpr std::size_t kMaxRefusedPortalName = 400;
+}  // namespace
+
 UnitBuilder::UnitBuilder(ClassificationCache& cache, const ClassifierOptions& options)
     : cache_(cache), options_(&options) {}
 
@@ -153,6 +158,18 @@ FrameRole UnitBuilder::add_execute(protocol::MessageReader& reader) {
   auto it = portals_.find(std::string(*portal));
   if (it != portals_.end()) {
     add_statements(it->second);
+    if (!cdc_writes_refused_.empty()) {
+      // A statement prepared before writes were refused: its Execute is refused instead. The
+      // server answers an Execute of a portal that does not exist with an error in protocol
+      // order, and the portal's name carries the reason.
+      std::vector<const StatementInfo*> statements;
+      for (const auto& statement : it->second->statements) statements.push_back(&statement);
+      if (cdc_writes(statements)) {
+        std::string bytes;
+        protocol::append_execute(bytes, cdc_writes_refused_.substr(0, kMaxRefusedPortalName), 0);
+        replacement_ = std::move(bytes);
+      }
+    }
   } else {
     // A portal we never saw bound (the server will reject it): treat
     // the unit as unknown, which keeps it off the secondary.

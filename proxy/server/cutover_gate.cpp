@@ -52,12 +52,11 @@ std::vector<std::string> databases_changing_primary(const config::Config& runnin
 }
 
 boost::asio::awaitable<cutover::GateReport> evaluate_gate_async(
-    boost::asio::any_io_executor executor, const config::Config& config,
-    const std::vector<std::string>& databases) {
+    const config::Config& config, const std::vector<std::string>& databases) {
   auto result = std::async(std::launch::async, [config, databases] {
     return cutover::evaluate_gate(config, databases, {});
   });
-  co_await wait_ready(std::move(executor), result);
+  co_await wait_ready(result);
   co_return result.get();
 }
 

@@ -5,10 +5,10 @@
 // migration.cutover.force. The gate's blocking queries run on a thread of their own; the
 // control loop awaits them.
 
-#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <future>
 #include <set>
@@ -39,9 +39,8 @@ std::vector<std::string> databases_changing_primary(const config::Config& runnin
 // loop goes on meanwhile. The future is passed by reference and the work is started by the
 // caller: GCC 12 mis-copies a lambda with non-trivial captures passed by value into a coroutine.
 template <class T>
-boost::asio::awaitable<void> wait_ready(boost::asio::any_io_executor executor,
-                                        std::future<T>& result) {
-  boost::asio::steady_timer timer(executor);
+boost::asio::awaitable<void> wait_ready(std::future<T>& result) {
+  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
   while (result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
     timer.expires_after(std::chrono::milliseconds(20));
     co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
@@ -50,7 +49,6 @@ boost::asio::awaitable<void> wait_ready(boost::asio::any_io_executor executor,
 
 // evaluate_gate off the calling thread; the coroutine resumes once it is done.
 boost::asio::awaitable<cutover::GateReport> evaluate_gate_async(
-    boost::asio::any_io_executor executor, const config::Config& config,
-    const std::vector<std::string>& databases);
+    const config::Config& config, const std::vector<std::string>& databases);
 
 }  // namespace pgdual::proxy

@@ -107,6 +107,18 @@ void Runtime::start_fleet_agent(std::function<bool(const config::PhaseAssignment
     return status.known && status.records == 0;
   };
   hooks.apply = std::move(apply);
+  hooks.databases = [this] {
+    const auto seen = databases();
+    return std::vector<std::string>(seen.begin(), seen.end());
+  };
+  hooks.replication_ready = [this] {
+    const auto config = journal_config();
+    if (config->migration.strategy != config::Strategy::cdc) return true;
+    for (const auto& database : databases()) {
+      if (!cdc_->ready(database)) return false;
+    }
+    return true;
+  };
   hooks.settled = [this] {
     const auto config = journal_config();
     if (config->migration.strategy != config::Strategy::cdc) return true;

@@ -99,6 +99,11 @@ int Server::run() {
   runtime_->start_fleet_agent([this](const config::PhaseAssignment& assignment) {
     return apply_fleet_assignment(assignment);
   });
+  // On every way out of run(), before the members its hooks use (probe_, control_) go.
+  struct StopAgent {
+    Runtime& runtime;
+    ~StopAgent() { runtime.stop_fleet_agent(); }
+  } stop_agent{*runtime_};
   if (initial_config_.migration.cutover.coordination == config::Coordination::fleet) {
     // No client before this instance knows its primary: the fleet's, or its own as the
     // fleet's first. Past the bound it listens with writes refused until the agent can tell.
@@ -412,7 +417,7 @@ asio::awaitable<bool> Server::cutover_gate_allows(const config::Config& running,
   const auto databases = databases_entering_cutover(running, next, runtime_->databases());
   if (databases.empty()) co_return true;
   gate_checked_ = std::chrono::steady_clock::now();
-  const auto report = co_await evaluate_gate_async(control_.get_executor(), next, databases);
+  const auto report = co_await evaluate_gate_async(next, databases);
   if (report.ok()) {
     spdlog::info("cutover gate passed for [{}] ({} live instance(s))", fmt::join(databases, ","),
                  report.instances.size());
@@ -461,7 +466,7 @@ asio::awaitable<bool> Server::fleet_flip_allows(const config::Config& running,
                fmt::join(request.databases, ","));
   auto flip =
       std::async(std::launch::async, [request] { return cutover::run_fleet_flip(request, {}); });
-  co_await wait_ready(control_.get_executor(), flip);
+  co_await wait_ready(flip);
   const auto outcome = flip.get();
   metrics_.cutover().count_flip(std::string(cutover::to_string(outcome.result)));
   using Result = cutover::FlipOutcome::Result;
@@ -499,15 +504,27 @@ bool Server::apply_fleet_assignment(const config::PhaseAssignment& assignment) {
       return applied;
     }
   }
-  // On the control thread, between reloads: a reload never interleaves with it.
-  auto done = std::make_shared<std::promise<bool>>();
-  auto future = done->get_future();
-  asio::post(control_, [this, assignment, done] {
+  // On the control thread, between reloads: a reload never interleaves with it. One that did not
+  // run in time is called off, so that it cannot land after the agent gave up on it.
+  struct Job {
+    std::mutex mutex;
+    bool called_off = false;
+    std::promise<bool> done;
+  };
+  auto job = std::make_shared<Job>();
+  auto future = job->done.get_future();
+  asio::post(control_, [this, assignment, job] {
+    std::lock_guard lock(job->mutex);
     bool applied = false;
-    apply_assignment_now(assignment, applied);
-    done->set_value(applied);
+    if (!job->called_off) apply_assignment_now(assignment, applied);
+    job->done.set_value(applied);
   });
-  if (future.wait_for(kApplyTimeout) != std::future_status::ready) return false;
+  if (future.wait_for(kApplyTimeout) != std::future_status::ready) {
+    std::lock_guard lock(job->mutex);
+    job->called_off = true;
+    // It may have finished between the wait and the lock: its answer counts then.
+    if (future.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return false;
+  }
   return future.get();
 }
 

@@ -109,6 +109,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   // session_fleet.cpp: the fleet flip's hold on new transactions, and its refusals.
   boost::asio::awaitable<void> enter_fleet_transaction();
+  boost::asio::awaitable<void> settle_shadow_cancel();
   void leave_fleet_transaction();
   std::string fleet_writes_refused();  // "" or why writes are refused
 
@@ -178,7 +179,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   // session_finish_unit.cpp: a client unit's ReadyForQuery
   boost::asio::awaitable<void> finish_primary_unit(protocol::TxnStatus status);
-  boost::asio::awaitable<void> settle_primary_unit(protocol::TxnStatus status);
   // A write's latency as the client saw it, for the cutover gate; under cdc.wait: commit it is
   // recorded only once the commit wait ended (record_deferred_write_latency).
   void record_write_latency(bool is_write, Clock::time_point sent, double primary_seconds);

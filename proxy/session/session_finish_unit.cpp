@@ -16,12 +16,18 @@ namespace asio = boost::asio;
 using protocol::TxnStatus;
 
 asio::awaitable<void> ClientSession::finish_primary_unit(TxnStatus status) {
-  co_await settle_primary_unit(status);
-  // Back between transactions: a fleet flip need not wait for this session.
-  if (at_boundary()) leave_fleet_transaction();
-}
-
-asio::awaitable<void> ClientSession::settle_primary_unit(TxnStatus status) {
+  // Back between transactions at any co_return: a fleet flip need not wait for this session.
+  struct LeaveAtBoundary {
+    ClientSession& session;
+    ~LeaveAtBoundary() {
+      // Not at_boundary(): a shadow read's cancel still on its way does not keep the session
+      // inside (a flip would wait for it until the client's next statement).
+      if (session.idle() && session.predicted_status_ == protocol::TxnStatus::idle &&
+          !session.unit_open_) {
+        session.leave_fleet_transaction();
+      }
+    }
+  } leave_at_boundary{*this};
   auto unit = take_finished_unit(status);
   // The cutover gate compares what the client waits for a write with the primary's own time
   // (metrics/cutover_metrics.hpp): recorded once everything the answer waits for is done.

@@ -22,16 +22,21 @@ constexpr auto kPausePoll = std::chrono::milliseconds(1);
 asio::awaitable<void> ClientSession::enter_fleet_transaction() {
   if (in_fleet_transaction_) co_return;
   auto& hold = runtime_.fleet();
-  if (hold.try_enter()) {
-    in_fleet_transaction_ = true;
-    co_return;
-  }
   asio::steady_timer pause(co_await asio::this_coro::executor);
   while (!hold.try_enter()) {
     pause.expires_after(kPausePoll);
     co_await pause.async_wait(use_tuple);
   }
   in_fleet_transaction_ = true;
+}
+
+asio::awaitable<void> ClientSession::settle_shadow_cancel() {
+  asio::steady_timer pause(co_await asio::this_coro::executor);
+  const auto until = Clock::now() + config_->config.migration.shadow_read.timeout;
+  while (shadow_cancelling_ && Clock::now() < until) {
+    pause.expires_after(kPausePoll);
+    co_await pause.async_wait(use_tuple);
+  }
 }
 
 void ClientSession::leave_fleet_transaction() {

@@ -23,7 +23,15 @@ asio::awaitable<void> ClientSession::pump_client() {
     auto status = co_await client_reader_.fill();
     // A new transaction waits here while a fleet flip pauses the instance (session_fleet.cpp).
     if (status == FrameReader::Status::ok && !in_fleet_transaction_) {
-      co_await enter_fleet_transaction();
+      // Counted in without a coroutine frame unless a flip holds the instance.
+      if (runtime_.fleet().try_enter()) {
+        in_fleet_transaction_ = true;
+      } else {
+        co_await enter_fleet_transaction();
+      }
+      // A shadow read's cancel in flight would skip the boundary below, and with it a flip's
+      // new primary: let it land first (bounded).
+      if (shadow_cancelling_) co_await settle_shadow_cancel();
     }
     // Between transactions, with nothing in flight, the session takes the
     // configuration in force (a reload never splits a transaction).

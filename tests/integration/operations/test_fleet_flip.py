@@ -223,8 +223,9 @@ def test_an_instance_that_cannot_read_the_control_state_refuses_writes(proxy_fac
     schema = f"pgdual_fleet_{fresh_db[-12:]}"
     on_both(direct_conn, fresh_db, "CREATE TABLE t (id int PRIMARY KEY, v int)")
     proxy = proxy_factory(fleet_migration(schema))
-    with proxy.connect(fresh_db) as conn:
-        conn.execute("INSERT INTO t VALUES (1, 1)")
+    prepared = proxy.connect(fresh_db)
+    # Prepared before the fence: its later Execute (no Parse) must be refused as well.
+    prepared.execute("INSERT INTO t VALUES (%s, %s)", (1, 1), prepare=True)
     # A session holding an exclusive lock on the control table: the agent's reads time out.
     blocker = connect(env.host, env.port("old"), "postgres", env.user, env.password,
                       autocommit=False)
@@ -238,9 +239,13 @@ def test_an_instance_that_cannot_read_the_control_state_refuses_writes(proxy_fac
             assert "control state" in str(refused.value)
             # Reads go on.
             assert conn.execute("SELECT v FROM t WHERE id = 1").fetchone() == (1,)
+        with pytest.raises(psycopg.Error) as refused:
+            prepared.execute("INSERT INTO t VALUES (%s, %s)", (3, 3), prepare=True)
+        assert "control state" in str(refused.value)
     finally:
         blocker.rollback()
         blocker.close()
+        prepared.close()
     wait_for(lambda: metric(proxy, "pgdual_fleet_writes_fenced") == 0, 20, what="writes allowed")
     with proxy.connect(fresh_db) as conn:
         conn.execute("INSERT INTO t VALUES (2, 2)")

@@ -50,7 +50,13 @@ def start_fleet(proxy_factory, schema: str, count: int = 3) -> list:
     return [proxy_factory(fleet_migration(schema)) for _ in range(count)]
 
 
-def prepare(env, direct_conn, dbname: str) -> None:
+def schema_of(dbname: str) -> str:
+    """A journal schema per test: other tests' instances are not members of its flips."""
+    return f"pgdual_fleet_{dbname[-12:]}"
+
+
+def prepare(env, direct_conn, dbname: str, tmp_path):
+    """pgbench's tables and the hot rows on both stores; returns the last-write-wins script."""
     for which in ("old", "new"):
         run(pgbench_cmd(direct_target(env, which), env, dbname, "-i", "-s", "1", "-q"),
             timeout=120, env={"PGPASSWORD": env.password})
@@ -63,6 +69,9 @@ def prepare(env, direct_conn, dbname: str) -> None:
             "INSERT INTO lww_audit (id, v) VALUES (NEW.id, NEW.v); RETURN NEW; END $$",
             "CREATE TRIGGER lww_audit AFTER UPDATE ON lww FOR EACH ROW "
             "EXECUTE FUNCTION lww_audit()")
+    script = tmp_path / "lww.sql"
+    script.write_text(LWW_SCRIPT)
+    return script
 
 
 def phase_of(proxy) -> str | None:
@@ -136,10 +145,8 @@ def finish_load(processes: list, proxies: list, seconds: int) -> int:
 
 def test_three_instances_flip_to_cutover_and_back_as_one(env, proxy_factory, fresh_db,
                                                          direct_conn, tmp_path):
-    schema = f"pgdual_fleet_{fresh_db[-12:]}"
-    prepare(env, direct_conn, fresh_db)
-    script = tmp_path / "lww.sql"
-    script.write_text(LWW_SCRIPT)
+    schema = schema_of(fresh_db)
+    script = prepare(env, direct_conn, fresh_db, tmp_path)
     proxies = start_fleet(proxy_factory, schema)
     load = start_load(env, proxies, fresh_db, script, LOAD_SECONDS)
 
@@ -185,14 +192,12 @@ def test_three_instances_flip_to_cutover_and_back_as_one(env, proxy_factory, fre
 
 def test_a_member_that_never_acknowledges_aborts_the_flip(env, proxy_factory, fresh_db,
                                                           direct_conn, tmp_path):
-    schema = f"pgdual_fleet_{fresh_db[-12:]}"
-    prepare(env, direct_conn, fresh_db)
-    script = tmp_path / "lww.sql"
-    script.write_text(LWW_SCRIPT)
+    schema = schema_of(fresh_db)
+    script = prepare(env, direct_conn, fresh_db, tmp_path)
     proxies = start_fleet(proxy_factory, schema)
     frozen = proxies[2]
-    # Let the frozen one record a sample, so that it is a live member the flip must wait for.
-    time.sleep(3)
+    # Every instance wrote its heartbeat before it listened: the frozen one is a member.
+    time.sleep(1)
     load = start_load(env, proxies[:2], fresh_db, script, 12)
     time.sleep(2)
     frozen.process.send_signal(signal.SIGSTOP)
@@ -220,7 +225,7 @@ def test_a_member_that_never_acknowledges_aborts_the_flip(env, proxy_factory, fr
 
 def test_an_instance_that_cannot_read_the_control_state_refuses_writes(proxy_factory, fresh_db,
                                                                         direct_conn, env):
-    schema = f"pgdual_fleet_{fresh_db[-12:]}"
+    schema = schema_of(fresh_db)
     on_both(direct_conn, fresh_db, "CREATE TABLE t (id int PRIMARY KEY, v int)")
     proxy = proxy_factory(fleet_migration(schema))
     prepared = proxy.connect(fresh_db)

@@ -9,7 +9,8 @@
 using namespace pgdual::cutover;
 
 TEST_CASE("flip states read back as written", "[cutover]") {
-  for (auto state : {FlipState::pausing, FlipState::flipping, FlipState::done, FlipState::aborted}) {
+  for (auto state :
+       {FlipState::pausing, FlipState::flipping, FlipState::done, FlipState::aborted}) {
     const auto parsed = parse_flip_state(to_string(state));
     REQUIRE(parsed);
     CHECK(*parsed == state);

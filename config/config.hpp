@@ -92,11 +92,13 @@ struct PhaseOverride {
 // A tenant rule matches a session when every field that is set equals the session's value.
 struct TenantMatch {
   std::optional<std::string> database, user, application_name;
+  bool operator==(const TenantMatch&) const = default;
 };
 
 struct TenantRule {
   TenantMatch match;
   Phase phase;
+  bool operator==(const TenantRule&) const = default;
 };
 
 enum class ShadowMode { compare, aa };

@@ -6,10 +6,6 @@ namespace pgdual::config {
 
 namespace {
 
-bool same_match(const TenantMatch& a, const TenantMatch& b) {
-  return a.database == b.database && a.user == b.user && a.application_name == b.application_name;
-}
-
 void emit_optional(YAML::Emitter& out, const char* key, const std::optional<std::string>& value) {
   if (value) out << YAML::Key << key << YAML::Value << *value;
 }
@@ -26,20 +22,6 @@ std::optional<std::string> optional_of(const YAML::Node& map, const char* key) {
 }
 
 }  // namespace
-
-bool PhaseAssignment::operator==(const PhaseAssignment& other) const {
-  if (phase != other.phase || keep_old_in_sync != other.keep_old_in_sync ||
-      tables != other.tables || tenants.size() != other.tenants.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < tenants.size(); ++i) {
-    if (!same_match(tenants[i].match, other.tenants[i].match) ||
-        tenants[i].phase != other.tenants[i].phase) {
-      return false;
-    }
-  }
-  return true;
-}
 
 PhaseAssignment phase_assignment(const MigrationConfig& migration) {
   return {migration.phase, migration.keep_old_in_sync, migration.tables, migration.tenants};

@@ -20,7 +20,7 @@ struct PhaseAssignment {
   std::map<std::string, Phase> tables;
   std::vector<TenantRule> tenants;
 
-  bool operator==(const PhaseAssignment&) const;
+  bool operator==(const PhaseAssignment&) const = default;
 };
 
 PhaseAssignment phase_assignment(const MigrationConfig& migration);

@@ -80,8 +80,7 @@ void FleetAgent::run() {
       known_ = false;
       was_local_ = true;
       leave_fleet();
-    } else if (record_running_ = record_running_ || std::exchange(was_local_, false);
-               poll(*config)) {
+    } else if (poll_fleet(*config)) {
       last_read_ = Clock::now();
       last_logged_error_.clear();
       if (replication_suspect_ && hooks_.replication_ready()) {
@@ -130,6 +129,12 @@ void FleetAgent::leave_fleet() {
   }
   connection_->conn.reset();
   connection_->schema.clear();
+}
+
+bool FleetAgent::poll_fleet(const config::Config& config) {
+  // Turned from local to fleet: the running phases may be newer than the recorded ones.
+  if (std::exchange(was_local_, false)) record_running_ = true;
+  return poll(config);
 }
 
 bool FleetAgent::wait_known(std::chrono::milliseconds timeout) {

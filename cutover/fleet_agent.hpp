@@ -79,6 +79,7 @@ class FleetAgent {
   void run();
   // One poll; false when the control state could not be read.
   bool poll(const config::Config& config);
+  bool poll_fleet(const config::Config& config);
   bool take_part(const config::Config& config, const struct FlipRecord& flip);
   bool follow_fleet(const config::Config& config);
   void resume();

@@ -6,14 +6,10 @@ namespace pgdual::routing {
 
 namespace {
 
-bool same_match(const config::TenantMatch& a, const config::TenantMatch& b) {
-  return a.database == b.database && a.user == b.user && a.application_name == b.application_name;
-}
-
 config::Phase rule_phase(const config::MigrationConfig& migration,
                          const config::TenantMatch& match) {
   for (const auto& rule : migration.tenants) {
-    if (same_match(rule.match, match)) return rule.phase;
+    if (rule.match == match) return rule.phase;
   }
   return migration.phase;  // a rule that is gone leaves its sessions to migration.phase
 }

@@ -498,10 +498,7 @@ bool Server::apply_fleet_assignment(const config::PhaseAssignment& assignment) {
   {
     std::lock_guard lock(assignment_mutex_);
     if (!control_running_) {
-      // At start, before any reload can run.
-      bool applied = false;
-      apply_assignment_now(assignment, applied);
-      return applied;
+      return apply_assignment_now(assignment);  // at start, before any reload can run
     }
   }
   // On the control thread, between reloads: a reload never interleaves with it. One that did not
@@ -515,9 +512,7 @@ bool Server::apply_fleet_assignment(const config::PhaseAssignment& assignment) {
   auto future = job->done.get_future();
   asio::post(control_, [this, assignment, job] {
     std::lock_guard lock(job->mutex);
-    bool applied = false;
-    if (!job->called_off) apply_assignment_now(assignment, applied);
-    job->done.set_value(applied);
+    job->done.set_value(!job->called_off && apply_assignment_now(assignment));
   });
   if (future.wait_for(kApplyTimeout) != std::future_status::ready) {
     std::lock_guard lock(job->mutex);
@@ -528,7 +523,7 @@ bool Server::apply_fleet_assignment(const config::PhaseAssignment& assignment) {
   return future.get();
 }
 
-void Server::apply_assignment_now(const config::PhaseAssignment& assignment, bool& applied) {
+bool Server::apply_assignment_now(const config::PhaseAssignment& assignment) {
   const auto running = runtime_->config();
   config::Config config = running->config;
   config.migration = config::with_assignment(std::move(config.migration), assignment);
@@ -536,7 +531,7 @@ void Server::apply_assignment_now(const config::PhaseAssignment& assignment, boo
   auto next = make_runtime_config(std::move(config), error);
   if (!next) {
     spdlog::error("fleet: cannot run the fleet's phases: {}", error);
-    return;
+    return false;
   }
   publish_phase(next->config.migration);
   runtime_->set_config(std::move(next));
@@ -544,7 +539,7 @@ void Server::apply_assignment_now(const config::PhaseAssignment& assignment, boo
   runtime_->cdc().config_changed();
   spdlog::info("fleet: running the fleet's phases (migration.phase {})",
                config::to_string(assignment.phase));
-  applied = true;
+  return true;
 }
 
 }  // namespace pgdual::proxy

@@ -58,7 +58,7 @@ class Server {
   // The fleet agent's hook: runs `assignment` on the control thread, like a reload of the
   // phases alone.
   bool apply_fleet_assignment(const config::PhaseAssignment& assignment);
-  void apply_assignment_now(const config::PhaseAssignment& assignment, bool& applied);
+  bool apply_assignment_now(const config::PhaseAssignment& assignment);
   std::mutex assignment_mutex_;   // the agent's apply before the control loop runs
   bool control_running_ = false;  // under assignment_mutex_
   void wait_for_signals();

@@ -123,6 +123,7 @@ asio::awaitable<bool> authenticate_client(FrameReader& reader, const ClientAuthR
     ok = co_await scram(reader, request.user, user);
   }
   if (!ok) {
+    if (request.refusals) request.refusals->Increment();
     std::string error;
     const char* kind =
         request.method == config::AuthMethod::password && !request.over_tls

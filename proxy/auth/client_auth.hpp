@@ -3,6 +3,8 @@
 // (TLS only), md5 or SCRAM-SHA-256. On failure the client has been sent
 // PostgreSQL's own ErrorResponse (28P01); the caller closes the session.
 
+#include <prometheus/counter.h>
+
 #include <boost/asio/awaitable.hpp>
 #include <string>
 
@@ -17,6 +19,8 @@ struct ClientAuthRequest {
   config::AuthMethod method;
   const UserDirectory* users;
   bool over_tls;
+  // Counted before the client hears the refusal, so that whoever sees it also sees the count.
+  prometheus::Counter* refusals = nullptr;
 };
 
 boost::asio::awaitable<bool> authenticate_client(FrameReader& reader,

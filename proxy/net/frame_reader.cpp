@@ -6,13 +6,36 @@
 namespace pgdual::proxy {
 
 namespace {
-constexpr std::size_t kInitialBuffer = 64 * 1024;
+constexpr std::size_t kBlockSize = 64 * 1024;  // one read of a busy connection
 constexpr std::size_t kFrameHeader = 5;
+// Blocks kept for reuse per worker thread: enough for the connections a worker has busy at
+// once; the rest go back to the allocator.
+constexpr std::size_t kPooledBlocks = 64;
+
+std::vector<std::vector<std::uint8_t>>& block_pool() {
+  thread_local std::vector<std::vector<std::uint8_t>> pool;
+  return pool;
+}
+
+// Grows the buffer to hold the whole pending frame once its length is known.
+std::size_t room_for_pending_frame(const std::vector<std::uint8_t>& buffer, std::size_t begin,
+                                   std::size_t end, bool startup) {
+  std::size_t needed = 4096;
+  const std::size_t header = startup ? 4 : kFrameHeader;
+  if (end - begin >= header) {
+    const std::uint8_t* length_at = buffer.data() + begin + (startup ? 0 : 1);
+    const std::size_t length = (std::size_t(length_at[0]) << 24) |
+                               (std::size_t(length_at[1]) << 16) |
+                               (std::size_t(length_at[2]) << 8) | std::size_t(length_at[3]);
+    const std::size_t frame_end = begin + length + (startup ? 0 : 1);
+    if (frame_end > end) needed = std::max(needed, frame_end - end);
+  }
+  return needed;
+}
 }  // namespace
 
 FrameReader::FrameReader(PgStream& stream, std::size_t max_message_size, bool check_frontend_types)
     : stream_(stream),
-      buffer_(kInitialBuffer),
       max_message_size_(max_message_size),
       check_frontend_types_(check_frontend_types) {}
 
@@ -47,6 +70,29 @@ std::string_view FrameReader::take_raw_before_last() {
   return raw;
 }
 
+void FrameReader::release_buffer_if_idle() {
+  if (buffer_.empty() || end_ != begin_ || raw_begin_ != begin_) return;
+  begin_ = raw_begin_ = last_frame_ = end_ = 0;
+  auto& pool = block_pool();
+  if (buffer_.size() == kBlockSize && pool.size() < kPooledBlocks) {
+    pool.push_back(std::move(buffer_));
+  }
+  buffer_ = {};
+}
+
+void FrameReader::take_buffer(std::size_t needed) {
+  if (buffer_.empty()) {
+    auto& pool = block_pool();
+    if (!pool.empty()) {
+      buffer_ = std::move(pool.back());
+      pool.pop_back();
+    } else {
+      buffer_.resize(kBlockSize);
+    }
+  }
+  if (buffer_.size() - end_ < needed) buffer_.resize(std::max(buffer_.size() * 2, end_ + needed));
+}
+
 boost::asio::awaitable<FrameReader::Status> FrameReader::fill() {
   for (;;) {
     if (failed_) co_return Status::protocol_error;
@@ -67,27 +113,50 @@ boost::asio::awaitable<FrameReader::Status> FrameReader::fill() {
       end_ -= begin_;
       begin_ = raw_begin_ = last_frame_ = 0;
     }
-    // Grow to hold the whole pending frame once its length is known.
-    std::size_t needed = 4096;
-    const std::size_t header = startup_phase_ ? 4 : kFrameHeader;
-    if (end_ - begin_ >= header) {
-      const std::uint8_t* length_at = buffer_.data() + begin_ + (startup_phase_ ? 0 : 1);
-      const std::size_t length = (std::size_t(length_at[0]) << 24) |
-                                 (std::size_t(length_at[1]) << 16) |
-                                 (std::size_t(length_at[2]) << 8) | std::size_t(length_at[3]);
-      const std::size_t frame_end = begin_ + length + (startup_phase_ ? 0 : 1);
-      if (frame_end > end_) needed = std::max(needed, frame_end - end_);
-    }
-    if (buffer_.size() - end_ < needed) buffer_.resize(std::max(buffer_.size() * 2, end_ + needed));
-    auto [ec, n] =
-        co_await stream_.read_some(std::span(buffer_.data() + end_, buffer_.size() - end_));
-    if (ec == boost::asio::error::operation_aborted) co_return Status::cancelled;
-    if (ec)
-      co_return (ec == boost::asio::error::eof || ec == boost::asio::ssl::error::stream_truncated)
-          ? Status::closed
-          : Status::io_error;
-    end_ += n;
+    const Status status = stream_.is_tls() ? co_await read_tls() : co_await read_plain();
+    if (status != Status::ok) co_return status;
   }
+}
+
+namespace {
+FrameReader::Status status_of(const boost::system::error_code& ec) {
+  if (ec == boost::asio::error::operation_aborted) return FrameReader::Status::cancelled;
+  return (ec == boost::asio::error::eof || ec == boost::asio::ssl::error::stream_truncated)
+             ? FrameReader::Status::closed
+             : FrameReader::Status::io_error;
+}
+}  // namespace
+
+boost::asio::awaitable<FrameReader::Status> FrameReader::read_plain() {
+  // Wait first unless the last read suggested more is queued: a request-response peer has
+  // usually sent nothing yet, and a read that finds nothing costs a system call for nothing.
+  // While waiting, an idle reader holds no buffer.
+  if (!more_likely_) {
+    release_buffer_if_idle();
+    const auto ec = co_await stream_.wait_readable();
+    if (ec) co_return status_of(ec);
+  }
+  take_buffer(room_for_pending_frame(buffer_, begin_, end_, startup_phase_));
+  const std::size_t room = buffer_.size() - end_;
+  boost::system::error_code ec;
+  const std::size_t n = stream_.read_now(std::span(buffer_.data() + end_, room), ec);
+  if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
+    more_likely_ = false;  // readable was stale (another reader?): wait again
+    co_return Status::ok;
+  }
+  if (ec) co_return status_of(ec);
+  more_likely_ = n == room;
+  end_ += n;
+  co_return Status::ok;
+}
+
+boost::asio::awaitable<FrameReader::Status> FrameReader::read_tls() {
+  take_buffer(room_for_pending_frame(buffer_, begin_, end_, startup_phase_));
+  auto [ec, n] =
+      co_await stream_.read_some(std::span(buffer_.data() + end_, buffer_.size() - end_));
+  if (ec) co_return status_of(ec);
+  end_ += n;
+  co_return Status::ok;
 }
 
 }  // namespace pgdual::proxy

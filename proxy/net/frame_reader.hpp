@@ -2,6 +2,12 @@
 // Buffers bytes from a PgStream and hands out whole protocol frames.
 // Frames are views into the buffer: valid until the next fill() call.
 // Consecutive frames are contiguous, so a relay forwards them with one write.
+//
+// An idle connection holds no buffer: on a plain connection, once everything read has been
+// handed out and taken, fill() gives its buffer back to a per-thread pool and waits for the
+// socket to become readable before it takes one again. Most sessions of a large pool are idle
+// at any moment, so their memory is the few that are busy. (A TLS connection keeps its
+// buffer: OpenSSL may hold decrypted bytes the socket no longer shows.)
 
 #include <boost/asio/awaitable.hpp>
 #include <optional>
@@ -34,6 +40,8 @@ class FrameReader {
   std::string_view take_raw_before_last();
 
   bool has_buffered_bytes() const { return end_ > begin_; }
+  // Bytes of buffer held now (0 while idle on a plain connection).
+  std::size_t buffer_capacity() const { return buffer_.size(); }
   void set_startup_phase(bool startup) { startup_phase_ = startup; }
   void set_max_message_size(std::size_t size) { max_message_size_ = size; }
   const std::string& error() const { return error_; }
@@ -51,6 +59,13 @@ class FrameReader {
   bool startup_phase_ = false;
   bool failed_ = false;
   std::string error_;
+  // The last read filled all the room it had: more is probably waiting in the kernel.
+  bool more_likely_ = false;
+
+  void release_buffer_if_idle();
+  void take_buffer(std::size_t needed);
+  boost::asio::awaitable<Status> read_plain();
+  boost::asio::awaitable<Status> read_tls();
 };
 
 }  // namespace pgdual::proxy

@@ -12,25 +12,17 @@
 
 namespace pgdual::proxy {
 
-namespace {
-
-// An ssl::stream needs a context even while it carries plain bytes; this one
-// is never used for a handshake.
-asio::ssl::context& unused_context() {
-  static asio::ssl::context context(asio::ssl::context::tls);
-  return context;
-}
-}  // namespace
-
-PgStream::PgStream(tcp::socket socket) : ssl_(std::move(socket), unused_context()) {
+PgStream::PgStream(tcp::socket socket) : socket_(std::move(socket)) {
   error_code ignored;
-  ssl_.next_layer().set_option(tcp::no_delay(true), ignored);
+  socket_.set_option(tcp::no_delay(true), ignored);
+  // Synchronous reads and writes on this socket return would_block instead of blocking the
+  // worker (write_all and read_now rely on it); asio's asynchronous operations are unaffected.
+  socket_.non_blocking(true, ignored);
 }
 
 asio::awaitable<error_code> PgStream::handshake_as_server(asio::ssl::context& context) {
-  // Rebuild the stream around the same socket with the real context.
-  ssl_ = asio::ssl::stream<tcp::socket>(std::move(ssl_.next_layer()), context);
-  auto [ec] = co_await ssl_.async_handshake(asio::ssl::stream_base::server, use_tuple);
+  tls_ = std::make_unique<asio::ssl::stream<tcp::socket>>(std::move(socket_), context);
+  auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, use_tuple);
   tls_active_ = !ec;
   co_return ec;
 }
@@ -38,10 +30,10 @@ asio::awaitable<error_code> PgStream::handshake_as_server(asio::ssl::context& co
 asio::awaitable<error_code> PgStream::handshake_as_client(asio::ssl::context& context,
                                                           const std::string& verify_host,
                                                           bool verify_hostname) {
-  ssl_ = asio::ssl::stream<tcp::socket>(std::move(ssl_.next_layer()), context);
-  if (!verify_host.empty()) SSL_set_tlsext_host_name(ssl_.native_handle(), verify_host.c_str());
-  if (verify_hostname) ssl_.set_verify_callback(asio::ssl::host_name_verification(verify_host));
-  auto [ec] = co_await ssl_.async_handshake(asio::ssl::stream_base::client, use_tuple);
+  tls_ = std::make_unique<asio::ssl::stream<tcp::socket>>(std::move(socket_), context);
+  if (!verify_host.empty()) SSL_set_tlsext_host_name(tls_->native_handle(), verify_host.c_str());
+  if (verify_hostname) tls_->set_verify_callback(asio::ssl::host_name_verification(verify_host));
+  auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::client, use_tuple);
   tls_active_ = !ec;
   co_return ec;
 }
@@ -50,28 +42,48 @@ asio::awaitable<std::pair<error_code, std::size_t>> PgStream::read_some(
     std::span<std::uint8_t> into) {
   auto buffer = asio::buffer(into.data(), into.size());
   if (tls_active_) {
-    auto [ec, n] = co_await ssl_.async_read_some(buffer, use_tuple);
+    auto [ec, n] = co_await tls_->async_read_some(buffer, use_tuple);
     co_return std::pair{ec, n};
   }
-  auto [ec, n] = co_await ssl_.next_layer().async_read_some(buffer, use_tuple);
+  auto [ec, n] = co_await socket().async_read_some(buffer, use_tuple);
   co_return std::pair{ec, n};
+}
+
+asio::awaitable<error_code> PgStream::wait_readable() {
+  auto [ec] = co_await socket().async_wait(tcp::socket::wait_read, use_tuple);
+  co_return ec;
+}
+
+std::size_t PgStream::read_now(std::span<std::uint8_t> into, error_code& ec) {
+  return socket().read_some(asio::buffer(into.data(), into.size()), ec);
 }
 
 asio::awaitable<error_code> PgStream::write_all(std::string_view bytes) {
   if (discard_writes_) co_return error_code{};
-  auto buffer = asio::buffer(bytes.data(), bytes.size());
   if (tls_active_) {
-    auto [ec, n] = co_await asio::async_write(ssl_, buffer, use_tuple);
+    auto [ec, n] =
+        co_await asio::async_write(*tls_, asio::buffer(bytes.data(), bytes.size()), use_tuple);
     co_return ec;
   }
-  auto [ec, n] = co_await asio::async_write(ssl_.next_layer(), buffer, use_tuple);
+  auto& plain = socket();
+  while (!bytes.empty()) {
+    error_code ec;
+    const std::size_t sent = plain.write_some(asio::buffer(bytes.data(), bytes.size()), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+    if (ec) co_return ec;
+    bytes.remove_prefix(sent);
+  }
+  if (bytes.empty()) co_return error_code{};
+  // The kernel's send buffer is full: the rest waits for the peer to read.
+  auto [ec, n] =
+      co_await asio::async_write(plain, asio::buffer(bytes.data(), bytes.size()), use_tuple);
   co_return ec;
 }
 
 void PgStream::close() {
   error_code ignored;
-  ssl_.next_layer().shutdown(tcp::socket::shutdown_both, ignored);
-  ssl_.next_layer().close(ignored);
+  socket().shutdown(tcp::socket::shutdown_both, ignored);
+  socket().close(ignored);
 }
 
 }  // namespace pgdual::proxy

@@ -20,6 +20,7 @@
 #include "proxy/net/use_tuple.hpp"
 #include "proxy/server/cutover_gate.hpp"
 #include "proxy/server/logging.hpp"
+#include "proxy/server/worker_count.hpp"
 #include "proxy/session/client_session.hpp"
 #include "routing/phase_rules.hpp"
 #include "routing/primary_changes.hpp"
@@ -165,7 +166,7 @@ bool Server::start_listening() {
 
 void Server::start_workers() {
   unsigned count = initial_config_.workers;
-  if (count == 0) count = std::max(1u, std::thread::hardware_concurrency());
+  if (count == 0) count = default_workers(usable_cpus());
   for (unsigned i = 0; i < count; ++i) {
     workers_.push_back(std::make_unique<asio::io_context>(1));
   }

@@ -245,9 +245,9 @@ asio::awaitable<ClientSession::StartupOutcome> ClientSession::negotiate_startup(
     co_await client_.write_all(reply);
   }
   ClientAuthRequest auth{startup_.parameter("user").value_or(""), config.auth.method,
-                         &config_->users, client_.is_tls()};
+                         &config_->users, client_.is_tls(),
+                         &metrics.client_connections_rejected(metrics::RejectReason::auth_failed)};
   if (!co_await authenticate_client(client_reader_, auth)) {
-    metrics.client_connections_rejected(metrics::RejectReason::auth_failed).Increment();
     spdlog::info("authentication failed for user \"{}\"", auth.user);
     co_return StartupOutcome::done;
   }

@@ -197,6 +197,17 @@ bool FleetAgent::poll(const config::Config& config) {
   return follow_fleet(config);
 }
 
+std::optional<config::PhaseAssignment> FleetAgent::parsed_assignment(const std::string& yaml,
+                                                                     std::string& error) {
+  if (parsed_ && yaml == parsed_text_) return parsed_;
+  auto assignment = config::parse_phase_assignment(yaml, error);
+  if (assignment) {
+    parsed_text_ = yaml;
+    parsed_ = assignment;
+  }
+  return assignment;
+}
+
 bool FleetAgent::follow_fleet(const config::Config& config) {
   Connection& c = *connection_;
   const std::string& schema = config.migration.journal.schema;
@@ -212,7 +223,7 @@ bool FleetAgent::follow_fleet(const config::Config& config) {
     fleet = newest_flip(c.conn.get(), schema, true, error);
     if (!fleet) return failed(error.empty() ? "no fleet phases recorded" : error);
   }
-  const auto assignment = config::parse_phase_assignment(fleet->assignment, error);
+  const auto assignment = parsed_assignment(fleet->assignment, error);
   if (!assignment) {
     spdlog::error("fleet flip {} holds an unreadable assignment: {}", fleet->id, error);
     return failed(error);

@@ -86,6 +86,9 @@ class FleetAgent {
   void leave_fleet();
   bool failed(const std::string& error);  // false, with the error kept for the log
   void fence(std::optional<std::string> reason);
+  // The fleet's assignment, parsed once per text: every 25 ms poll reads the same YAML.
+  std::optional<config::PhaseAssignment> parsed_assignment(const std::string& yaml,
+                                                           std::string& error);
 
   std::string instance_;
   ConfigSource config_;
@@ -101,6 +104,8 @@ class FleetAgent {
   std::string poll_error_;         // why the last poll failed
   std::string last_logged_error_;  // logged once per outage
   std::string fence_reason_;
+  std::string parsed_text_;
+  std::optional<config::PhaseAssignment> parsed_;
   std::chrono::steady_clock::time_point last_read_;
   std::mutex mutex_;
   std::condition_variable wake_;

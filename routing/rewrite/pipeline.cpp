@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "routing/rewrite/input_time_literals.hpp"
+#include "routing/rewrite/time_call_splice.hpp"
 #include "routing/rewrite/tree.hpp"
 
 namespace pgdual::routing {
@@ -364,6 +365,16 @@ RewriteResult rewrite_statement_text(std::string_view sql, const RewriteAnalysis
     result.ok = true;  // nothing to do: no need to parse again
     result.sql = std::string(sql);
     return result;
+  }
+  // The standard pipeline (value substitution, column defaults) on clock calls only: spliced
+  // into the text without a parse (routing/rewrite/time_call_splice.hpp).
+  if (pipeline.steps().size() == 2) {
+    if (auto spliced = splice_time_calls(sql, analysis, values)) {
+      result.ok = true;
+      result.changed = true;
+      result.sql = std::move(*spliced);
+      return result;
+    }
   }
   const std::string text(sql);
   std::string error;

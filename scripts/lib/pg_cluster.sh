@@ -180,7 +180,7 @@ pg_cluster_start() {
 listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$sock'
-max_connections = 300
+max_connections = ${PG_MAX_CONNECTIONS:-300}
 max_prepared_transactions = 10
 fsync = off
 synchronous_commit = off

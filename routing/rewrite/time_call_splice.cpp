@@ -1,0 +1,222 @@
+#include "routing/rewrite/time_call_splice.hpp"
+
+#include <cctype>
+#include <map>
+#include <vector>
+
+namespace pgdual::routing {
+
+namespace {
+
+struct CallInText {
+  std::size_t begin = 0, end = 0;
+  std::string name;  // lower case, as RewriteSite::function
+};
+
+// The keyword forms (SQLValueFunction): no parentheses unless a precision follows.
+bool is_time_keyword(std::string_view word) {
+  return word == "current_timestamp" || word == "current_date" || word == "current_time" ||
+         word == "localtimestamp" || word == "localtime";
+}
+// The function forms: name().
+bool is_time_function(std::string_view word) {
+  return word == "now" || word == "transaction_timestamp" || word == "statement_timestamp" ||
+         word == "clock_timestamp";
+}
+
+bool word_start(unsigned char c) { return std::isalpha(c) || c == '_' || c >= 0x80; }
+bool word_char(unsigned char c) { return std::isalnum(c) || c == '_' || c == '$' || c >= 0x80; }
+
+std::size_t skip_spaces(std::string_view sql, std::size_t at) {
+  while (at < sql.size() && std::isspace(static_cast<unsigned char>(sql[at]))) ++at;
+  return at;
+}
+
+// Past a quoted run that starts at `at` (the opening quote) and ends with `quote`, a doubled
+// quote standing for one. npos when it does not end.
+std::size_t skip_quoted(std::string_view sql, std::size_t at, char quote) {
+  for (std::size_t i = at + 1; i < sql.size(); ++i) {
+    if (sql[i] != quote) continue;
+    if (i + 1 < sql.size() && sql[i + 1] == quote) {
+      ++i;
+      continue;
+    }
+    return i + 1;
+  }
+  return std::string_view::npos;
+}
+
+// Past a dollar-quoted string starting at `at` ('$'), or `at` itself when `$` starts none
+// (a parameter $1 is skipped by the caller). npos when it does not end.
+std::size_t skip_dollar_quoted(std::string_view sql, std::size_t at) {
+  std::size_t tag_end = at + 1;
+  while (tag_end < sql.size() &&
+         (std::isalnum(static_cast<unsigned char>(sql[tag_end])) || sql[tag_end] == '_' ||
+          static_cast<unsigned char>(sql[tag_end]) >= 0x80)) {
+    ++tag_end;
+  }
+  if (tag_end >= sql.size() || sql[tag_end] != '$') return at;
+  const std::string_view tag = sql.substr(at, tag_end - at + 1);
+  const std::size_t close = sql.find(tag, tag_end + 1);
+  return close == std::string_view::npos ? close : close + tag.size();
+}
+
+// Past a block comment (they nest) starting at `at`. npos when it does not end.
+std::size_t skip_block_comment(std::string_view sql, std::size_t at) {
+  int depth = 0;
+  for (std::size_t i = at; i + 1 < sql.size(); ++i) {
+    if (sql[i] == '/' && sql[i + 1] == '*') {
+      ++depth;
+      ++i;
+    } else if (sql[i] == '*' && sql[i + 1] == '/') {
+      ++i;
+      if (--depth == 0) return i + 1;
+    }
+  }
+  return std::string_view::npos;
+}
+
+// Every clock call in `sql`, in text order; nullopt where the text cannot be read with
+// certainty (an unterminated quote or comment, a qualified or parenthesised keyword).
+std::optional<std::vector<CallInText>> find_time_calls(std::string_view sql) {
+  std::vector<CallInText> calls;
+  std::size_t i = 0;
+  while (i < sql.size()) {
+    const char c = sql[i];
+    std::size_t next = i + 1;
+    if (c == '\'' || c == '"') {
+      next = skip_quoted(sql, i, c);
+    } else if (c == '$') {
+      if (i + 1 < sql.size() && std::isdigit(static_cast<unsigned char>(sql[i + 1]))) {
+        next = i + 1;  // a parameter; its digits are skipped as they come
+      } else {
+        next = skip_dollar_quoted(sql, i);
+        if (next == i) next = i + 1;
+      }
+    } else if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {
+      next = sql.find('\n', i);
+      if (next == std::string_view::npos) next = sql.size();
+    } else if (c == '/' && i + 1 < sql.size() && sql[i + 1] == '*') {
+      next = skip_block_comment(sql, i);
+    } else if (word_start(static_cast<unsigned char>(c))) {
+      next = i;
+      while (next < sql.size() && word_char(static_cast<unsigned char>(sql[next]))) ++next;
+      std::string word(sql.substr(i, next - i));
+      for (auto& ch : word) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      const bool keyword = is_time_keyword(word);
+      const bool function = is_time_function(word);
+      if (keyword || function) {
+        // Preceded by a dot: a qualified name (pg_catalog.now()), left to the full rewrite.
+        std::size_t before = i;
+        while (before > 0 && std::isspace(static_cast<unsigned char>(sql[before - 1]))) --before;
+        if (before > 0 && sql[before - 1] == '.') return std::nullopt;
+        const std::size_t after = skip_spaces(sql, next);
+        const bool paren = after < sql.size() && sql[after] == '(';
+        if (keyword) {
+          if (paren) return std::nullopt;  // a precision: CURRENT_TIMESTAMP(3)
+          calls.push_back({i, next, word});
+        } else if (paren) {
+          const std::size_t close = skip_spaces(sql, after + 1);
+          if (close >= sql.size() || sql[close] != ')') return std::nullopt;  // arguments
+          calls.push_back({i, close + 1, word});
+          next = close + 1;
+        }
+        // A function name without parentheses is a column or the like: not a call.
+      }
+    } else if (std::isdigit(static_cast<unsigned char>(c))) {
+      while (next < sql.size() && word_char(static_cast<unsigned char>(sql[next]))) ++next;
+    }
+    if (next == std::string_view::npos) return std::nullopt;
+    i = next;
+  }
+  return calls;
+}
+
+struct Replacement {
+  std::size_t value_index = 0;
+  TimeType type = TimeType::timestamptz;
+  std::size_t expected = 0;  // sites of this function
+  std::size_t found = 0;     // calls found in the text
+};
+
+// The casts as the deparser writes the pipeline's own (routing/rewrite/pipeline.cpp,
+// time_literal): keyword type names, and date qualified, since it is no keyword and a
+// search_path could hold another type of that name.
+const char* cast_suffix(TimeType type) {
+  switch (type) {
+    case TimeType::timestamp:
+      return "::timestamp";
+    case TimeType::date:
+      return "::pg_catalog.date";
+    case TimeType::timetz:
+      return "::time with time zone";
+    case TimeType::time:
+      return "::time";
+    case TimeType::timestamptz:
+      break;
+  }
+  return "";
+}
+
+}  // namespace
+
+std::optional<std::string> splice_time_calls(std::string_view sql, const RewriteAnalysis& analysis,
+                                             const RewriteValues& values) {
+  if (!analysis.parsed || analysis.statements.size() != 1 || values.parameter_base != 0 ||
+      analysis.random_count != 0 || analysis.uuid_count != 0 || !analysis.sequences.empty()) {
+    return std::nullopt;
+  }
+  // A backslash may escape a quote (E'...', or standard_conforming_strings off): the lexer
+  // does not follow the session's setting, so it does not read such a text at all.
+  if (sql.find('\\') != std::string_view::npos) return std::nullopt;
+  // The values come from the primary as ISO timestamps; anything a quote or a backslash could
+  // break out of is left to the deparser, which quotes it.
+  for (const auto& timestamp : values.timestamps) {
+    if (timestamp.find_first_of("'\\") != std::string::npos) return std::nullopt;
+  }
+  const StatementSites& statement = analysis.statements.front();
+  if (!statement.unrewritable.empty() || statement.sites.empty()) return std::nullopt;
+  std::map<std::string, Replacement, std::less<>> by_name;
+  for (const auto& site : statement.sites) {
+    if (site.kind != SiteKind::time || site.is_column_default() || site.precision >= 0 ||
+        site.value_index >= values.timestamps.size()) {
+      return std::nullopt;
+    }
+    auto [entry, fresh] =
+        by_name.try_emplace(site.function, Replacement{site.value_index, site.time_type});
+    // One function name, one value and one type, whatever the order of its sites.
+    if (!fresh &&
+        (entry->second.value_index != site.value_index || entry->second.type != site.time_type)) {
+      return std::nullopt;
+    }
+    ++entry->second.expected;
+  }
+  const auto calls = find_time_calls(sql);
+  if (!calls || calls->size() != statement.sites.size()) return std::nullopt;
+  for (const auto& call : *calls) {
+    auto entry = by_name.find(call.name);
+    if (entry == by_name.end()) return std::nullopt;
+    ++entry->second.found;
+  }
+  for (const auto& [name, replacement] : by_name) {
+    if (replacement.found != replacement.expected) return std::nullopt;
+  }
+  std::string out;
+  out.reserve(sql.size() + calls->size() * 48);
+  std::size_t copied = 0;
+  for (const auto& call : *calls) {
+    const Replacement& replacement = by_name.find(call.name)->second;
+    out.append(sql, copied, call.begin - copied);
+    // The pipeline's literal: a timestamptz cast to the site's type. A cast binds tighter than
+    // any operator, so it stands wherever the call stood, as the deparser writes it there.
+    out += '\'';
+    out += values.timestamps[replacement.value_index];
+    out += "'::timestamp with time zone";
+    out += cast_suffix(replacement.type);
+    copied = call.end;
+  }
+  out.append(sql, copied);
+  return out;
+}
+
+}  // namespace pgdual::routing

@@ -550,3 +550,33 @@ TEST_CASE("frame reader: a cancelled fill() loses nothing it read") {
     CHECK(reader.take_raw() == message);
   });
 }
+
+TEST_CASE(
+    "frame reader: an idle plain connection holds no buffer, and a partial message keeps it") {
+  Loopback loop;
+  FrameReader reader(*loop.stream, kMax, true);
+  CHECK(reader.buffer_capacity() == 0);  // nothing read yet
+  const std::string first = query("SELECT 1");
+  const std::string second = query("SELECT 2");
+  loop.run([&]() -> asio::awaitable<void> {
+    loop.send(first);
+    auto frame = co_await next_frame(reader);
+    REQUIRE(frame);
+    CHECK(reader.buffer_capacity() > 0);  // the frame is a view into it
+    CHECK(reader.take_raw() == first);
+    // Everything handed out and taken: waiting for more gives the buffer back.
+    const bool early = co_await fills_within(reader, 20ms);
+    CHECK_FALSE(early);
+    CHECK(reader.buffer_capacity() == 0);
+    // Half a message: the reader keeps it (and its buffer) while it waits for the rest.
+    loop.send(std::string_view(second).substr(0, 4));
+    const bool half = co_await fills_within(reader, 20ms);
+    CHECK_FALSE(half);
+    CHECK(reader.buffer_capacity() > 0);
+    loop.send(std::string_view(second).substr(4));
+    frame = co_await next_frame(reader);
+    REQUIRE(frame);
+    CHECK(text_of(frame->payload) == query_payload("SELECT 2"));
+    CHECK(reader.take_raw() == second);
+  });
+}

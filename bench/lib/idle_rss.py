@@ -14,7 +14,9 @@ import json
 import sys
 import time
 
-import psycopg
+# libpq's own blocking calls: psycopg's connection objects wait with select(), which cannot
+# watch a descriptor above 1023, and this opens thousands.
+from psycopg import pq
 
 
 def rss_kib(pid):
@@ -34,22 +36,30 @@ def main():
     parser.add_argument("--password", default="")
     parser.add_argument("--connections", type=int, required=True)
     args = parser.parse_args()
-    conninfo = dict(host="127.0.0.1", port=args.port, user=args.user, dbname=args.dbname,
-                    password=args.password or None, sslmode="disable", connect_timeout=10)
+    conninfo = " ".join(f"{key}='{value}'" for key, value in (
+        ("host", "127.0.0.1"), ("port", args.port), ("user", args.user),
+        ("dbname", args.dbname), ("password", args.password), ("sslmode", "disable"),
+        ("connect_timeout", 10)) if value != "").encode()
     deadline = time.monotonic() + 120
     connections = []
+
+    def open_one():
+        conn = pq.PGconn.connect(conninfo)
+        connections.append(conn)
+        if conn.status != pq.ConnStatus.OK:
+            raise RuntimeError(conn.error_message.decode(errors="replace").strip())
+        result = conn.exec_(b"SELECT 1")
+        if result.status != pq.ExecStatus.TUPLES_OK:
+            raise RuntimeError(conn.error_message.decode(errors="replace").strip())
+
     try:
-        warm = psycopg.connect(**conninfo, autocommit=True)
-        connections.append(warm)
-        warm.execute("SELECT 1").fetchall()
+        open_one()  # warm-up: the proxy's first session allocates what every later one shares
         time.sleep(0.5)
         before = rss_kib(args.pid)
         for _ in range(args.connections):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"only {len(connections) - 1} connections within 120 s")
-            conn = psycopg.connect(**conninfo, autocommit=True)
-            connections.append(conn)
-            conn.execute("SELECT 1").fetchall()
+            open_one()
         time.sleep(1.0)
         after = rss_kib(args.pid)
         print(json.dumps({"connections": args.connections, "rss_before_kib": before,
@@ -57,7 +67,7 @@ def main():
                           "kib_per_connection": round((after - before) / args.connections, 1)}))
     finally:
         for conn in connections:
-            conn.close()
+            conn.finish()
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@
 #include "proxy/net/tls_contexts.hpp"
 #include "proxy/net/use_tuple.hpp"
 #include "proxy/server/cutover_gate.hpp"
+#include "proxy/server/file_limit.hpp"
 #include "proxy/server/logging.hpp"
 #include "proxy/server/worker_count.hpp"
 #include "proxy/session/client_session.hpp"
@@ -113,6 +114,7 @@ int Server::run() {
       spdlog::error("writes refused until the fleet's control state on the old store is read");
     }
   }
+  raise_open_files();
   start_workers();
   if (!start_listening()) return 1;
 
@@ -162,6 +164,21 @@ bool Server::start_listening() {
                initial_config_.listen_host, acceptor_.local_endpoint().port(),
                config::to_string(initial_config_.migration.phase), workers_.size());
   return true;
+}
+
+void Server::raise_open_files() {
+  const std::uint64_t needed = descriptors_needed(initial_config_.limits.max_client_connections);
+  const FileLimit limit = raise_file_limit(needed);
+  if (limit.now < needed) {
+    spdlog::warn(
+        "open-file limit {} (hard limit reached) is below the {} that limits."
+        "max_client_connections {} may need (a client and up to two backends each): sessions "
+        "beyond it fail to connect; raise the hard limit (ulimit -Hn, the container's nofile)",
+        limit.now, needed, initial_config_.limits.max_client_connections);
+  } else if (limit.now != limit.before) {
+    spdlog::info("open-file limit raised from {} to {} for limits.max_client_connections {}",
+                 limit.before, limit.now, initial_config_.limits.max_client_connections);
+  }
 }
 
 void Server::start_workers() {

@@ -68,6 +68,7 @@ class Server {
   bool reloading_ = false;     // a reload is running (possibly suspended on the gate)
   bool reload_again_ = false;  // another was asked for meanwhile
   std::chrono::steady_clock::time_point gate_checked_{};
+  void raise_open_files();  // proxy/server/file_limit.hpp
   void start_workers();
   void stop_workers();
   void track(const std::shared_ptr<ClientSession>& session, Executor executor);

@@ -227,7 +227,7 @@ struct Config {
   std::uint16_t listen_port = 6432;  // 0 = let the OS pick a free port
   std::string admin_host = "127.0.0.1";
   std::uint16_t admin_port = 9187;  // 0 = let the OS pick a free port
-  unsigned workers = 0;             // 0 = one per core
+  unsigned workers = 0;             // 0 = half the usable CPUs (proxy/server/worker_count.hpp)
   AuthConfig auth;
   std::optional<ServerTlsConfig> tls;
   BackendConfig old_backend, new_backend;  // YAML: backends.old / backends.new

@@ -4,6 +4,8 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <boost/asio/this_coro.hpp>
+
 #include "protocol/constants.hpp"
 #include "protocol/md5_auth.hpp"
 #include "protocol/message_reader.hpp"
@@ -123,6 +125,10 @@ asio::awaitable<bool> authenticate_client(FrameReader& reader, const ClientAuthR
     ok = co_await scram(reader, request.user, user);
   }
   if (!ok) {
+    // A startup deadline cancels this coroutine mid-exchange: that is no refusal (the caller
+    // counts the timeout), and the send below would only throw.
+    const auto state = co_await asio::this_coro::cancellation_state;
+    if (state.cancelled() != asio::cancellation_type::none) co_return false;
     if (request.refusals) request.refusals->Increment();
     std::string error;
     const char* kind =

@@ -1,6 +1,9 @@
 #include "proxy/net/frame_reader.hpp"
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <cstring>
 
 namespace pgdual::proxy {
@@ -11,6 +14,8 @@ constexpr std::size_t kFrameHeader = 5;
 // Blocks kept for reuse per worker thread: enough for the connections a worker has busy at
 // once; the rest go back to the allocator.
 constexpr std::size_t kPooledBlocks = 64;
+// Full reads in a row before the reader lets the worker's other sessions run.
+constexpr int kReadsBeforeYield = 16;
 
 std::vector<std::vector<std::uint8_t>>& block_pool() {
   thread_local std::vector<std::vector<std::uint8_t>> pool;
@@ -113,7 +118,8 @@ boost::asio::awaitable<FrameReader::Status> FrameReader::fill() {
       end_ -= begin_;
       begin_ = raw_begin_ = last_frame_ = 0;
     }
-    const Status status = stream_.is_tls() ? co_await read_tls() : co_await read_plain();
+    const Status status =
+        stream_.reads_synchronously() ? co_await read_plain() : co_await read_async();
     if (status != Status::ok) co_return status;
   }
 }
@@ -132,9 +138,17 @@ boost::asio::awaitable<FrameReader::Status> FrameReader::read_plain() {
   // usually sent nothing yet, and a read that finds nothing costs a system call for nothing.
   // While waiting, an idle reader holds no buffer.
   if (!more_likely_) {
+    reads_without_wait_ = 0;
     release_buffer_if_idle();
     const auto ec = co_await stream_.wait_readable();
     if (ec) co_return status_of(ec);
+  } else if (++reads_without_wait_ >= kReadsBeforeYield) {
+    // A bulk stream (a large result, COPY) keeps the kernel's buffer full, and reads and
+    // writes that never suspend would keep the other sessions of this worker waiting: let
+    // them have a turn now and then.
+    reads_without_wait_ = 0;
+    co_await boost::asio::post(co_await boost::asio::this_coro::executor,
+                               boost::asio::use_awaitable);
   }
   take_buffer(room_for_pending_frame(buffer_, begin_, end_, startup_phase_));
   const std::size_t room = buffer_.size() - end_;
@@ -150,7 +164,7 @@ boost::asio::awaitable<FrameReader::Status> FrameReader::read_plain() {
   co_return Status::ok;
 }
 
-boost::asio::awaitable<FrameReader::Status> FrameReader::read_tls() {
+boost::asio::awaitable<FrameReader::Status> FrameReader::read_async() {
   take_buffer(room_for_pending_frame(buffer_, begin_, end_, startup_phase_));
   auto [ec, n] =
       co_await stream_.read_some(std::span(buffer_.data() + end_, buffer_.size() - end_));

@@ -17,7 +17,9 @@ PgStream::PgStream(tcp::socket socket) : socket_(std::move(socket)) {
   socket_.set_option(tcp::no_delay(true), ignored);
   // Synchronous reads and writes on this socket return would_block instead of blocking the
   // worker (write_all and read_now rely on it); asio's asynchronous operations are unaffected.
-  socket_.non_blocking(true, ignored);
+  error_code ec;
+  socket_.non_blocking(true, ec);
+  non_blocking_ = !ec;
 }
 
 asio::awaitable<error_code> PgStream::handshake_as_server(asio::ssl::context& context) {
@@ -58,13 +60,41 @@ std::size_t PgStream::read_now(std::span<std::uint8_t> into, error_code& ec) {
   return socket().read_some(asio::buffer(into.data(), into.size()), ec);
 }
 
-asio::awaitable<error_code> PgStream::write_all(std::string_view bytes) {
-  if (discard_writes_) co_return error_code{};
+asio::awaitable<void> PgStream::wait_for_other_writer() {
+  while (writing_) {
+    if (!write_done_) {
+      write_done_ = std::make_unique<asio::steady_timer>(socket().get_executor(),
+                                                         asio::steady_timer::time_point::max());
+    }
+    // The writer cancels the timer when it is done; a cancelled wait just looks again.
+    co_await write_done_->async_wait(use_tuple);
+  }
+}
+
+asio::awaitable<error_code> PgStream::write_in_reactor(std::string_view bytes) {
+  writing_ = true;
+  error_code result;
   if (tls_active_) {
     auto [ec, n] =
         co_await asio::async_write(*tls_, asio::buffer(bytes.data(), bytes.size()), use_tuple);
-    co_return ec;
+    result = ec;
+  } else {
+    auto [ec, n] =
+        co_await asio::async_write(socket(), asio::buffer(bytes.data(), bytes.size()), use_tuple);
+    result = ec;
   }
+  writing_ = false;
+  if (write_done_) {
+    write_done_->cancel();
+    write_done_->expires_at(asio::steady_timer::time_point::max());
+  }
+  co_return result;
+}
+
+asio::awaitable<error_code> PgStream::write_all(std::string_view bytes) {
+  if (discard_writes_) co_return error_code{};
+  if (writing_) co_await wait_for_other_writer();
+  if (tls_active_ || !non_blocking_) co_return co_await write_in_reactor(bytes);
   auto& plain = socket();
   while (!bytes.empty()) {
     error_code ec;
@@ -75,9 +105,7 @@ asio::awaitable<error_code> PgStream::write_all(std::string_view bytes) {
   }
   if (bytes.empty()) co_return error_code{};
   // The kernel's send buffer is full: the rest waits for the peer to read.
-  auto [ec, n] =
-      co_await asio::async_write(plain, asio::buffer(bytes.data(), bytes.size()), use_tuple);
-  co_return ec;
+  co_return co_await write_in_reactor(bytes);
 }
 
 void PgStream::close() {

@@ -11,11 +11,13 @@
 //     suspending when the kernel took every byte, which is the normal case. Asio's own
 //     async_write would post its completion even then, and each post costs the worker an extra
 //     epoll_wait and a trip through its queue; only a write the kernel cannot take whole waits
-//     in the reactor.
+//     in the reactor. Writes never interleave: one that finds another waiting in the reactor
+//     waits for it.
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -53,6 +55,8 @@ class PgStream {
   void discard_writes() { discard_writes_ = true; }
 
   bool is_tls() const { return tls_active_; }
+  // Whether reads may use wait_readable() and read_now(): a plain socket in non-blocking mode.
+  bool reads_synchronously() const { return !tls_active_ && non_blocking_; }
   tcp::socket& socket() { return tls_ ? tls_->next_layer() : socket_; }
   void close();
 
@@ -61,6 +65,15 @@ class PgStream {
   std::unique_ptr<asio::ssl::stream<tcp::socket>> tls_;
   bool tls_active_ = false;
   bool discard_writes_ = false;
+  bool non_blocking_ = false;  // set at construction; without it every write goes through asio
+  // A write that had to wait in the reactor is in progress: another coroutine's write (a
+  // notice from the client pump while the primary pump forwards a large reply) waits for it
+  // to finish instead of putting its bytes in the middle. Built the first time it is needed.
+  bool writing_ = false;
+  std::unique_ptr<asio::steady_timer> write_done_;
+
+  asio::awaitable<void> wait_for_other_writer();
+  asio::awaitable<error_code> write_in_reactor(std::string_view bytes);
 };
 
 }  // namespace pgdual::proxy

@@ -19,6 +19,7 @@ FileLimit raise_file_limit(std::uint64_t wanted) {
   FileLimit result;
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return result;
+  result.known = true;
   result.before = result.now = limit.rlim_cur;
   if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= wanted) return result;
   const rlim_t target = limit.rlim_max == RLIM_INFINITY

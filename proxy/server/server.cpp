@@ -169,9 +169,10 @@ bool Server::start_listening() {
 void Server::raise_open_files() {
   const std::uint64_t needed = descriptors_needed(initial_config_.limits.max_client_connections);
   const FileLimit limit = raise_file_limit(needed);
+  if (!limit.known) return;
   if (limit.now < needed) {
     spdlog::warn(
-        "open-file limit {} (hard limit reached) is below the {} that limits."
+        "open-file limit {} (as far as it could be raised) is below the {} that limits."
         "max_client_connections {} may need (a client and up to two backends each): sessions "
         "beyond it fail to connect; raise the hard limit (ulimit -Hn, the container's nofile)",
         limit.now, needed, initial_config_.limits.max_client_connections);

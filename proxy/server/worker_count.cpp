@@ -37,6 +37,27 @@ std::optional<double> cpu_limit_v1() {
   return static_cast<double>(*quota) / static_cast<double>(*period);
 }
 
+// cgroup v2: the lowest cpu.max on the path from this process's cgroup (/proc/self/cgroup,
+// "0::/path") up to the root of the mounted hierarchy. Inside a private cgroup namespace the
+// path is "/" and the root is the container's own cgroup.
+std::optional<double> cpu_limit_v2() {
+  std::ifstream in("/proc/self/cgroup");
+  std::string line;
+  std::string path;
+  while (std::getline(in, line)) {
+    if (line.rfind("0::", 0) == 0) path = line.substr(3);
+  }
+  std::optional<double> lowest;
+  for (std::string dir = path == "/" ? std::string() : path;;) {
+    const std::string file = "/sys/fs/cgroup" + dir + "/cpu.max";
+    const auto limit = cpu_limit_from_cpu_max(read_small_file(file.c_str()));
+    if (limit && (!lowest || *limit < *lowest)) lowest = limit;
+    if (dir.empty()) break;
+    dir.resize(dir.rfind('/'));
+  }
+  return lowest;
+}
+
 unsigned affinity_cpus() {
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -62,7 +83,7 @@ std::optional<double> cpu_limit_from_cpu_max(std::string_view text) {
 
 unsigned usable_cpus() {
   unsigned cpus = affinity_cpus();
-  auto limit = cpu_limit_from_cpu_max(read_small_file("/sys/fs/cgroup/cpu.max"));
+  auto limit = cpu_limit_v2();
   if (!limit) limit = cpu_limit_v1();
   if (limit) cpus = std::min(cpus, static_cast<unsigned>(std::max(1.0, std::ceil(*limit))));
   return std::max(1u, cpus);

@@ -18,8 +18,9 @@ namespace pgdual::proxy {
 // CPUs; nullopt for no limit or unreadable text.
 std::optional<double> cpu_limit_from_cpu_max(std::string_view text);
 
-// CPUs this process may run on: its affinity mask, bounded by its cgroup's quota (v2, or v1's
-// cfs_quota_us / cfs_period_us), rounded up; at least 1.
+// CPUs this process may run on: its affinity mask, bounded by its cgroup's quota (v2: the
+// lowest cpu.max from its own cgroup up; v1: cfs_quota_us / cfs_period_us), rounded up; at
+// least 1.
 unsigned usable_cpus();
 
 // The default worker count for `usable` CPUs: half, at least one.

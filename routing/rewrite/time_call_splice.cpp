@@ -80,12 +80,20 @@ std::size_t skip_block_comment(std::string_view sql, std::size_t at) {
 // certainty (an unterminated quote or comment, a qualified or parenthesised keyword).
 std::optional<std::vector<CallInText>> find_time_calls(std::string_view sql) {
   std::vector<CallInText> calls;
+  char previous = ' ';  // the last character of the last token (comments and spaces skipped)
   std::size_t i = 0;
   while (i < sql.size()) {
     const char c = sql[i];
     std::size_t next = i + 1;
+    bool token = true;  // false for comments and spaces, which leave `previous` as it is
     if (c == '\'' || c == '"') {
       next = skip_quoted(sql, i, c);
+      // A quoted name can call the clock too ("now"()): such a text is left to the full
+      // rewrite rather than counted.
+      if (c == '"' && next != std::string_view::npos) {
+        const std::string_view name = sql.substr(i + 1, next - i - 2);
+        if (is_time_function(name) || is_time_keyword(name)) return std::nullopt;
+      }
     } else if (c == '$') {
       if (i + 1 < sql.size() && std::isdigit(static_cast<unsigned char>(sql[i + 1]))) {
         next = i + 1;  // a parameter; its digits are skipped as they come
@@ -93,10 +101,15 @@ std::optional<std::vector<CallInText>> find_time_calls(std::string_view sql) {
         next = skip_dollar_quoted(sql, i);
         if (next == i) next = i + 1;
       }
+    } else if (std::isspace(static_cast<unsigned char>(c))) {
+      token = false;
     } else if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {
-      next = sql.find('\n', i);
+      token = false;
+      // A line comment ends at a newline or a carriage return, as in PostgreSQL's lexer.
+      next = sql.find_first_of("\r\n", i);
       if (next == std::string_view::npos) next = sql.size();
     } else if (c == '/' && i + 1 < sql.size() && sql[i + 1] == '*') {
+      token = false;
       next = skip_block_comment(sql, i);
     } else if (word_start(static_cast<unsigned char>(c))) {
       next = i;
@@ -106,11 +119,12 @@ std::optional<std::vector<CallInText>> find_time_calls(std::string_view sql) {
       const bool keyword = is_time_keyword(word);
       const bool function = is_time_function(word);
       if (keyword || function) {
-        // Preceded by a dot: a qualified name (pg_catalog.now()), left to the full rewrite.
-        std::size_t before = i;
-        while (before > 0 && std::isspace(static_cast<unsigned char>(sql[before - 1]))) --before;
-        if (before > 0 && sql[before - 1] == '.') return std::nullopt;
+        // After a dot (spaces and comments between or not): a qualified name
+        // (pg_catalog.now()), left to the full rewrite.
+        if (previous == '.') return std::nullopt;
         const std::size_t after = skip_spaces(sql, next);
+        // A comment between the name and what follows: not read here.
+        if (sql.substr(after, 2) == "/*" || sql.substr(after, 2) == "--") return std::nullopt;
         const bool paren = after < sql.size() && sql[after] == '(';
         if (keyword) {
           if (paren) return std::nullopt;  // a precision: CURRENT_TIMESTAMP(3)
@@ -127,6 +141,7 @@ std::optional<std::vector<CallInText>> find_time_calls(std::string_view sql) {
       while (next < sql.size() && word_char(static_cast<unsigned char>(sql[next]))) ++next;
     }
     if (next == std::string_view::npos) return std::nullopt;
+    if (token) previous = sql[next - 1];
     i = next;
   }
   return calls;
@@ -172,7 +187,10 @@ std::optional<std::string> splice_time_calls(std::string_view sql, const Rewrite
   // The values come from the primary as ISO timestamps; anything a quote or a backslash could
   // break out of is left to the deparser, which quotes it.
   for (const auto& timestamp : values.timestamps) {
-    if (timestamp.find_first_of("'\\") != std::string::npos) return std::nullopt;
+    if (timestamp.empty() ||
+        timestamp.find_first_of(std::string_view("'\\\0", 3)) != std::string::npos) {
+      return std::nullopt;
+    }
   }
   const StatementSites& statement = analysis.statements.front();
   if (!statement.unrewritable.empty() || statement.sites.empty()) return std::nullopt;
@@ -207,12 +225,19 @@ std::optional<std::string> splice_time_calls(std::string_view sql, const Rewrite
   for (const auto& call : *calls) {
     const Replacement& replacement = by_name.find(call.name)->second;
     out.append(sql, copied, call.begin - copied);
+    // A space where the literal would otherwise run into a neighbouring word or prefix
+    // (`U&now()`, `now()AND x`): the deparser separates every token, the splice must too.
+    if (call.begin > 0 && (word_char(static_cast<unsigned char>(sql[call.begin - 1])) ||
+                           sql[call.begin - 1] == '&')) {
+      out += ' ';
+    }
     // The pipeline's literal: a timestamptz cast to the site's type. A cast binds tighter than
     // any operator, so it stands wherever the call stood, as the deparser writes it there.
     out += '\'';
     out += values.timestamps[replacement.value_index];
     out += "'::timestamp with time zone";
     out += cast_suffix(replacement.type);
+    if (call.end < sql.size() && word_char(static_cast<unsigned char>(sql[call.end]))) out += ' ';
     copied = call.end;
   }
   out.append(sql, copied);

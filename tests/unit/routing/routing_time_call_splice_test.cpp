@@ -67,8 +67,9 @@ TEST_CASE("the splice gives the full rewrite's statement", "[time_call_splice]")
       "WITH w AS (UPDATE t SET at = transaction_timestamp() RETURNING id) "
       "INSERT INTO log SELECT id, now()::date FROM w",
       "DELETE FROM t WHERE at < now() -- old rows, see now()\n",
-      "INSERT INTO t VALUES (/* now() */ now(), $$now()$$, \"now\", 'it''s now()')",
+      "INSERT INTO t VALUES (/* now() */ now(), $$now()$$, \"Now\", 'it''s now()')",
       "INSERT INTO t VALUES (1+now(), -now(), now()-interval '1 h')",
+      "UPDATE t SET a=now()WHERE id=1 AND b=CURRENT_DATE",
   };
   for (const auto& sql : texts) {
     INFO(sql);
@@ -97,11 +98,16 @@ TEST_CASE("the splice gives the full rewrite's statement", "[time_call_splice]")
 
 TEST_CASE("the splice leaves strings, names and comments alone", "[time_call_splice]") {
   const auto out = spliced(
-      "INSERT INTO t (a, \"now\", c) VALUES ('now()', now(), $x$ CURRENT_DATE $x$) -- now()");
+      "INSERT INTO t (a, \"Now\", c) VALUES ('now()', now(), $x$ CURRENT_DATE $x$) -- now()");
   REQUIRE(out);
   CHECK(*out ==
-        "INSERT INTO t (a, \"now\", c) VALUES ('now()', '2026-12-07 06:00:00.123456+00'::timestamp "
+        "INSERT INTO t (a, \"Now\", c) VALUES ('now()', '2026-12-07 06:00:00.123456+00'::timestamp "
         "with time zone, $x$ CURRENT_DATE $x$) -- now()");
+  // The literal never runs into a neighbouring word.
+  const auto joined = spliced("UPDATE t SET a=now()WHERE id=1");
+  REQUIRE(joined);
+  CHECK(*joined ==
+        "UPDATE t SET a='2026-12-07 06:00:00.123456+00'::timestamp with time zone WHERE id=1");
   const auto date = spliced("UPDATE t SET d = current_date");
   REQUIRE(date);
   CHECK(*date ==
@@ -117,8 +123,24 @@ TEST_CASE("the splice declines what it cannot read with certainty", "[time_call_
   CHECK_FALSE(spliced("INSERT INTO t VALUES (now(), E'a\\\\b')"));
   CHECK_FALSE(spliced("INSERT INTO t VALUES (now(), random())"));
   CHECK_FALSE(spliced("INSERT INTO t VALUES (now(), gen_random_uuid())"));
-  // A call the lexer cannot see as the parser does: a comment inside its parentheses.
+  // A call the lexer cannot see as the parser does: a comment inside its parentheses or
+  // before them, a qualified name with a comment after the dot, a quoted name.
   CHECK_FALSE(spliced("INSERT INTO t VALUES (now(/* x */))"));
+  CHECK_FALSE(spliced("INSERT INTO t VALUES (now/* x */())"));
+  CHECK_FALSE(spliced("INSERT INTO t VALUES (pg_catalog./**/now())"));
+  CHECK_FALSE(spliced("INSERT INTO t VALUES (pg_catalog.--c\nnow())"));
+  CHECK_FALSE(spliced("INSERT INTO t VALUES (\"now\"(), now())"));
+  // A line comment ends at a carriage return too: the call after it is the real one, the one
+  // in the dollar quote is text (PostgreSQL's reading). Either the splice finds the real call
+  // or it declines; it never touches the string.
+  {
+    const std::string sql = "INSERT INTO t VALUES (--\r now(), $$\n now() $$ --$$\n)";
+    const auto out = spliced(sql);
+    if (out) {
+      CHECK(out->find("$$\n now() $$") != std::string::npos);
+      CHECK(out->find("--\r '2026") != std::string::npos);
+    }
+  }
   // An unterminated comment or string: the text does not even parse, so no analysis applies;
   // the lexer alone declines it too.
   const RewriteAnalysis analysis = analyze_for_rewrite("INSERT INTO t VALUES (now())", {});
@@ -128,6 +150,8 @@ TEST_CASE("the splice declines what it cannot read with certainty", "[time_call_
   // A value a quote could break out of goes to the deparser, which quotes it.
   RewriteValues hostile = values;
   hostile.timestamps[0] = "2026-01-01'); DROP TABLE t; --";
+  CHECK_FALSE(splice_time_calls("INSERT INTO t VALUES (now())", analysis, hostile));
+  hostile.timestamps[0] = "";
   CHECK_FALSE(splice_time_calls("INSERT INTO t VALUES (now())", analysis, hostile));
   // Column defaults are the other step's.
   const ColumnDefaults defaults = {

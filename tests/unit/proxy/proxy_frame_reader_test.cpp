@@ -26,10 +26,12 @@
 #include "protocol/messages.hpp"
 #include "proxy/net/frame_reader.hpp"
 #include "proxy/net/pg_stream.hpp"
+#include "tests/unit/proxy/loopback.hpp"
 
 using namespace pgdual;
 using namespace pgdual::proxy;
 using namespace std::chrono_literals;
+using pgdual::proxy::test::Loopback;
 namespace asio = boost::asio;
 using asio::ip::tcp;
 using Status = FrameReader::Status;
@@ -37,60 +39,6 @@ using Status = FrameReader::Status;
 namespace {
 
 constexpr std::size_t kMax = 1 << 20;
-
-// A connected pair on loopback: `peer` is the other end the test writes to, `stream` the end
-// the FrameReader reads.
-struct Loopback {
-  asio::io_context io;
-  tcp::socket peer{io};
-  std::optional<PgStream> stream;
-
-  Loopback() {
-    tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
-    peer.connect(acceptor.local_endpoint());
-    stream.emplace(acceptor.accept());
-    peer.set_option(tcp::no_delay(true));
-  }
-  ~Loopback() {
-    boost::system::error_code ignored;
-    peer.close(ignored);
-    if (stream) stream->close();
-  }
-
-  void send(std::string_view bytes) { asio::write(peer, asio::buffer(bytes.data(), bytes.size())); }
-
-  // Writes `bytes` from a coroutine on the io_context (for data larger than the kernel's
-  // socket buffers, which a blocking write before the reader runs could not get rid of).
-  void send_async(std::string bytes) {
-    auto data = std::make_shared<std::string>(std::move(bytes));
-    asio::co_spawn(
-        io,
-        [this, data]() -> asio::awaitable<void> {
-          co_await asio::async_write(peer, asio::buffer(*data), asio::use_awaitable);
-        },
-        asio::detached);
-  }
-
-  // Runs `body` as a coroutine to its end, for at most `limit`.
-  void run(std::function<asio::awaitable<void>()> body, std::chrono::milliseconds limit = 10s) {
-    bool done = false;
-    std::exception_ptr failure;
-    asio::co_spawn(io, body(), [&](std::exception_ptr e) {
-      done = true;
-      failure = e;
-    });
-    io.restart();
-    io.run_for(limit);
-    if (!done) {
-      // Unblock the coroutine so that nothing outlives the test, then fail.
-      stream->close();
-      io.restart();
-      io.run_for(2s);
-    }
-    REQUIRE(done);
-    if (failure) std::rethrow_exception(failure);
-  }
-};
 
 asio::awaitable<void> pause(std::chrono::milliseconds duration) {
   asio::steady_timer timer(co_await asio::this_coro::executor);

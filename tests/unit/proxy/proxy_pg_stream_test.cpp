@@ -16,31 +16,14 @@
 #include <string>
 
 #include "proxy/net/pg_stream.hpp"
+#include "tests/unit/proxy/loopback.hpp"
 
 using namespace pgdual::proxy;
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
-namespace {
-
-struct Loopback {
-  asio::io_context io;
-  tcp::socket peer{io};
-  std::optional<PgStream> stream;
-  Loopback() {
-    tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
-    peer.connect(acceptor.local_endpoint());
-    stream.emplace(acceptor.accept());
-  }
-  ~Loopback() {
-    boost::system::error_code ignored;
-    peer.close(ignored);
-    if (stream) stream->close();
-  }
-};
-
-}  // namespace
+using pgdual::proxy::test::Loopback;
 
 TEST_CASE("pg stream: a write the kernel takes whole completes at once") {
   Loopback loop;

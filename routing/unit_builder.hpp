@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -38,16 +39,17 @@ class UnitBuilder {
   // and portal maps survive it).
   void set_options(const ClassifierOptions& options) { options_ = &options; }
 
-  void set_reject_ddl(bool reject, std::string reason) {
+  // (Called for every batch a client sends: the texts are copied only when they change.)
+  void set_reject_ddl(bool reject, std::string_view reason) {
     reject_ddl_ = reject;
-    reject_reason_ = std::move(reason);
+    if (reason != reject_reason_) reject_reason_ = reason;
   }
   // Strategy cdc with migration.ddl mirror: a Query or Parse that cdc cannot split exactly
   // (routing/cdc_rules.hpp, cdc_refusal) is replaced the same way; with `writes_refused` set,
   // so is every one that writes (its text is the error's message).
-  void set_cdc_refusals(bool refuse, std::string writes_refused = {}) {
+  void set_cdc_refusals(bool refuse, std::string_view writes_refused = {}) {
     cdc_refusals_ = refuse;
-    cdc_writes_refused_ = std::move(writes_refused);
+    if (writes_refused != cdc_writes_refused_) cdc_writes_refused_ = writes_refused;
   }
 
   FrameRole add(const protocol::Frame& frame);

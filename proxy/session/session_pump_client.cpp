@@ -85,7 +85,7 @@ ClientSession::ClientRelayModes ClientSession::client_relay_modes() {
   std::string writes_refused = cdc_writes_refused();
   if (writes_refused.empty()) writes_refused = fleet_writes_refused();
   units_->set_cdc_refusals(cdc() && roles_.secondary && migration.ddl == config::DdlPolicy::mirror,
-                           std::move(writes_refused));
+                           writes_refused);
   ClientRelayModes modes;
   modes.mirroring = mirroring;
   modes.shadow_aa =

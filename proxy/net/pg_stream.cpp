@@ -84,10 +84,8 @@ asio::awaitable<error_code> PgStream::write_in_reactor(std::string_view bytes) {
     result = ec;
   }
   writing_ = false;
-  if (write_done_) {
-    write_done_->cancel();
-    write_done_->expires_at(asio::steady_timer::time_point::max());
-  }
+  // Wakes any writer waiting in wait_for_other_writer (resetting the expiry cancels its wait).
+  if (write_done_) write_done_->expires_at(asio::steady_timer::time_point::max());
   co_return result;
 }
 

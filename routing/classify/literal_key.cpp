@@ -27,8 +27,11 @@ std::size_t end_of_string(std::string_view sql, std::size_t quote, bool backslas
 }
 
 std::size_t dollar_tag_length(std::string_view sql, std::size_t start) {
+  // PostgreSQL's lexer: a tag is letters (non-ASCII bytes included), digits and '_', not
+  // starting with a digit.
   std::size_t i = start + 1;
-  while (i < sql.size() && (std::isalnum(static_cast<unsigned char>(sql[i])) || sql[i] == '_')) {
+  while (i < sql.size() && (std::isalnum(static_cast<unsigned char>(sql[i])) || sql[i] == '_' ||
+                            static_cast<unsigned char>(sql[i]) >= 0x80)) {
     if (i == start + 1 && std::isdigit(static_cast<unsigned char>(sql[i]))) return 0;  // $1
     ++i;
   }

@@ -261,11 +261,14 @@ RewritePipeline RewritePipeline::for_store(std::vector<StepPtr> store_steps) {
   pipeline.then(std::make_shared<ValueSubstitutionStep>());
   pipeline.then(std::make_shared<ColumnDefaultsStep>());
   for (StepPtr& step : store_steps) pipeline.then(std::move(step));
+  pipeline.standard_only_ = pipeline.steps_.size() == 2;
   return pipeline;
 }
 
 RewritePipeline& RewritePipeline::then(StepPtr step) {
-  if (step != nullptr) steps_.push_back(std::move(step));
+  if (step == nullptr) return *this;
+  steps_.push_back(std::move(step));
+  standard_only_ = false;
   return *this;
 }
 
@@ -368,7 +371,7 @@ RewriteResult rewrite_statement_text(std::string_view sql, const RewriteAnalysis
   }
   // The standard pipeline (value substitution, column defaults) on clock calls only: spliced
   // into the text without a parse (routing/rewrite/time_call_splice.hpp).
-  if (pipeline.steps().size() == 2) {
+  if (pipeline.standard_only()) {
     if (auto spliced = splice_time_calls(sql, analysis, values)) {
       result.ok = true;
       result.changed = true;

@@ -114,12 +114,16 @@ class RewritePipeline {
 
   RewritePipeline& then(StepPtr step);
   const std::vector<StepPtr>& steps() const { return steps_; }
+  // Only the two steps every store gets (value substitution, column defaults): nothing of a
+  // store's own that would need the parse tree.
+  bool standard_only() const { return standard_only_; }
   bool applies_to(const StatementSites& statement) const;
   // Runs every step that applies; false at the first failure (context.error says why).
   bool run(PgQuery__Node& statement, RewriteContext& context) const;
 
  private:
   std::vector<StepPtr> steps_;
+  bool standard_only_ = false;  // for_store() without store steps, and nothing added since
 };
 
 struct RewriteResult {

@@ -1,8 +1,9 @@
 #include "routing/rewrite/time_call_splice.hpp"
 
 #include <cctype>
-#include <map>
 #include <vector>
+
+#include "routing/classify/literal_key.hpp"
 
 namespace pgdual::routing {
 
@@ -10,22 +11,27 @@ namespace {
 
 struct CallInText {
   std::size_t begin = 0, end = 0;
-  std::string name;  // lower case, as RewriteSite::function
+  std::string_view name;  // lower case, as RewriteSite::function (one of the names below)
 };
 
 // The keyword forms (SQLValueFunction): no parentheses unless a precision follows.
-bool is_time_keyword(std::string_view word) {
-  return word == "current_timestamp" || word == "current_date" || word == "current_time" ||
-         word == "localtimestamp" || word == "localtime";
-}
+constexpr std::string_view kTimeKeywords[] = {"current_timestamp", "current_date", "current_time",
+                                              "localtimestamp", "localtime"};
 // The function forms: name().
-bool is_time_function(std::string_view word) {
-  return word == "now" || word == "transaction_timestamp" || word == "statement_timestamp" ||
-         word == "clock_timestamp";
+constexpr std::string_view kTimeFunctions[] = {"now", "transaction_timestamp",
+                                               "statement_timestamp", "clock_timestamp"};
+constexpr std::size_t kLongestName = 21;  // transaction_timestamp
+
+// `word` (lower case) among `names`: the name itself (a view of a constant), else empty.
+template <std::size_t N>
+std::string_view find_name(std::string_view word, const std::string_view (&names)[N]) {
+  for (const auto name : names) {
+    if (word == name) return name;
+  }
+  return {};
 }
 
 bool word_start(unsigned char c) { return std::isalpha(c) || c == '_' || c >= 0x80; }
-bool word_char(unsigned char c) { return std::isalnum(c) || c == '_' || c == '$' || c >= 0x80; }
 
 std::size_t skip_spaces(std::string_view sql, std::size_t at) {
   while (at < sql.size() && std::isspace(static_cast<unsigned char>(sql[at]))) ++at;
@@ -46,19 +52,13 @@ std::size_t skip_quoted(std::string_view sql, std::size_t at, char quote) {
   return std::string_view::npos;
 }
 
-// Past a dollar-quoted string starting at `at` ('$'), or `at` itself when `$` starts none
-// (a parameter $1 is skipped by the caller). npos when it does not end.
+// Past a dollar-quoted string starting at `at` ('$'), or `at` itself when `$` starts none.
+// npos when it does not end.
 std::size_t skip_dollar_quoted(std::string_view sql, std::size_t at) {
-  std::size_t tag_end = at + 1;
-  while (tag_end < sql.size() &&
-         (std::isalnum(static_cast<unsigned char>(sql[tag_end])) || sql[tag_end] == '_' ||
-          static_cast<unsigned char>(sql[tag_end]) >= 0x80)) {
-    ++tag_end;
-  }
-  if (tag_end >= sql.size() || sql[tag_end] != '$') return at;
-  const std::string_view tag = sql.substr(at, tag_end - at + 1);
-  const std::size_t close = sql.find(tag, tag_end + 1);
-  return close == std::string_view::npos ? close : close + tag.size();
+  const std::size_t tag = detail::dollar_tag_length(sql, at);
+  if (tag == 0) return at;
+  const std::size_t close = sql.find(sql.substr(at, tag), at + tag);
+  return close == std::string_view::npos ? close : close + tag;
 }
 
 // Past a block comment (they nest) starting at `at`. npos when it does not end.
@@ -92,7 +92,9 @@ std::optional<std::vector<CallInText>> find_time_calls(std::string_view sql) {
       // rewrite rather than counted.
       if (c == '"' && next != std::string_view::npos) {
         const std::string_view name = sql.substr(i + 1, next - i - 2);
-        if (is_time_function(name) || is_time_keyword(name)) return std::nullopt;
+        if (!find_name(name, kTimeFunctions).empty() || !find_name(name, kTimeKeywords).empty()) {
+          return std::nullopt;
+        }
       }
     } else if (c == '$') {
       if (i + 1 < sql.size() && std::isdigit(static_cast<unsigned char>(sql[i + 1]))) {
@@ -113,12 +115,19 @@ std::optional<std::vector<CallInText>> find_time_calls(std::string_view sql) {
       next = skip_block_comment(sql, i);
     } else if (word_start(static_cast<unsigned char>(c))) {
       next = i;
-      while (next < sql.size() && word_char(static_cast<unsigned char>(sql[next]))) ++next;
-      std::string word(sql.substr(i, next - i));
-      for (auto& ch : word) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      const bool keyword = is_time_keyword(word);
-      const bool function = is_time_function(word);
-      if (keyword || function) {
+      while (next < sql.size() && detail::is_identifier_char(sql[next])) ++next;
+      // Lower-cased on the stack: every word of the text passes here.
+      char lower[kLongestName];
+      std::string_view keyword, function;
+      if (next - i <= kLongestName) {
+        for (std::size_t k = i; k < next; ++k) {
+          lower[k - i] = static_cast<char>(std::tolower(static_cast<unsigned char>(sql[k])));
+        }
+        const std::string_view word(lower, next - i);
+        keyword = find_name(word, kTimeKeywords);
+        function = find_name(word, kTimeFunctions);
+      }
+      if (!keyword.empty() || !function.empty()) {
         // After a dot (spaces and comments between or not): a qualified name
         // (pg_catalog.now()), left to the full rewrite.
         if (previous == '.') return std::nullopt;
@@ -126,19 +135,19 @@ std::optional<std::vector<CallInText>> find_time_calls(std::string_view sql) {
         // A comment between the name and what follows: not read here.
         if (sql.substr(after, 2) == "/*" || sql.substr(after, 2) == "--") return std::nullopt;
         const bool paren = after < sql.size() && sql[after] == '(';
-        if (keyword) {
+        if (!keyword.empty()) {
           if (paren) return std::nullopt;  // a precision: CURRENT_TIMESTAMP(3)
-          calls.push_back({i, next, word});
+          calls.push_back({i, next, keyword});
         } else if (paren) {
           const std::size_t close = skip_spaces(sql, after + 1);
           if (close >= sql.size() || sql[close] != ')') return std::nullopt;  // arguments
-          calls.push_back({i, close + 1, word});
+          calls.push_back({i, close + 1, function});
           next = close + 1;
         }
         // A function name without parentheses is a column or the like: not a call.
       }
     } else if (std::isdigit(static_cast<unsigned char>(c))) {
-      while (next < sql.size() && word_char(static_cast<unsigned char>(sql[next]))) ++next;
+      while (next < sql.size() && detail::is_identifier_char(sql[next])) ++next;
     }
     if (next == std::string_view::npos) return std::nullopt;
     if (token) previous = sql[next - 1];
@@ -148,6 +157,7 @@ std::optional<std::vector<CallInText>> find_time_calls(std::string_view sql) {
 }
 
 struct Replacement {
+  std::string_view name;  // RewriteSite::function
   std::size_t value_index = 0;
   TimeType type = TimeType::timestamptz;
   std::size_t expected = 0;  // sites of this function
@@ -194,41 +204,49 @@ std::optional<std::string> splice_time_calls(std::string_view sql, const Rewrite
   }
   const StatementSites& statement = analysis.statements.front();
   if (!statement.unrewritable.empty() || statement.sites.empty()) return std::nullopt;
-  std::map<std::string, Replacement, std::less<>> by_name;
+  // One entry per function name: a statement names a handful at most.
+  std::vector<Replacement> by_name;
+  const auto entry_for = [&by_name](std::string_view name) -> Replacement* {
+    for (auto& entry : by_name) {
+      if (entry.name == name) return &entry;
+    }
+    return nullptr;
+  };
   for (const auto& site : statement.sites) {
     if (site.kind != SiteKind::time || site.is_column_default() || site.precision >= 0 ||
         site.value_index >= values.timestamps.size()) {
       return std::nullopt;
     }
-    auto [entry, fresh] =
-        by_name.try_emplace(site.function, Replacement{site.value_index, site.time_type});
+    Replacement* entry = entry_for(site.function);
+    if (entry == nullptr) {
+      entry = &by_name.emplace_back(Replacement{site.function, site.value_index, site.time_type});
+    }
     // One function name, one value and one type, whatever the order of its sites.
-    if (!fresh &&
-        (entry->second.value_index != site.value_index || entry->second.type != site.time_type)) {
+    if (entry->value_index != site.value_index || entry->type != site.time_type) {
       return std::nullopt;
     }
-    ++entry->second.expected;
+    ++entry->expected;
   }
   const auto calls = find_time_calls(sql);
   if (!calls || calls->size() != statement.sites.size()) return std::nullopt;
   for (const auto& call : *calls) {
-    auto entry = by_name.find(call.name);
-    if (entry == by_name.end()) return std::nullopt;
-    ++entry->second.found;
+    Replacement* entry = entry_for(call.name);
+    if (entry == nullptr) return std::nullopt;
+    ++entry->found;
   }
-  for (const auto& [name, replacement] : by_name) {
-    if (replacement.found != replacement.expected) return std::nullopt;
+  for (const auto& entry : by_name) {
+    if (entry.found != entry.expected) return std::nullopt;
   }
   std::string out;
   out.reserve(sql.size() + calls->size() * 48);
   std::size_t copied = 0;
   for (const auto& call : *calls) {
-    const Replacement& replacement = by_name.find(call.name)->second;
+    const Replacement& replacement = *entry_for(call.name);
     out.append(sql, copied, call.begin - copied);
     // A space where the literal would otherwise run into a neighbouring word or prefix
     // (`U&now()`, `now()AND x`): the deparser separates every token, the splice must too.
-    if (call.begin > 0 && (word_char(static_cast<unsigned char>(sql[call.begin - 1])) ||
-                           sql[call.begin - 1] == '&')) {
+    if (call.begin > 0 &&
+        (detail::is_identifier_char(sql[call.begin - 1]) || sql[call.begin - 1] == '&')) {
       out += ' ';
     }
     // The pipeline's literal: a timestamptz cast to the site's type. A cast binds tighter than
@@ -237,7 +255,7 @@ std::optional<std::string> splice_time_calls(std::string_view sql, const Rewrite
     out += values.timestamps[replacement.value_index];
     out += "'::timestamp with time zone";
     out += cast_suffix(replacement.type);
-    if (call.end < sql.size() && word_char(static_cast<unsigned char>(sql[call.end]))) out += ' ';
+    if (call.end < sql.size() && detail::is_identifier_char(sql[call.end])) out += ' ';
     copied = call.end;
   }
   out.append(sql, copied);

@@ -103,6 +103,10 @@ TEST_CASE("the splice leaves strings, names and comments alone", "[time_call_spl
   CHECK(*out ==
         "INSERT INTO t (a, \"Now\", c) VALUES ('now()', '2026-12-07 06:00:00.123456+00'::timestamp "
         "with time zone, $x$ CURRENT_DATE $x$) -- now()");
+  // A dollar tag of non-ASCII letters quotes too, as in PostgreSQL's lexer.
+  const auto tagged = spliced("INSERT INTO t VALUES (now(), $\u00e4$ now() $\u00e4$)");
+  REQUIRE(tagged);
+  CHECK(tagged->find("$\u00e4$ now() $\u00e4$") != std::string::npos);
   // The literal never runs into a neighbouring word.
   const auto joined = spliced("UPDATE t SET a=now()WHERE id=1");
   REQUIRE(joined);

@@ -102,3 +102,50 @@ def test_16_autocommit_clients_on_hot_rows_keep_the_primary_order(env, proxy_fac
                                 + proxy.log_tail())
     assert metric_sum(proxy, "pgdual_write_divergence_total") == 0
     assert metric_sum(proxy, "pgdual_drift_risk_total") == 0
+
+
+# Clock calls in racing writes (issue 17): under -M simple the rewrite splices the transaction's
+# timestamp into the text (routing/rewrite/time_call_splice.hpp), under -M prepared it becomes a
+# parameter of the named statement (the full rewrite). Either way both stores get one value.
+CLOCK_TABLES = {"clock_hot": "id", "clock_events": "id, client, n"}
+CLOCK_SCRIPT = """\\set id random(1, 3)
+\\set n random(1, 1000000000)
+BEGIN;
+UPDATE clock_hot SET v = v + 1, at = now(), day = CURRENT_DATE, local = LOCALTIMESTAMP
+  WHERE id = :id;
+INSERT INTO clock_events (id, client, n, at) VALUES (:id, :client_id, :n, CURRENT_TIMESTAMP);
+END;
+"""
+
+
+def test_16_clients_writing_the_clock_on_hot_rows_leave_both_stores_identical(
+        env, proxy_factory, fresh_db, direct_conn, tmp_path):
+    on_both(direct_conn, fresh_db,
+            "CREATE TABLE clock_hot (id int PRIMARY KEY, v bigint NOT NULL, at timestamptz,"
+            " day date, local timestamp)",
+            "INSERT INTO clock_hot SELECT g, 0 FROM generate_series(1, 3) g",
+            "CREATE TABLE clock_events (id int, client int, n bigint, at timestamptz NOT NULL)")
+    script = tmp_path / "clock_hot.sql"
+    script.write_text(CLOCK_SCRIPT)
+    proxy = proxy_factory(migration("dual_write", strategy="sync"))
+    for mode in ("simple", "prepared"):
+        rewritten_before = metric_sum(proxy, "pgdual_statements_rewritten_total", reason="time")
+        process = start_process(
+            pgbench_cmd(proxy, env, fresh_db, "-n", "-c", "16", "-j", "2",
+                        "-T", str(SECONDS_PER_MODE), "-M", mode, "-f", str(script)),
+            {"PGPASSWORD": env.password})
+        code, out, err = finish_process(process, timeout=SECONDS_PER_MODE + 60)
+        assert code == 0, f"pgbench -M {mode} failed:\n{out}\n{err}\n{proxy.log_tail()}"
+        processed, failed = pgbench_summary(out)
+        assert processed > 0 and failed == 0, out
+        wait_sessions_settled(proxy, timeout=30)
+        digests = {which: {t: table_digest(direct_conn, which, fresh_db, t, order)
+                           for t, order in CLOCK_TABLES.items()} for which in ("old", "new")}
+        mismatched = [t for t in CLOCK_TABLES if digests["old"][t] != digests["new"][t]]
+        assert not mismatched, (f"after -M {mode} the stores differ in {mismatched}: {digests}\n"
+                                + proxy.log_tail())
+        # Every clock write was rewritten, none sent as it was.
+        rewritten = (metric_sum(proxy, "pgdual_statements_rewritten_total", reason="time")
+                     - rewritten_before)
+        assert rewritten >= processed, (mode, rewritten, processed)
+        assert metric_sum(proxy, "pgdual_nondeterministic_statements_total") == 0

@@ -65,6 +65,10 @@ constexpr Subcommand kSubcommands[] = {
      "strategy cdc, writes paused: the reverse of cdc cutover (new -> old stops at lag 0, old -> "
      "new restarts without a copy, the old store's sequences synced); then leave cutover",
      cdc_rollback_command},
+    {"status", "[--config FILE | --admin HOST:PORT] [--json] [--watch [--interval S] [--count N]]",
+     "a running instance's status from its admin endpoint: phases, backfill, shadow match "
+     "rate, journal, lag, reconciliation, the cutover checklist, the fleet (docs/operations.md)",
+     status_command},
     {"journal status", "--config FILE [--database DB]",
      "print the journal's pending entries and dead-letter rows", journal_status_command},
     {"journal purge", "--config FILE [--database DB] [--dead-letter]",

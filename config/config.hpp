@@ -222,6 +222,28 @@ struct MigrationConfig {
   CutoverConfig cutover;
 };
 
+// admin: the psql admin console (docs/operations.md). A client that asks for `database` and is
+// one of `users` (each also in auth.users, authenticated as any client) gets the console instead
+// of a backend; anyone else asking for that database is refused. No users: the console is off
+// and the name is an ordinary database.
+struct AdminConfig {
+  std::string database = "pgdual";
+  std::vector<std::string> users;
+  // PAUSE waits this long for the transactions in flight to end; past it the pause is undone.
+  std::chrono::milliseconds pause_timeout{30000};
+  // How often the status watch measures the cutover gate and reads the fleet's instances in the
+  // background (pgdual_cutover_ready and the status page); 0: only when someone asks.
+  std::chrono::milliseconds status_interval{30000};
+
+  bool console_enabled() const { return !users.empty() && !database.empty(); }
+  bool is_admin(std::string_view user) const {
+    for (const auto& u : users) {
+      if (u == user) return true;
+    }
+    return false;
+  }
+};
+
 struct Config {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 6432;  // 0 = let the OS pick a free port
@@ -229,6 +251,7 @@ struct Config {
   std::uint16_t admin_port = 9187;  // 0 = let the OS pick a free port
   unsigned workers = 0;             // 0 = half the usable CPUs (proxy/server/worker_count.hpp)
   AuthConfig auth;
+  AdminConfig admin;
   std::optional<ServerTlsConfig> tls;
   BackendConfig old_backend, new_backend;  // YAML: backends.old / backends.new
   LimitsConfig limits;

@@ -23,12 +23,13 @@ constexpr std::size_t kMaxConfigFileSize = 4 * 1024 * 1024;
 Config parse_document(const YAML::Node& root, LoadContext& ctx) {
   Config c;
   Section top(root, "", ctx,
-              {"listen", "admin_listen", "workers", "auth", "tls", "backends", "limits", "log",
-               "migration"});
+              {"listen", "admin_listen", "workers", "auth", "admin", "tls", "backends", "limits",
+               "log", "migration"});
   parse_listen_address(top, "listen", c.listen_host, c.listen_port);
   parse_listen_address(top, "admin_listen", c.admin_host, c.admin_port);
   top.read_integer("workers", c.workers, 0, 256);
   c.auth = parse_auth(top.get("auth"), ctx);
+  c.admin = parse_admin(top.get("admin"), c.auth, ctx);
   c.tls = parse_tls(top.get("tls"), ctx);
 
   const YAML::Node backends_node = top.get("backends");

@@ -4,6 +4,7 @@
 
 #include <functional>
 
+#include "config/describe.hpp"
 #include "config/loader.hpp"
 
 namespace pgdual::config {
@@ -168,6 +169,12 @@ std::vector<std::string> keys_needing_restart(const Config& running, const Confi
     if (key.changed(running, reloaded)) changed.push_back(key.path);
   }
   return changed;
+}
+
+std::vector<std::string> restart_only_key_paths() {
+  std::vector<std::string> paths;
+  for (const auto& key : restart_only_keys()) paths.push_back(key.path);
+  return paths;
 }
 
 Config keep_restart_only_keys(const Config& running, Config next) {

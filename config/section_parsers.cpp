@@ -90,6 +90,26 @@ AuthConfig parse_auth(const YAML::Node& node, LoadContext& ctx) {
   return auth;
 }
 
+AdminConfig parse_admin(const YAML::Node& node, const AuthConfig& auth, LoadContext& ctx) {
+  AdminConfig admin;
+  Section s(node, "admin", ctx, {"database", "users", "pause_timeout_ms", "status_interval_ms"});
+  s.read_string("database", admin.database);
+  s.read_milliseconds("pause_timeout_ms", admin.pause_timeout, 100, 3600000);
+  s.read_milliseconds("status_interval_ms", admin.status_interval, 0, 86400000);
+  if (!s.read_string_list("users", admin.users)) return admin;
+  for (const auto& user : admin.users) {
+    const bool known = std::any_of(auth.users.begin(), auth.users.end(),
+                                   [&](const UserEntry& e) { return e.name == user; });
+    // Under trust no user needs listing in auth.users; under any other method the console
+    // authenticates with the same secrets as the data path, so the user must have one.
+    if (!known && auth.method != AuthMethod::trust) {
+      s.error("users", "admin user " + quote_for_message(user) +
+                           " is not in auth.users, so it could not authenticate");
+    }
+  }
+  return admin;
+}
+
 std::optional<ServerTlsConfig> parse_tls(const YAML::Node& node, LoadContext& ctx) {
   Section s(node, "tls", ctx, {"cert_file", "key_file", "ca_file", "require"});
   if (!node.IsDefined() || node.IsNull() || !node.IsMap() || node.size() == 0) return std::nullopt;

@@ -18,6 +18,8 @@ namespace pgdual::config {
 void parse_listen_address(Section& top, std::string_view key, std::string& host,
                           std::uint16_t& port);
 AuthConfig parse_auth(const YAML::Node& node, LoadContext& ctx);
+// `auth` already parsed: every admin user must be one of its users.
+AdminConfig parse_admin(const YAML::Node& node, const AuthConfig& auth, LoadContext& ctx);
 // nullopt when the section is absent or empty.
 std::optional<ServerTlsConfig> parse_tls(const YAML::Node& node, LoadContext& ctx);
 // path is "backends.old" or "backends.new".

@@ -366,6 +366,8 @@ FleetTotals read_fleet(const config::Config& config, const pg::Cancelled& cancel
   return fleet_totals(samples, window, kFreshSeconds);
 }
 
+double fresh_sample_seconds() { return kFreshSeconds; }
+
 std::string percent(double fraction) {
   std::string text = fixed(fraction * 100, 3);
   while (text.back() == '0') text.pop_back();
@@ -445,6 +447,7 @@ GateReport evaluate_gate(const config::Config& config, const std::vector<std::st
   const FleetTotals totals = read_fleet(config, cancelled, error);
   report.error = error;
   report.instances = totals.live;
+  report.members = totals.newest;
   report.criteria =
       fleet_criteria(config.migration.cutover.criteria, config.migration.strategy, totals);
   for (const auto& database : report.databases) {

@@ -38,13 +38,17 @@ struct Criterion {
 
 struct GateReport {
   std::vector<std::string> databases;
-  std::vector<std::string> instances;  // the live instances whose samples count
+  std::vector<std::string> instances;   // the live instances whose samples count
+  std::vector<InstanceSample> members;  // every instance's newest sample (FleetTotals::newest)
   std::vector<Criterion> criteria;
   std::string error;  // a store could not be read: the gate fails
 
   bool ok() const;
   std::vector<std::string> failed() const;  // "name" or "name (database)"
 };
+
+// How fresh an instance's newest sample must be for the instance to count as live.
+double fresh_sample_seconds();
 
 // Every criterion for `databases` (empty: the control database alone).
 GateReport evaluate_gate(const config::Config& config, const std::vector<std::string>& databases,

@@ -108,6 +108,9 @@ FleetTotals fleet_totals(const std::vector<InstanceSample>& samples, double wind
     std::size_t end = begin;
     while (end < samples.size() && samples[end].instance == samples[begin].instance) ++end;
     const InstanceSample& newest = samples[end - 1];
+    InstanceSample member = newest;
+    member.counters = {};  // the status shows who and when, not the counters
+    totals.newest.push_back(std::move(member));
     if (!newest.stopped && newest.age_seconds <= fresh_seconds) {
       // The baseline: the newest sample taken before the window began, else nothing (zeros).
       const InstanceSample* base = nullptr;

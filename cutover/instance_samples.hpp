@@ -35,7 +35,9 @@ struct InstanceSample {
 // The fleet over the window: the counters' growth summed over the live instances.
 struct FleetTotals {
   InstanceCounters counters;
-  std::vector<std::string> live;    // instances with a fresh sample, not stopped
+  std::vector<std::string> live;  // instances with a fresh sample, not stopped
+  // Every instance's newest sample read (live, stale or stopped), without its counters.
+  std::vector<InstanceSample> newest;
   std::int64_t journal_depth = 0;   // the largest newest depth among them
   bool journal_depth_known = true;  // false when a live instance did not know its depth
 };

@@ -186,6 +186,7 @@ void Metrics::register_routing_metrics(prometheus::Registry& registry) {
   reconcile_ = std::make_unique<ReconcileMetrics>(registry);
   cdc_ = std::make_unique<CdcMetrics>(registry);
   cutover_ = std::make_unique<CutoverMetrics>(registry);
+  status_ = std::make_unique<StatusMetrics>(registry);
 }
 
 // ---- dual-write
@@ -317,6 +318,8 @@ void Metrics::set_phase_info(std::vector<PhaseInfo> phases) {
     phase_info_series_.push_back(&gauge);
   }
 }
+
+MetricView Metrics::view() const { return MetricView(*registry_); }
 
 std::string Metrics::serialize() const {
   return prometheus::TextSerializer{}.Serialize(registry_->Collect());

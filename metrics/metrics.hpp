@@ -28,9 +28,11 @@
 #include "metrics/cutover_metrics.hpp"
 #include "metrics/journal_metrics.hpp"
 #include "metrics/labels.hpp"
+#include "metrics/metric_view.hpp"
 #include "metrics/reconcile_metrics.hpp"
 #include "metrics/rewrite_metrics.hpp"
 #include "metrics/shadow_metrics.hpp"
+#include "metrics/status_metrics.hpp"
 
 namespace pgdual::metrics {
 
@@ -145,6 +147,10 @@ class Metrics {
   CdcMetrics& cdc() const { return *cdc_; }
   // The cutover gate's write latencies and refusals (docs/cutover.md).
   CutoverMetrics& cutover() const { return *cutover_; }
+  // The status watch's cutover verdict and fleet instances, and the admin pause.
+  StatusMetrics& status() const { return *status_; }
+  // The registry's values now, for the status page and the admin console.
+  MetricView view() const;
 
   // Prometheus text exposition format (version 0.0.4) of the whole registry.
   std::string serialize() const;
@@ -201,6 +207,7 @@ class Metrics {
   std::unique_ptr<ReconcileMetrics> reconcile_;
   std::unique_ptr<CdcMetrics> cdc_;
   std::unique_ptr<CutoverMetrics> cutover_;
+  std::unique_ptr<StatusMetrics> status_;
 
   prometheus::Family<prometheus::Gauge>* phase_info_family_ = nullptr;
   std::mutex phase_info_mutex_;

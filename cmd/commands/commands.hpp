@@ -21,6 +21,7 @@ Exit cdc_rollback_command(Args args);    // cdc.cpp
 Exit cutover_check_command(Args args);   // cutover.cpp
 Exit journal_status_command(Args args);  // journal.cpp
 Exit journal_purge_command(Args args);   // journal.cpp
+Exit status_command(Args args);          // status.cpp
 Exit version_command(Args args);         // version.cpp
 
 }  // namespace pgdual::cmd

@@ -19,6 +19,9 @@
 #include <utility>
 
 #include "metrics/metrics.hpp"
+#include "proxy/admin/status/status_json.hpp"
+#include "proxy/admin/status/status_page.hpp"
+#include "proxy/admin/status/status_text.hpp"
 #include "proxy/net/use_tuple.hpp"
 
 namespace pgdual::proxy {
@@ -34,6 +37,14 @@ namespace {
 // The Prometheus text exposition format, as scrapers expect it announced.
 constexpr std::string_view kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
 constexpr std::string_view kTextContentType = "text/plain; charset=utf-8";
+constexpr std::string_view kHtmlContentType = "text/html; charset=utf-8";
+constexpr std::string_view kJsonContentType = "application/json";
+constexpr std::string_view kScriptContentType = "text/javascript; charset=utf-8";
+constexpr std::string_view kStyleContentType = "text/css; charset=utf-8";
+// The page loads only its own script, style and JSON; no frame may embed it.
+constexpr std::string_view kPagePolicy =
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self'; frame-ancestors 'none'";
 
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
@@ -95,6 +106,7 @@ struct AdminServerState {
   Strand strand_;
   metrics::Metrics& metrics_;
   std::function<Readiness()> readiness_;
+  std::function<status::StatusReport()> status_;
   tcp::acceptor acceptor_;
   std::map<std::uint64_t, beast::tcp_stream*> connections_;
   std::uint64_t next_connection_id_ = 0;
@@ -118,14 +130,25 @@ Response AdminServerState::respond(const Request& req) const {
   std::string_view target = req.target();
   target = target.substr(0, target.find('?'));  // probes may append a query string
 
-  enum class Endpoint { metrics, healthz, readyz };
+  enum class Endpoint { metrics, healthz, readyz, page, script, style, json, text };
   Endpoint endpoint;
+  const bool status_on = static_cast<bool>(status_);
   if (target == "/metrics") {
     endpoint = Endpoint::metrics;
   } else if (target == "/healthz") {
     endpoint = Endpoint::healthz;
   } else if (target == "/readyz") {
     endpoint = Endpoint::readyz;
+  } else if (status_on && (target == "/status" || target == "/status/" || target == "/")) {
+    endpoint = Endpoint::page;
+  } else if (status_on && target == "/status.js") {
+    endpoint = Endpoint::script;
+  } else if (status_on && target == "/status.css") {
+    endpoint = Endpoint::style;
+  } else if (status_on && target == "/status.json") {
+    endpoint = Endpoint::json;
+  } else if (status_on && target == "/status.txt") {
+    endpoint = Endpoint::text;
   } else {
     return make_response(http::status::not_found, version, kTextContentType, "not found\n");
   }
@@ -153,6 +176,28 @@ Response AdminServerState::respond(const Request& req) const {
         return make_response(http::status::service_unavailable, version, kTextContentType,
                              readiness.detail + "\n");
       }
+      case Endpoint::page:
+      case Endpoint::script:
+      case Endpoint::style: {
+        const bool page = endpoint == Endpoint::page;
+        auto res = make_response(
+            http::status::ok, version,
+            page ? kHtmlContentType
+                 : (endpoint == Endpoint::script ? kScriptContentType : kStyleContentType),
+            std::string(page ? status::page_html()
+                             : (endpoint == Endpoint::script ? status::page_script()
+                                                             : status::page_style())));
+        res.set("Content-Security-Policy", kPagePolicy);
+        res.set(http::field::x_frame_options, "DENY");
+        res.set("X-Content-Type-Options", "nosniff");
+        return res;
+      }
+      case Endpoint::json:
+        return make_response(http::status::ok, version, kJsonContentType,
+                             status::to_json(status_()));
+      case Endpoint::text:
+        return make_response(http::status::ok, version, kTextContentType,
+                             status::to_text(status_()));
     }
   } catch (const std::exception& e) {
     spdlog::warn("admin server: {} failed: {}", target, e.what());
@@ -258,6 +303,10 @@ AdminServer::AdminServer(asio::io_context& io, metrics::Metrics& metrics,
     : state_(std::make_shared<AdminServerState>(io, metrics, std::move(readiness))) {}
 
 AdminServer::~AdminServer() { stop(); }
+
+void AdminServer::set_status(std::function<status::StatusReport()> status) {
+  state_->status_ = std::move(status);
+}
 
 error_code AdminServer::listen(const std::string& host, std::uint16_t port) {
   auto& acceptor = state_->acceptor_;

@@ -1,7 +1,9 @@
 #pragma once
 // The admin HTTP endpoint (admin_listen): GET /metrics (Prometheus text),
-// GET /healthz (the process is alive) and GET /readyz (config valid and the
-// primary backend reachable, as the readiness callback says). Boost.Beast over
+// GET /healthz (the process is alive), GET /readyz (config valid and the
+// primary backend reachable, as the readiness callback says), and the status
+// (docs/operations.md): /status (a page, with /status.js and /status.css),
+// /status.json and /status.txt (what `pgdual status` prints). Boost.Beast over
 // the admin io_context, one coroutine per connection, keep-alive, requests
 // bounded in header size and in time. It never throws out of its handlers.
 
@@ -18,6 +20,10 @@ class Metrics;
 }
 
 namespace pgdual::proxy {
+
+namespace status {
+struct StatusReport;
+}
 
 namespace detail {
 struct AdminServerState;  // defined in admin_server.cpp
@@ -41,6 +47,10 @@ class AdminServer {
   ~AdminServer();  // stop()s
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;
+
+  // The status report now; called on the io_context's thread for each status request. Without
+  // one, the status endpoints answer 404.
+  void set_status(std::function<status::StatusReport()> status);
 
   // Binds host:port (an IP literal, a name resolved once, or "" for 0.0.0.0)
   // and starts accepting. Returns the error if the bind fails (the caller logs

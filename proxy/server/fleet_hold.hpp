@@ -20,14 +20,18 @@ namespace pgdual::proxy {
 
 class FleetHold {
  public:
+  // The fleet flip's pause and the admin console's PAUSE are separate flags, so that a flip's
+  // resume never ends an operator's pause, nor RESUME a flip's.
   void set_paused(bool paused) { paused_.store(paused); }
   bool paused() const { return paused_.load(); }
+  void set_admin_paused(bool paused) { admin_paused_.store(paused); }
+  bool admin_paused() const { return admin_paused_.load(); }
 
   // A session about to start a transaction: true when it may (it is counted in); false while
   // paused (it is not counted, and tries again later).
   bool try_enter() {
     busy_.fetch_add(1);
-    if (!paused_.load()) return true;
+    if (!paused_.load() && !admin_paused_.load()) return true;
     busy_.fetch_sub(1);
     return false;
   }
@@ -48,6 +52,7 @@ class FleetHold {
 
  private:
   std::atomic<bool> paused_{false};
+  std::atomic<bool> admin_paused_{false};
   std::atomic<std::int64_t> busy_{0};
   std::atomic<bool> fenced_{false};
   mutable std::mutex mutex_;

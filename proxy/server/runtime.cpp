@@ -85,6 +85,20 @@ void Runtime::stop_gate_samples() {
   if (gate_samples_) gate_samples_->stop();
 }
 
+void Runtime::start_status_watch() {
+  status_watch_ = std::make_unique<cutover::StatusWatch>([this] { return journal_config(); },
+                                                         [this] {
+                                                           const auto seen = databases();
+                                                           return std::vector<std::string>(
+                                                               seen.begin(), seen.end());
+                                                         },
+                                                         metrics_.status());
+}
+
+void Runtime::stop_status_watch() {
+  if (status_watch_) status_watch_->stop();
+}
+
 std::string Runtime::instance_name() const {
   // The journal's instance name survives restarts (it owns a file journal); the fleet's tables
   // name the process, so that two instances on one host, or a restarted one, count apart.

@@ -5,7 +5,10 @@
 // boundaries, so a reload never changes anything under a running statement.
 
 #include <atomic>
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -16,6 +19,7 @@
 #include "config/config.hpp"
 #include "cutover/fleet_agent.hpp"
 #include "cutover/stats_publisher.hpp"
+#include "cutover/status_watch.hpp"
 #include "journal/retry_queue.hpp"
 #include "journal/service.hpp"
 #include "metrics/metrics.hpp"
@@ -97,6 +101,17 @@ class Runtime {
   void stop_fleet_agent();
   cutover::FleetAgent* fleet_agent() { return fleet_agent_.get(); }
   FleetHold& fleet() { return fleet_; }
+  // The control-plane half of the status (cutover/status_watch.hpp): started and stopped by the
+  // server; null before the start.
+  void start_status_watch();
+  void stop_status_watch();
+  cutover::StatusWatch* status_watch() { return status_watch_.get(); }
+  // The admin console's RELOAD: the server's reload, run on the control thread; the awaitable
+  // (to be awaited on any executor) yields "" when the new config applies, else why not.
+  using ReloadHook = std::function<boost::asio::awaitable<std::string>()>;
+  void set_reload_hook(ReloadHook hook) { reload_hook_ = std::move(hook); }
+  const ReloadHook& reload_hook() const { return reload_hook_; }
+  std::chrono::system_clock::time_point started_at() const { return started_at_; }
   // The databases this instance's sessions have used since it started.
   void note_database(const std::string& database) {
     std::lock_guard lock(databases_mutex_);
@@ -134,6 +149,9 @@ class Runtime {
   // Last, so destroyed first: their threads read journal_ and the members above.
   std::unique_ptr<cutover::StatsPublisher> gate_samples_;
   std::unique_ptr<cutover::FleetAgent> fleet_agent_;
+  std::unique_ptr<cutover::StatusWatch> status_watch_;
+  ReloadHook reload_hook_;
+  std::chrono::system_clock::time_point started_at_ = std::chrono::system_clock::now();
 };
 
 }  // namespace pgdual::proxy

@@ -21,6 +21,7 @@
 #include "proxy/server/cutover_gate.hpp"
 #include "proxy/server/file_limit.hpp"
 #include "proxy/server/logging.hpp"
+#include "proxy/server/runtime_status.hpp"
 #include "proxy/server/worker_count.hpp"
 #include "proxy/session/client_session.hpp"
 #include "routing/phase_rules.hpp"
@@ -83,6 +84,8 @@ int Server::run() {
   metrics_.config_last_reload_success_timestamp().SetToCurrentTime();
   runtime_->journal().start();
   runtime_->start_gate_samples();
+  runtime_->start_status_watch();
+  runtime_->set_reload_hook([this] { return reload_from_any_thread(); });
 
   probe_ = std::make_unique<BackendProbe>(control_, metrics_);
   probe_->set_targets(initial_config_.old_backend.host, initial_config_.old_backend.port,
@@ -91,12 +94,13 @@ int Server::run() {
   probe_->start();
   admin_ = std::make_unique<AdminServer>(control_, metrics_,
                                          [this] { return probe_->readiness(config_valid_); });
+  admin_->set_status([this] { return current_status(*runtime_); });
   if (auto ec = admin_->listen(initial_config_.admin_host, initial_config_.admin_port)) {
     spdlog::critical("cannot listen on admin address {}:{}: {}", initial_config_.admin_host,
                      initial_config_.admin_port, ec.message());
     return 1;
   }
-  spdlog::info("admin endpoints (/metrics /healthz /readyz) listening on {}:{}",
+  spdlog::info("admin endpoints (/metrics /healthz /readyz /status) listening on {}:{}",
                initial_config_.admin_host, admin_->port());
   runtime_->start_fleet_agent([this](const config::PhaseAssignment& assignment) {
     return apply_fleet_assignment(assignment);
@@ -131,6 +135,7 @@ int Server::run() {
   // After the sessions: their last appends complete first. A stop is clean (nothing queued
   // under async was dropped) only when every session ended on its own before the drain timeout.
   runtime_->stop_gate_samples();
+  runtime_->stop_status_watch();
   runtime_->journal().stop(!drain_timed_out_);
   runtime_->cdc().stop();
   spdlog::info("pgdual stopped");
@@ -376,15 +381,35 @@ asio::awaitable<void> Server::reload(const char* trigger) {
   } while (reload_again_);
 }
 
+asio::awaitable<std::string> Server::reload_from_any_thread() {
+  // Runs on the control thread, resumes the caller on its own executor.
+  co_return co_await asio::co_spawn(control_, reload_for_console(), asio::use_awaitable);
+}
+
+asio::awaitable<std::string> Server::reload_for_console() {
+  // One reload at a time: wait for a running one (SIGHUP, the file watch) to end, so that this
+  // one reads the file as it is now and its outcome is this request's.
+  asio::steady_timer pause(control_);
+  while (reloading_) {
+    pause.expires_after(std::chrono::milliseconds(10));
+    co_await pause.async_wait(use_tuple);
+  }
+  co_await reload("admin console");
+  co_return last_reload_error_;
+}
+
 asio::awaitable<void> Server::reload_once(const char* trigger) {
   if (config_path_.empty()) {
     spdlog::warn("reload ({}) ignored: running on the embedded config", trigger);
+    last_reload_error_ = "pgdual runs on its embedded config: there is no file to reload";
     co_return;
   }
   gate_pending_ = false;
+  last_reload_error_.clear();
   auto result = config::load_config_file(config_path_);
   if (!result.ok()) {
     metrics_.record_config_reload(false);
+    last_reload_error_ = fmt::format("{}", fmt::join(result.errors, "; "));
     config_valid_ = false;
     for (const auto& error : result.errors)
       spdlog::error("config reload rejected ({}): {}", trigger, error);
@@ -402,6 +427,7 @@ asio::awaitable<void> Server::reload_once(const char* trigger) {
       config::keep_restart_only_keys(running->config, std::move(*result.config)), error);
   if (!next) {
     metrics_.record_config_reload(false);
+    last_reload_error_ = error;
     config_valid_ = false;
     spdlog::error("config reload rejected ({}): {}", trigger, error);
     co_return;
@@ -410,6 +436,7 @@ asio::awaitable<void> Server::reload_once(const char* trigger) {
     auto refusal = primary_switch_refusal(running->config.migration, next->config.migration);
     if (!refusal) return false;
     metrics_.record_config_reload(false);
+    last_reload_error_ = *refusal;
     config_valid_ = false;
     spdlog::error("config reload rejected ({}): {}", trigger, *refusal);
     spdlog::error("keeping the previous configuration in force");
@@ -463,6 +490,7 @@ asio::awaitable<bool> Server::cutover_gate_allows(const config::Config& running,
     co_return true;
   }
   metrics_.record_config_reload(false);
+  last_reload_error_ = fmt::format("the cutover gate fails: {}", fmt::join(report.failed(), ", "));
   gate_pending_ = true;
   spdlog::error(
       "config reload refused ({}): it moves [{}] into cutover, but the cutover gate fails ({}); "
@@ -497,6 +525,7 @@ asio::awaitable<bool> Server::fleet_flip_allows(const config::Config& running,
     co_return true;
   }
   metrics_.record_config_reload(false);
+  last_reload_error_ = "the fleet flip did not complete: " + outcome.reason;
   config_valid_ = false;
   if (outcome.result == Result::busy) {
     // Another instance is flipping the fleet (often to this very file): try again.

@@ -12,6 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "protocol/constants.hpp"
+#include "proxy/admin/console/admin_console.hpp"
 #include "proxy/auth/client_auth.hpp"
 #include "proxy/net/cancel_sender.hpp"
 #include "proxy/net/use_tuple.hpp"
@@ -116,6 +117,13 @@ asio::awaitable<void> ClientSession::run() {
     close_all();
     co_return;
   }
+  if (admin_console_) {
+    AdminConsole console(client_, client_reader_, runtime_,
+                         startup_.parameter("user").value_or(""));
+    co_await console.run();
+    close_all();
+    co_return;
+  }
   co_await send_startup_reply();
   co_await relay();
   relay_done_ = true;
@@ -127,6 +135,7 @@ asio::awaitable<void> ClientSession::run() {
 asio::awaitable<bool> ClientSession::start_and_connect() {
   const StartupOutcome outcome = co_await negotiate_startup();
   if (outcome == StartupOutcome::done) co_return false;
+  if (admin_console_) co_return true;
   const bool connected = co_await connect_backends();
   co_return connected;
 }
@@ -250,6 +259,18 @@ asio::awaitable<ClientSession::StartupOutcome> ClientSession::negotiate_startup(
   if (!co_await authenticate_client(client_reader_, auth)) {
     spdlog::info("authentication failed for user \"{}\"", auth.user);
     co_return StartupOutcome::done;
+  }
+  // The admin console's database (docs/operations.md): its users get the console, anyone else
+  // is refused; no backend is opened either way.
+  if (config.admin.console_enabled() && startup_.database() == config.admin.database) {
+    if (!config.admin.is_admin(auth.user)) {
+      metrics.client_connections_rejected(metrics::RejectReason::auth_failed).Increment();
+      spdlog::warn("admin console refused to user \"{}\": not in admin.users", auth.user);
+      const std::string refusal = "user \"" + auth.user + "\" may not use the admin console";
+      co_await send_fatal("28000", refusal);
+      co_return StartupOutcome::done;
+    }
+    admin_console_ = true;
   }
   co_return StartupOutcome::proceed;
 }

@@ -296,6 +296,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   PgStream client_;
   FrameReader client_reader_;
+  bool admin_console_ = false;  // the client asked for admin.database and is an admin user
   Runtime& runtime_;
   std::shared_ptr<const RuntimeConfig> config_;
   protocol::StartupPacket startup_;

@@ -17,15 +17,20 @@ namespace asio = boost::asio;
 namespace {
 // A paused session looks again this often; a flip pauses for milliseconds to a few seconds.
 constexpr auto kPausePoll = std::chrono::milliseconds(1);
+// An operator's PAUSE may last minutes: the look backs off to this, so that a thousand waiting
+// sessions do not wake a thousand times a millisecond.
+constexpr auto kLongPausePoll = std::chrono::milliseconds(20);
 }  // namespace
 
 asio::awaitable<void> ClientSession::enter_fleet_transaction() {
   if (in_fleet_transaction_) co_return;
   auto& hold = runtime_.fleet();
   asio::steady_timer pause(co_await asio::this_coro::executor);
+  auto poll = kPausePoll;
   while (!hold.try_enter()) {
-    pause.expires_after(kPausePoll);
+    pause.expires_after(poll);
     co_await pause.async_wait(use_tuple);
+    if (hold.admin_paused()) poll = std::min(poll * 2, kLongPausePoll);
   }
   in_fleet_transaction_ = true;
 }

@@ -42,6 +42,9 @@ pg_install_deps() {
     postgresql-15 postgresql-client-15 pgbouncer
     python3 python3-psycopg python3-pytest libpostgresql-jdbc-java
     openssl
+    # The operator's view (docs/operations.md): the status page in headless Chromium, the
+    # alert rules (promtool), the Helm chart's values schema and YAML lint.
+    chromium prometheus python3-jsonschema yamllint
   )
   # A JDK may already be installed under another package name.
   command -v javac >/dev/null 2>&1 || wanted+=(default-jdk-headless)

@@ -84,9 +84,9 @@ void add_migration(Rows& rows, const MigrationConfig& m) {
   rows.add("migration.cutover.coordination", std::string(to_string(c.coordination)));
   rows.add("migration.cutover.force", yes_no(c.force));
   rows.add("migration.cutover.pause_timeout_ms", ms(c.pause_timeout));
-  rows.add("migration.cutover.criteria.window_s",
-           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(c.criteria.window)
-                              .count()));
+  rows.add(
+      "migration.cutover.criteria.window_s",
+      std::to_string(std::chrono::duration_cast<std::chrono::seconds>(c.criteria.window).count()));
   rows.add("migration.cutover.criteria.min_match_rate", number(c.criteria.min_match_rate));
   rows.add("migration.cutover.criteria.min_secondary_success_rate",
            number(c.criteria.min_secondary_success_rate));

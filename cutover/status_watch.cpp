@@ -57,8 +57,8 @@ void StatusWatch::run() {
     const auto interval = config ? config->admin.status_interval : std::chrono::milliseconds(0);
     // The first look once this instance has published its first sample (StatsPublisher), then
     // every interval (0: only on request).
-    const bool first_due = looks_started_ == 0 &&
-                           std::chrono::steady_clock::now() - started_ >= kFirstLookDelay;
+    const bool first_due =
+        looks_started_ == 0 && std::chrono::steady_clock::now() - started_ >= kFirstLookDelay;
     const bool due = requested_ || (interval.count() > 0 && first_due) ||
                      (interval.count() > 0 && last_ &&
                       std::chrono::system_clock::now() - last_->taken >= interval);

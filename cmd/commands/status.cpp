@@ -2,6 +2,8 @@
 // endpoint (/status.txt, or /status.json with --json), so that the table is rendered by the one
 // code that also serves the page and the admin console. --watch repeats it in place.
 
+#include <unistd.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -11,8 +13,6 @@
 #include <chrono>
 #include <cstdio>
 #include <thread>
-
-#include <unistd.h>
 
 #include "cmd/commands/arguments.hpp"
 #include "cmd/commands/commands.hpp"

@@ -58,9 +58,7 @@ void append_startup_reply(std::string& out, const std::string& user) {
 
 }  // namespace
 
-asio::awaitable<void> AdminConsole::send(std::string bytes) {
-  co_await client_.write_all(bytes);
-}
+asio::awaitable<void> AdminConsole::send(std::string bytes) { co_await client_.write_all(bytes); }
 
 asio::awaitable<void> AdminConsole::run() {
   spdlog::info("admin console: user \"{}\" connected", user_);
@@ -155,8 +153,9 @@ asio::awaitable<void> AdminConsole::answer(std::string_view query) {
     if (failure.empty()) {
       protocol::append_command_complete(out, "PAUSE");
     } else {
-      append_error(out, {"55000", failure, "nothing is paused; try again, or find the long "
-                                           "transaction in pg_stat_activity"});
+      append_error(out, {"55000", failure,
+                         "nothing is paused; try again, or find the long "
+                         "transaction in pg_stat_activity"});
     }
   } else if (command->verb == console::Verb::resume) {
     auto& hold = runtime_.fleet();
@@ -194,8 +193,8 @@ asio::awaitable<std::string> AdminConsole::pause() {
   runtime_.metrics().status().set_admin_paused(false);
   spdlog::warn("admin console: PAUSE gave up after {} ms: {} session(s) still in a transaction",
                timeout.count(), busy);
-  co_return "PAUSE gave up after " + std::to_string(timeout.count()) + " ms: " +
-      std::to_string(busy) + " session(s) still inside a transaction";
+  co_return "PAUSE gave up after " + std::to_string(timeout.count()) +
+      " ms: " + std::to_string(busy) + " session(s) still inside a transaction";
 }
 
 }  // namespace pgdual::proxy

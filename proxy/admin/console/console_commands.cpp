@@ -15,8 +15,8 @@ namespace {
 constexpr std::int32_t kTextOid = 25;
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' ||
-                        s.front() == '\r')) {
+  while (!s.empty() &&
+         (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r')) {
     s.remove_prefix(1);
   }
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' ||
@@ -141,8 +141,8 @@ ResultSet reconcile(const status::StatusReport& r) {
     for (const auto& f : t.top_mismatches) {
       columns += (columns.empty() ? "" : ", ") + f.column + " (" + num(f.count) + ")";
     }
-    out.rows.push_back({t.table, num(t.unresolved), num(t.reconciliation_needed),
-                        num(t.drift_risk), num(t.divergences), num(t.match_rate), columns});
+    out.rows.push_back({t.table, num(t.unresolved), num(t.reconciliation_needed), num(t.drift_risk),
+                        num(t.divergences), num(t.match_rate), columns});
   }
   return out;
 }
@@ -151,9 +151,9 @@ ResultSet cutover(const status::StatusReport& r) {
   ResultSet out{{"criterion", "scope", "ok", "measured", "threshold", "source"}, {}};
   // The verdict first: whether every criterion holds, and how old the measurement is.
   out.rows.push_back({"(all)", "", yes(r.cutover_looked && r.cutover_ready),
-                      r.cutover_looked ? "measured " + num(std::round(r.cutover_look_age_seconds)) +
-                                             " s ago"
-                                       : std::string("not measured yet"),
+                      r.cutover_looked
+                          ? "measured " + num(std::round(r.cutover_look_age_seconds)) + " s ago"
+                          : std::string("not measured yet"),
                       "every criterion", r.cutover_error.empty() ? "" : r.cutover_error});
   for (const auto& c : r.checklist) {
     out.rows.push_back({c.name, c.database.empty() ? "fleet" : c.database, yes(c.ok), c.measured,
@@ -166,12 +166,11 @@ ResultSet instances(const status::StatusReport& r) {
   ResultSet out{{"instance", "phase", "state", "heartbeat_age_seconds", "journal_depth", "this"},
                 {}};
   for (const auto& i : r.instances) {
-    out.rows.push_back({i.instance, i.phase, i.state,
-                        fmt::format("{:.1f}", i.heartbeat_age_seconds),
-                        i.journal_depth < 0 ? std::nullopt
-                                            : std::optional<std::string>(
-                                                  std::to_string(i.journal_depth)),
-                        yes(i.this_instance)});
+    out.rows.push_back(
+        {i.instance, i.phase, i.state, fmt::format("{:.1f}", i.heartbeat_age_seconds),
+         i.journal_depth < 0 ? std::nullopt
+                             : std::optional<std::string>(std::to_string(i.journal_depth)),
+         yes(i.this_instance)});
   }
   return out;
 }
@@ -225,9 +224,9 @@ std::optional<Command> parse_command(std::string_view query, ConsoleError& error
 }
 
 const std::vector<std::string>& show_objects() {
-  static const std::vector<std::string> kObjects{"PHASES",    "STATS",   "JOURNAL",
+  static const std::vector<std::string> kObjects{"PHASES",    "STATS",     "JOURNAL",
                                                  "BACKFILL",  "RECONCILE", "CUTOVER",
-                                                 "INSTANCES", "CONFIG",  "HELP"};
+                                                 "INSTANCES", "CONFIG",    "HELP"};
   return kObjects;
 }
 

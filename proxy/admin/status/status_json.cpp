@@ -97,8 +97,8 @@ void write_tables(JsonWriter& w, const std::vector<TableStatus>& tables) {
 void write_cutover(JsonWriter& w, const StatusReport& r) {
   w.open("cutover", '{')
       .boolean("measured", r.cutover_looked)
-      .num("age_seconds", r.cutover_looked ? std::optional<double>(r.cutover_look_age_seconds)
-                                           : std::nullopt)
+      .num("age_seconds",
+           r.cutover_looked ? std::optional<double>(r.cutover_look_age_seconds) : std::nullopt)
       .boolean("ready", r.cutover_ready)
       .str("error", r.cutover_error);
   w.open("databases", '[');
@@ -122,8 +122,8 @@ void write_cutover(JsonWriter& w, const StatusReport& r) {
         .str("instance", i.instance)
         .str("phase", i.phase)
         .num("heartbeat_age_seconds", i.heartbeat_age_seconds)
-        .num("journal_depth", i.journal_depth < 0 ? std::optional<double>()
-                                                  : static_cast<double>(i.journal_depth))
+        .num("journal_depth",
+             i.journal_depth < 0 ? std::optional<double>() : static_cast<double>(i.journal_depth))
         .str("state", i.state)
         .boolean("this_instance", i.this_instance)
         .close('}');

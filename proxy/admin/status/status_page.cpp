@@ -54,7 +54,8 @@ constexpr std::string_view kHtml = R"PAGE(<!DOCTYPE html>
 </html>
 )PAGE";
 
-constexpr std::string_view kStyle = R"PAGE(body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #1d2228; }
+constexpr std::string_view kStyle =
+    R"PAGE(body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #1d2228; }
 h1 { font-size: 1.4em; margin: 0 0 .2em; }
 h2 { font-size: 1.1em; margin: 1.4em 0 .4em; }
 table { border-collapse: collapse; min-width: 40em; }

@@ -33,8 +33,8 @@ std::map<std::string, TableStatus> tables_of(const MetricView& view,
   }
   for (const auto& [table, phase] : migration.tables) tables[table].table = table;
   for (auto& [name, table] : tables) {
-    table.phase = std::string(config::to_string(routing::table_phase(migration, migration.phase,
-                                                                     name)));
+    table.phase =
+        std::string(config::to_string(routing::table_phase(migration, migration.phase, name)));
   }
   return tables;
 }
@@ -46,12 +46,13 @@ void add_backfill(const MetricView& view, TableStatus& t) {
   t.backfill_rows = view.sum("pgdual_backfill_rows_total", table);
   t.backfill_rows_per_second = view.sum("pgdual_backfill_rows_per_second", table);
   for (const auto& s : view.series("pgdual_backfill_state")) {
-    if (s.value > 0 && metrics::labels_match(s.labels, table)) t.backfill_state = s.labels.at("state");
+    if (s.value > 0 && metrics::labels_match(s.labels, table))
+      t.backfill_state = s.labels.at("state");
   }
-  t.backfill_eta_seconds = t.backfill_state == "done" ? std::optional<double>(0)
-                                                      : eta_seconds(t.backfill_ratio,
-                                                                    t.backfill_rows,
-                                                                    t.backfill_rows_per_second);
+  t.backfill_eta_seconds =
+      t.backfill_state == "done"
+          ? std::optional<double>(0)
+          : eta_seconds(t.backfill_ratio, t.backfill_rows, t.backfill_rows_per_second);
 }
 
 void add_shadow(const MetricView& view, TableStatus& t) {

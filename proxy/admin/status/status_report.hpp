@@ -43,13 +43,13 @@ struct TableStatus {
   std::optional<double> backfill_eta_seconds;  // from the rate and the rows left
   // Shadow reads.
   double shadow_matched = 0, shadow_mismatched = 0, shadow_errors = 0;
-  std::optional<double> match_rate;       // over the last match_window compared reads
+  std::optional<double> match_rate;        // over the last match_window compared reads
   std::vector<FieldCount> top_mismatches;  // the columns that differ most often, at most 3
   // Reconciliation: marks not yet covered plus what the last run left.
   double unresolved = 0;
   double reconciliation_needed = 0;
-  double drift_risk = 0;     // writes let through that may leave the stores different
-  double divergences = 0;    // writes whose outcome differed between the stores
+  double drift_risk = 0;   // writes let through that may leave the stores different
+  double divergences = 0;  // writes whose outcome differed between the stores
 };
 
 struct CheckItem {

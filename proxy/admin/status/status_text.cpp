@@ -80,12 +80,11 @@ void append_cutover(std::string& out, const StatusReport& r) {
   if (!r.cutover_looked) {
     out += "CUTOVER  not measured yet\n";
   } else {
-    out += fmt::format("CUTOVER  {}  (measured {} ago{}{})\n",
-                       r.cutover_ready ? "READY" : "NOT READY",
-                       human_duration(r.cutover_look_age_seconds),
-                       r.cutover_error.empty() ? "" : "; error: ", r.cutover_error);
-    std::vector<std::vector<std::string>> rows{
-        {"", "CRITERION", "SCOPE", "MEASURED", "NEEDS"}};
+    out +=
+        fmt::format("CUTOVER  {}  (measured {} ago{}{})\n", r.cutover_ready ? "READY" : "NOT READY",
+                    human_duration(r.cutover_look_age_seconds),
+                    r.cutover_error.empty() ? "" : "; error: ", r.cutover_error);
+    std::vector<std::vector<std::string>> rows{{"", "CRITERION", "SCOPE", "MEASURED", "NEEDS"}};
     for (const auto& c : r.checklist) {
       rows.push_back({c.ok ? "ok" : "FAIL", c.name, c.database.empty() ? "fleet" : c.database,
                       c.measured, c.threshold});

@@ -52,6 +52,15 @@ TEST_CASE("fleet totals: a restart, a stopped instance and a silent one") {
   const auto totals = cutover::fleet_totals(samples, 300, 7);
   CHECK(totals.live == std::vector<std::string>{"a"});
   CHECK(totals.counters.shadow_compared == 30);
+  // Every instance's newest sample, live or not, for the status page's fleet (no counters).
+  REQUIRE(totals.newest.size() == 3);
+  CHECK(totals.newest[0].instance == "a");
+  CHECK(totals.newest[0].age_seconds == 1);
+  CHECK(totals.newest[0].counters.shadow_compared == 0);
+  CHECK(totals.newest[1].instance == "b");
+  CHECK(totals.newest[1].age_seconds == 60);
+  CHECK(totals.newest[2].instance == "c");
+  CHECK(totals.newest[2].stopped);
 }
 
 TEST_CASE("fleet totals: the deepest journal, and an unknown depth") {

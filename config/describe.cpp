@@ -55,14 +55,8 @@ void add_migration(Rows& rows, const MigrationConfig& m) {
   }
   for (std::size_t i = 0; i < m.tenants.size(); ++i) {
     const auto& rule = m.tenants[i];
-    std::string match;
-    if (rule.match.database) match += "database=" + *rule.match.database;
-    if (rule.match.user) match += (match.empty() ? "" : ",") + ("user=" + *rule.match.user);
-    if (rule.match.application_name) {
-      match += (match.empty() ? "" : ",") + ("application_name=" + *rule.match.application_name);
-    }
     rows.add("migration.tenants[" + std::to_string(i) + "]",
-             match + " -> " + std::string(to_string(rule.phase)));
+             describe_match(rule.match) + " -> " + std::string(to_string(rule.phase)));
   }
   rows.add("migration.rewrite", yes_no(m.rewrite));
   rows.add("migration.nondeterministic", std::string(to_string(m.nondeterministic)));
@@ -95,6 +89,17 @@ void add_migration(Rows& rows, const MigrationConfig& m) {
 }
 
 }  // namespace
+
+std::string describe_match(const TenantMatch& match) {
+  std::string out;
+  const auto add = [&](const char* name, const std::optional<std::string>& value) {
+    if (value) out += (out.empty() ? "" : ",") + std::string(name) + "=" + *value;
+  };
+  add("database", match.database);
+  add("user", match.user);
+  add("application_name", match.application_name);
+  return out;
+}
 
 std::vector<ConfigRow> describe(const Config& c) {
   Rows rows;

@@ -18,6 +18,9 @@ struct ConfigRow {
 
 std::vector<ConfigRow> describe(const Config& config);
 
+// A tenant rule's match as "database=a,user=b,application_name=c" (the parts it has).
+std::string describe_match(const TenantMatch& match);
+
 // The documented paths of the restart-only keys.
 std::vector<std::string> restart_only_key_paths();
 

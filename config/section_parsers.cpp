@@ -97,6 +97,11 @@ AdminConfig parse_admin(const YAML::Node& node, const AuthConfig& auth, LoadCont
   s.read_milliseconds("pause_timeout_ms", admin.pause_timeout, 100, 3600000);
   s.read_milliseconds("status_interval_ms", admin.status_interval, 0, 86400000);
   if (!s.read_string_list("users", admin.users)) return admin;
+  if (!admin.users.empty() && auth.method == AuthMethod::trust) {
+    ctx.diag.warning(s.key_path("users"),
+                     "auth.method is trust: any client that can reach pgdual may name an admin "
+                     "user and RELOAD or PAUSE it; use scram-sha-256 outside a test");
+  }
   for (const auto& user : admin.users) {
     const bool known = std::any_of(auth.users.begin(), auth.users.end(),
                                    [&](const UserEntry& e) { return e.name == user; });

@@ -20,7 +20,6 @@ void StatusWatch::stop() {
     stopping_ = true;
   }
   wake_.notify_all();
-  looked_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -37,17 +36,6 @@ void StatusWatch::request_fresh() {
     requested_ = true;
   }
   wake_.notify_all();
-}
-
-std::shared_ptr<const StatusLook> StatusWatch::fresh(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mutex_);
-  // A look already running may have read the stores before the caller's question: wait for the
-  // one after it.
-  const std::uint64_t wanted = looks_started_ + 1;
-  requested_ = true;
-  wake_.notify_all();
-  looked_.wait_for(lock, timeout, [&] { return stopping_ || looks_done_ >= wanted; });
-  return last_;
 }
 
 void StatusWatch::run() {
@@ -80,8 +68,6 @@ void StatusWatch::run() {
     look();
     lock.lock();
     looking_ = false;
-    ++looks_done_;
-    looked_.notify_all();
   }
 }
 

@@ -47,9 +47,6 @@ class StatusWatch {
   std::shared_ptr<const StatusLook> last() const;
   // Asks for a new look unless the last one is fresh enough or one is running; never blocks.
   void request_fresh();
-  // Waits up to `timeout` for a look that started after this call (for the admin console's
-  // SHOW CUTOVER, which answers with a current verdict). Returns the newest look either way.
-  std::shared_ptr<const StatusLook> fresh(std::chrono::milliseconds timeout);
   void stop();
 
  private:
@@ -60,11 +57,11 @@ class StatusWatch {
   Databases databases_;
   metrics::StatusMetrics& metrics_;
   mutable std::mutex mutex_;
-  std::condition_variable wake_, looked_;
+  std::condition_variable wake_;
   bool stopping_ = false;
   bool requested_ = false;
   bool looking_ = false;
-  std::uint64_t looks_started_ = 0, looks_done_ = 0;
+  std::uint64_t looks_started_ = 0;
   std::shared_ptr<const StatusLook> last_;
   std::chrono::steady_clock::time_point started_;
   std::thread thread_;

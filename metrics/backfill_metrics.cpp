@@ -62,6 +62,14 @@ std::map<std::string, BackfillTableView> aggregate_backfill(const std::vector<Ba
     view.ratio += backfill_ratio(row);  // a sum until divided below
     view.rows_per_second += row.rows_per_second;
     const auto state = parse_backfill_state(row.state);
+    if (state != BackfillState::done && view.rows_remaining >= 0) {
+      if (row.estimated_rows && *row.estimated_rows > 0) {
+        view.rows_remaining += static_cast<double>(
+            std::max<std::int64_t>(0, *row.estimated_rows - row.rows_copied - row.rows_skipped));
+      } else {
+        view.rows_remaining = -1;  // unknown from now on
+      }
+    }
     if (state && (!view.state || urgency(*state) < urgency(*view.state))) view.state = state;
   }
   for (auto& [table, view] : views) view.ratio /= static_cast<double>(counts[table]);
@@ -87,7 +95,12 @@ BackfillMetrics::BackfillMetrics(prometheus::Registry& registry)
       rows_per_second_(prometheus::BuildGauge()
                            .Name("pgdual_backfill_rows_per_second")
                            .Help("The backfill job's copy rate of a table, as it records it.")
-                           .Register(registry)) {}
+                           .Register(registry)),
+      rows_remaining_(prometheus::BuildGauge()
+                          .Name("pgdual_backfill_rows_remaining")
+                          .Help("Estimated rows of a table the backfill job has not copied yet "
+                                "(0 once done; -1 while a database's estimate is unknown).")
+                          .Register(registry)) {}
 
 BackfillMetrics::TableSeries& BackfillMetrics::series_for(const std::string& table) {
   auto it = tables_.find(table);
@@ -106,12 +119,14 @@ void BackfillMetrics::show(const std::string& label, TableSeries& series,
   if (!series.ratio) {
     series.ratio = &ratio_.Add({{"table", label}});
     series.rows_per_second = &rows_per_second_.Add({{"table", label}});
+    series.rows_remaining = &rows_remaining_.Add({{"table", label}});
     for (std::size_t i = 0; i < kBackfillStateCount; ++i) {
       series.states[i] = &state_.Add({{"table", label}, {"state", std::string(kStateNames[i])}});
     }
   }
   series.ratio->Set(view.ratio);
   series.rows_per_second->Set(view.rows_per_second);
+  series.rows_remaining->Set(view.rows_remaining);
   for (std::size_t i = 0; i < kBackfillStateCount; ++i) {
     series.states[i]->Set(view.state && static_cast<std::size_t>(*view.state) == i ? 1 : 0);
   }
@@ -121,6 +136,8 @@ void BackfillMetrics::hide(TableSeries& series) {
   if (!series.ratio) return;
   ratio_.Remove(series.ratio);
   rows_per_second_.Remove(series.rows_per_second);
+  rows_remaining_.Remove(series.rows_remaining);
+  series.rows_remaining = nullptr;
   for (auto*& gauge : series.states) {
     state_.Remove(gauge);
     gauge = nullptr;

@@ -6,6 +6,7 @@
 //
 //   pgdual_backfill_progress_ratio{table}      (rows_copied + rows_skipped) / estimated_rows
 //   pgdual_backfill_rows_total{table,result}   rows copied or skipped, moved by each read's delta
+//   pgdual_backfill_rows_remaining{table}      estimated rows not copied yet; -1 when unknown
 //   pgdual_backfill_state{table,state}         1 for the table's state, 0 for the other four
 //   pgdual_backfill_rows_per_second{table}     the job's own rate for the table
 //
@@ -70,6 +71,9 @@ struct BackfillTableView {
   double ratio = 0;
   std::optional<BackfillState> state;  // nullopt: no row of the table has a known state
   double rows_per_second = 0;
+  // estimated_rows - (rows_copied + rows_skipped), at least 0, summed over the databases; 0 for
+  // a done row; -1 when a row not done has no estimate (the status page's ETA reads it).
+  double rows_remaining = 0;
 };
 // One view per source_table. The same source_table in several databases: the mean of their
 // ratios, the sum of their rates, and the state that most needs attention (failed, paused,
@@ -94,6 +98,7 @@ class BackfillMetrics {
     // Null while the table is absent from the last read (and always for "_other").
     prometheus::Gauge* ratio = nullptr;
     prometheus::Gauge* rows_per_second = nullptr;
+    prometheus::Gauge* rows_remaining = nullptr;
     std::array<prometheus::Gauge*, kBackfillStateCount> states{};
   };
   struct Baseline {
@@ -110,6 +115,7 @@ class BackfillMetrics {
   prometheus::Family<prometheus::Counter>& rows_;
   prometheus::Family<prometheus::Gauge>& state_;
   prometheus::Family<prometheus::Gauge>& rows_per_second_;
+  prometheus::Family<prometheus::Gauge>& rows_remaining_;
 
   std::mutex mutex_;
   std::map<std::string, TableSeries, std::less<>> tables_;  // by label, at most kMaxTables + 1

@@ -1,5 +1,7 @@
 #include "metrics/status_metrics.hpp"
 
+#include <algorithm>
+
 namespace pgdual::metrics {
 
 namespace {
@@ -9,11 +11,22 @@ prometheus::Family<prometheus::Gauge>& gauges(prometheus::Registry& registry, co
   return prometheus::BuildGauge().Name(name).Help(help).Register(registry);
 }
 
-// Removes every series in `series` from `family` (labels change between looks: a criterion of
-// a database no longer in scope, an instance that stopped).
-void clear(prometheus::Family<prometheus::Gauge>& family, std::vector<prometheus::Gauge*>& series) {
-  for (auto* gauge : series) family.Remove(gauge);
-  series.clear();
+// Sets `family` to exactly the series of `wanted` (labels and value): existing ones are updated
+// in place and only those no longer wanted are removed, so that a scrape in between never sees
+// the family empty (an absent() alert would flap).
+void replace_series(prometheus::Family<prometheus::Gauge>& family,
+                    std::vector<prometheus::Gauge*>& series,
+                    const std::vector<std::pair<prometheus::Labels, double>>& wanted) {
+  std::vector<prometheus::Gauge*> now;
+  for (const auto& [labels, value] : wanted) {
+    auto& gauge = family.Add(labels);  // the same labels give the same series
+    gauge.Set(value);
+    now.push_back(&gauge);
+  }
+  for (auto* gauge : series) {
+    if (std::find(now.begin(), now.end(), gauge) == now.end()) family.Remove(gauge);
+  }
+  series = std::move(now);
 }
 
 }  // namespace
@@ -36,22 +49,20 @@ StatusMetrics::StatusMetrics(prometheus::Registry& registry)
 void StatusMetrics::set_cutover(bool ready, const std::vector<CriterionState>& criteria) {
   std::lock_guard lock(mutex_);
   ready_->Set(ready ? 1 : 0);
-  clear(criterion_ok_, criterion_series_);
+  std::vector<std::pair<prometheus::Labels, double>> wanted;
   for (const auto& c : criteria) {
-    auto& gauge = criterion_ok_.Add({{"criterion", c.criterion}, {"database", c.database}});
-    gauge.Set(c.ok ? 1 : 0);
-    criterion_series_.push_back(&gauge);
+    wanted.push_back({{{"criterion", c.criterion}, {"database", c.database}}, c.ok ? 1.0 : 0.0});
   }
+  replace_series(criterion_ok_, criterion_series_, wanted);
 }
 
 void StatusMetrics::set_instances(const std::vector<InstanceAge>& instances) {
   std::lock_guard lock(mutex_);
-  clear(heartbeat_age_, instance_series_);
+  std::vector<std::pair<prometheus::Labels, double>> wanted;
   for (const auto& i : instances) {
-    auto& gauge = heartbeat_age_.Add({{"instance_id", i.instance}, {"phase", i.phase}});
-    gauge.Set(i.age_seconds);
-    instance_series_.push_back(&gauge);
+    wanted.push_back({{{"instance_id", i.instance}, {"phase", i.phase}}, i.age_seconds});
   }
+  replace_series(heartbeat_age_, instance_series_, wanted);
 }
 
 }  // namespace pgdual::metrics

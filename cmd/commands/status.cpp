@@ -12,6 +12,7 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstdio>
+#include <future>
 #include <thread>
 
 #include "cmd/commands/arguments.hpp"
@@ -45,7 +46,8 @@ asio::awaitable<Fetched> fetch(std::string host, std::string port, std::string t
     const auto endpoints = co_await resolver.async_resolve(host, port, asio::use_awaitable);
     co_await stream.async_connect(endpoints, asio::use_awaitable);
     http::request<http::empty_body> request{http::verb::get, target, 11};
-    request.set(http::field::host, host);
+    const bool v6 = host.find(':') != std::string::npos;
+    request.set(http::field::host, (v6 ? "[" + host + "]" : host) + ":" + port);
     request.set(http::field::user_agent, "pgdual-status");
     co_await http::async_write(stream, request, asio::use_awaitable);
     beast::flat_buffer buffer;
@@ -62,15 +64,21 @@ asio::awaitable<Fetched> fetch(std::string host, std::string port, std::string t
 Fetched get(const std::string& host, const std::string& port, const std::string& target) {
   asio::io_context io;
   auto result = asio::co_spawn(io, fetch(host, port, target), asio::use_future);
-  io.run();
+  // The stream's deadline does not cover the name lookup: bound the whole request here.
+  io.run_for(kRequestTimeout + std::chrono::seconds(1));
+  if (result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    io.stop();
+    return {0, "no answer within " + std::to_string(kRequestTimeout.count()) + " s"};
+  }
   return result.get();
 }
 
-// "host:port", "[v6]:port" or "host" (the default port).
+// "host:port", "[v6]:port", "host" or a bare IPv6 address (the default port).
 bool split_address(const std::string& address, std::string& host, std::string& port) {
   const auto colon = address.rfind(':');
   const auto bracket = address.rfind(']');
-  if (colon == std::string::npos || (bracket != std::string::npos && colon < bracket)) {
+  const bool bare_v6 = address.find(':') != colon && address.front() != '[';
+  if (colon == std::string::npos || bare_v6 || (bracket != std::string::npos && colon < bracket)) {
     host = address;
     port = "9187";
   } else {
@@ -116,6 +124,13 @@ Exit status_command(Args words) {
                : loaded.config->admin_host;
     if (host == "::" || host == "[::]") host = "::1";
     port = std::to_string(loaded.config->admin_port);
+    if (loaded.config->admin_port == 0) {
+      std::fprintf(stderr,
+                   "admin_listen in %s has port 0 (chosen at start): give the address with "
+                   "--admin HOST:PORT\n",
+                   path.c_str());
+      return 2;
+    }
   }
   const double interval = positive_number(interval_text);
   if (interval <= 0) {
@@ -129,9 +144,11 @@ Exit status_command(Args words) {
   }
 
   const std::string target = json ? "/status.json" : "/status.txt";
+  bool last_failed = false;
   for (long shown = 0;; ++shown) {
     const Fetched fetched = get(host, port, target);
-    if (fetched.status != 200) {
+    last_failed = fetched.status != 200;
+    if (last_failed) {
       std::fprintf(stderr, "pgdual status: cannot read http://%s:%s%s: %s\n", host.c_str(),
                    port.c_str(), target.c_str(),
                    fetched.status ? ("HTTP " + std::to_string(fetched.status)).c_str()
@@ -146,7 +163,7 @@ Exit status_command(Args words) {
     if (!watch || (count > 0 && shown + 1 >= static_cast<long>(count))) break;
     std::this_thread::sleep_for(std::chrono::duration<double>(interval));
   }
-  return 0;
+  return last_failed ? 1 : 0;
 }
 
 }  // namespace pgdual::cmd

@@ -139,7 +139,7 @@ Response AdminServerState::respond(const Request& req) const {
     endpoint = Endpoint::healthz;
   } else if (target == "/readyz") {
     endpoint = Endpoint::readyz;
-  } else if (status_on && (target == "/status" || target == "/status/" || target == "/")) {
+  } else if (status_on && (target == "/status" || target == "/status/")) {
     endpoint = Endpoint::page;
   } else if (status_on && target == "/status.js") {
     endpoint = Endpoint::script;

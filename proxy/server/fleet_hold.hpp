@@ -26,6 +26,12 @@ class FleetHold {
   bool paused() const { return paused_.load(); }
   void set_admin_paused(bool paused) { admin_paused_.store(paused); }
   bool admin_paused() const { return admin_paused_.load(); }
+  // One console PAUSE waits at a time: true for the one that may.
+  bool begin_admin_pause() {
+    bool expected = false;
+    return admin_pausing_.compare_exchange_strong(expected, true);
+  }
+  void end_admin_pause() { admin_pausing_.store(false); }
 
   // A session about to start a transaction: true when it may (it is counted in); false while
   // paused (it is not counted, and tries again later).
@@ -53,6 +59,7 @@ class FleetHold {
  private:
   std::atomic<bool> paused_{false};
   std::atomic<bool> admin_paused_{false};
+  std::atomic<bool> admin_pausing_{false};
   std::atomic<std::int64_t> busy_{0};
   std::atomic<bool> fenced_{false};
   mutable std::mutex mutex_;

@@ -86,13 +86,8 @@ void Runtime::stop_gate_samples() {
 }
 
 void Runtime::start_status_watch() {
-  status_watch_ = std::make_unique<cutover::StatusWatch>([this] { return journal_config(); },
-                                                         [this] {
-                                                           const auto seen = databases();
-                                                           return std::vector<std::string>(
-                                                               seen.begin(), seen.end());
-                                                         },
-                                                         metrics_.status());
+  status_watch_ = std::make_unique<cutover::StatusWatch>(
+      [this] { return journal_config(); }, [this] { return database_list(); }, metrics_.status());
 }
 
 void Runtime::stop_status_watch() {
@@ -121,10 +116,7 @@ void Runtime::start_fleet_agent(std::function<bool(const config::PhaseAssignment
     return status.known && status.records == 0;
   };
   hooks.apply = std::move(apply);
-  hooks.databases = [this] {
-    const auto seen = databases();
-    return std::vector<std::string>(seen.begin(), seen.end());
-  };
+  hooks.databases = [this] { return database_list(); };
   hooks.replication_ready = [this] {
     const auto config = journal_config();
     if (config->migration.strategy != config::Strategy::cdc) return true;

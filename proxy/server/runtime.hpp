@@ -5,7 +5,6 @@
 // boundaries, so a reload never changes anything under a running statement.
 
 #include <atomic>
-#include <boost/asio/awaitable.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <functional>
@@ -106,9 +105,14 @@ class Runtime {
   void start_status_watch();
   void stop_status_watch();
   cutover::StatusWatch* status_watch() { return status_watch_.get(); }
-  // The admin console's RELOAD: the server's reload, run on the control thread; the awaitable
-  // (to be awaited on any executor) yields "" when the new config applies, else why not.
-  using ReloadHook = std::function<boost::asio::awaitable<std::string>()>;
+  // The admin console's RELOAD: starts the server's reload on the control thread and returns
+  // where its outcome will be ("" when the new config applied, else why not); null when the
+  // server is stopping. Callable from any thread.
+  struct ReloadResult {
+    std::atomic<bool> done{false};
+    std::string error;  // written before `done`
+  };
+  using ReloadHook = std::function<std::shared_ptr<ReloadResult>()>;
   void set_reload_hook(ReloadHook hook) { reload_hook_ = std::move(hook); }
   const ReloadHook& reload_hook() const { return reload_hook_; }
   std::chrono::system_clock::time_point started_at() const { return started_at_; }
@@ -120,6 +124,10 @@ class Runtime {
   std::set<std::string> databases() const {
     std::lock_guard lock(databases_mutex_);
     return databases_;
+  }
+  std::vector<std::string> database_list() const {
+    const auto seen = databases();
+    return {seen.begin(), seen.end()};
   }
   boost::asio::ssl::context* server_tls() { return server_tls_.get(); }
 
@@ -145,13 +153,13 @@ class Runtime {
   std::unique_ptr<cdc::ApplyWatcher> cdc_;
   mutable std::mutex databases_mutex_;
   std::set<std::string> databases_;
+  ReloadHook reload_hook_;
+  std::chrono::system_clock::time_point started_at_ = std::chrono::system_clock::now();
   std::unique_ptr<journal::JournalService> journal_;  // its threads read the members above
   // Last, so destroyed first: their threads read journal_ and the members above.
   std::unique_ptr<cutover::StatsPublisher> gate_samples_;
   std::unique_ptr<cutover::FleetAgent> fleet_agent_;
   std::unique_ptr<cutover::StatusWatch> status_watch_;
-  ReloadHook reload_hook_;
-  std::chrono::system_clock::time_point started_at_ = std::chrono::system_clock::now();
 };
 
 }  // namespace pgdual::proxy

@@ -14,6 +14,7 @@
 #include <future>
 #include <sstream>
 
+#include "config/describe.hpp"
 #include "config/loader.hpp"
 #include "cutover/fleet_flip.hpp"
 #include "proxy/net/tls_contexts.hpp"
@@ -85,7 +86,7 @@ int Server::run() {
   runtime_->journal().start();
   runtime_->start_gate_samples();
   runtime_->start_status_watch();
-  runtime_->set_reload_hook([this] { return reload_from_any_thread(); });
+  runtime_->set_reload_hook([this] { return start_console_reload(); });
 
   probe_ = std::make_unique<BackendProbe>(control_, metrics_);
   probe_->set_targets(initial_config_.old_backend.host, initial_config_.old_backend.port,
@@ -312,13 +313,8 @@ void Server::publish_phase(const config::MigrationConfig& migration) {
     phases.push_back({"table", table, std::string(config::to_string(phase))});
   }
   for (const auto& rule : migration.tenants) {
-    std::string name;
-    if (rule.match.database) name += "database=" + *rule.match.database;
-    if (rule.match.user) name += (name.empty() ? "" : ",") + ("user=" + *rule.match.user);
-    if (rule.match.application_name) {
-      name += (name.empty() ? "" : ",") + ("application_name=" + *rule.match.application_name);
-    }
-    phases.push_back({"tenant", name, std::string(config::to_string(rule.phase))});
+    phases.push_back(
+        {"tenant", config::describe_match(rule.match), std::string(config::to_string(rule.phase))});
   }
   metrics_.set_phase_info(std::move(phases));
   const auto roles = routing::roles_for(migration.phase, migration.keep_old_in_sync);
@@ -381,12 +377,16 @@ asio::awaitable<void> Server::reload(const char* trigger) {
   } while (reload_again_);
 }
 
-asio::awaitable<std::string> Server::reload_from_any_thread() {
-  // Runs on the control thread, resumes the caller on its own executor.
-  co_return co_await asio::co_spawn(control_, reload_for_console(), asio::use_awaitable);
+std::shared_ptr<Runtime::ReloadResult> Server::start_console_reload() {
+  if (runtime_->draining()) return nullptr;
+  auto result = std::make_shared<Runtime::ReloadResult>();
+  // Detached on the control thread: if it stops first, the coroutine is dropped there and the
+  // console's bounded wait reports that the outcome is unknown.
+  asio::co_spawn(control_, reload_for_console(result), asio::detached);
+  return result;
 }
 
-asio::awaitable<std::string> Server::reload_for_console() {
+asio::awaitable<void> Server::reload_for_console(std::shared_ptr<Runtime::ReloadResult> result) {
   // One reload at a time: wait for a running one (SIGHUP, the file watch) to end, so that this
   // one reads the file as it is now and its outcome is this request's.
   asio::steady_timer pause(control_);
@@ -395,7 +395,8 @@ asio::awaitable<std::string> Server::reload_for_console() {
     co_await pause.async_wait(use_tuple);
   }
   co_await reload("admin console");
-  co_return last_reload_error_;
+  result->error = last_reload_error_;
+  result->done.store(true);
 }
 
 asio::awaitable<void> Server::reload_once(const char* trigger) {

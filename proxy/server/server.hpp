@@ -44,9 +44,10 @@ class Server {
   boost::asio::awaitable<void> drain_and_stop();
   boost::asio::awaitable<void> reload(const char* trigger);
   boost::asio::awaitable<void> reload_once(const char* trigger);
-  // The admin console's RELOAD: "" when the new config applied, else why not.
-  boost::asio::awaitable<std::string> reload_for_console();
-  boost::asio::awaitable<std::string> reload_from_any_thread();  // the Runtime's reload hook
+  // The admin console's RELOAD (the Runtime's reload hook, from any thread), and its run on the
+  // control thread, which reports into `result`.
+  std::shared_ptr<Runtime::ReloadResult> start_console_reload();
+  boost::asio::awaitable<void> reload_for_console(std::shared_ptr<Runtime::ReloadResult> result);
   std::string last_reload_error_;  // of the last reload_once; "" when it applied
   // Whether the gate lets a reload move scopes into cutover: logged and counted either way.
   boost::asio::awaitable<bool> cutover_gate_allows(const config::Config& running,

@@ -71,7 +71,8 @@ void ClientSession::request_drain() {
   // (bounded by secondary_timeout) and ends by itself: closing it now would cut that off, and
   // an async write would reach the new store only at the next start, through the journal.
   if (relay_done_) return;
-  if (primary_ && idle()) {
+  // An admin console holds no transaction: it ends at once, like an idle session.
+  if (admin_console_ || (primary_ && idle())) {
     // Tell the client why, as PostgreSQL does on a fast shutdown, then close.
     auto self = shared_from_this();
     asio::co_spawn(

@@ -23,9 +23,11 @@ namespace asio = boost::asio;
 
 namespace {
 
-// How often PAUSE looks at the transactions in flight, and SHOW CUTOVER at the first look.
+// How often PAUSE looks at the transactions in flight, SHOW CUTOVER for a fresh look and RELOAD
+// for its outcome; how long the last two wait.
 constexpr auto kPoll = std::chrono::milliseconds(5);
-constexpr auto kFirstLookWait = std::chrono::seconds(15);
+constexpr auto kLookWait = std::chrono::seconds(15);
+constexpr auto kReloadWait = std::chrono::seconds(120);
 
 void append_error(std::string& out, const console::ConsoleError& error) {
   auto fields = protocol::make_error(error.sqlstate, error.message);
@@ -58,13 +60,15 @@ void append_startup_reply(std::string& out, const std::string& user) {
 
 }  // namespace
 
-asio::awaitable<void> AdminConsole::send(std::string bytes) { co_await client_.write_all(bytes); }
+asio::awaitable<void> AdminConsole::send(const std::string& bytes) {
+  co_await client_.write_all(bytes);
+}
 
 asio::awaitable<void> AdminConsole::run() {
   spdlog::info("admin console: user \"{}\" connected", user_);
   std::string reply;
   append_startup_reply(reply, user_);
-  co_await send(std::move(reply));
+  co_await send(reply);
 
   bool skipping_to_sync = false;  // an extended-protocol batch was refused
   for (;;) {
@@ -86,24 +90,31 @@ asio::awaitable<void> AdminConsole::run() {
       std::string out;
       protocol::append_ready_for_query(out, protocol::txn_status::kIdle);
       skipping_to_sync = false;
-      co_await send(std::move(out));
+      co_await send(out);
       continue;
     }
-    if (type == 'P' || type == 'B' || type == 'D' || type == 'E' || type == 'C' || type == 'H' ||
-        type == 'F') {
+    if (type == 'F') {
+      // A FunctionCall is answered on its own, as PostgreSQL does: no Sync follows it.
+      std::string out;
+      append_error(out, {"0A000", "the admin console runs no functions", "SHOW HELP"});
+      protocol::append_ready_for_query(out, protocol::txn_status::kIdle);
+      co_await send(out);
+      continue;
+    }
+    if (type == 'P' || type == 'B' || type == 'D' || type == 'E' || type == 'C' || type == 'H') {
       if (!skipping_to_sync) {
         skipping_to_sync = true;
         std::string out;
         append_error(out, {"0A000", "the admin console takes the simple query protocol only",
                            "with pgjdbc use preferQueryMode=simple; psql and psycopg's "
                            "autocommit execute() without parameters need nothing"});
-        co_await send(std::move(out));
+        co_await send(out);
       }
       continue;
     }
     std::string out;
     append_error(out, {"08P01", std::string("unexpected message type '") + type + "'", ""});
-    co_await send(std::move(out));
+    co_await send(out);
     break;
   }
   spdlog::info("admin console: user \"{}\" disconnected", user_);
@@ -118,17 +129,12 @@ asio::awaitable<void> AdminConsole::answer(std::string_view query) {
     append_error(out, error);
   } else if (command->verb == console::Verb::empty) {
     protocol::append_empty_query_response(out);
+  } else if (command->verb == console::Verb::set) {
+    protocol::append_command_complete(out, "SET");
   } else if (command->verb == console::Verb::show) {
     auto* watch = runtime_.status_watch();
-    if (command->object == "CUTOVER" || command->object == "INSTANCES") {
-      // Before the watch's first look there is nothing to show: wait for it, bounded.
-      asio::steady_timer timer(co_await asio::this_coro::executor);
-      const auto until = std::chrono::steady_clock::now() + kFirstLookWait;
-      if (watch) watch->request_fresh();
-      while (watch && !watch->last() && std::chrono::steady_clock::now() < until) {
-        timer.expires_after(kPoll);
-        co_await timer.async_wait(use_tuple);
-      }
+    if (watch && (command->object == "CUTOVER" || command->object == "INSTANCES")) {
+      co_await wait_for_fresh_look(*watch);
     }
     const auto report = current_status(runtime_);
     if (auto result = console::show(command->object, report, config->config)) {
@@ -139,8 +145,7 @@ asio::awaitable<void> AdminConsole::answer(std::string_view query) {
     }
   } else if (command->verb == console::Verb::reload) {
     spdlog::info("admin console: RELOAD by \"{}\"", user_);
-    std::string failure = "this instance cannot reload from the console";
-    if (const auto& hook = runtime_.reload_hook()) failure = co_await hook();
+    const std::string failure = co_await reload();
     if (failure.empty()) {
       protocol::append_command_complete(out, "RELOAD");
     } else {
@@ -169,20 +174,69 @@ asio::awaitable<void> AdminConsole::answer(std::string_view query) {
     }
   }
   protocol::append_ready_for_query(out, protocol::txn_status::kIdle);
-  co_await send(std::move(out));
+  co_await send(out);
+}
+
+asio::awaitable<void> AdminConsole::wait_for_fresh_look(cutover::StatusWatch& watch) {
+  // SHOW CUTOVER and SHOW INSTANCES answer with a current verdict: a look taken after the
+  // question, or one fresh enough, waited for on this worker without blocking it (bounded).
+  const auto asked = std::chrono::system_clock::now();
+  const auto fresh = [&] {
+    const auto look = watch.last();
+    return look &&
+           (look->taken >= asked || asked - look->taken < cutover::StatusWatch::kFreshEnough);
+  };
+  watch.request_fresh();
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  const auto until = std::chrono::steady_clock::now() + kLookWait;
+  while (!fresh() && std::chrono::steady_clock::now() < until) {
+    timer.expires_after(kPoll);
+    co_await timer.async_wait(use_tuple);
+  }
+}
+
+asio::awaitable<std::string> AdminConsole::reload() {
+  const auto& hook = runtime_.reload_hook();
+  if (!hook) co_return std::string("this instance cannot reload from the console");
+  // The reload runs on the control thread and reports into `result`; this session waits on its
+  // own worker, so that nothing of it lives on the control thread (which may stop first).
+  const auto result = hook();
+  if (!result) co_return std::string("pgdual is shutting down");
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  const auto until = std::chrono::steady_clock::now() + kReloadWait;
+  while (!result->done.load() && std::chrono::steady_clock::now() < until) {
+    timer.expires_after(kPoll);
+    co_await timer.async_wait(use_tuple);
+  }
+  if (!result->done.load()) {
+    co_return std::string(
+        "the reload is still running (waiting for the cutover gate or a fleet "
+        "flip); its outcome will be in the log");
+  }
+  co_return result->error;
 }
 
 asio::awaitable<std::string> AdminConsole::pause() {
   auto& hold = runtime_.fleet();
-  if (hold.admin_paused()) co_return std::string();  // paused already: PAUSE is idempotent
+  // One PAUSE waits at a time: a second one answering at once would claim a pause the first may
+  // still give up.
+  if (!hold.begin_admin_pause()) co_return std::string("another PAUSE is waiting already");
+  if (hold.admin_paused()) {  // paused already: PAUSE is idempotent
+    hold.end_admin_pause();
+    co_return std::string();
+  }
   const auto timeout = runtime_.config()->config.admin.pause_timeout;
   hold.set_admin_paused(true);
   runtime_.metrics().status().set_admin_paused(true);
   asio::steady_timer timer(co_await asio::this_coro::executor);
   const auto until = std::chrono::steady_clock::now() + timeout;
-  while (hold.busy() > 0 && std::chrono::steady_clock::now() < until) {
+  while (hold.admin_paused() && hold.busy() > 0 && std::chrono::steady_clock::now() < until) {
     timer.expires_after(kPoll);
     co_await timer.async_wait(use_tuple);
+  }
+  hold.end_admin_pause();
+  if (!hold.admin_paused()) {
+    co_return std::string("a RESUME arrived while PAUSE waited: nothing is paused");
   }
   const auto busy = hold.busy();
   if (busy == 0) {

@@ -10,6 +10,10 @@
 #include <string>
 #include <string_view>
 
+namespace pgdual::cutover {
+class StatusWatch;
+}
+
 namespace pgdual::proxy {
 
 class FrameReader;
@@ -28,7 +32,10 @@ class AdminConsole {
   boost::asio::awaitable<void> answer(std::string_view query);
   // "" when paused, else why not (the pause is then undone).
   boost::asio::awaitable<std::string> pause();
-  boost::asio::awaitable<void> send(std::string bytes);
+  // "" when the file applied, else why not.
+  boost::asio::awaitable<std::string> reload();
+  boost::asio::awaitable<void> wait_for_fresh_look(cutover::StatusWatch& watch);
+  boost::asio::awaitable<void> send(const std::string& bytes);
 
   PgStream& client_;
   FrameReader& reader_;

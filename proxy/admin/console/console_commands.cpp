@@ -70,11 +70,22 @@ ResultSet phases(const status::StatusReport& r) {
   return out;
 }
 
+// A result set of two columns: a name and its value.
+class NameValueRows {
+ public:
+  NameValueRows(std::string name_column, std::string value_column)
+      : out_{{std::move(name_column), std::move(value_column)}, {}} {}
+  void operator()(std::string name, std::string value) {
+    out_.rows.push_back({std::move(name), std::move(value)});
+  }
+  ResultSet take() { return std::move(out_); }
+
+ private:
+  ResultSet out_;
+};
+
 ResultSet stats(const status::StatusReport& r) {
-  ResultSet out{{"stat", "value"}, {}};
-  const auto add = [&](std::string name, std::string value) {
-    out.rows.push_back({std::move(name), std::move(value)});
-  };
+  NameValueRows add("stat", "value");
   add("instance", r.instance);
   add("version", r.version);
   add("uptime_seconds", num(std::floor(r.uptime_seconds)));
@@ -95,14 +106,11 @@ ResultSet stats(const status::StatusReport& r) {
   add("parse_failures", num(r.parse_failures));
   add("protocol_errors", num(r.protocol_errors));
   add("reconciliation_queue_depth", num(r.reconciliation_queue_depth));
-  return out;
+  return add.take();
 }
 
 ResultSet journal(const status::StatusReport& r) {
-  ResultSet out{{"item", "value"}, {}};
-  const auto add = [&](std::string name, std::string value) {
-    out.rows.push_back({std::move(name), std::move(value)});
-  };
+  NameValueRows add("item", "value");
   add("enabled", yes(r.journal_enabled));
   add("depth_records", num(r.journal_depth_records));
   add("depth_bytes", num(r.journal_depth_bytes));
@@ -117,17 +125,18 @@ ResultSet journal(const status::StatusReport& r) {
     add("cdc_slot_retained_bytes[" + l.database + "]", num(l.slot_retained_bytes));
     add("cdc_ready[" + l.database + "]", yes(l.ready));
   }
-  return out;
+  return add.take();
 }
 
 ResultSet backfill(const status::StatusReport& r) {
-  ResultSet out{{"table", "phase", "state", "progress", "rows", "rows_per_second", "eta_seconds"},
+  ResultSet out{{"table", "phase", "state", "progress", "rows", "rows_remaining", "rows_per_second",
+                 "eta_seconds"},
                 {}};
   for (const auto& t : r.tables) {
     if (t.backfill_state.empty()) continue;
     out.rows.push_back({t.table, t.phase, t.backfill_state, num(t.backfill_ratio),
-                        num(t.backfill_rows), num(t.backfill_rows_per_second),
-                        num(t.backfill_eta_seconds)});
+                        num(t.backfill_rows), num(t.backfill_rows_remaining),
+                        num(t.backfill_rows_per_second), num(t.backfill_eta_seconds)});
   }
   return out;
 }
@@ -215,6 +224,14 @@ std::optional<Command> parse_command(std::string_view query, ConsoleError& error
   }
   const auto words = words_of(text);
   if (words.size() == 2 && words[0] == "SHOW") return Command{Verb::show, words[1]};
+  // Drivers set these on connect (pgjdbc: extra_float_digits, application_name); the console's
+  // answers are text and carry no floats to format, so they are accepted and change nothing.
+  // Any other SET is refused, so that nobody believes it changed pgdual's config.
+  if (words.size() >= 2 && words[0] == "SET" &&
+      (words[1] == "EXTRA_FLOAT_DIGITS" || words[1] == "APPLICATION_NAME" ||
+       words[1].starts_with("EXTRA_FLOAT_DIGITS=") || words[1].starts_with("APPLICATION_NAME="))) {
+    return Command{Verb::set, words[1]};
+  }
   if (words.size() == 1 && words[0] == "RELOAD") return Command{Verb::reload, {}};
   if (words.size() == 1 && words[0] == "PAUSE") return Command{Verb::pause, {}};
   if (words.size() == 1 && words[0] == "RESUME") return Command{Verb::resume, {}};

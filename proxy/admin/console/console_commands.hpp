@@ -14,7 +14,7 @@
 
 namespace pgdual::proxy::console {
 
-enum class Verb { empty, show, reload, pause, resume };
+enum class Verb { empty, show, set, reload, pause, resume };
 
 struct Command {
   Verb verb = Verb::empty;

@@ -71,6 +71,7 @@ void write_tables(JsonWriter& w, const std::vector<TableStatus>& tables) {
         .num("ratio", t.backfill_ratio)
         .num("rows", t.backfill_rows)
         .num("rows_per_second", t.backfill_rows_per_second)
+        .num("rows_remaining", t.backfill_rows_remaining)
         .num("eta_seconds", t.backfill_eta_seconds)
         .close('}');
     w.open("shadow", '{')

@@ -49,10 +49,12 @@ void add_backfill(const MetricView& view, TableStatus& t) {
     if (s.value > 0 && metrics::labels_match(s.labels, table))
       t.backfill_state = s.labels.at("state");
   }
+  if (const auto remaining = view.value("pgdual_backfill_rows_remaining", table);
+      remaining && *remaining >= 0) {
+    t.backfill_rows_remaining = *remaining;
+  }
   t.backfill_eta_seconds =
-      t.backfill_state == "done"
-          ? std::optional<double>(0)
-          : eta_seconds(t.backfill_ratio, t.backfill_rows, t.backfill_rows_per_second);
+      eta_seconds(t.backfill_state, t.backfill_rows_remaining, t.backfill_rows_per_second);
 }
 
 void add_shadow(const MetricView& view, TableStatus& t) {
@@ -141,11 +143,11 @@ void add_look(const StatusInputs& in, StatusReport& r) {
 
 }  // namespace
 
-std::optional<double> eta_seconds(double ratio, double done, double rate) {
-  if (ratio >= 1) return 0.0;
-  if (!(ratio > 0) || !(rate > 0) || !(done > 0)) return std::nullopt;
-  const double left = done / ratio - done;
-  return std::max(0.0, left / rate);
+std::optional<double> eta_seconds(std::string_view state, std::optional<double> remaining,
+                                  double rate) {
+  if (state == "done") return 0.0;
+  if (state != "copying" || !remaining || !(rate > 0)) return std::nullopt;
+  return *remaining / rate;
 }
 
 StatusReport build_status(const StatusInputs& in) {

@@ -40,7 +40,8 @@ struct TableStatus {
   double backfill_ratio = 0;
   double backfill_rows = 0;  // copied + skipped
   double backfill_rows_per_second = 0;
-  std::optional<double> backfill_eta_seconds;  // from the rate and the rows left
+  std::optional<double> backfill_rows_remaining;  // nullopt while an estimate is unknown
+  std::optional<double> backfill_eta_seconds;     // while copying: rows left / the job's rate
   // Shadow reads.
   double shadow_matched = 0, shadow_mismatched = 0, shadow_errors = 0;
   std::optional<double> match_rate;        // over the last match_window compared reads
@@ -123,8 +124,9 @@ struct StatusInputs {
 
 StatusReport build_status(const StatusInputs& inputs);
 
-// The time left at `rate` per second for the rows `done / ratio - done`; nullopt when it cannot
-// be told (no rate, no estimate) and 0 once done.
-std::optional<double> eta_seconds(double ratio, double done, double rate);
+// The backfill's time left: 0 once done; while copying, `remaining` rows at `rate` per second;
+// nullopt otherwise (pending, paused or failed: no rate to trust), or without an estimate or rate.
+std::optional<double> eta_seconds(std::string_view state, std::optional<double> remaining,
+                                  double rate);
 
 }  // namespace pgdual::proxy::status

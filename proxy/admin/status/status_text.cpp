@@ -32,13 +32,13 @@ std::string top_fields_cell(const TableStatus& t) {
 }
 
 void append_header(std::string& out, const StatusReport& r) {
-  out += fmt::format("pgdual {}  instance {}  up {}\n", r.version, r.instance,
+  out += fmt::format("pgdual {}  instance {}  up {}\n", r.version, printable(r.instance),
                      human_duration(r.uptime_seconds));
   out += fmt::format("phase {}  strategy {}  primary {}{}{}{}{}\n", r.phase, r.strategy, r.primary,
                      r.secondary.empty() ? "" : "  secondary ", r.secondary,
                      r.admin_paused ? "  PAUSED (admin console)" : "",
                      r.fleet_paused ? "  PAUSED (fleet flip)" : "");
-  if (!r.writes_fenced.empty()) out += "writes refused: " + r.writes_fenced + "\n";
+  if (!r.writes_fenced.empty()) out += "writes refused: " + printable(r.writes_fenced) + "\n";
   std::string failures;
   for (const auto& f : r.secondary_failures) {
     failures += fmt::format(" {}={:.0f}", f.column, f.count);
@@ -56,7 +56,7 @@ void append_header(std::string& out, const StatusReport& r) {
       human_duration(r.journal_oldest_age_seconds), r.journal_dead_letters, r.retry_queue_depth,
       r.async_queue_depth, r.reconciliation_queue_depth);
   for (const auto& l : r.replication) {
-    out += fmt::format("replication {}  lag {} / {}  slot keeps {}  {}\n", l.database,
+    out += fmt::format("replication {}  lag {} / {}  slot keeps {}  {}\n", printable(l.database),
                        human_bytes(l.bytes), human_duration(l.seconds),
                        human_bytes(l.slot_retained_bytes), l.ready ? "ready" : "NOT READY");
   }
@@ -83,7 +83,7 @@ void append_cutover(std::string& out, const StatusReport& r) {
     out +=
         fmt::format("CUTOVER  {}  (measured {} ago{}{})\n", r.cutover_ready ? "READY" : "NOT READY",
                     human_duration(r.cutover_look_age_seconds),
-                    r.cutover_error.empty() ? "" : "; error: ", r.cutover_error);
+                    r.cutover_error.empty() ? "" : "; error: ", printable(r.cutover_error));
     std::vector<std::vector<std::string>> rows{{"", "CRITERION", "SCOPE", "MEASURED", "NEEDS"}};
     for (const auto& c : r.checklist) {
       rows.push_back({c.ok ? "ok" : "FAIL", c.name, c.database.empty() ? "fleet" : c.database,
@@ -104,7 +104,22 @@ void append_cutover(std::string& out, const StatusReport& r) {
 
 }  // namespace
 
-std::string aligned_table(const std::vector<std::vector<std::string>>& rows) {
+std::string printable(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) c = '?';
+  }
+  return out;
+}
+
+std::string aligned_table(const std::vector<std::vector<std::string>>& input) {
+  // Names come from the application's schema: no control byte may reach the terminal.
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& row : input) {
+    auto& out = rows.emplace_back();
+    for (const auto& cell : row) out.push_back(printable(cell));
+  }
   std::vector<std::size_t> widths;
   for (const auto& row : rows) {
     if (widths.size() < row.size()) widths.resize(row.size(), 0);

@@ -12,6 +12,10 @@ namespace pgdual::proxy::status {
 
 std::string to_text(const StatusReport& report);
 
+// `text` with every control byte (ESC, newline, ...) replaced by '?': names come from the
+// application's schema and must not drive the terminal.
+std::string printable(std::string_view text);
+
 // Rows as columns padded to the widest cell (the first row is the heading), two spaces apart.
 std::string aligned_table(const std::vector<std::vector<std::string>>& rows);
 

@@ -6,10 +6,12 @@ racing on hot rows."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import struct
 import subprocess
+import threading
 import time
 import urllib.request
 import zlib
@@ -436,13 +438,36 @@ def test_pause_gives_up_while_a_transaction_stays_open(env, proxy_only, proxy_fa
         {"auth": {"method": "scram-sha-256",
                   "users": [{"name": env.user, "password": "${PGDUAL_TEST_PASSWORD}"},
                             {"name": "ops", "password": "${OPS_PASSWORD}"}]},
-         "admin": {"users": ["ops"], "pause_timeout_ms": 300},
+         "admin": {"users": ["ops"], "pause_timeout_ms": 2000},
          "migration": {"phase": "dual_write"}},
         extra_env={"OPS_PASSWORD": ops_password})
     on_both(direct_conn, fresh_db, "CREATE TABLE t (id int PRIMARY KEY, v int)",
             "INSERT INTO t VALUES (1, 0)")
     with proxy.connect(fresh_db, autocommit=False) as open_transaction:
         open_transaction.execute("UPDATE t SET v = 1 WHERE id = 1")
+        # A PAUSE waiting for that transaction; a second one is refused, and a RESUME ends the
+        # wait: the first PAUSE then reports that nothing is paused.
+        outcome = {}
+
+        def pause_in_background():
+            with console(proxy, ops_password) as conn:
+                try:
+                    conn.execute("PAUSE")
+                    outcome["result"] = "paused"
+                except psycopg.Error as e:
+                    outcome["result"] = f"{e.sqlstate} {e}"
+        waiting = threading.Thread(target=pause_in_background)
+        waiting.start()
+        wait_for(lambda: metric(proxy, "pgdual_admin_paused") == 1, 10, what="PAUSE waiting")
+        with console(proxy, ops_password) as conn:
+            with pytest.raises(errors.ObjectNotInPrerequisiteState, match="another PAUSE"):
+                conn.execute("PAUSE")
+            conn.execute("RESUME")
+        waiting.join(10)
+        assert outcome["result"].startswith("55000 a RESUME arrived"), outcome
+        assert metric(proxy, "pgdual_admin_paused") == 0
+
+        # Alone, it gives up after admin.pause_timeout_ms and undoes the pause.
         with console(proxy, ops_password) as conn:
             with pytest.raises(errors.ObjectNotInPrerequisiteState, match="PAUSE gave up"):
                 conn.execute("PAUSE")
@@ -454,3 +479,59 @@ def test_pause_gives_up_while_a_transaction_stays_open(env, proxy_only, proxy_fa
     with proxy.connect(fresh_db) as conn:
         conn.execute("UPDATE t SET v = 2 WHERE id = 1")
     assert scalar(direct_conn, "new", fresh_db, "SELECT v FROM t") == 2
+
+
+def test_console_session_ends_at_once_on_shutdown(operator_proxy):
+    proxy, _ = operator_proxy
+    conn = console(proxy, proxy.ops_password)
+    started = time.monotonic()
+    code = proxy.stop()
+    # Not held for limits.drain_timeout_ms (5 s in the tests' config): an idle console is closed.
+    assert time.monotonic() - started < 4
+    assert code == 0
+    assert "drain timeout" not in proxy.log_text()
+    with pytest.raises(psycopg.OperationalError):
+        conn.execute("SHOW STATS")
+    conn.close()
+
+
+NODE_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "node")
+NODE_CONSOLE = """
+const { Client } = require('pg');
+const client = new Client({host: process.env.H, port: Number(process.env.P), database: 'pgdual',
+                           user: 'ops', password: process.env.W, connectionTimeoutMillis: 10000});
+(async () => {
+  await client.connect();
+  const phases = await client.query('SHOW PHASES');
+  console.log(JSON.stringify({fields: phases.fields.map(f => f.name), rows: phases.rows}));
+  try { await client.query('SHOW NOTHING'); console.log('no error'); }
+  catch (e) { console.log('SQLSTATE ' + e.code); }
+  await client.end();
+})().catch(e => { console.log('FAILED ' + e.message); process.exit(1); });
+"""
+
+
+def test_admin_console_with_node_postgres_and_pgjdbc(operator_proxy, run):
+    proxy, _ = operator_proxy
+    if not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "pg")):
+        run(["npm", "install", "--no-audit", "--no-fund", "--no-package-lock",
+             "--loglevel=error"], timeout=600, cwd=NODE_DIR)
+    node = run(["node", "-e", NODE_CONSOLE], timeout=60, cwd=NODE_DIR,
+               env={"H": proxy.host, "P": proxy.port, "W": proxy.ops_password})
+    lines = node.stdout.splitlines()
+    result = json.loads(lines[0])
+    assert result["fields"] == ["scope", "name", "phase", "primary", "secondary"]
+    assert result["rows"][0] == {"scope": "default", "name": "", "phase": "dual_write",
+                                 "primary": "old", "secondary": "new"}
+    assert lines[1] == "SQLSTATE 42704"
+
+    source = os.path.join(os.path.dirname(os.path.dirname(__file__)), "clients",
+                          "ConsoleCheck.java")
+    url = (f"jdbc:postgresql://{proxy.host}:{proxy.port}/pgdual"
+           "?sslmode=disable&preferQueryMode=simple&connectTimeout=10&socketTimeout=60")
+    java = run(["java", "-cp", "/usr/share/java/postgresql.jar", source, url, "ops",
+                proxy.ops_password], timeout=180)
+    assert "ROW default  dual_write old new" in java.stdout, java.stdout
+    assert "ROW table public.hot shadow_read null null" in java.stdout, java.stdout
+    assert "SQLSTATE 42704" in java.stdout
+    assert "STATS instance" in java.stdout

@@ -50,8 +50,11 @@ TEST_CASE("admin: off by default, on with users", "[config]") {
 TEST_CASE("admin: a user that could not authenticate, and bad values", "[config]") {
   const auto unknown = load(kUsers + kBackends + "admin:\n  users: [ops, root]\n");
   CHECK(has_error_at(unknown, "admin.users", "\"root\" is not in auth.users"));
-  // Under trust no password is needed, so any name will do.
-  CHECK(load(kTrust + kBackends + "admin:\n  users: [root]\n").ok());
+  // Under trust no password is needed, so any name will do, with a warning.
+  const auto trusted = load(kTrust + kBackends + "admin:\n  users: [root]\n");
+  CHECK(trusted.ok());
+  REQUIRE(trusted.warnings.size() == 1);
+  CHECK(trusted.warnings[0].find("admin.users") != std::string::npos);
   CHECK(has_error_at(load(kTrust + kBackends + "admin:\n  pause_timeout_ms: 5\n"),
                      "admin.pause_timeout_ms"));
   CHECK(has_error_at(load(kTrust + kBackends + "admin:\n  user: [x]\n"), "admin.user"));

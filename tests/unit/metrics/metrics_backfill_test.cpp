@@ -117,6 +117,14 @@ TEST_CASE("one table in several databases: mean ratio, summed rate, the most pre
   CHECK(views["public.t"].rows_per_second == Approx(40));
   CHECK(views["public.t"].state == BackfillState::copying);
   CHECK(views["public.u"].state == BackfillState::pending);
+  // Rows left: the copying database's 80 (the done one counts none), and the pending table's 5.
+  CHECK(views["public.t"].rows_remaining == 80);
+  CHECK(views["public.u"].rows_remaining == 5);
+  auto no_estimate = row("public.t", "copying", 10, 0, 100, "db4");
+  no_estimate.estimated_rows.reset();
+  CHECK(metrics::aggregate_backfill({a, b, no_estimate})["public.t"].rows_remaining == -1);
+  auto ahead = row("public.t", "copying", 150, 10, 100, "db5");  // the estimate was low
+  CHECK(metrics::aggregate_backfill({ahead})["public.t"].rows_remaining == 0);
 
   auto failed = row("public.t", "failed", 0, 0, 100, "db3");
   CHECK(metrics::aggregate_backfill({a, b, failed})["public.t"].state == BackfillState::failed);

@@ -25,21 +25,23 @@ struct Fixture {
     config.migration.phase = config::Phase::dual_write;
     config.migration.tables["public.orders"] = config::Phase::shadow_read;
     view.add("pgdual_build_info", {{{"version", "9.9"}}, 1});
-    view.add("pgdual_phase_info", {{{"scope", "table"}, {"name", "public.orders"},
-                                    {"phase", "shadow_read"}},
-                                   1});
-    view.add("pgdual_phase_info", {{{"scope", "default"}, {"name", ""}, {"phase", "dual_write"}},
-                                   1});
+    view.add("pgdual_phase_info",
+             {{{"scope", "table"}, {"name", "public.orders"}, {"phase", "shadow_read"}}, 1});
+    view.add("pgdual_phase_info",
+             {{{"scope", "default"}, {"name", ""}, {"phase", "dual_write"}}, 1});
     view.add("pgdual_backend_up", {{{"backend", "old"}}, 1});
     view.add("pgdual_backend_up", {{{"backend", "new"}}, 0});
     view.add("pgdual_writes_total", {{{"backend", "old"}, {"result", "ok"}}, 40});
     view.add("pgdual_writes_total", {{{"backend", "new"}, {"result", "error"}}, 2});
     view.add("pgdual_secondary_failures_total", {{{"type", "timeout"}}, 3});
-    // Backfill of public.items: 250 of an estimated 1000 rows, at 50 rows/s: 15 s left.
+    // Backfill of public.items: 250 of an estimated 1000 rows, at 50 rows/s: 750 rows, 15 s left.
     view.add("pgdual_backfill_progress_ratio", {{{"table", "public.items"}}, 0.25});
-    view.add("pgdual_backfill_rows_total", {{{"table", "public.items"}, {"result", "copied"}}, 200});
-    view.add("pgdual_backfill_rows_total", {{{"table", "public.items"}, {"result", "skipped"}}, 50});
+    view.add("pgdual_backfill_rows_total",
+             {{{"table", "public.items"}, {"result", "copied"}}, 200});
+    view.add("pgdual_backfill_rows_total",
+             {{{"table", "public.items"}, {"result", "skipped"}}, 50});
     view.add("pgdual_backfill_rows_per_second", {{{"table", "public.items"}}, 50});
+    view.add("pgdual_backfill_rows_remaining", {{{"table", "public.items"}}, 750});
     view.add("pgdual_backfill_state", {{{"table", "public.items"}, {"state", "copying"}}, 1});
     view.add("pgdual_backfill_state", {{{"table", "public.items"}, {"state", "done"}}, 0});
     // Shadow reads of public.orders: 3 columns differ, the most often first.
@@ -155,10 +157,12 @@ TEST_CASE("status report without a look, and the ETA's edges", "[proxy]") {
   CHECK(status::to_text(r).find("CUTOVER  not measured yet") != std::string::npos);
   CHECK(status::to_json(r).find("\"age_seconds\":null") != std::string::npos);
 
-  CHECK(status::eta_seconds(1, 10, 0) == 0.0);
-  CHECK_FALSE(status::eta_seconds(0, 0, 5));    // no estimate yet
-  CHECK_FALSE(status::eta_seconds(0.5, 10, 0));  // no rate
-  CHECK(status::eta_seconds(0.5, 100, 10) == Approx(10));
+  CHECK(status::eta_seconds("done", std::nullopt, 0) == 0.0);
+  CHECK_FALSE(status::eta_seconds("copying", std::nullopt, 5));  // no estimate yet
+  CHECK_FALSE(status::eta_seconds("copying", 10.0, 0));          // no rate
+  CHECK_FALSE(status::eta_seconds("paused", 10.0, 5));           // a stale rate
+  CHECK_FALSE(status::eta_seconds("failed", 10.0, 5));
+  CHECK(status::eta_seconds("copying", 100.0, 10) == Approx(10));
 }
 
 TEST_CASE("status JSON escapes names and writes null for unknown numbers", "[proxy]") {
@@ -192,6 +196,9 @@ TEST_CASE("status JSON escapes names and writes null for unknown numbers", "[pro
 
 TEST_CASE("status text: aligned tables and human figures", "[proxy]") {
   CHECK(status::aligned_table({{"A", "BB"}, {"long", "x"}}) == "A     BB\nlong  x\n");
+  // A name cannot drive the terminal: ESC and newlines become '?'.
+  CHECK(status::printable("a\x1b[2Jb\nc") == "a?[2Jb?c");
+  CHECK(status::aligned_table({{"x\ty"}}) == "x?y\n");
   CHECK(status::human_bytes(512) == "512 B");
   CHECK(status::human_bytes(3 * 1024 * 1024) == "3.0 MiB");
   CHECK(status::human_duration(4.25) == "4.2s");
@@ -223,6 +230,10 @@ TEST_CASE("console: commands parse case-insensitively, one per query", "[proxy]"
   CHECK_FALSE(console::parse_command("SHOW STATS; RELOAD", error));
   CHECK(error.message.find("one command") != std::string::npos);
   CHECK_FALSE(console::parse_command("SHOW", error));
+  // A driver's session settings are accepted and change nothing; any other SET is refused.
+  CHECK(console::parse_command("SET extra_float_digits = 3", error)->verb == console::Verb::set);
+  CHECK(console::parse_command("set application_name='x'", error)->verb == console::Verb::set);
+  CHECK_FALSE(console::parse_command("SET migration.phase = cutover", error));
 }
 
 TEST_CASE("console: SHOW result sets and their wire form", "[proxy]") {
@@ -242,7 +253,8 @@ TEST_CASE("console: SHOW result sets and their wire form", "[proxy]") {
   const auto backfill = *console::show("BACKFILL", report, f.config);
   REQUIRE(backfill.rows.size() == 1);
   CHECK(backfill.rows[0][0] == "public.items");
-  CHECK(backfill.rows[0][6] == "15");
+  CHECK(backfill.rows[0][5] == "750");
+  CHECK(backfill.rows[0][7] == "15");
   const auto cutover = *console::show("CUTOVER", report, f.config);
   CHECK(cutover.rows[0][0] == "(all)");
   CHECK(cutover.rows[0][2] == "no");

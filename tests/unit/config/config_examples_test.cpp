@@ -112,7 +112,9 @@ TEST_CASE("deploy/pgdual.example.yaml loads and holds no literal secret", "[exam
   CHECK(r.warnings.empty());
   const Config& c = *r.config;
   CHECK(c.auth.method == AuthMethod::scram_sha_256);
-  CHECK(c.auth.users.size() == 2);
+  CHECK(c.auth.users.size() == 3);
+  CHECK(c.admin.console_enabled());
+  CHECK(c.admin.users == std::vector<std::string>{"ops"});
   REQUIRE(c.tls.has_value());
   CHECK(c.tls->require);
   CHECK(c.old_backend.sslmode == SslMode::verify_full);

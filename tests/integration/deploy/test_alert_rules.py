@@ -28,7 +28,7 @@ EXPECTED_ALERTS = {
     "PgdualSecondaryFailing", "PgdualBackendDown", "PgdualJournalGrowing", "PgdualJournalOld",
     "PgdualJournalDeadLetters", "PgdualShadowMatchRateLow", "PgdualReplicationSlotRetainingWal",
     "PgdualReplicationLagHigh", "PgdualBackfillStalled", "PgdualReconciliationUnresolved",
-    "PgdualInstancePhaseMismatch", "PgdualConfigReloadFailing",
+    "PgdualInstancePhaseMismatch", "PgdualConfigReloadFailing", "PgdualAdminPaused",
 }
 NAME = re.compile(r"Pgdual(?:[A-Z][a-z0-9]*)+")
 DURATION = re.compile(r"(?:\d+(?:ms|s|m|h|d|w|y))+")

@@ -29,6 +29,27 @@ END;
 """
 
 
+
+def race_and_compare(env, proxy, direct_conn, dbname, script, mode: str, tables: dict):
+    """16 pgbench clients run `script` in protocol `mode` through pgdual; then every table of
+    `tables` ({name: order}) must be identical on both stores. Returns (transactions processed,
+    {store: {table: digest}})."""
+    process = start_process(
+        pgbench_cmd(proxy, env, dbname, "-n", "-c", "16", "-j", "2",
+                    "-T", str(SECONDS_PER_MODE), "-M", mode, "-f", str(script)),
+        {"PGPASSWORD": env.password})
+    code, out, err = finish_process(process, timeout=SECONDS_PER_MODE + 60)
+    assert code == 0, f"pgbench -M {mode} failed:\n{out}\n{err}\n{proxy.log_tail()}"
+    processed, failed = pgbench_summary(out)
+    assert processed > 0 and failed == 0, out
+    wait_sessions_settled(proxy, timeout=30)
+    digests = {which: {t: table_digest(direct_conn, which, dbname, t, order)
+                       for t, order in tables.items()} for which in ("old", "new")}
+    mismatched = [t for t in tables if digests["old"][t] != digests["new"][t]]
+    assert not mismatched, (f"after -M {mode} the stores differ in {mismatched}: {digests}\n"
+                            + proxy.log_tail())
+    return processed, digests
+
 def test_16_clients_on_hot_rows_leave_both_stores_identical(env, proxy_factory, fresh_db,
                                                             direct_conn, tmp_path):
     on_both(direct_conn, fresh_db,
@@ -39,20 +60,7 @@ def test_16_clients_on_hot_rows_leave_both_stores_identical(env, proxy_factory, 
     script.write_text(SCRIPT)
     proxy = proxy_factory(migration("dual_write", strategy="sync"))
     for mode in ("simple", "prepared"):
-        process = start_process(
-            pgbench_cmd(proxy, env, fresh_db, "-n", "-c", "16", "-j", "2",
-                        "-T", str(SECONDS_PER_MODE), "-M", mode, "-f", str(script)),
-            {"PGPASSWORD": env.password})
-        code, out, err = finish_process(process, timeout=SECONDS_PER_MODE + 60)
-        assert code == 0, f"pgbench -M {mode} failed:\n{out}\n{err}\n{proxy.log_tail()}"
-        processed, failed = pgbench_summary(out)
-        assert processed > 0 and failed == 0, out
-        wait_sessions_settled(proxy, timeout=30)
-        digests = {which: {t: table_digest(direct_conn, which, fresh_db, t, order)
-                           for t, order in TABLES.items()} for which in ("old", "new")}
-        mismatched = [t for t in TABLES if digests["old"][t] != digests["new"][t]]
-        assert not mismatched, (f"after -M {mode} the stores differ in {mismatched}: {digests}\n"
-                                + proxy.log_tail())
+        _, digests = race_and_compare(env, proxy, direct_conn, fresh_db, script, mode, TABLES)
         # The race really happened: every hot row was written, by more than one client.
         assert digests["old"]["hot_log"][0] == 5, digests
 
@@ -130,20 +138,8 @@ def test_16_clients_writing_the_clock_on_hot_rows_leave_both_stores_identical(
     proxy = proxy_factory(migration("dual_write", strategy="sync"))
     for mode in ("simple", "prepared"):
         rewritten_before = metric_sum(proxy, "pgdual_statements_rewritten_total", reason="time")
-        process = start_process(
-            pgbench_cmd(proxy, env, fresh_db, "-n", "-c", "16", "-j", "2",
-                        "-T", str(SECONDS_PER_MODE), "-M", mode, "-f", str(script)),
-            {"PGPASSWORD": env.password})
-        code, out, err = finish_process(process, timeout=SECONDS_PER_MODE + 60)
-        assert code == 0, f"pgbench -M {mode} failed:\n{out}\n{err}\n{proxy.log_tail()}"
-        processed, failed = pgbench_summary(out)
-        assert processed > 0 and failed == 0, out
-        wait_sessions_settled(proxy, timeout=30)
-        digests = {which: {t: table_digest(direct_conn, which, fresh_db, t, order)
-                           for t, order in CLOCK_TABLES.items()} for which in ("old", "new")}
-        mismatched = [t for t in CLOCK_TABLES if digests["old"][t] != digests["new"][t]]
-        assert not mismatched, (f"after -M {mode} the stores differ in {mismatched}: {digests}\n"
-                                + proxy.log_tail())
+        processed, _ = race_and_compare(env, proxy, direct_conn, fresh_db, script, mode,
+                                        CLOCK_TABLES)
         # Every clock write was rewritten, none sent as it was.
         rewritten = (metric_sum(proxy, "pgdual_statements_rewritten_total", reason="time")
                      - rewritten_before)

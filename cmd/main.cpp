@@ -19,12 +19,22 @@ using namespace pgdual::cmd;
 constexpr Subcommand kSubcommands[] = {
     {"run", "[--config FILE]", "run the proxy (without --config: the embedded demo config)",
      run_command},
-    {"check-config", "FILE", "validate a config file and exit (0 valid, 1 invalid)",
+    {"check-config", "[--database DB] FILE",
+     "validate a config file and exit (0 valid, 1 invalid); with --database, also check "
+     "migration.mapping against both stores (as mapping check)",
      check_config_command},
     {"sequences sync", "--config FILE [--database DB] [--headroom N] [--dry-run]",
      "set every sequence of the new store to the old store's value + N (default 1000); run it "
      "before cutover",
      sequences_sync_command},
+    {"mapping check", "--config FILE [--database DB]",
+     "migration.mapping: resolve every mapped table against both stores' catalogs and check "
+     "every expression there, changing nothing (docs/schema-mapping.md)",
+     mapping_check_command},
+    {"mapping install", "--config FILE [--database DB]",
+     "migration.mapping: check, then create the new store's views and triggers in one "
+     "transaction (idempotent; run it before pgdual run and after each mapping change)",
+     mapping_install_command},
     {"backfill",
      "--config FILE [--database DB] [--tables a,b] [--workers N] [--resume | --restart] "
      "[--dry-run] [--max-rows-per-second R] [--lock-keyless] [--chunk-ms MS] [--no-sequences]",

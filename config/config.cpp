@@ -77,6 +77,10 @@ constexpr NameTable<Nondeterministic, 3> kNondeterministic{{
     {Nondeterministic::serialize, "serialize"},
     {Nondeterministic::reject, "reject"},
 }};
+constexpr NameTable<MappingRollback, 2> kMappingRollback{{
+    {MappingRollback::refuse_if_lossy, "refuse_if_lossy"},
+    {MappingRollback::allow, "allow"},
+}};
 constexpr NameTable<LogValues, 2> kLogValues{{
     {LogValues::redacted, "redacted"},
     {LogValues::full, "full"},
@@ -109,6 +113,7 @@ std::string_view to_string(OnSecondaryFailure v) { return name_of(kOnSecondaryFa
 std::string_view to_string(DdlPolicy v) { return name_of(kDdlPolicies, v); }
 std::string_view to_string(ShadowMode v) { return name_of(kShadowModes, v); }
 std::string_view to_string(Nondeterministic v) { return name_of(kNondeterministic, v); }
+std::string_view to_string(MappingRollback v) { return name_of(kMappingRollback, v); }
 std::string_view to_string(LogValues v) { return name_of(kLogValues, v); }
 std::string_view to_string(CdcCopyData v) { return name_of(kCdcCopyData, v); }
 std::string_view to_string(CdcWait v) { return name_of(kCdcWaits, v); }
@@ -132,6 +137,9 @@ std::optional<ShadowMode> parse_shadow_mode(std::string_view s) {
 }
 std::optional<Nondeterministic> parse_nondeterministic(std::string_view s) {
   return value_of(kNondeterministic, s);
+}
+std::optional<MappingRollback> parse_mapping_rollback(std::string_view s) {
+  return value_of(kMappingRollback, s);
 }
 std::optional<LogValues> parse_log_values(std::string_view s) { return value_of(kLogValues, s); }
 std::optional<CdcCopyData> parse_cdc_copy_data(std::string_view s) {

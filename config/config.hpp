@@ -197,6 +197,49 @@ struct CutoverConfig {
   std::chrono::milliseconds pause_timeout{5000};
 };
 
+// migration.mapping (docs/schema-mapping.md): the new store's schema differs from the old one.
+// The application keeps the old names; pgdual installs, on the new store, a view per mapped table
+// in the old shape (inverse expressions over the new table) whose INSTEAD OF triggers write the
+// new table (forward expressions over the old row), and sends the new store's copy of each
+// statement to that view. Column names are as PostgreSQL stores them (lower case unless quoted).
+enum class MappingRollback { refuse_if_lossy, allow };
+
+struct ColumnMapping {
+  std::string to;       // the new store's name; empty: the same name
+  std::string cast;     // the new column's type, asserted against the catalog; empty: any
+  std::string expr;     // the new value from the old row (old column names); empty: the column
+  std::string inverse;  // the old value from the new row (new column names); expr, if_null
+  std::string if_null;  // the new value when the old value is NULL (new column is NOT NULL)
+  bool drop = false;    // not on the new store
+  std::optional<bool> lossless;  // a claim about expr/inverse; casts are judged by their types
+
+  bool operator==(const ColumnMapping&) const = default;
+};
+
+struct NewColumnMapping {
+  std::string expr;  // computed from the old row (old column names); empty: the server's default
+
+  bool operator==(const NewColumnMapping&) const = default;
+};
+
+struct TableMapping {
+  std::string to;  // "schema.table" on the new store, normalised like table names
+  std::map<std::string, ColumnMapping> columns;         // by old column name
+  std::map<std::string, NewColumnMapping> new_columns;  // by new column name
+
+  bool operator==(const TableMapping&) const = default;
+};
+
+struct MappingConfig {
+  std::string schema = "pgdual_map";  // on the new store: one view per mapped table
+  MappingRollback rollback = MappingRollback::refuse_if_lossy;
+  std::map<std::string, TableMapping> tables;  // by old "schema.table"
+
+  bool empty() const { return tables.empty(); }
+
+  bool operator==(const MappingConfig&) const = default;
+};
+
 struct MigrationConfig {
   Phase phase = Phase::prepare;
   Strategy strategy = Strategy::sync;
@@ -220,6 +263,7 @@ struct MigrationConfig {
   JournalConfig journal;
   CdcConfig cdc;
   CutoverConfig cutover;
+  MappingConfig mapping;
 };
 
 // admin: the psql admin console (docs/operations.md). A client that asks for `database` and is
@@ -270,6 +314,7 @@ std::string_view to_string(OnSecondaryFailure);
 std::string_view to_string(DdlPolicy);
 std::string_view to_string(ShadowMode);
 std::string_view to_string(Nondeterministic);
+std::string_view to_string(MappingRollback);
 std::string_view to_string(LogValues);
 std::string_view to_string(CdcCopyData);
 std::string_view to_string(CdcWait);
@@ -285,6 +330,7 @@ std::optional<OnSecondaryFailure> parse_on_secondary_failure(std::string_view);
 std::optional<DdlPolicy> parse_ddl_policy(std::string_view);
 std::optional<ShadowMode> parse_shadow_mode(std::string_view);
 std::optional<Nondeterministic> parse_nondeterministic(std::string_view);
+std::optional<MappingRollback> parse_mapping_rollback(std::string_view);
 std::optional<LogValues> parse_log_values(std::string_view);
 std::optional<CdcCopyData> parse_cdc_copy_data(std::string_view);
 std::optional<CdcWait> parse_cdc_wait(std::string_view);

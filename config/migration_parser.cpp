@@ -251,7 +251,7 @@ MigrationConfig parse_migration(const YAML::Node& node, LoadContext& ctx) {
       node, "migration", ctx,
       {"phase", "strategy", "on_secondary_failure", "keep_old_in_sync", "ddl", "tables", "tenants",
        "async_queue_capacity", "write_functions", "read_only_functions", "confirm_cleanup",
-       "shadow_read", "rewrite", "nondeterministic", "journal", "cdc", "cutover"});
+       "shadow_read", "rewrite", "nondeterministic", "journal", "cdc", "cutover", "mapping"});
   s.read_enum("phase", m.phase, parse_phase, kPhases);
   s.read_enum("strategy", m.strategy, parse_strategy, "sync, async, outbox, cdc");
   s.read_enum("on_secondary_failure", m.on_secondary_failure, parse_on_secondary_failure,
@@ -272,6 +272,7 @@ MigrationConfig parse_migration(const YAML::Node& node, LoadContext& ctx) {
   parse_journal(s, m, ctx);
   parse_cdc(s, m, ctx);
   parse_cutover(s, m, ctx);
+  parse_mapping(s, m, ctx);
   check_cleanup_confirmed(m, s.path(), ctx);
   check_cdc_tenants(m, s.path(), ctx);
 

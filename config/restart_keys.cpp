@@ -152,6 +152,10 @@ std::vector<RestartOnlyKey> build_table() {
       [](auto& c) -> auto& { return c.migration.journal.directory; }));
   keys.push_back(member(
       "migration.journal.instance", [](auto& c) -> auto& { return c.migration.journal.instance; }));
+  // The new store's views and triggers are installed for one mapping (pgdual mapping install),
+  // and journal records hold statements translated under it.
+  keys.push_back(member(
+      "migration.mapping", [](auto& c) -> auto& { return c.migration.mapping; }));
   add_cdc_keys(keys);
   return keys;
 }

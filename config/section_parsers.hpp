@@ -27,5 +27,7 @@ BackendConfig parse_backend(const YAML::Node& node, const std::string& path, Loa
 LimitsConfig parse_limits(const YAML::Node& node, LoadContext& ctx);
 LogConfig parse_log(const YAML::Node& node, LoadContext& ctx);
 MigrationConfig parse_migration(const YAML::Node& node, LoadContext& ctx);
+// migration.mapping, read into m.mapping (config/mapping_parser.cpp).
+void parse_mapping(Section& migration, MigrationConfig& m, LoadContext& ctx);
 
 }  // namespace pgdual::config

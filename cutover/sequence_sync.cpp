@@ -2,10 +2,12 @@
 
 #include <libpq-fe.h>
 
+#include <map>
 #include <memory>
 
 #include "libpq/connection.hpp"
 #include "libpq/conninfo.hpp"
+#include "text/sql_quote.hpp"
 
 namespace pgdual::cutover {
 
@@ -22,6 +24,42 @@ constexpr const char* kSequencesQuery =
     "SELECT pg_catalog.quote_ident(schemaname) || '.' || pg_catalog.quote_ident(sequencename), "
     "last_value::text, start_value::text, increment_by::text "
     "FROM pg_catalog.pg_sequences WHERE schemaname <> $1 ORDER BY 1";
+
+// pg_get_serial_sequence of one column: the sequence behind its default or identity, quoted
+// and qualified like kSequencesQuery's names; "" when none (or no such table or column).
+std::string serial_sequence(PGconn* conn, const std::string& table, const std::string& column) {
+  const auto dot = table.find('.');  // config/ names are "schema.table"
+  const std::string quoted_table = text::quote_identifier(table.substr(0, dot)) + "." +
+                                   text::quote_identifier(table.substr(dot + 1));
+  const char* params[] = {quoted_table.c_str(), column.c_str()};
+  Result result(PQexecParams(conn,
+                             "SELECT pg_catalog.pg_get_serial_sequence($1, $2) "
+                             "WHERE pg_catalog.to_regclass($1) IS NOT NULL",
+                             2, nullptr, params, nullptr, nullptr, 0));
+  if (PQresultStatus(result.get()) != PGRES_TUPLES_OK || PQntuples(result.get()) != 1 ||
+      PQgetisnull(result.get(), 0, 0)) {
+    return "";
+  }
+  return PQgetvalue(result.get(), 0, 0);
+}
+
+// migration.mapping (docs/schema-mapping.md): the sequence of a mapped table's column on the
+// old store is the sequence of its new column on the new store, which has another name (or
+// none: the new store then takes the old store's values, the deterministic rewrite's literals).
+std::map<std::string, std::string> mapped_sequences(PGconn* old_store, PGconn* new_store,
+                                                    const config::MappingConfig& mapping) {
+  std::map<std::string, std::string> sequences;
+  for (const auto& [old_table, table] : mapping.tables) {
+    for (const auto& [name, column] : table.columns) {
+      if (column.drop) continue;
+      const std::string old_sequence = serial_sequence(old_store, old_table, name);
+      if (old_sequence.empty()) continue;
+      sequences[old_sequence] =
+          serial_sequence(new_store, table.to, column.to.empty() ? name : column.to);
+    }
+  }
+  return sequences;
+}
 
 }  // namespace
 
@@ -65,9 +103,16 @@ SequenceSyncReport sync_sequences(const config::Config& config,
     report.error = "old store: " + connection_error(old_store.get());
     return report;
   }
+  const auto renamed = mapped_sequences(old_store.get(), new_store.get(), config.migration.mapping);
   for (int row = 0; row < PQntuples(sequences.get()); ++row) {
     SequenceSyncLine line;
     line.sequence = PQgetvalue(sequences.get(), row, 0);
+    std::string target = line.sequence;
+    if (const auto found = renamed.find(line.sequence); found != renamed.end()) {
+      if (found->second.empty()) continue;  // the new column draws from no sequence
+      target = found->second;
+      line.sequence += " -> " + target;
+    }
     const bool used = !PQgetisnull(sequences.get(), row, 1);
     line.old_value = used ? PQgetvalue(sequences.get(), row, 1) : "";
     const std::int64_t base =
@@ -76,7 +121,7 @@ SequenceSyncReport sync_sequences(const config::Config& config,
     // Past everything the old store handed out, by the headroom, in the sequence's direction.
     line.new_value = std::to_string(descending ? base - options.headroom : base + options.headroom);
     if (!options.dry_run) {
-      const char* params[] = {line.sequence.c_str(), line.new_value.c_str()};
+      const char* params[] = {target.c_str(), line.new_value.c_str()};
       Result set(PQexecParams(new_store.get(),
                               "SELECT pg_catalog.setval($1::pg_catalog.regclass, $2::bigint, true)",
                               2, nullptr, params, nullptr, nullptr, 0));

@@ -20,7 +20,9 @@ struct SequenceSyncOptions {
 };
 
 struct SequenceSyncLine {
-  std::string sequence;   // "schema"."name" as quote_ident writes it
+  // "schema"."name" as quote_ident writes it; "old -> new" for a sequence of a column of
+  // migration.mapping, which has another name on the new store
+  std::string sequence;
   std::string old_value;  // last_value on the old store ("" when never used)
   std::string new_value;  // what the new store was (or would be) set to
   std::string error;      // why it was not set (missing on the new store, permission, ...)

@@ -26,7 +26,22 @@ RewriteMetrics::RewriteMetrics(prometheus::Registry& registry)
                     "could not make identical on both stores, per table, by "
                     "action (allowed: sent as they are; rejected).")
               .Register(registry),
+          "action"),
+      untranslatable_by_table_(
+          prometheus::BuildCounter()
+              .Name("pgdual_mapping_untranslatable_total")
+              .Help("Statements on tables of migration.mapping that the new store's views cannot "
+                    "answer exactly, per old table, by action (allowed: sent, table marked for "
+                    "reconciliation; rejected: SQLSTATE 0A000; skipped: shadow read not run).")
+              .Register(registry),
           "action") {
+  mapped_ = &prometheus::BuildCounter()
+                 .Name("pgdual_mapping_statements_total")
+                 .Help(
+                     "Statements on tables of migration.mapping sent to the new store through "
+                     "its views (docs/schema-mapping.md).")
+                 .Register(registry)
+                 .Add({});
   auto& rewritten = prometheus::BuildCounter()
                         .Name("pgdual_statements_rewritten_total")
                         .Help(

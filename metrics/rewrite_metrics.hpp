@@ -30,11 +30,22 @@ class RewriteMetrics {
     nondeterministic_by_table_.count(table, action);
   }
 
+  // migration.mapping (docs/schema-mapping.md): statements pointed at the new store's views.
+  prometheus::Counter& mapped() const { return *mapped_; }
+  // A statement the mapping cannot translate exactly, by the old table and what pgdual did:
+  // "allowed" (sent; the table marked for reconciliation), "rejected" (SQLSTATE 0A000), "skipped"
+  // (a shadow read not run on the new store).
+  void count_untranslatable(const std::string& table, const std::string& action) {
+    untranslatable_by_table_.count(table, action);
+  }
+
   static constexpr std::size_t kMaxTables = TableCounters::kMaxTables;
 
  private:
   std::array<prometheus::Counter*, kRewriteReasonCount> rewritten_{};
   TableCounters nondeterministic_by_table_;
+  prometheus::Counter* mapped_ = nullptr;
+  TableCounters untranslatable_by_table_;
 };
 
 }  // namespace pgdual::metrics

@@ -5,8 +5,11 @@
 #include <set>
 
 #include "jobs/backfill/blocking_query.hpp"
+#include "jobs/mapping/mapping_catalog.hpp"
+#include "jobs/mapping/resolved_mapping.hpp"
 #include "libpq/connection.hpp"
 #include "routing/phase_rules.hpp"
+#include "text/sql_quote.hpp"
 
 namespace pgdual::jobs::backfill {
 
@@ -174,6 +177,55 @@ bool eligible(config::Phase phase, bool reconcile) {
 
 int major_version(PGconn* conn) { return PQserverVersion(conn) / 10000; }
 
+// A table of migration.mapping (docs/schema-mapping.md): the columns and key come from the
+// resolved mapping, in the old names; the new store is read through pgdual's view and written
+// through the forward expressions. "" when planned, else why not (the mapping's own errors).
+std::string plan_mapped_table(PGconn* old_store, PGconn* new_store,
+                              const config::MappingConfig& config,
+                              const std::pair<const std::string, config::TableMapping>& entry,
+                              TablePlan& plan, std::string& error) {
+  if (plan.source != plan.target) {
+    return "a partition of a mapped table: map the partitioned table's leaves one by one is not "
+           "supported";
+  }
+  const auto old_facts = mapping::read_table_facts(old_store, entry.first, error);
+  const auto new_facts = mapping::read_table_facts(new_store, entry.second.to, error);
+  if (!error.empty()) return "";
+  auto resolution =
+      mapping::resolve_table(entry.first, entry.second, config.schema, old_facts, new_facts);
+  if (!resolution.table) {
+    std::string why = "migration.mapping does not fit the catalogs (pgdual mapping check): ";
+    for (std::size_t i = 0; i < resolution.errors.size(); ++i) {
+      why += (i == 0 ? "" : "; ") + resolution.errors[i];
+    }
+    return why;
+  }
+  const auto resolved =
+      std::make_shared<const mapping::ResolvedTable>(std::move(*resolution.table));
+  plan.mapping = resolved;
+  plan.target_quoted = resolved->view_quoted();
+  plan.old_relation = resolved->old_side_relation();
+  // Text COPY: a widened column of the view (integer to bigint) has another binary form.
+  plan.binary = false;
+  for (const auto& column : resolved->columns) {
+    if (column.dropped || column.generated) continue;
+    plan.columns_quoted.push_back(text::quote_identifier(column.old_name));
+    plan.column_types.push_back(column.old_type);
+  }
+  for (const auto& name : resolved->old_key) {
+    for (const auto& column : resolved->columns) {
+      if (column.old_name == name)
+        plan.key.push_back({text::quote_identifier(name), column.old_type});
+    }
+  }
+  for (const auto& quoted : plan.columns_quoted) {
+    const bool in_key = std::any_of(plan.key.begin(), plan.key.end(),
+                                    [&](const KeyColumn& k) { return k.quoted == quoted; });
+    if (!in_key) plan.update_columns_quoted.push_back(quoted);
+  }
+  return "";
+}
+
 }  // namespace
 
 CatalogResult read_catalogs(PGconn* old_store, PGconn* new_store,
@@ -222,6 +274,24 @@ CatalogResult read_catalogs(PGconn* old_store, PGconn* new_store,
       continue;
     }
     std::string error;
+    if (const auto mapped = migration.mapping.tables.find(plan.source);
+        mapped != migration.mapping.tables.end()) {
+      const std::string refusal =
+          plan_mapped_table(old_store, new_store, migration.mapping, *mapped, plan, error);
+      if (!error.empty()) {
+        out.error = error;
+        return out;
+      }
+      if (!refusal.empty()) {
+        out.refusals.push_back({plan.source, refusal});
+        continue;
+      }
+      for (auto [it, end] = parents.equal_range(plan.mapping->new_table); it != end; ++it) {
+        plan.parents.push_back(it->second);
+      }
+      out.plans.push_back(std::move(plan));
+      continue;
+    }
     const auto source_columns = read_columns(old_store, plan.source_quoted, error);
     const auto target_columns = read_columns(new_store, plan.target_quoted, error);
     if (!error.empty()) {

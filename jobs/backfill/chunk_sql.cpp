@@ -1,6 +1,7 @@
 #include "jobs/backfill/chunk_sql.hpp"
 
 #include "jobs/backfill/key_sql.hpp"
+#include "jobs/mapping/resolved_mapping.hpp"
 #include "text/sql_quote.hpp"
 
 namespace pgdual::jobs::backfill {
@@ -29,6 +30,12 @@ std::string update_row_text(const TablePlan& plan, const std::string& alias) {
 }
 
 }  // namespace
+
+TablePlan old_store_side(const TablePlan& plan) {
+  TablePlan side = plan;
+  if (!plan.old_relation.empty()) side.target_quoted = plan.old_relation;
+  return side;
+}
 
 std::string next_chunk_end_sql(const TablePlan& plan, const std::vector<std::string>& after,
                                std::int64_t rows) {
@@ -100,6 +107,8 @@ std::string count_identity_differences_sql(const TablePlan& plan) {
 }
 
 std::string merge_stage_sql(const TablePlan& plan) {
+  // A mapped table: into the new table, each new column from its forward expression.
+  if (plan.mapping) return plan.mapping->upsert_sql(std::string(kStageTable) + " AS pgdual_row");
   std::string sql = "INSERT INTO " + plan.target_quoted + " AS target (" + columns(plan) +
                     ") OVERRIDING SYSTEM VALUE SELECT " + columns(plan) + " FROM " +
                     std::string(kStageTable) + " ON CONFLICT (" + key_list(plan) + ")";

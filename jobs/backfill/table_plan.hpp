@@ -6,9 +6,14 @@
 // data.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+namespace pgdual::jobs::mapping {
+struct ResolvedTable;
+}
 
 namespace pgdual::jobs::backfill {
 
@@ -33,7 +38,17 @@ struct TablePlan {
   bool locked_copy = false;                    // keyless: one locked copy of the whole table
   std::optional<std::int64_t> estimated_rows;  // pg_class.reltuples; nullopt: never analysed
   std::vector<std::string> parents;  // targets this one's foreign keys reference on the new store
+  // migration.mapping (docs/schema-mapping.md): the new store keeps this table under another
+  // shape. `target_quoted` is then pgdual's view of it there, in the old shape; the backfill
+  // merges into the new table through the forward expressions, and a comparison's old side reads
+  // `old_relation` (the old table, with lossy columns taken through their round trip).
+  std::shared_ptr<const mapping::ResolvedTable> mapping;
+  std::string old_relation;
 };
+
+// The plan as the old store's side of a comparison reads it: target_quoted is old_relation for a
+// mapped table, else the plan itself.
+TablePlan old_store_side(const TablePlan& plan);
 
 // A table the backfill will not copy, and why, in words for the report.
 struct Refusal {

@@ -28,13 +28,13 @@ std::string RangeScanner::compare(const Key& after, const Key& last, std::int64_
     if (candidates.size() == before) spread_ = false;  // this part of the table is clean
     return error;
   }
-  const std::string sql = checksum_sql(plan_, options_, after, last);
-  auto both = query_both(stores_.old_store.get(), sql, stores_.new_store.get(), sql);
+  auto sums =
+      both([&](const TablePlan& plan) { return checksum_sql(plan, options_, after, last); });
   took();
-  if (!both.error.empty()) return both.error;
+  if (!sums.error.empty()) return sums.error;
   ++ranges_checked_;
-  const Checksum old_sum = read_checksum(both.old_rows);
-  const Checksum new_sum = read_checksum(both.new_rows);
+  const Checksum old_sum = read_checksum(sums.old_rows);
+  const Checksum new_sum = read_checksum(sums.new_rows);
   rows_compared += std::max(old_sum.rows, new_sum.rows);
   if (old_sum == new_sum) return "";
   return descend(after, last, old_sum.rows, new_sum.rows, 0, candidates);
@@ -49,8 +49,9 @@ std::string RangeScanner::descend(const Key& after, const Key& last, std::int64_
   // about half of that store's rows.
   PGconn* larger = old_rows >= new_rows ? stores_.old_store.get() : stores_.new_store.get();
   std::string error;
+  const TablePlan& side = larger == stores_.old_store.get() ? old_plan_ : plan_;
   const pg::Result middle =
-      backfill::run_query(larger, split_key_sql(plan_, after, last, rows / 2 - 1), {}, error);
+      backfill::run_query(larger, split_key_sql(side, after, last, rows / 2 - 1), {}, error);
   if (!middle) return (larger == stores_.old_store.get() ? "old store: " : "new store: ") + error;
   if (PQntuples(middle.get()) != 1) {
     return list_rows(after, last, candidates, listed);  // the range changed meanwhile
@@ -62,11 +63,10 @@ std::string RangeScanner::descend(const Key& after, const Key& last, std::int64_
   };
   std::vector<Half> differing;
   for (const auto& [from, to] : {std::pair{after, mid}, std::pair{mid, last}}) {
-    const std::string sql = checksum_sql(plan_, options_, from, to);
-    auto both = query_both(stores_.old_store.get(), sql, stores_.new_store.get(), sql);
-    if (!both.error.empty()) return both.error;
+    auto sums = both([&](const TablePlan& plan) { return checksum_sql(plan, options_, from, to); });
+    if (!sums.error.empty()) return sums.error;
     ++ranges_checked_;
-    Half half{from, to, read_checksum(both.old_rows), read_checksum(both.new_rows)};
+    Half half{from, to, read_checksum(sums.old_rows), read_checksum(sums.new_rows)};
     if (!(half.old_sum == half.new_sum)) differing.push_back(std::move(half));
   }
   // Both halves differ: the differences are spread out; halving further would rescan the
@@ -92,14 +92,14 @@ std::string RangeScanner::compare_buckets(const Key& after, const Key& last,
   const std::int64_t from = std::stoll(after[0]);
   const std::int64_t to = std::stoll(last[0]);
   const std::int64_t width = std::max<std::int64_t>(1, (to - from + kBuckets - 1) / kBuckets);
-  const std::string sql = bucket_checksums_sql(plan_, options_, from, to, width);
-  auto both = query_both(stores_.old_store.get(), sql, stores_.new_store.get(), sql);
-  if (!both.error.empty()) return both.error;
+  auto sums = both(
+      [&](const TablePlan& plan) { return bucket_checksums_sql(plan, options_, from, to, width); });
+  if (!sums.error.empty()) return sums.error;
   ++ranges_checked_;
   // bucket -> (count, sum) on each store; a bucket on one side only, or unequal, differs.
   std::map<std::int64_t, std::pair<std::string, std::string>> buckets[2];
   std::int64_t counts[2] = {0, 0};
-  const pg::Result* results[2] = {&both.old_rows, &both.new_rows};
+  const pg::Result* results[2] = {&sums.old_rows, &sums.new_rows};
   for (int side = 0; side < 2; ++side) {
     const PGresult* result = results[side]->get();
     for (int row = 0; row < PQntuples(result); ++row) {
@@ -128,25 +128,30 @@ std::string RangeScanner::compare_buckets(const Key& after, const Key& last,
     ranges.emplace_back(low, std::min(to, low + width));
   }
   std::int64_t listed = 0;
-  return list_query(ranges_fingerprints_sql(plan_, options_, ranges), candidates, listed);
+  return list_query(
+      [&](const TablePlan& plan) { return ranges_fingerprints_sql(plan, options_, ranges); },
+      candidates, listed);
 }
 
 std::string RangeScanner::list_rows(const Key& after, const Key& last, std::vector<Key>& candidates,
                                     std::int64_t& rows) {
-  return list_query(row_fingerprints_sql(plan_, options_, after, last), candidates, rows);
+  return list_query(
+      [&](const TablePlan& plan) { return row_fingerprints_sql(plan, options_, after, last); },
+      candidates, rows);
 }
 
-std::string RangeScanner::list_query(const std::string& sql, std::vector<Key>& candidates,
+template <class Sql>
+std::string RangeScanner::list_query(const Sql& sql, std::vector<Key>& candidates,
                                      std::int64_t& rows) {
-  auto both = query_both(stores_.old_store.get(), sql, stores_.new_store.get(), sql);
-  if (!both.error.empty()) return both.error;
+  auto listed = both(sql);
+  if (!listed.error.empty()) return listed.error;
   ++ranges_checked_;
-  rows = std::max(PQntuples(both.old_rows.get()), PQntuples(both.new_rows.get()));
+  rows = std::max(PQntuples(listed.old_rows.get()), PQntuples(listed.new_rows.get()));
   const std::size_t key_columns = plan_.key.size();
-  for (const auto& candidate : candidates_of(read_fingerprints(both.old_rows, key_columns),
-                                             read_fingerprints(both.new_rows, key_columns))) {
+  for (const auto& candidate : candidates_of(read_fingerprints(listed.old_rows, key_columns),
+                                             read_fingerprints(listed.new_rows, key_columns))) {
     candidates.push_back(
-        read_key(candidate.on_old ? both.old_rows : both.new_rows, candidate.row, key_columns));
+        read_key(candidate.on_old ? listed.old_rows : listed.new_rows, candidate.row, key_columns));
   }
   return "";
 }

@@ -15,6 +15,7 @@
 
 #include "jobs/backfill/store_pair.hpp"
 #include "jobs/reconcile/compare_sql.hpp"
+#include "jobs/reconcile/store_reads.hpp"
 
 namespace pgdual::jobs::reconcile {
 
@@ -31,7 +32,10 @@ class RangeScanner {
   static constexpr std::int64_t kBuckets = 4096;  // per chunk, when differences are spread
 
   RangeScanner(const TablePlan& plan, const CompareOptions& options, backfill::StorePair& stores)
-      : plan_(plan), options_(options), stores_(stores) {}
+      : plan_(plan),
+        old_plan_(backfill::old_store_side(plan)),
+        options_(options),
+        stores_(stores) {}
 
   // Compares (after, last] (an empty `last`: to the end of the table). Adds the rows compared
   // (the larger store's count) and the keys that may differ. "" or what failed.
@@ -50,12 +54,19 @@ class RangeScanner {
   // buckets listed. "" or the error; `used` false when the range cannot be bucketed.
   std::string compare_buckets(const Key& after, const Key& last, std::vector<Key>& candidates,
                               std::int64_t& rows, bool& used);
-  std::string list_query(const std::string& sql, std::vector<Key>& candidates, std::int64_t& rows);
+  // `sql` builds the query for one side's plan (a mapped table reads another relation on each).
+  template <class Sql>
+  std::string list_query(const Sql& sql, std::vector<Key>& candidates, std::int64_t& rows);
+  template <class Sql>
+  PairResult both(const Sql& sql) {
+    return query_both(stores_.old_store.get(), sql(old_plan_), stores_.new_store.get(), sql(plan_));
+  }
   // Adds the keys that differ; `rows`: the larger store's row count of the range.
   std::string list_rows(const Key& after, const Key& last, std::vector<Key>& candidates,
                         std::int64_t& rows);
 
   const TablePlan& plan_;
+  const TablePlan old_plan_;  // the old store's side (backfill::old_store_side)
   CompareOptions options_;
   backfill::StorePair& stores_;
   std::int64_t ranges_checked_ = 0;

@@ -47,6 +47,9 @@ std::string repair_statement(const TablePlan& plan, const RowDifference& differe
   const auto& primary_values = primary_is_new ? difference.new_values : difference.old_values;
   const bool only_on_secondary = primary_is_new ? difference.kind == DifferenceKind::only_on_old
                                                 : difference.kind == DifferenceKind::only_on_new;
+  if (plan.mapping)
+    return mapped_repair_sql(plan, primary_values, difference.key, only_on_secondary,
+                             primary_is_new);
   return only_on_secondary ? delete_sql(plan, difference.key) : upsert_sql(plan, primary_values);
 }
 
@@ -143,7 +146,11 @@ std::string Rechecker::round(const std::vector<Key>& keys, bool repair, Round& o
   PGconn* second = secondary();
   const char* first_name = settings_.primary_is_new ? "new" : "old";
   const char* second_name = settings_.primary_is_new ? "old" : "new";
-  const std::string fetch = fetch_rows_sql(plan_, settings_.options, keys, true);
+  const TablePlan old_plan = backfill::old_store_side(plan_);
+  const std::string old_fetch = fetch_rows_sql(old_plan, settings_.options, keys, true);
+  const std::string new_fetch = fetch_rows_sql(plan_, settings_.options, keys, true);
+  const std::string& fetch = settings_.primary_is_new ? new_fetch : old_fetch;
+  const std::string& second_fetch = settings_.primary_is_new ? old_fetch : new_fetch;
   const auto fail = [&](std::string error) {
     rollback(second);
     rollback(first);
@@ -161,7 +168,7 @@ std::string Rechecker::round(const std::vector<Key>& keys, bool repair, Round& o
   if (auto begun = exec(second, second_name, "BEGIN"); !begun.empty()) return fail(begun);
   out.snapshot = backfill::single_value(second, "SELECT pg_current_snapshot()::text", {}, error);
   if (out.snapshot.empty()) return fail(std::string(second_name) + " store: " + error);
-  const pg::Result second_rows = backfill::run_query(second, fetch, {}, error);
+  const pg::Result second_rows = backfill::run_query(second, second_fetch, {}, error);
   if (!second_rows) return fail(std::string(second_name) + " store: " + error);
 
   const std::size_t key_columns = plan_.key.size();

@@ -1,6 +1,9 @@
 #include "jobs/reconcile/repair_sql.hpp"
 
+#include <algorithm>
+
 #include "jobs/backfill/key_sql.hpp"
+#include "jobs/mapping/resolved_mapping.hpp"
 #include "text/sql_quote.hpp"
 
 namespace pgdual::jobs::reconcile {
@@ -27,6 +30,51 @@ std::string upsert_sql(const TablePlan& plan, const std::vector<Value>& values) 
 std::string delete_sql(const TablePlan& plan, const Key& key) {
   return "DELETE FROM " + plan.target_quoted + " WHERE " + backfill::key_row(plan) + " = " +
          backfill::literal_row(plan, key);
+}
+
+std::string mapped_repair_sql(const TablePlan& plan, const std::vector<Value>& values,
+                              const Key& key, bool remove, bool to_old_store) {
+  const auto& mapping = *plan.mapping;
+  if (to_old_store) {
+    // The new store's row in the old shape is exact only where every column has a lossless
+    // inverse: anything else would write an approximation into the store being rolled back to.
+    const auto lossy = mapping.lossy_columns();
+    std::string written;
+    for (const auto& name : lossy) {
+      const bool kept =
+          std::any_of(mapping.columns.begin(), mapping.columns.end(),
+                      [&](const auto& c) { return c.old_name == name && !c.dropped; });
+      if (kept) written += (written.empty() ? "" : ", ") + name;
+    }
+    if (!remove && !written.empty()) {
+      return "DO $pgdual$ BEGIN RAISE EXCEPTION '%', " +
+             text::quote_literal("cannot repair " + mapping.old_table +
+                                 " on the old store: column(s) " + written +
+                                 " are mapped without a lossless inverse") +
+             "; END $pgdual$";
+    }
+    TablePlan old_table = plan;
+    old_table.target_quoted = mapping.old_table_quoted();
+    return remove ? delete_sql(old_table, key) : upsert_sql(old_table, values);
+  }
+  if (remove) {
+    std::string columns;
+    for (const auto& name : mapping.new_key) {
+      columns += (columns.empty() ? "" : ", ") + text::quote_identifier(name);
+    }
+    // (k1, k2) for a key of several columns, like literal_row; one column stays plain.
+    if (mapping.new_key.size() > 1) columns = "(" + columns + ")";
+    return "DELETE FROM " + mapping.new_table_quoted() + " WHERE " + columns + " = " +
+           backfill::literal_row(plan, key);
+  }
+  std::string literals;
+  for (std::size_t i = 0; i < plan.columns_quoted.size() && i < values.size(); ++i) {
+    literals += i == 0 ? "" : ", ";
+    literals += values[i] ? text::quote_literal(*values[i]) + "::" + plan.column_types[i] : "NULL";
+  }
+  std::string columns;
+  for (const auto& column : plan.columns_quoted) columns += (columns.empty() ? "" : ", ") + column;
+  return mapping.upsert_sql("(VALUES (" + literals + ")) AS pgdual_row (" + columns + ")");
 }
 
 }  // namespace pgdual::jobs::reconcile

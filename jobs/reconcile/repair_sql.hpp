@@ -20,4 +20,10 @@ using Value = std::optional<std::string>;  // nullopt: NULL
 std::string upsert_sql(const TablePlan& plan, const std::vector<Value>& values);
 std::string delete_sql(const TablePlan& plan, const Key& key);
 
+// A repair of a table of migration.mapping: to the new store, through the forward
+// expressions into the new table; to the old store (after cutover), the old table directly, and
+// refused (a statement that raises the reason) when a kept column has no lossless inverse.
+std::string mapped_repair_sql(const TablePlan& plan, const std::vector<Value>& values,
+                              const Key& key, bool remove, bool to_old_store);
+
 }  // namespace pgdual::jobs::reconcile

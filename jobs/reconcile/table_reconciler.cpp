@@ -33,9 +33,12 @@ constexpr int kProofAttempts = 3;
 std::string TableReconciler::make_stepper(const TablePlan& plan,
                                           std::optional<KeyStepper>& stepper) {
   if (plan.key.size() != 1 || !KeyStepper::steps(plan.key[0].type)) return "";
-  const std::string sql = "SELECT min(" + plan.key[0].quoted + ")::text, max(" +
-                          plan.key[0].quoted + ")::text FROM " + plan.target_quoted;
-  auto both = query_both(stores_.old_store.get(), sql, stores_.new_store.get(), sql);
+  const auto sql = [&](const TablePlan& side) {
+    return "SELECT min(" + side.key[0].quoted + ")::text, max(" + side.key[0].quoted +
+           ")::text FROM " + side.target_quoted;
+  };
+  auto both = query_both(stores_.old_store.get(), sql(backfill::old_store_side(plan)),
+                         stores_.new_store.get(), sql(plan));
   if (!both.error.empty()) return both.error;
   std::optional<std::int64_t> first, last;
   for (const pg::Result* result : {&both.old_rows, &both.new_rows}) {
@@ -105,6 +108,7 @@ void TableReconciler::run(const TablePlan& plan) {
 
 std::string TableReconciler::compare_table(const TablePlan& plan) {
   PGconn* new_store = stores_.new_store.get();
+  const TablePlan old_plan = backfill::old_store_side(plan);
   std::string error;
   const auto saved = state_.begin(new_store, plan, settings_.job, settings_.resume, error);
   if (!error.empty()) return "new store: " + error;
@@ -187,8 +191,8 @@ std::string TableReconciler::compare_table(const TablePlan& plan) {
         last = {std::to_string(*end)};
       }
     } else {
-      const pg::Result boundary =
-          backfill::run_query(stores_.old_store.get(), boundary_sql(plan, after, rows), {}, error);
+      const pg::Result boundary = backfill::run_query(
+          stores_.old_store.get(), boundary_sql(old_plan, after, rows), {}, error);
       if (!boundary) return "old store: " + error;
       if (PQntuples(boundary.get()) == 1) last = read_key(boundary, 0, plan.key.size());
     }
@@ -226,9 +230,11 @@ std::string TableReconciler::compare_table(const TablePlan& plan) {
 // makes the sums differ: taken again up to kProofAttempts times.
 std::string TableReconciler::prove(const TablePlan& plan) {
   TableProof proof;
-  const std::string sql = checksum_sql(plan, settings_.recheck.options, {}, {});
+  const std::string old_sql =
+      checksum_sql(backfill::old_store_side(plan), settings_.recheck.options, {}, {});
+  const std::string new_sql = checksum_sql(plan, settings_.recheck.options, {}, {});
   for (int attempt = 1; attempt <= kProofAttempts; ++attempt) {
-    auto both = query_both(stores_.old_store.get(), sql, stores_.new_store.get(), sql);
+    auto both = query_both(stores_.old_store.get(), old_sql, stores_.new_store.get(), new_sql);
     if (!both.error.empty()) return both.error;
     proof.old_sum = read_checksum(both.old_rows);
     proof.new_sum = read_checksum(both.new_rows);

@@ -30,9 +30,10 @@ std::shared_ptr<const RuntimeConfig> make_runtime_config(config::Config config,
   rules.timestamp_precision = static_cast<int>(shadow_read.timestamp_precision);
   rules.max_buffered_bytes = shadow_read.max_buffered_bytes;
   rules.max_detail_rows = shadow_read.max_detail_rows;
-  return std::make_shared<const RuntimeConfig>(RuntimeConfig{std::move(config), std::move(users),
-                                                             std::move(old_tls), std::move(new_tls),
-                                                             std::move(options), std::move(rules)});
+  routing::SchemaMapping mapping(config.migration.mapping);
+  return std::make_shared<const RuntimeConfig>(
+      RuntimeConfig{std::move(config), std::move(users), std::move(old_tls), std::move(new_tls),
+                    std::move(options), std::move(rules), std::move(mapping)});
 }
 
 }  // namespace pgdual::proxy

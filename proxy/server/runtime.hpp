@@ -29,6 +29,7 @@
 #include "routing/classify/catalog_cache.hpp"
 #include "routing/classify/statement_classifier.hpp"
 #include "routing/commit_horizon.hpp"
+#include "routing/mapping/schema_mapping.hpp"
 
 namespace pgdual::proxy {
 
@@ -40,6 +41,7 @@ struct RuntimeConfig {
   routing::ClassifierOptions
       classifier_options;              // from migration.write_functions / read_only_functions
   shadow::CompareRules compare_rules;  // from migration.shadow_read
+  routing::SchemaMapping mapping;      // from migration.mapping
 };
 
 // Builds the derived parts (SCRAM secrets, backend TLS contexts); nullptr

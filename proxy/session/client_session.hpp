@@ -119,6 +119,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     bool mirroring = false;  // the secondary's bytes are collected (secondary or journal)
     bool shadow_aa = false;  // the unit's bytes are kept for an A/A re-run
     bool rewriting = false;  // statements are rewritten for identical values
+    bool mapping = false;    // the new store's copy goes through migration.mapping's views
   };
   enum class FrameStep { next, terminate, stop };
   boost::asio::awaitable<void> pump_client();
@@ -231,6 +232,14 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::unique_ptr<shadow::ShadowReads> make_shadow_reads();
   void start_shadow(PrimaryUnit& unit, const routing::UnitFacts& facts);
   boost::asio::awaitable<void> shadow_watchdog();
+
+  // session_mapping.cpp: migration.mapping (docs/schema-mapping.md)
+  struct MappedFrame {
+    std::optional<std::string> new_store_bytes;  // the new store's Query/Parse, when it differs
+    std::optional<std::string> refusal;          // both stores get this error statement instead
+  };
+  bool mapping_applies() const;
+  MappedFrame map_client_frame(const protocol::Frame& frame, std::string_view bytes);
 
   // session_rewrite.cpp: identical values on both stores
   const routing::ColumnDefaults& session_defaults();
@@ -371,6 +380,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool primary_gone_ = false;
   std::unordered_set<std::string> nondeterministic_logged_;
   std::string rewrite_table_;  // the table the frame being rewritten writes, for metrics
+  // The open unit reads a column the new store does not keep: no shadow read of it.
+  bool unit_mapping_unreadable_ = false;
+  std::string unit_mapping_table_;
   // Named prepared statements rewritten in parameter mode: their Binds carry extra values.
   struct NamedRewrite {
     std::shared_ptr<const routing::RewriteAnalysis> analysis;

@@ -93,6 +93,7 @@ ClientSession::ClientRelayModes ClientSession::client_relay_modes() {
   // Under cdc the new store gets the old store's own values from its WAL: nothing to make
   // deterministic (and no values query on the primary to pay for).
   modes.rewriting = mirroring && migration.rewrite && !cdc();
+  modes.mapping = mapping_applies();
   return modes;
 }
 
@@ -109,8 +110,19 @@ asio::awaitable<ClientSession::FrameStep> ClientSession::relay_client_frame(
     rewritten = co_await rewrite_client_frame(frame);
   }
   track_rewritten_statements(frame);
+  // The new store's copy under migration.mapping: the secondary's before cutover, the
+  // primary's after.
+  std::optional<std::string> new_store_bytes;
+  if (modes.mapping && !units_->replacement()) {
+    auto mapped = map_client_frame(frame, rewritten ? std::string_view(*rewritten) : raw);
+    if (mapped.refusal) rewritten = std::move(mapped.refusal);  // both stores refuse it alike
+    new_store_bytes = std::move(mapped.new_store_bytes);
+  }
+  const bool new_primary = roles_.primary == routing::Store::new_store;
   if (units_->replacement()) {
     primary_out_.append(*units_->replacement());
+  } else if (new_primary && new_store_bytes) {
+    primary_out_.append(*new_store_bytes);
   } else if (rewritten) {
     primary_out_.append(*rewritten);
   } else {
@@ -126,7 +138,13 @@ asio::awaitable<ClientSession::FrameStep> ClientSession::relay_client_frame(
     if (copy_captured_ && capturing_) open_capture_.append_to_newest_unit(raw);
     co_return FrameStep::next;
   }
-  if (modes.mirroring) secondary_unit_bytes_.append(rewritten ? std::string_view(*rewritten) : raw);
+  if (modes.mirroring) {
+    if (!new_primary && new_store_bytes) {
+      secondary_unit_bytes_.append(*new_store_bytes);
+    } else {
+      secondary_unit_bytes_.append(rewritten ? std::string_view(*rewritten) : raw);
+    }
+  }
   if (modes.shadow_aa) shadow_aa_bytes_.append(raw);
   if (role != routing::FrameRole::terminator) co_return FrameStep::next;
   const bool sent = co_await end_client_unit();
@@ -139,6 +157,7 @@ void ClientSession::open_client_unit() {
   unit_open_ = true;
   unit_bytes_flushed_ = false;
   unit_has_flush_ = false;
+  unit_mapping_unreadable_ = false;
   unit_start_ = primary_out_.size();
   primary_leg_.open_unit(next_unit_++);
 }

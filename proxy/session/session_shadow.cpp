@@ -53,6 +53,14 @@ void ClientSession::start_shadow(PrimaryUnit& unit, const routing::UnitFacts& fa
   auto candidate = routing::shadow_candidate(facts, unit.decision, predicted_status_,
                                              config_->config.migration, phase_, name_context());
   if (!candidate) return;
+  if (unit_mapping_unreadable_) {
+    // The new store's view cannot give back a column the read asks for (migration.mapping
+    // drops it): comparing would report a difference that is the mapping's, not drift.
+    runtime_.metrics().rewrite().count_untranslatable(unit_mapping_table_, "skipped");
+    runtime_.metrics().shadow().record(unit_mapping_table_, metrics::ShadowOutcome::skipped,
+                                       config_->config.migration.shadow_read.match_window);
+    return;
+  }
   const bool was_idle = shadow_reads_->empty();
   unit.capture =
       shadow_reads_->on_dispatch(unit.id, unit.text, std::move(*candidate),

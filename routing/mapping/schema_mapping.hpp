@@ -1,0 +1,47 @@
+#pragma once
+
+// What the data path needs of migration.mapping (docs/schema-mapping.md): which old tables the
+// new store serves through pgdual's views, and which of their columns it cannot give back. The
+// views and triggers themselves are built by jobs/mapping/; this is the naming contract the two
+// sides share. Pure, no I/O.
+
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "config/config.hpp"
+
+namespace pgdual::routing {
+
+struct MappedTable {
+  std::string old_table;    // "schema.table" on the old store (the name clients use)
+  std::string new_table;    // "schema.table" on the new store
+  std::string view_schema;  // the view standing in for the old table on the new store
+  std::string view_name;    // the old table's own name, so that `t.column` still resolves
+  // Old columns the new store does not keep: the view shows them as NULL, so reading one there
+  // would give another answer than the old store.
+  std::set<std::string> dropped;
+};
+
+class SchemaMapping {
+ public:
+  SchemaMapping() = default;
+  explicit SchemaMapping(const config::MappingConfig& config);
+
+  bool empty() const { return tables_.empty(); }
+  // By the old table's "schema.table"; null when the table is not mapped.
+  const MappedTable* find(std::string_view old_table) const;
+  // True when some mapped table is called `name` (without its schema): a cheap first test.
+  bool names_table(std::string_view name) const;
+  const std::map<std::string, MappedTable, std::less<>>& tables() const { return tables_; }
+
+ private:
+  std::map<std::string, MappedTable, std::less<>> tables_;
+  std::set<std::string, std::less<>> bare_names_;
+};
+
+// "schema.table" -> {"schema", "table"} for names as config/ normalises them.
+std::pair<std::string, std::string> split_table_name(std::string_view qualified);
+
+}  // namespace pgdual::routing

@@ -1,0 +1,360 @@
+#include "routing/mapping/statement_mapping.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <set>
+
+#include "routing/classify/protobuf_walk.hpp"
+#include "routing/rewrite/tree.hpp"
+
+namespace pgdual::routing {
+namespace {
+
+char* copy_string(const std::string& text) {
+  // protobuf-c frees the tree's strings with free(): they must come from malloc.
+  char* out = static_cast<char*>(std::malloc(text.size() + 1));
+  std::memcpy(out, text.c_str(), text.size() + 1);
+  return out;
+}
+
+void set_string(char*& field, const std::string& text) {
+  if (field != nullptr && field != protobuf_c_empty_string) std::free(field);
+  field = copy_string(text);
+}
+
+bool is_write(const PgQuery__Node& node) {
+  switch (node.node_case) {
+    case PG_QUERY__NODE__NODE_INSERT_STMT:
+    case PG_QUERY__NODE__NODE_UPDATE_STMT:
+    case PG_QUERY__NODE__NODE_DELETE_STMT:
+    case PG_QUERY__NODE__NODE_MERGE_STMT:
+    case PG_QUERY__NODE__NODE_COPY_STMT:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Statements through which a view answers as the table would. Anything else naming a mapped
+// table (DDL, TRUNCATE, GRANT, ...) must be applied to each store by hand.
+bool view_serves(const PgQuery__Node& node) {
+  switch (node.node_case) {
+    case PG_QUERY__NODE__NODE_SELECT_STMT:
+    case PG_QUERY__NODE__NODE_INSERT_STMT:
+    case PG_QUERY__NODE__NODE_UPDATE_STMT:
+    case PG_QUERY__NODE__NODE_DELETE_STMT:
+    case PG_QUERY__NODE__NODE_COPY_STMT:
+    case PG_QUERY__NODE__NODE_EXPLAIN_STMT:
+    case PG_QUERY__NODE__NODE_PREPARE_STMT:
+    case PG_QUERY__NODE__NODE_DECLARE_CURSOR_STMT:
+    case PG_QUERY__NODE__NODE_LOCK_STMT:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The RETURNING list of a top-level write: under MappingUse::mirrored nobody compares its rows.
+const PgQuery__Node* const* top_returning(const PgQuery__Node& node, std::size_t& count) {
+  count = 0;
+  switch (node.node_case) {
+    case PG_QUERY__NODE__NODE_INSERT_STMT:
+      count = node.insert_stmt->n_returning_list;
+      return node.insert_stmt->returning_list;
+    case PG_QUERY__NODE__NODE_UPDATE_STMT:
+      count = node.update_stmt->n_returning_list;
+      return node.update_stmt->returning_list;
+    case PG_QUERY__NODE__NODE_DELETE_STMT:
+      count = node.delete_stmt->n_returning_list;
+      return node.delete_stmt->returning_list;
+    default:
+      return nullptr;
+  }
+}
+
+class StatementTranslator {
+ public:
+  StatementTranslator(const SchemaMapping& mapping, const TableResolver& resolve, MappingUse use)
+      : mapping_(mapping), resolve_(resolve), use_(use) {}
+
+  // False when the statement is untranslatable (error() says why).
+  bool translate(PgQuery__Node& statement) {
+    collect(statement);
+    if (!error_.empty()) return false;
+    if (named_.empty()) return true;
+    if (!view_serves(statement)) {
+      return fail("this kind of statement on mapped table " + named_.front()->old_table +
+                  " is not translated (DDL, TRUNCATE and the like): apply it to each store and "
+                  "update migration.mapping");
+    }
+    // Renamed even when untranslatable: under migration.nondeterministic "allow" the new store
+    // gets the closest text there is (a table it does not have would fail every time).
+    const bool exact = check_statement(statement) && check_columns(statement);
+    rename();
+    return exact;
+  }
+
+  bool changed() const { return !named_.empty(); }
+  const std::string& error() const { return error_; }
+  const std::string& unreadable() const { return unreadable_; }
+  std::string first_table() const { return named_.empty() ? "" : named_.front()->old_table; }
+
+ private:
+  bool fail(std::string why) {
+    if (error_.empty()) error_ = std::move(why);
+    return false;
+  }
+
+  // Every RangeVar that names a mapped table, and every WITH query's name.
+  void collect(PgQuery__Node& statement) {
+    std::vector<ProtobufCMessage*> pending{&statement.base};
+    std::set<std::string> cte_names;
+    while (!pending.empty()) {
+      ProtobufCMessage* message = pending.back();
+      pending.pop_back();
+      if (message->descriptor == &pg_query__common_table_expr__descriptor) {
+        cte_names.insert(reinterpret_cast<PgQuery__CommonTableExpr*>(message)->ctename);
+      } else if (message->descriptor == &pg_query__range_var__descriptor) {
+        auto* relation = reinterpret_cast<PgQuery__RangeVar*>(message);
+        const std::string written = detail::relation_name(*relation);
+        if (mapping_.names_table(relation->relname)) {
+          if (const MappedTable* table = mapping_.find(resolve_(written))) {
+            relations_.push_back(relation);
+            if (std::find(named_.begin(), named_.end(), table) == named_.end()) {
+              named_.push_back(table);
+            }
+            targets_.push_back(table);
+          }
+        }
+      }
+      detail::for_each_child(message, [&](const ProtobufCFieldDescriptor&,
+                                          ProtobufCMessage* child) { pending.push_back(child); });
+    }
+    for (const auto* table : named_) {
+      if (cte_names.contains(table->view_name)) {
+        fail("a WITH query is named like mapped table " + table->old_table);
+      }
+    }
+  }
+
+  bool check_statement(const PgQuery__Node& statement) {
+    if (statement.node_case == PG_QUERY__NODE__NODE_INSERT_STMT &&
+        statement.insert_stmt->on_conflict_clause != nullptr && names_mapped(statement.insert_stmt->relation)) {
+      return fail("INSERT ... ON CONFLICT into mapped table " + named_.front()->old_table +
+                  " (PostgreSQL does not support ON CONFLICT on the view that stands in for it)");
+    }
+    if (statement.node_case == PG_QUERY__NODE__NODE_MERGE_STMT) {
+      return fail("MERGE with mapped table " + named_.front()->old_table);
+    }
+    if (statement.node_case == PG_QUERY__NODE__NODE_COPY_STMT && !statement.copy_stmt->is_from &&
+        names_mapped(statement.copy_stmt->relation)) {
+      return fail("COPY ... TO from mapped table " + named_.front()->old_table +
+                  " (write it as COPY (SELECT ...) TO)");
+    }
+    return true;
+  }
+
+  bool names_mapped(const PgQuery__RangeVar* relation) const {
+    return relation != nullptr &&
+           std::find(relations_.begin(), relations_.end(), relation) != relations_.end();
+  }
+
+  // Reads of columns the new store does not keep. Wherever its rows are compared (a shadow
+  // read, the primary's answer after cutover) such a read is unreadable; where they feed a write
+  // the statement is untranslatable.
+  bool check_columns(PgQuery__Node& statement) {
+    std::set<std::string> dropped;
+    for (const auto* table : named_) dropped.insert(table->dropped.begin(), table->dropped.end());
+    if (dropped.empty()) return true;
+    const bool writes = writes_anywhere(statement);
+    std::set<const ProtobufCMessage*> returning;
+    std::size_t count = 0;
+    const PgQuery__Node* const* list = top_returning(statement, count);
+    for (std::size_t i = 0; i < count; ++i) returning.insert(&list[i]->base);
+    // (message, inside the top-level RETURNING)
+    std::vector<std::pair<ProtobufCMessage*, bool>> pending{{&statement.base, false}};
+    while (!pending.empty()) {
+      auto [message, in_returning] = pending.back();
+      pending.pop_back();
+      in_returning = in_returning || returning.contains(message);
+      if (message->descriptor == &pg_query__column_ref__descriptor) {
+        const auto* ref = reinterpret_cast<PgQuery__ColumnRef*>(message);
+        const PgQuery__Node* last = ref->n_fields > 0 ? ref->fields[ref->n_fields - 1] : nullptr;
+        std::string why;
+        if (last != nullptr && last->node_case == PG_QUERY__NODE__NODE_A_STAR) {
+          why = "* over mapped table " + named_.front()->old_table +
+                ", whose dropped column(s) would read as NULL on the new store";
+        } else if (last != nullptr && last->node_case == PG_QUERY__NODE__NODE_STRING &&
+                   dropped.contains(last->string->sval)) {
+          why = std::string("reads column ") + last->string->sval +
+                ", which the new store does not keep (migration.mapping drops it)";
+        }
+        if (!why.empty()) {
+          if (unreadable_.empty()) unreadable_ = why;
+          // Under `mirrored` only rows that feed a write matter: a top-level RETURNING's and a
+          // plain SELECT's rows from the secondary are never compared.
+          if (use_ == MappingUse::compared || (writes && !in_returning)) return fail(why);
+        }
+      }
+      detail::for_each_child(message,
+                             [&](const ProtobufCFieldDescriptor&, ProtobufCMessage* child) {
+                               pending.emplace_back(child, in_returning);
+                             });
+    }
+    return true;
+  }
+
+  static bool writes_anywhere(PgQuery__Node& statement) {
+    if (is_write(statement)) return true;
+    if (statement.node_case == PG_QUERY__NODE__NODE_SELECT_STMT &&
+        statement.select_stmt->into_clause != nullptr) {
+      return true;
+    }
+    bool found = false;
+    std::vector<ProtobufCMessage*> pending{&statement.base};
+    while (!pending.empty() && !found) {
+      ProtobufCMessage* message = pending.back();
+      pending.pop_back();
+      found = message->descriptor == &pg_query__insert_stmt__descriptor ||
+              message->descriptor == &pg_query__update_stmt__descriptor ||
+              message->descriptor == &pg_query__delete_stmt__descriptor;
+      detail::for_each_child(message, [&](const ProtobufCFieldDescriptor&,
+                                          ProtobufCMessage* child) { pending.push_back(child); });
+    }
+    return found;
+  }
+
+  void rename() {
+    for (std::size_t i = 0; i < relations_.size(); ++i) {
+      PgQuery__RangeVar* relation = relations_[i];
+      const MappedTable* table = targets_[i];
+      const bool had_schema = relation->schemaname != nullptr && relation->schemaname[0] != '\0';
+      const std::string old_schema = had_schema ? relation->schemaname : "";
+      set_string(relation->schemaname, table->view_schema);
+      set_string(relation->relname, table->view_name);
+      // `public.accounts.id` names the relation through its schema: point it at the view too.
+      if (had_schema) qualified_columns_.emplace_back(old_schema, table);
+    }
+    if (qualified_columns_.empty()) return;
+    for (auto* root : roots_) rename_qualified_columns(*root);
+  }
+
+  void rename_qualified_columns(ProtobufCMessage& root) {
+    std::vector<ProtobufCMessage*> pending{&root};
+    while (!pending.empty()) {
+      ProtobufCMessage* message = pending.back();
+      pending.pop_back();
+      if (message->descriptor == &pg_query__column_ref__descriptor) {
+        auto* ref = reinterpret_cast<PgQuery__ColumnRef*>(message);
+        // schema.table.column, or catalog.schema.table.column
+        if (ref->n_fields >= 3) {
+          const std::size_t schema_index = ref->n_fields - 3;
+          PgQuery__Node* schema = ref->fields[schema_index];
+          PgQuery__Node* relation = ref->fields[schema_index + 1];
+          if (schema->node_case == PG_QUERY__NODE__NODE_STRING &&
+              relation->node_case == PG_QUERY__NODE__NODE_STRING) {
+            for (const auto& [old_schema, table] : qualified_columns_) {
+              if (old_schema == schema->string->sval && table->view_name == relation->string->sval) {
+                set_string(schema->string->sval, table->view_schema);
+              }
+            }
+          }
+        }
+      }
+      detail::for_each_child(message, [&](const ProtobufCFieldDescriptor&,
+                                          ProtobufCMessage* child) { pending.push_back(child); });
+    }
+  }
+
+ public:
+  void set_root(PgQuery__Node& statement) { roots_ = {&statement.base}; }
+
+ private:
+  const SchemaMapping& mapping_;
+  const TableResolver& resolve_;
+  MappingUse use_;
+  std::vector<PgQuery__RangeVar*> relations_;  // parallel to targets_
+  std::vector<const MappedTable*> targets_;
+  std::vector<const MappedTable*> named_;  // distinct, in order of appearance
+  std::vector<std::pair<std::string, const MappedTable*>> qualified_columns_;
+  std::vector<ProtobufCMessage*> roots_;
+  std::string error_;
+  std::string unreadable_;
+};
+
+MappedStatement map_parsed(const std::string& sql, const SchemaMapping& mapping,
+                           const TableResolver& resolve, MappingUse use) {
+  MappedStatement result;
+  detail::TreePtr tree = detail::parse_to_tree(sql, result.error);
+  if (tree == nullptr) {
+    // The server reports the client's own syntax error; nothing names a table.
+    result.ok = true;
+    result.error.clear();
+    result.sql = sql;
+    return result;
+  }
+  std::string out;
+  std::size_t copied = 0;
+  for (std::size_t i = 0; i < tree->n_stmts; ++i) {
+    PgQuery__RawStmt* raw = tree->stmts[i];
+    if (raw == nullptr || raw->stmt == nullptr) continue;
+    StatementTranslator translator(mapping, resolve, use);
+    translator.set_root(*raw->stmt);
+    if (!translator.translate(*raw->stmt) && result.error.empty()) {
+      result.error = translator.error();
+      result.table = translator.first_table();
+    }
+    if (!translator.changed()) continue;
+    if (result.table.empty()) result.table = translator.first_table();
+    if (result.unreadable.empty()) result.unreadable = translator.unreadable();
+    std::string text;
+    if (!detail::deparse_statement(tree->version, *raw, text, result.error)) return result;
+    const auto location = static_cast<std::size_t>(std::max(raw->stmt_location, 0));
+    const std::size_t length =
+        raw->stmt_len > 0 ? static_cast<std::size_t>(raw->stmt_len) : sql.size() - location;
+    out.append(sql, copied, location - copied);
+    out += text;
+    copied = location + length;
+  }
+  result.changed = copied > 0;
+  result.sql = result.changed ? out.append(sql, copied) : sql;
+  result.ok = result.error.empty();
+  return result;
+}
+
+}  // namespace
+
+bool may_name_mapped_table(std::string_view sql, const SchemaMapping& mapping) {
+  if (mapping.empty()) return false;
+  std::string lowered(sql);
+  std::transform(lowered.begin(), lowered.end(), lowered.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (const auto& [name, table] : mapping.tables()) {
+    std::string bare = table.view_name;
+    std::transform(bare.begin(), bare.end(), bare.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (lowered.find(bare) != std::string::npos) return true;
+  }
+  return false;
+}
+
+MappedStatement map_statement_text(const std::string& sql, const SchemaMapping& mapping,
+                                   const TableResolver& resolve, MappingUse use) {
+  MappedStatement result;
+  if (!may_name_mapped_table(sql, mapping)) {
+    result.ok = true;
+    result.sql = sql;
+    return result;
+  }
+  std::string error;
+  const bool ran = detail::with_parse_stack(
+      sql, [&] { result = map_parsed(sql, mapping, resolve, use); }, error);
+  if (!ran) {
+    result = MappedStatement{};
+    result.error = std::move(error);
+  }
+  return result;
+}
+
+}  // namespace pgdual::routing

@@ -95,8 +95,7 @@ std::vector<std::string> install_statements(const ResolvedTable& table) {
   for (const auto& column : table.columns) {
     if (column.view_default.empty()) continue;
     statements.push_back("ALTER VIEW " + table.view_quoted() + " ALTER COLUMN " +
-                         quote_identifier(column.old_name) + " SET DEFAULT " +
-                         column.view_default);
+                         quote_identifier(column.old_name) + " SET DEFAULT " + column.view_default);
   }
   statements.push_back("CREATE FUNCTION " + write_function_name(table) +
                        "() RETURNS trigger LANGUAGE plpgsql AS " +

@@ -63,8 +63,8 @@ std::string expression_check(const std::vector<std::pair<std::string, std::strin
   for (const auto& [name, input_type] : inputs) {
     sql += quote_identifier(name) + " " + input_type + ", ";
   }
-  return sql + "pgdual_out " + type + " GENERATED ALWAYS AS ((" + expression +
-         ")::" + type + ") STORED) ON COMMIT DROP";
+  return sql + "pgdual_out " + type + " GENERATED ALWAYS AS ((" + expression + ")::" + type +
+         ") STORED) ON COMMIT DROP";
 }
 
 void check_expressions(PGconn* conn, const char* store, const ResolvedTable& table,
@@ -76,8 +76,8 @@ void check_expressions(PGconn* conn, const char* store, const ResolvedTable& tab
   }
   for (const auto& column : table.columns) {
     if (column.dropped || column.generated) continue;
-    const auto forward = try_statement(conn, expression_check(old_inputs, column.forward,
-                                                              column.new_type));
+    const auto forward =
+        try_statement(conn, expression_check(old_inputs, column.forward, column.new_type));
     if (!forward.empty()) {
       errors.push_back(column_path(table, "columns", column.old_name) +
                        ": the new value cannot be computed on the " + store + " store: " + forward);
@@ -104,8 +104,7 @@ void check_expressions(PGconn* conn, const char* store, const ResolvedTable& tab
 
 std::string installed_fingerprint(PGconn* conn, const std::string& schema, std::string& error) {
   const std::string comment = backfill::single_value(
-      conn,
-      "SELECT coalesce(obj_description(to_regnamespace($1)::oid, 'pg_namespace'), '')",
+      conn, "SELECT coalesce(obj_description(to_regnamespace($1)::oid, 'pg_namespace'), '')",
       {quote_identifier(schema)}, error);
   if (!comment.starts_with(kCommentPrefix)) return "";
   return comment.substr(kCommentPrefix.size());

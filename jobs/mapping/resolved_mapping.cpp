@@ -64,8 +64,8 @@ class Resolver {
     if (!old_.exists || !new_.exists) return;
     for (const auto& [name, column] : mapping_.columns) {
       if (find_column(old_, name) == nullptr) {
-        error(column_path(name), "column " + name + " does not exist on the old store table " +
-                                     old_table_);
+        error(column_path(name),
+              "column " + name + " does not exist on the old store table " + old_table_);
       }
     }
     for (const auto& old_column : old_.columns) resolve_column(old_column, out);
@@ -105,8 +105,8 @@ class Resolver {
     column.new_name = rule.to.empty() ? old_column.name : rule.to;
     const ColumnFacts* target = find_column(new_, column.new_name);
     if (target == nullptr) {
-      error(path, listed ? "new column " + column.new_name + " does not exist on the new store table " +
-                               mapping_.to
+      error(path, listed ? "new column " + column.new_name +
+                               " does not exist on the new store table " + mapping_.to
                          : "column " + old_column.name + " is not on the new store table " +
                                mapping_.to + ": map it (to, expr) or drop it (drop: true)");
       return;
@@ -125,12 +125,14 @@ class Resolver {
     const std::string source = rule.expr.empty() ? quote_identifier(old_column.name) : rule.expr;
     column.forward = "(" + source + ")::" + target->type;
     if (!rule.if_null.empty()) {
-      column.forward = "COALESCE(" + column.forward + ", (" + rule.if_null + ")::" + target->type + ")";
+      column.forward =
+          "COALESCE(" + column.forward + ", (" + rule.if_null + ")::" + target->type + ")";
     }
     const bool computed = !rule.expr.empty() || !rule.if_null.empty();
     if (!rule.inverse.empty()) {
       column.inverse = "((" + rule.inverse + "))::" + old_column.type;
-    } else if (old_column.type == target->type || same_text_widening(old_column.type, target->type)) {
+    } else if (old_column.type == target->type ||
+               same_text_widening(old_column.type, target->type)) {
       column.inverse = quote_identifier(column.new_name);
       column.plain = true;
     } else {
@@ -140,9 +142,8 @@ class Resolver {
                                : cdc::safe_type_change(old_column.type, target->type);
     if (target->not_null && !old_column.not_null && rule.if_null.empty() && rule.expr.empty() &&
         target->default_sql.empty()) {
-      error(path, "new column " + column.new_name +
-                      " is NOT NULL but old column " + old_column.name +
-                      " allows NULL: give if_null (the new value for a NULL)");
+      error(path, "new column " + column.new_name + " is NOT NULL but old column " +
+                      old_column.name + " allows NULL: give if_null (the new value for a NULL)");
     }
     column.view_default = view_default_for(old_column, target, column.plain);
     out.columns.push_back(std::move(column));
@@ -152,8 +153,8 @@ class Resolver {
     for (const auto& [name, rule] : mapping_.new_columns) {
       const ColumnFacts* column = find_column(new_, name);
       if (column == nullptr) {
-        error(new_column_path(name), "column " + name + " does not exist on the new store table " +
-                                         mapping_.to);
+        error(new_column_path(name),
+              "column " + name + " does not exist on the new store table " + mapping_.to);
         continue;
       }
       targeted_.insert(name);
@@ -203,8 +204,9 @@ class Resolver {
         }
       }
     }
-    error(path_, "needs a unique key on NOT NULL columns on both stores whose columns map by name "
-                 "or by a widening (integer -> bigint), so that a row is found on both");
+    error(path_,
+          "needs a unique key on NOT NULL columns on both stores whose columns map by name "
+          "or by a widening (integer -> bigint), so that a row is found on both");
   }
 
   const std::string& old_table_;
@@ -220,8 +222,8 @@ class Resolver {
 bool same_text_widening(const std::string& old_type, const std::string& new_type) {
   if (old_type == new_type) return true;
   if (!cdc::safe_type_change(old_type, new_type)) return false;
-  if (integer_type(old_type)) return integer_type(new_type) || numeric_scale(new_type) == -1 ||
-                                     numeric_scale(new_type) == 0;
+  if (integer_type(old_type))
+    return integer_type(new_type) || numeric_scale(new_type) == -1 || numeric_scale(new_type) == 0;
   if (old_type.starts_with("character varying") || old_type == "text") {
     return new_type == "text" || new_type.starts_with("character varying");
   }

@@ -26,8 +26,8 @@ struct ColumnFacts {
 
 struct TableFacts {
   bool exists = false;
-  std::vector<ColumnFacts> columns;             // attnum order
-  std::vector<std::vector<std::string>> keys;   // usable unique keys, primary key first
+  std::vector<ColumnFacts> columns;            // attnum order
+  std::vector<std::vector<std::string>> keys;  // usable unique keys, primary key first
 };
 
 struct ResolvedColumn {

@@ -1,6 +1,7 @@
 #include "routing/mapping/statement_mapping.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <set>
@@ -140,7 +141,8 @@ class StatementTranslator {
 
   bool check_statement(const PgQuery__Node& statement) {
     if (statement.node_case == PG_QUERY__NODE__NODE_INSERT_STMT &&
-        statement.insert_stmt->on_conflict_clause != nullptr && names_mapped(statement.insert_stmt->relation)) {
+        statement.insert_stmt->on_conflict_clause != nullptr &&
+        names_mapped(statement.insert_stmt->relation)) {
       return fail("INSERT ... ON CONFLICT into mapped table " + named_.front()->old_table +
                   " (PostgreSQL does not support ON CONFLICT on the view that stands in for it)");
     }
@@ -255,7 +257,8 @@ class StatementTranslator {
           if (schema->node_case == PG_QUERY__NODE__NODE_STRING &&
               relation->node_case == PG_QUERY__NODE__NODE_STRING) {
             for (const auto& [old_schema, table] : qualified_columns_) {
-              if (old_schema == schema->string->sval && table->view_name == relation->string->sval) {
+              if (old_schema == schema->string->sval &&
+                  table->view_name == relation->string->sval) {
                 set_string(schema->string->sval, table->view_schema);
               }
             }
@@ -310,9 +313,14 @@ MappedStatement map_parsed(const std::string& sql, const SchemaMapping& mapping,
     if (result.unreadable.empty()) result.unreadable = translator.unreadable();
     std::string text;
     if (!detail::deparse_statement(tree->version, *raw, text, result.error)) return result;
-    const auto location = static_cast<std::size_t>(std::max(raw->stmt_location, 0));
-    const std::size_t length =
+    auto location = static_cast<std::size_t>(std::max(raw->stmt_location, 0));
+    std::size_t length =
         raw->stmt_len > 0 ? static_cast<std::size_t>(raw->stmt_len) : sql.size() - location;
+    // A statement after the first starts right after the previous semicolon: keep the blanks.
+    while (length > 0 && std::isspace(static_cast<unsigned char>(sql[location])) != 0) {
+      ++location;
+      --length;
+    }
     out.append(sql, copied, location - copied);
     out += text;
     copied = location + length;

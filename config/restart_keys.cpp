@@ -153,9 +153,17 @@ std::vector<RestartOnlyKey> build_table() {
   keys.push_back(member(
       "migration.journal.instance", [](auto& c) -> auto& { return c.migration.journal.instance; }));
   // The new store's views and triggers are installed for one mapping (pgdual mapping install),
-  // and journal records hold statements translated under it.
-  keys.push_back(member(
-      "migration.mapping", [](auto& c) -> auto& { return c.migration.mapping; }));
+  // and journal records hold statements translated under it. Its rollback rule reloads live:
+  // it is what an operator changes to accept leaving cutover.
+  keys.push_back({"migration.mapping",
+                  [](const Config& a, const Config& b) {
+                    return a.migration.mapping.schema != b.migration.mapping.schema ||
+                           a.migration.mapping.tables != b.migration.mapping.tables;
+                  },
+                  [](const Config& running, Config& next) {
+                    next.migration.mapping.schema = running.migration.mapping.schema;
+                    next.migration.mapping.tables = running.migration.mapping.tables;
+                  }});
   add_cdc_keys(keys);
   return keys;
 }

@@ -2,7 +2,9 @@
 // The handler of each subcommand, one file each under cmd/commands/; cmd/main.cpp lists them in
 // its table with the name and summary that `pgdual --help` prints.
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "cmd/commands/command.hpp"
 #include "config/config.hpp"
@@ -20,6 +22,12 @@ Exit mapping_install_command(Args args);  // mapping.cpp
 // mapping.cpp: resolves and checks (or installs) migration.mapping on both stores; 0 when valid.
 int check_mapping_on_stores(const config::Config& config, const std::string& database,
                             jobs::mapping::MappingAction action);
+// mapping.cpp: what `pgdual run` checks at start: the new store holds this mapping's views.
+struct MappingVerification {
+  int exit_code = 0;                              // 1: do not start
+  std::optional<std::vector<std::string>> lossy;  // nullopt: the stores could not be read
+};
+MappingVerification verify_mapping(const config::Config& config);
 Exit reconcile_command(Args args);       // reconcile.cpp
 Exit cdc_preflight_command(Args args);   // cdc.cpp
 Exit cdc_setup_command(Args args);       // cdc.cpp

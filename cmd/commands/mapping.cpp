@@ -58,6 +58,47 @@ int check_mapping_on_stores(const config::Config& config, const std::string& req
   return 0;
 }
 
+MappingVerification verify_mapping(const config::Config& config) {
+  MappingVerification out;
+  jobs::backfill::StorePair stores;
+  stores.application_name = "pgdual mapping";
+  const std::string database = jobs::backfill::job_database(config, "");
+  if (auto error = stores.connect(config, database); !error.empty()) {
+    // A store that is down must not keep the proxy from serving: the check is only skipped.
+    std::fprintf(stderr,
+                 "warning: migration.mapping not verified against the stores (%s); rollback of "
+                 "cutover stays refused until a start that can read both catalogs\n",
+                 error.c_str());
+    return out;
+  }
+  const auto report =
+      jobs::mapping::run_mapping(stores.old_store.get(), stores.new_store.get(),
+                                 config.migration.mapping, jobs::mapping::MappingAction::verify);
+  for (const auto& error : report.errors) std::fprintf(stderr, "%s\n", error.c_str());
+  if (!report.ok()) {
+    out.exit_code = 1;
+    return out;
+  }
+  if (!report.installed) {
+    const std::string found = report.installed_fingerprint.empty()
+                                  ? std::string("not installed")
+                                  : "another mapping's (" + report.installed_fingerprint + ")";
+    std::fprintf(stderr,
+                 "migration.mapping: the new store's views in schema %s are %s (fingerprint %s "
+                 "expected): run pgdual mapping install --config FILE first\n",
+                 config.migration.mapping.schema.c_str(), found.c_str(),
+                 report.fingerprint.c_str());
+    out.exit_code = 1;
+    return out;
+  }
+  std::vector<std::string> lossy;
+  for (const auto& table : report.tables) {
+    for (auto& column : table.lossy_kept_columns()) lossy.push_back(std::move(column));
+  }
+  out.lossy = std::move(lossy);
+  return out;
+}
+
 Exit mapping_command(Args words, jobs::mapping::MappingAction action) {
   std::string path, database;
   for (ArgCursor args(words); !args.done();) {

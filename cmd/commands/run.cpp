@@ -19,7 +19,14 @@ int run_proxy(const std::string& path) {
   const std::string source = path.empty() ? "embedded config" : path;
   if (!result.ok()) return print_config_errors(result.errors, source);
   print_config_warnings(result.warnings, source);
+  std::optional<std::vector<std::string>> lossy;
+  if (!result.config->migration.mapping.empty()) {
+    const auto verified = verify_mapping(*result.config);
+    if (verified.exit_code != 0) return verified.exit_code;
+    lossy = verified.lossy;
+  }
   proxy::Server server(std::move(*result.config), path);
+  server.set_mapping_lossy_columns(std::move(lossy));
   return server.run();
 }
 

@@ -251,6 +251,16 @@ std::vector<std::string> ResolvedTable::lossy_columns() const {
   return lossy;
 }
 
+std::vector<std::string> ResolvedTable::lossy_kept_columns() const {
+  std::vector<std::string> lossy;
+  for (const auto& column : columns) {
+    if (!column.dropped && !column.generated && !column.lossless) {
+      lossy.push_back(old_table + "." + column.old_name);
+    }
+  }
+  return lossy;
+}
+
 std::vector<std::pair<std::string, std::string>> ResolvedTable::written_columns() const {
   std::vector<std::pair<std::string, std::string>> written;
   for (const auto& column : columns) {

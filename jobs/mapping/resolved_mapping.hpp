@@ -58,8 +58,10 @@ struct ResolvedTable {
   std::string view_quoted() const;
   std::string new_table_quoted() const;
   std::string old_table_quoted() const;
-  // Old columns whose mapping loses information (rollback of cutover refuses them).
+  // Old columns whose mapping loses information: dropped ones, and kept ones without a lossless
+  // inverse (lossy_kept_columns: what a rollback of cutover refuses).
   std::vector<std::string> lossy_columns() const;
+  std::vector<std::string> lossy_kept_columns() const;
   // The new columns a row from the old store fills, and the forward expression of each.
   std::vector<std::pair<std::string, std::string>> written_columns() const;
   // "SELECT <forward> AS <new>, ... FROM <row_source>": the new row of each old row in

@@ -1,7 +1,5 @@
 #include "jobs/reconcile/repair_sql.hpp"
 
-#include <algorithm>
-
 #include "jobs/backfill/key_sql.hpp"
 #include "jobs/mapping/resolved_mapping.hpp"
 #include "text/sql_quote.hpp"
@@ -38,13 +36,9 @@ std::string mapped_repair_sql(const TablePlan& plan, const std::vector<Value>& v
   if (to_old_store) {
     // The new store's row in the old shape is exact only where every column has a lossless
     // inverse: anything else would write an approximation into the store being rolled back to.
-    const auto lossy = mapping.lossy_columns();
     std::string written;
-    for (const auto& name : lossy) {
-      const bool kept =
-          std::any_of(mapping.columns.begin(), mapping.columns.end(),
-                      [&](const auto& c) { return c.old_name == name && !c.dropped; });
-      if (kept) written += (written.empty() ? "" : ", ") + name;
+    for (const auto& name : mapping.lossy_kept_columns()) {
+      written += (written.empty() ? "" : ", ") + name;
     }
     if (!remove && !written.empty()) {
       return "DO $pgdual$ BEGIN RAISE EXCEPTION '%', " +

@@ -323,8 +323,34 @@ void Server::publish_phase(const config::MigrationConfig& migration) {
                           : metrics::BackendRole::new_backend);
 }
 
+std::optional<std::string> Server::mapping_rollback_refusal(
+    const config::MigrationConfig& running, const config::MigrationConfig& next) const {
+  // Since cutover the clients have read the new store's values: through a mapping without a
+  // lossless inverse those are not what the old store holds, and going back would change them
+  // under the clients (docs/schema-mapping.md, "Rollback").
+  const auto before = routing::roles_for(running.phase, running.keep_old_in_sync);
+  const auto after = routing::roles_for(next.phase, next.keep_old_in_sync);
+  if (before.primary != routing::Store::new_store || after.primary != routing::Store::old_store ||
+      running.mapping.empty() || next.mapping.rollback == config::MappingRollback::allow) {
+    return std::nullopt;
+  }
+  if (!mapping_lossy_columns_) {
+    return std::string(
+        "rollback of cutover refused: whether migration.mapping loses information is not known "
+        "(the start-up check could not read the catalogs); set migration.mapping.rollback: "
+        "allow to accept it");
+  }
+  if (mapping_lossy_columns_->empty()) return std::nullopt;
+  return fmt::format(
+      "rollback of cutover refused: column(s) {} are mapped without a lossless inverse (clients "
+      "have read the new store's values since cutover); set migration.mapping.rollback: allow "
+      "to accept that",
+      fmt::join(*mapping_lossy_columns_, ", "));
+}
+
 std::optional<std::string> Server::primary_switch_refusal(const config::MigrationConfig& running,
                                                           const config::MigrationConfig& next) {
+  if (auto refusal = mapping_rollback_refusal(running, next)) return refusal;
   // Cutover and its reversal move the primary to the other store. The journal lives on the
   // primary and holds what the other store has not received yet: switching before it is
   // drained would leave those writes behind on the store that stops being written first.

@@ -35,6 +35,13 @@ class Server {
   // Runs until SIGTERM/SIGINT and the drain that follows. Returns the exit code.
   int run();
 
+  // migration.mapping's columns without a lossless inverse, as the start-up check read them from
+  // the catalogs (docs/schema-mapping.md); nullopt when it could not. Leaving cutover is refused
+  // while there are some (or they are unknown) under rollback: refuse_if_lossy.
+  void set_mapping_lossy_columns(std::optional<std::vector<std::string>> columns) {
+    mapping_lossy_columns_ = std::move(columns);
+  }
+
  private:
   using Executor = boost::asio::io_context::executor_type;
 
@@ -49,6 +56,9 @@ class Server {
   std::shared_ptr<Runtime::ReloadResult> start_console_reload();
   boost::asio::awaitable<void> reload_for_console(std::shared_ptr<Runtime::ReloadResult> result);
   std::string last_reload_error_;  // of the last reload_once; "" when it applied
+  std::optional<std::vector<std::string>> mapping_lossy_columns_;
+  std::optional<std::string> mapping_rollback_refusal(const config::MigrationConfig& running,
+                                                      const config::MigrationConfig& next) const;
   // Whether the gate lets a reload move scopes into cutover: logged and counted either way.
   boost::asio::awaitable<bool> cutover_gate_allows(const config::Config& running,
                                                    const config::Config& next, const char* trigger);

@@ -6,6 +6,7 @@
 
 #include "proxy/backend/internal_query.hpp"
 #include "proxy/session/client_session.hpp"
+#include "routing/mapping/schema_mapping.hpp"
 #include "text/sql_quote.hpp"
 
 namespace pgdual::proxy {
@@ -72,8 +73,11 @@ asio::awaitable<void> ClientSession::load_catalog() {
     pending_client_bytes_.append(result.for_client);
     runtime_.metrics().catalog_refreshes(result.ok).Increment();
     if (result.ok) {
-      facts = std::make_shared<const routing::CatalogFacts>(
-          routing::catalog_facts_from_rows(result.rows));
+      auto read = routing::catalog_facts_from_rows(result.rows);
+      if (roles_.primary == routing::Store::new_store && !config_->mapping.empty()) {
+        routing::alias_mapped_tables(read, config_->mapping);
+      }
+      facts = std::make_shared<const routing::CatalogFacts>(std::move(read));
       cache.store(key, facts);
       catalog_generation_ = cache.generation();
     } else {

@@ -66,7 +66,9 @@ const char* const kCatalogQuery =
     "FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
     "LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
-    "WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped "
+    // Views too: a view's column default (ALTER VIEW ... SET DEFAULT) applies to an INSERT
+    // through it, as migration.mapping's views on the new store do (docs/schema-mapping.md).
+    "WHERE c.relkind IN ('r', 'p', 'v') AND a.attnum > 0 AND NOT a.attisdropped "
     "AND a.attgenerated = '' AND (d.adbin IS NOT NULL OR a.attidentity <> '') "
     "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
     "AND n.nspname !~ '^pg_(toast|temp)'";

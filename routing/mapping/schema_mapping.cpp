@@ -1,5 +1,9 @@
 #include "routing/mapping/schema_mapping.hpp"
 
+#include <algorithm>
+
+#include "routing/classify/catalog_facts.hpp"
+
 namespace pgdual::routing {
 
 std::pair<std::string, std::string> split_table_name(std::string_view qualified) {
@@ -28,6 +32,18 @@ SchemaMapping::SchemaMapping(const config::MappingConfig& config) {
 const MappedTable* SchemaMapping::find(std::string_view old_table) const {
   const auto it = tables_.find(old_table);
   return it == tables_.end() ? nullptr : &it->second;
+}
+
+void alias_mapped_tables(CatalogFacts& facts, const SchemaMapping& mapping) {
+  for (const auto& [old_table, table] : mapping.tables()) {
+    const auto view = facts.column_defaults.find(table.view_schema + "." + table.view_name);
+    if (view != facts.column_defaults.end()) facts.column_defaults[old_table] = view->second;
+    const std::string old_schema = split_table_name(old_table).first;
+    auto& schemas = facts.relation_schemas[table.view_name];
+    if (std::find(schemas.begin(), schemas.end(), old_schema) == schemas.end()) {
+      schemas.push_back(old_schema);
+    }
+  }
 }
 
 bool SchemaMapping::names_table(std::string_view name) const { return bare_names_.contains(name); }

@@ -41,6 +41,13 @@ class SchemaMapping {
   std::set<std::string, std::less<>> bare_names_;
 };
 
+struct CatalogFacts;
+
+// Once the new store is primary its catalog is what routing reads, and it knows the mapped
+// tables only as pgdual's views: their column defaults (the deterministic rewrite's sequences
+// and clocks) and their names are made known under the old names the clients use.
+void alias_mapped_tables(CatalogFacts& facts, const SchemaMapping& mapping);
+
 // "schema.table" -> {"schema", "table"} for names as config/ normalises them.
 std::pair<std::string, std::string> split_table_name(std::string_view qualified);
 

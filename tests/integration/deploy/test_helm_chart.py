@@ -168,7 +168,59 @@ BAD_VALUES = [
      "metrics.podMonitor.interval"),
     ("secret env without its key", {"secret": {"env": [{"name": "APP_DB_PASSWORD"}]}},
      "secret.env.0"),
+    ("mapping: a column with cast and expr",
+     nest("config.migration.mapping.tables", {"public.orders": {"columns": {
+         "total": {"cast": "bigint", "expr": "total * 100", "inverse": "total / 100"}}}}),
+     "config.migration.mapping.tables.public.orders.columns.total"),
+    ("mapping: an expression without an inverse",
+     nest("config.migration.mapping.tables", {"orders": {"columns": {"total": {"expr": "total"}}}}),
+     "config.migration.mapping.tables.orders.columns.total"),
+    ("mapping: a dropped column renamed",
+     nest("config.migration.mapping.tables", {"orders": {"columns": {
+         "flag": {"drop": True, "to": "flag2"}}}}),
+     "config.migration.mapping.tables.orders.columns.flag"),
+    ("mapping: lossless on a cast",
+     nest("config.migration.mapping.tables", {"orders": {"columns": {
+         "id": {"cast": "bigint", "lossless": True}}}}),
+     "config.migration.mapping.tables.orders.columns.id"),
+    ("mapping: a new column with default and expr",
+     nest("config.migration.mapping.tables", {"orders": {"new_columns": {
+         "created_at": {"default": "server", "expr": "now()"}}}}),
+     "config.migration.mapping.tables.orders.new_columns.created_at"),
+    ("mapping: a new column default other than server",
+     nest("config.migration.mapping.tables", {"orders": {"new_columns": {
+         "created_at": {"default": "now()"}}}}),
+     "config.migration.mapping.tables.orders.new_columns.created_at.default"),
+    ("mapping: not a table name", nest("config.migration.mapping.tables", {"a.b.c": {}}),
+     "config.migration.mapping.tables"),
+    ("mapping: rollback misspelt", nest("config.migration.mapping.rollback", "never"),
+     "config.migration.mapping.rollback"),
+    ("mapping under strategy cdc",
+     {"config": {"migration": {"strategy": "cdc",
+                               "mapping": {"tables": {"orders": {"to": "sales.orders"}}}}}},
+     "config.migration"),
 ]
+
+
+def test_schema_accepts_a_mapping():
+    """The worked example of docs/schema-mapping.md."""
+    mapping = {"schema": "pgdual_map", "rollback": "refuse_if_lossy", "tables": {
+        "public.accounts": {
+            "to": "bank.account",
+            "columns": {
+                "id": {"cast": "bigint"},
+                "owner": {"to": "owner_name"},
+                "balance": {"to": "balance_cents", "expr": "round(balance * 100)::bigint",
+                            "inverse": "balance_cents / 100.0", "lossless": True},
+                "note": {"if_null": "''", "inverse": "nullif(note, '')"},
+                "legacy_flag": {"drop": True},
+            },
+            "new_columns": {"created_at": {"default": "server"},
+                            "balance_eur": {"expr": "round(balance * 0.92, 2)"}},
+        },
+        '"Sales"."Q1"': {"to": "sales.q1", "columns": {"total": {}}},
+    }}
+    assert schema_errors(example_values(nest("config.migration.mapping", mapping))) == []
 
 
 @pytest.mark.parametrize("overlay,where", [bad[1:] for bad in BAD_VALUES],
@@ -297,6 +349,8 @@ SPECIAL_CHANGES = {
     "migration.cdc.publisher": ({}, nest("config.migration.cdc.publisher", {"host": "old.repl"})),
     "migration.cdc.copy_data": ({}, nest("config.migration.cdc.copy_data", "pgdual")),
     "migration.cdc.manage": ({}, nest("config.migration.cdc.manage", False)),
+    "migration.mapping": ({}, nest("config.migration.mapping",
+                                   {"tables": {"public.orders": {"to": "sales.orders"}}})),
 }
 
 

@@ -9,15 +9,16 @@ under the mapping; untranslatable statements are refused or counted, never silen
 from __future__ import annotations
 
 import subprocess
+from decimal import Decimal
 
 import psycopg
 import pytest
 
-from conftest import to_yaml, wait_for
+from conftest import deep_merge, default_config, free_port, to_yaml, wait_for
 from dual_write_helpers import (finish_process, metric, metric_sum, migration, needs_proxy,
                                 on_store, pgbench_cmd, pgbench_summary, pgdual_cli, query,
-                                start_process, wait_sessions_settled)
-from reconcile_helpers import expect_equal, reconcile
+                                reload_outcome, start_process, wait_sessions_settled)
+from reconcile_helpers import expect_equal, reconcile, write_config
 
 pytestmark = needs_proxy
 
@@ -33,7 +34,7 @@ OLD_SCHEMA = (
 )
 NEW_SCHEMA = (
     "CREATE SCHEMA bank",
-    "CREATE TABLE bank.account (id bigint PRIMARY KEY, owner_name text, "
+    "CREATE TABLE bank.account (id bigserial PRIMARY KEY, owner_name text, "
     "balance_cents bigint NOT NULL, note text NOT NULL, "
     "created_at timestamptz NOT NULL DEFAULT now(), balance_eur numeric(12,2))",
     "CREATE TABLE history (id bigserial PRIMARY KEY, account_id int NOT NULL, "
@@ -72,6 +73,11 @@ def settings(phase: str = "dual_write", **extra) -> dict:
     return migration(phase, mapping=MAPPING, **extra)
 
 
+def served(dbname: str) -> dict:
+    """The backends' database: what `pgdual run` checks the installed mapping against."""
+    return {"backends": {"old": {"dbname": dbname}, "new": {"dbname": dbname}}}
+
+
 @pytest.fixture
 def stores(direct_conn, fresh_db):
     on_store(direct_conn, "old", fresh_db, *OLD_SCHEMA)
@@ -79,17 +85,18 @@ def stores(direct_conn, fresh_db):
     return fresh_db
 
 
-def mapping_cli(env, proxy, dbname: str, verb: str, check: bool = True):
-    return pgdual_cli(env, "mapping", verb, "--config", str(proxy.config_path), "--database",
+def mapping_cli(env, config_path, dbname: str, verb: str, check: bool = True):
+    return pgdual_cli(env, "mapping", verb, "--config", str(config_path), "--database",
                       dbname, check=check)
 
 
-def mapped_proxy(env, proxy_factory, dbname: str, phase: str = "dual_write", **extra):
-    """pgdual with the mapping, installed on the new store first."""
-    proxy = proxy_factory(settings(phase, **extra))
-    out = mapping_cli(env, proxy, dbname, "install").stdout
+def mapped_proxy(env, proxy_factory, tmp_path, dbname: str, phase: str = "dual_write", **extra):
+    """pgdual with the mapping, installed on the new store first (pgdual run refuses to start
+    without it)."""
+    config = write_config(env, tmp_path, phase, name="mapping", mapping=MAPPING, **extra)
+    out = mapping_cli(env, config, dbname, "install").stdout
     assert "installed on the new store" in out, out
-    return proxy
+    return proxy_factory(deep_merge(settings(phase, **extra), served(dbname)))
 
 
 def assert_mapped_equal(direct_conn, dbname: str, proxy) -> None:
@@ -110,9 +117,9 @@ def backfill(env, proxy, dbname: str) -> str:
     return out
 
 
-def test_check_names_the_key_and_the_column(env, proxy_factory, stores, direct_conn, tmp_path):
-    proxy = proxy_factory(settings())
-    ok = mapping_cli(env, proxy, stores, "check")
+def test_check_names_the_key_and_the_column(env, stores, direct_conn, tmp_path):
+    config_path = write_config(env, tmp_path, mapping=MAPPING)
+    ok = mapping_cli(env, config_path, stores, "check")
     assert "1 mapped table valid on both stores" in ok.stdout
     assert "lossy: note, legacy_flag" in ok.stdout
     broken = {
@@ -125,7 +132,7 @@ def test_check_names_the_key_and_the_column(env, proxy_factory, stores, direct_c
                   "columns.owner: the new value cannot be computed"),
     }
     for column, (rule, message) in broken.items():
-        config = dict(proxy.config)
+        config = deep_merge(default_config(env, free_port(), free_port()), settings())
         mapping = {"tables": {"public.accounts": dict(MAPPING["tables"]["public.accounts"])}}
         columns = dict(mapping["tables"]["public.accounts"]["columns"])
         columns[column] = rule
@@ -146,11 +153,8 @@ def test_check_names_the_key_and_the_column(env, proxy_factory, stores, direct_c
         == [(None,)]
 
 
-def test_strategy_cdc_refuses_a_mapping(env, proxy_factory, tmp_path):
-    config = proxy_factory(settings()).config
-    config = {**config, "migration": {**config["migration"], "strategy": "cdc"}}
-    path = tmp_path / "cdc.yaml"
-    path.write_text(to_yaml(config))
+def test_strategy_cdc_refuses_a_mapping(env, tmp_path):
+    path = write_config(env, tmp_path, mapping=MAPPING, strategy="cdc")
     result = pgdual_cli(env, "check-config", str(path), check=False)
     assert result.returncode == 1
     assert "strategy cdc replicates each table into the table of the same name" in result.stderr
@@ -159,7 +163,7 @@ def test_strategy_cdc_refuses_a_mapping(env, proxy_factory, tmp_path):
 def test_dual_write_backfill_reconcile_under_a_mapping(env, proxy_factory, stores, direct_conn,
                                                        tmp_path):
     # Full values in the reports, so that the test can read the keys.
-    proxy = mapped_proxy(env, proxy_factory, stores, shadow_read={"log_values": "full"})
+    proxy = mapped_proxy(env, proxy_factory, tmp_path, stores, shadow_read={"log_values": "full"})
     # The history first: the new store then holds every row, in the new shape.
     out = backfill(env, proxy, stores)
     assert "public.accounts" in out
@@ -202,7 +206,7 @@ COPY accounts (id, owner, balance, note) FROM STDIN;
                          (None if i % 2 else f"n{i}", 40 + i), prepare=True)
         row = conn.execute("INSERT INTO accounts (owner, balance, note) VALUES (%s, %s, %s) "
                            "RETURNING owner, balance, note", ("psycopg", 7.77, None)).fetchone()
-        assert row == ("psycopg", __import__("decimal").Decimal("7.77"), None)
+        assert row == ("psycopg", Decimal("7.77"), None)
     wait_sessions_settled(proxy, timeout=30)
     assert_mapped_equal(direct_conn, stores, proxy)
     assert metric_sum(proxy, "pgdual_mapping_untranslatable_total") == 0
@@ -230,8 +234,8 @@ COPY accounts (id, owner, balance, note) FROM STDIN;
     assert_mapped_equal(direct_conn, stores, proxy)
 
 
-def test_shadow_reads_compare_under_the_mapping(env, proxy_factory, stores, direct_conn):
-    proxy = mapped_proxy(env, proxy_factory, stores, "shadow_read",
+def test_shadow_reads_compare_under_the_mapping(env, proxy_factory, stores, direct_conn, tmp_path):
+    proxy = mapped_proxy(env, proxy_factory, tmp_path, stores, "shadow_read",
                          shadow_read={"log_values": "full"})
     backfill(env, proxy, stores)
 
@@ -264,8 +268,8 @@ def test_shadow_reads_compare_under_the_mapping(env, proxy_factory, stores, dire
 
 @pytest.mark.parametrize("policy", ["reject", "allow"])
 def test_untranslatable_statements_follow_the_policy(env, proxy_factory, stores, direct_conn,
-                                                     policy):
-    proxy = mapped_proxy(env, proxy_factory, stores, nondeterministic=policy)
+                                                     tmp_path, policy):
+    proxy = mapped_proxy(env, proxy_factory, tmp_path, stores, nondeterministic=policy)
     backfill(env, proxy, stores)
     upsert = ("INSERT INTO accounts (id, owner, balance) VALUES (1, 'upsert', 1) "
               "ON CONFLICT (id) DO UPDATE SET owner = EXCLUDED.owner")
@@ -292,3 +296,64 @@ def test_untranslatable_statements_follow_the_policy(env, proxy_factory, stores,
     if policy == "allow":
         assert "sent to the new store untranslated" in proxy.log_text()
         assert metric_sum(proxy, "pgdual_reconciliation_needed_total") >= 1
+
+
+def test_start_refuses_a_mapping_not_installed(env, proxy_factory, stores):
+    proxy = proxy_factory(deep_merge(settings(), served(stores)), wait=False)
+    code = proxy.process.wait(timeout=30)
+    assert code == 1
+    assert "run pgdual mapping install" in proxy.log_text()
+
+
+def test_cutover_and_rollback_under_a_mapping(env, proxy_factory, stores, direct_conn, tmp_path):
+    proxy = mapped_proxy(env, proxy_factory, tmp_path, stores)
+    backfill(env, proxy, stores)
+    synced = pgdual_cli(env, "sequences", "sync", "--config", str(proxy.config_path),
+                        "--database", stores)
+    # The old column's sequence is the new column's there, under its own name.
+    assert "public.accounts_id_seq -> bank.account_id_seq" in synced.stdout, synced.stdout
+    shape = "INSERT INTO accounts (owner, balance, note) VALUES (%s, %s, %s) " \
+            "RETURNING id, owner, balance, note"
+    with proxy.connect(stores) as conn:
+        cursor = conn.execute(shape, ("before cutover", 1.5, None))
+        before = [(c.name, c.type_code) for c in cursor.description]
+
+    reload_outcome(proxy, True, migration={"phase": "cutover"})
+    with proxy.connect(stores) as conn:
+        cursor = conn.execute(shape, ("after cutover", 2.25, None))
+        row = cursor.fetchone()
+        after = [(c.name, c.type_code) for c in cursor.description]
+        # The client's names; types as before but the widened id (int4 -> int8).
+        assert [name for name, _ in after] == [name for name, _ in before]
+        assert after[1:] == before[1:] and before[0][1] == 23 and after[0][1] == 20
+        assert row[1:] == ("after cutover", Decimal("2.25"), None)
+        new_id = row[0]
+        # Read back from the new store, in the old shape, in text and in binary.
+        for binary in (False, True):
+            assert conn.execute("SELECT owner, balance, note FROM accounts WHERE id = %s",
+                                (new_id,), binary=binary).fetchone() == row[1:]
+        conn.execute("UPDATE accounts SET balance = balance + 1, note = 'later' WHERE id = %s",
+                     (new_id,), prepare=True)
+        conn.execute("DELETE FROM accounts WHERE id = 3")
+        # The new store answers the client now: a column it does not keep cannot be read.
+        with pytest.raises(psycopg.Error) as refused:
+            conn.execute("SELECT legacy_flag FROM accounts WHERE id = 1")
+        assert refused.value.sqlstate == "0A000"
+        assert "the new store is primary" in str(refused.value)
+    wait_sessions_settled(proxy, timeout=30)
+    assert query(direct_conn, "new", stores, "SELECT owner_name, balance_cents, note FROM "
+                 f"bank.account WHERE id = {new_id}") == [("after cutover", 325, "later")]
+    assert_mapped_equal(direct_conn, stores, proxy)
+
+    # note maps NULL to '' without a lossless inverse: leaving cutover is refused...
+    log = reload_outcome(proxy, False, migration={"phase": "dual_write"})
+    assert "rollback of cutover refused" in log and "public.accounts.note" in log, log
+    # ...until the operator accepts it (a live key).
+    reload_outcome(proxy, True, migration={"phase": "dual_write",
+                                           "mapping": {"rollback": "allow"}})
+    with proxy.connect(stores) as conn:
+        conn.execute("UPDATE accounts SET owner = 'rolled back' WHERE id = %s", (new_id,))
+    wait_sessions_settled(proxy, timeout=30)
+    assert query(direct_conn, "old", stores, f"SELECT owner FROM accounts WHERE id = {new_id}") \
+        == [("rolled back",)]
+    assert_mapped_equal(direct_conn, stores, proxy)

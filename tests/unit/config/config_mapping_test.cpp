@@ -53,7 +53,8 @@ TEST_CASE("mapping: a full table entry", "[config]") {
 }
 
 TEST_CASE("mapping: a table without `to` keeps its name", "[config]") {
-  const auto r = load_mapping("      orders:\n        columns:\n          total: {cast: numeric}\n");
+  const auto r =
+      load_mapping("      orders:\n        columns:\n          total: {cast: numeric}\n");
   REQUIRE(r.ok());
   CHECK(r.config->migration.mapping.tables.at("public.orders").to == "public.orders");
 }
@@ -94,8 +95,8 @@ TEST_CASE("mapping: views are named after the table alone and live in their own 
   CHECK(has_error_at(twice, "migration.mapping.tables[\"b.t\"]", "same name as the view of a.t"));
   const auto inside = load_mapping("      t: {to: pgdual_map.t}\n");
   CHECK(has_error_at(inside, "migration.mapping.tables.t", "holds pgdual's views"));
-  const auto bad_rollback = load(kTrust + kBackends +
-                                 "migration:\n  mapping:\n    rollback: sometimes\n");
+  const auto bad_rollback =
+      load(kTrust + kBackends + "migration:\n  mapping:\n    rollback: sometimes\n");
   CHECK(has_error_at(bad_rollback, "migration.mapping.rollback", "refuse_if_lossy, allow"));
 }
 
@@ -113,4 +114,15 @@ TEST_CASE("mapping: a restart-only key", "[config]") {
   REQUIRE(changed.ok());
   const auto keys = keys_needing_restart(*running.config, *changed.config);
   CHECK(std::find(keys.begin(), keys.end(), "migration.mapping") != keys.end());
+}
+
+TEST_CASE("mapping: its rollback rule reloads live", "[config]") {
+  const auto running = load(kTrust + kBackends + kMapping);
+  const auto allowed = load(kTrust + kBackends + kMapping + "    rollback: allow\n");
+  REQUIRE(running.ok());
+  REQUIRE(allowed.ok());
+  CHECK(allowed.config->migration.mapping.rollback == MappingRollback::allow);
+  CHECK(keys_needing_restart(*running.config, *allowed.config).empty());
+  const auto kept = keep_restart_only_keys(*running.config, *allowed.config);
+  CHECK(kept.migration.mapping.rollback == MappingRollback::allow);
 }

@@ -54,7 +54,8 @@ config::TableMapping accounts_mapping() {
   return mapping;
 }
 
-Resolution resolve(const config::TableMapping& mapping, const TableFacts& old_facts = old_accounts(),
+Resolution resolve(const config::TableMapping& mapping,
+                   const TableFacts& old_facts = old_accounts(),
                    const TableFacts& new_facts = new_account()) {
   return resolve_table("public.accounts", mapping, "pgdual_map", old_facts, new_facts);
 }
@@ -184,5 +185,6 @@ TEST_CASE("resolved mapping: the old side of a comparison", "[mapping]") {
                                          "pgdual_old_row.\"balance\", pgdual_round_trip.\"note\" "
                                          "FROM ONLY \"public\".\"accounts\" AS pgdual_old_row, "
                                          "LATERAL (SELECT \"note\" AS \"note\" FROM (SELECT"));
-  CHECK_THAT(relation, Catch::EndsWith(") AS pgdual_new_row) AS pgdual_round_trip) AS \"accounts\""));
+  CHECK_THAT(relation,
+             Catch::EndsWith(") AS pgdual_new_row) AS pgdual_round_trip) AS \"accounts\""));
 }

@@ -64,9 +64,10 @@ TEST_CASE("mapping: every reference to a mapped table points at its view", "[map
   CHECK(mapped_sql("DELETE FROM accounts a USING history h WHERE h.account_id = a.id") ==
         "DELETE FROM pgdual_map.accounts a USING history h WHERE h.account_id = a.id");
   // `t.column` still resolves: the view has the table's own name.
-  CHECK(mapped_sql("SELECT accounts.owner FROM accounts JOIN sales.orders o ON o.id = accounts.id") ==
-        "SELECT accounts.owner FROM pgdual_map.accounts JOIN pgdual_map.orders o ON o.id = "
-        "accounts.id");
+  CHECK(
+      mapped_sql("SELECT accounts.owner FROM accounts JOIN sales.orders o ON o.id = accounts.id") ==
+      "SELECT accounts.owner FROM pgdual_map.accounts JOIN pgdual_map.orders o ON o.id = "
+      "accounts.id");
   // A schema-qualified column reference follows its table.
   CHECK(mapped_sql("SELECT public.accounts.id FROM public.accounts") ==
         "SELECT pgdual_map.accounts.id FROM pgdual_map.accounts");

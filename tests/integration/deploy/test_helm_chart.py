@@ -385,6 +385,15 @@ def test_a_restart_only_key_rolls_the_pods(key):
                             "pgdual.restartKeys in deploy/helm/pgdual/templates/_helpers.tpl"
 
 
+def test_a_mapping_change_rolls_the_pods_but_its_rollback_rule_does_not():
+    mapping = {"tables": {"public.orders": {"to": "sales.orders"}}}
+    one = nest("config.migration.mapping", mapping)
+    other = nest("config.migration.mapping", {"tables": {"public.orders": {"to": "sales.order"}}})
+    allow = nest("config.migration.mapping", {**mapping, "rollback": "allow"})
+    assert checksum(example_values(one)) != checksum(example_values(other))
+    assert checksum(example_values(one)) == checksum(example_values(allow))
+
+
 LIVE_CHANGES = {
     "migration.phase": nest("config.migration.phase", "dual_write"),
     "migration.strategy sync to async": nest("config.migration.strategy", "async"),
@@ -393,6 +402,7 @@ LIVE_CHANGES = {
     "migration.journal.databases": nest("config.migration.journal.databases", ["orders", "bills"]),
     "migration.cdc.wait": nest("config.migration.cdc.wait", "commit"),
     "migration.shadow_read": nest("config.migration.shadow_read", {"sample_rate": 0.5}),
+    "migration.mapping.rollback": nest("config.migration.mapping.rollback", "allow"),
     "limits.drain_timeout_ms": nest("config.limits.drain_timeout_ms", 25000),
     "log.level": nest("config.log.level", "debug"),
     "log.format": nest("config.log.format", "text"),

@@ -51,8 +51,9 @@ checksum is a pod annotation: changing one rolls the pods, while every other key
 log, users, passwords) reaches the running pods by a live reload and must not roll them. Keep in
 step with restart_keys.cpp; test_helm_chart.py changes each key it lists and checks that the
 checksum moves. Only switching to or from cdc needs a restart, not sync <-> async <-> outbox.
-migration.mapping is taken whole, and only when it is set: without a mapping the checksum stays
-what it was before the key existed (deploy/kubernetes/sidecar.yaml carries that value).
+migration.mapping counts with its schema and tables (its rollback rule reloads live), and only
+when one of them is set: without a mapping the checksum stays what it was before the key existed
+(deploy/kubernetes/sidecar.yaml carries that value).
 */}}
 {{- define "pgdual.restartKeys" -}}
 {{- $c := .Values.config -}}
@@ -71,8 +72,9 @@ what it was before the key existed (deploy/kubernetes/sidecar.yaml carries that 
 {{- $_ = set $keys "migration.strategy is cdc" (eq ($migration.strategy | default "sync") "cdc") -}}
 {{- $_ = set $keys "migration.cdc" (pick $cdc "copy_data" "manage") -}}
 {{- $_ = set $keys "migration.cdc.publisher" (pick ($cdc.publisher | default dict) "host" "port" "user" "dbname" "sslmode") -}}
-{{- if $migration.mapping -}}
-{{- $_ = set $keys "migration.mapping" $migration.mapping -}}
+{{- $mapping := pick ($migration.mapping | default dict) "schema" "tables" -}}
+{{- if $mapping -}}
+{{- $_ = set $keys "migration.mapping" $mapping -}}
 {{- end -}}
 {{- toJson $keys -}}
 {{- end -}}

@@ -10,6 +10,7 @@
 #include "cdc/names.hpp"
 #include "cdc/preflight.hpp"
 #include "cdc/scope.hpp"
+#include "cutover/sequence_sync.hpp"
 #include "cutover/stats_publisher.hpp"
 #include "metrics/cutover_metrics.hpp"
 #include "text/sql_quote.hpp"
@@ -244,7 +245,8 @@ class DatabaseGate {
     Criterion c = make("sequences", "every new-store sequence >= the old store's",
                        "both stores: pg_sequences");
     const std::string sql =
-        "SELECT schemaname || '.' || sequencename, coalesce(last_value, 0) FROM "
+        "SELECT pg_catalog.quote_ident(schemaname) || '.' || "
+        "pg_catalog.quote_ident(sequencename), coalesce(last_value, 0) FROM "
         "pg_catalog.pg_sequences WHERE schemaname <> $1";
     const pg::Reply old_rows = cdc::run_query(old_, sql, {schema_}, cancelled_);
     const pg::Reply new_rows = cdc::run_query(new_, sql, {schema_}, cancelled_);
@@ -254,10 +256,14 @@ class DatabaseGate {
     for (int row = 0; row < new_rows.rows(); ++row) {
       on_new[new_rows.value(row, 0)] = std::stold(new_rows.value(row, 1));
     }
+    // A mapped table's sequence has another name on the new store, or none there.
+    const auto renamed = mapped_sequences(old_, new_, config_.migration.mapping);
     std::vector<std::string> behind;
     for (int row = 0; row < old_rows.rows(); ++row) {
       const std::string name = old_rows.value(row, 0);
-      const auto found = on_new.find(name);
+      const auto mapped = renamed.find(name);
+      if (mapped != renamed.end() && mapped->second.empty()) continue;
+      const auto found = on_new.find(mapped != renamed.end() ? mapped->second : name);
       if (found == on_new.end() || found->second < std::stold(old_rows.value(row, 1))) {
         behind.push_back(name);
       }

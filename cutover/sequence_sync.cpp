@@ -25,43 +25,61 @@ constexpr const char* kSequencesQuery =
     "last_value::text, start_value::text, increment_by::text "
     "FROM pg_catalog.pg_sequences WHERE schemaname <> $1 ORDER BY 1";
 
-// pg_get_serial_sequence of one column: the sequence behind its default or identity, quoted
-// and qualified like kSequencesQuery's names; "" when none (or no such table or column).
-std::string serial_sequence(PGconn* conn, const std::string& table, const std::string& column) {
-  const auto dot = table.find('.');  // config/ names are "schema.table"
-  const std::string quoted_table = text::quote_identifier(table.substr(0, dot)) + "." +
-                                   text::quote_identifier(table.substr(dot + 1));
-  const char* params[] = {quoted_table.c_str(), column.c_str()};
-  Result result(PQexecParams(conn,
-                             "SELECT pg_catalog.pg_get_serial_sequence($1, $2) "
-                             "WHERE pg_catalog.to_regclass($1) IS NOT NULL",
-                             2, nullptr, params, nullptr, nullptr, 0));
-  if (PQresultStatus(result.get()) != PGRES_TUPLES_OK || PQntuples(result.get()) != 1 ||
-      PQgetisnull(result.get(), 0, 0)) {
-    return "";
-  }
-  return PQgetvalue(result.get(), 0, 0);
+}  // namespace
+
+namespace {
+
+// "schema.table" as config/ normalises it -> "schema"."table".
+std::string quoted_table(const std::string& table) {
+  const auto dot = table.find('.');
+  return text::quote_identifier(table.substr(0, dot)) + "." +
+         text::quote_identifier(table.substr(dot + 1));
 }
 
-// migration.mapping (docs/schema-mapping.md): the sequence of a mapped table's column on the
-// old store is the sequence of its new column on the new store, which has another name (or
-// none: the new store then takes the old store's values, the deterministic rewrite's literals).
+// Every column of `table` whose default or identity draws from a sequence, with that sequence
+// (quoted and qualified as kSequencesQuery's names).
+std::vector<std::pair<std::string, std::string>> serial_columns(PGconn* conn,
+                                                                const std::string& table) {
+  const std::string name = quoted_table(table);
+  const char* params[] = {name.c_str()};
+  Result result(
+      PQexecParams(conn,
+                   "SELECT a.attname, pg_catalog.pg_get_serial_sequence($1, a.attname) "
+                   "FROM pg_catalog.pg_attribute a WHERE a.attrelid = pg_catalog.to_regclass($1) "
+                   "AND a.attnum > 0 AND NOT a.attisdropped "
+                   "AND pg_catalog.pg_get_serial_sequence($1, a.attname) IS NOT NULL",
+                   1, nullptr, params, nullptr, nullptr, 0));
+  std::vector<std::pair<std::string, std::string>> columns;
+  if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) return columns;
+  for (int row = 0; row < PQntuples(result.get()); ++row) {
+    columns.emplace_back(PQgetvalue(result.get(), row, 0), PQgetvalue(result.get(), row, 1));
+  }
+  return columns;
+}
+
+}  // namespace
+
 std::map<std::string, std::string> mapped_sequences(PGconn* old_store, PGconn* new_store,
                                                     const config::MappingConfig& mapping) {
   std::map<std::string, std::string> sequences;
   for (const auto& [old_table, table] : mapping.tables) {
-    for (const auto& [name, column] : table.columns) {
-      if (column.drop) continue;
-      const std::string old_sequence = serial_sequence(old_store, old_table, name);
-      if (old_sequence.empty()) continue;
-      sequences[old_sequence] =
-          serial_sequence(new_store, table.to, column.to.empty() ? name : column.to);
+    std::map<std::string, std::string> on_new;
+    for (auto& [column, sequence] : serial_columns(new_store, table.to)) {
+      on_new[column] = std::move(sequence);
+    }
+    for (const auto& [column, sequence] : serial_columns(old_store, old_table)) {
+      const auto rule = table.columns.find(column);
+      std::string target = column;
+      if (rule != table.columns.end()) {
+        if (rule->second.drop) continue;
+        if (!rule->second.to.empty()) target = rule->second.to;
+      }
+      const auto found = on_new.find(target);
+      sequences[sequence] = found == on_new.end() ? "" : found->second;
     }
   }
   return sequences;
 }
-
-}  // namespace
 
 bool SequenceSyncReport::ok() const {
   if (!error.empty()) return false;

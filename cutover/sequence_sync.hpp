@@ -5,7 +5,10 @@
 // its own (cutover) its sequences must be moved past everything the old store handed out.
 // A control-plane job: blocking libpq, never on an I/O thread.
 
+#include <libpq-fe.h>
+
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -38,5 +41,12 @@ SequenceSyncReport sync_sequences(const config::Config& config, const SequenceSy
 
 // libpq keyword/value connection string for a backend (values quoted as libpq wants).
 std::string backend_conninfo(const config::BackendConfig& backend, const std::string& database);
+
+// migration.mapping (docs/schema-mapping.md): the sequence behind each column of a mapped old
+// table -> the sequence behind its new column on the new store ("" when that column draws from
+// none: the new store then takes the old store's values, the deterministic rewrite's literals).
+// Names quoted and qualified like pg_get_serial_sequence's.
+std::map<std::string, std::string> mapped_sequences(PGconn* old_store, PGconn* new_store,
+                                                    const config::MappingConfig& mapping);
 
 }  // namespace pgdual::cutover

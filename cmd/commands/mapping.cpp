@@ -63,6 +63,13 @@ MappingVerification verify_mapping(const config::Config& config) {
   jobs::backfill::StorePair stores;
   stores.application_name = "pgdual mapping";
   const std::string database = jobs::backfill::job_database(config, "");
+  if (database.empty()) {
+    std::fprintf(stderr,
+                 "warning: migration.mapping not verified at start: the backends name no dbname "
+                 "(run pgdual mapping check --database DB); rollback of cutover stays refused "
+                 "unless migration.mapping.rollback is allow\n");
+    return out;
+  }
   if (auto error = stores.connect(config, database); !error.empty()) {
     // A store that is down must not keep the proxy from serving: the check is only skipped.
     std::fprintf(stderr,

@@ -286,6 +286,23 @@ CatalogResult read_catalogs(PGconn* old_store, PGconn* new_store,
         out.refusals.push_back({plan.source, refusal});
         continue;
       }
+      // The copy writes the new table itself: its own triggers would fire on copied rows.
+      if (!scope.reconcile) {
+        const Result triggers =
+            run_query(new_store, kFiringTriggers,
+                      {plan.mapping->new_table_quoted(), scope.replica_role ? "t" : "f"}, error);
+        if (!triggers) {
+          out.error = error;
+          return out;
+        }
+        if (const auto names = cell(triggers, 0, 0); !names.empty()) {
+          out.refusals.push_back({plan.source, "triggers on the new store's " +
+                                                   plan.mapping->new_table +
+                                                   " would fire on copied rows (" + names +
+                                                   "): disable them during the backfill"});
+          continue;
+        }
+      }
       for (auto [it, end] = parents.equal_range(plan.mapping->new_table); it != end; ++it) {
         plan.parents.push_back(it->second);
       }

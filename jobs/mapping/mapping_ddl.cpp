@@ -45,11 +45,35 @@ std::string update_set_list(const ResolvedTable& table) {
   std::string list;
   for (const auto& [name, forward] : table.written_columns()) {
     const std::string quoted = quote_identifier(name);
+    // As text: json, point and xml have no equality operator.
     list += (list.empty() ? "" : ", ") + quoted + " = CASE WHEN pgdual_new." + quoted +
-            " IS DISTINCT FROM pgdual_old." + quoted + " THEN pgdual_new." + quoted + " ELSE " +
-            quoted + " END";
+            "::text IS DISTINCT FROM pgdual_old." + quoted + "::text THEN pgdual_new." + quoted +
+            " ELSE " + quoted + " END";
   }
   return list;
+}
+
+// The row an UPDATE or DELETE through the view was computed from (OLD) was read in the
+// statement's snapshot without a lock. A plain table's UPDATE would wait for a concurrent writer
+// and re-evaluate its SET list on the row that writer left; a trigger only has the values
+// computed from the older row, and writing them would lose the other update. So the row is
+// locked and read again, and a row changed meanwhile fails the statement as PostgreSQL's
+// REPEATABLE READ does: SQLSTATE 40001, which the client retries.
+std::string lock_and_check(const ResolvedTable& table) {
+  std::string sql;
+  sql += "    SELECT ROW(" + old_shape_list(table, false) + ")::text INTO pgdual_current FROM " +
+         table.new_table_quoted() + " WHERE " + key_match(table) + " FOR UPDATE;\n";
+  sql += "    IF NOT FOUND THEN RETURN NULL; END IF;\n";
+  sql += "    IF pgdual_current IS DISTINCT FROM OLD::text THEN\n";
+  sql +=
+      "      RAISE EXCEPTION USING ERRCODE = 'serialization_failure', MESSAGE = "
+      "'could not serialize access due to concurrent update', DETAIL = " +
+      text::quote_literal("a row of " + table.old_table +
+                          " changed after the statement read it through pgdual's view "
+                          "(migration.mapping); retry the transaction") +
+      ";\n";
+  sql += "    END IF;\n";
+  return sql;
 }
 
 std::string function_body(const ResolvedTable& table) {
@@ -60,13 +84,14 @@ std::string function_body(const ResolvedTable& table) {
   std::string body;
   // Bare names in the expressions are columns, never PL/pgSQL variables.
   body += "#variable_conflict use_column\n";
-  body += "DECLARE pgdual_new record; pgdual_old record;\n";
+  body += "DECLARE pgdual_new record; pgdual_old record; pgdual_current text;\n";
   body += "BEGIN\n";
   body += "  IF TG_OP = 'INSERT' THEN\n";
   body += "    INSERT INTO " + target + " (" + new_column_list(table) + ") " +
           table.forward_select(new_row) + returning + ";\n";
   body += "    RETURN NEW;\n";
   body += "  ELSIF TG_OP = 'UPDATE' THEN\n";
+  body += lock_and_check(table);
   body += "    " + table.forward_select(new_row) + " INTO pgdual_new;\n";
   body += "    " + table.forward_select(old_row) + " INTO pgdual_old;\n";
   body += "    UPDATE " + target + " SET " + update_set_list(table) + " WHERE " + key_match(table) +
@@ -74,6 +99,7 @@ std::string function_body(const ResolvedTable& table) {
   body += "    IF NOT FOUND THEN RETURN NULL; END IF;\n";
   body += "    RETURN NEW;\n";
   body += "  ELSE\n";
+  body += lock_and_check(table);
   body += "    DELETE FROM " + target + " WHERE " + key_match(table) + ";\n";
   body += "    IF NOT FOUND THEN RETURN NULL; END IF;\n";
   body += "    RETURN OLD;\n";

@@ -70,9 +70,12 @@ std::string expression_check(const std::vector<std::pair<std::string, std::strin
 void check_expressions(PGconn* conn, const char* store, const ResolvedTable& table,
                        std::vector<std::string>& errors) {
   std::vector<std::pair<std::string, std::string>> old_inputs, new_inputs;
+  // A forward expression sees the old columns the new store receives: not the dropped ones nor
+  // the generated ones, which the backfill and the reconcile's repairs do not carry.
   for (const auto& column : table.columns) {
+    if (column.dropped || column.generated) continue;
     old_inputs.emplace_back(column.old_name, column.old_type);
-    if (!column.dropped) new_inputs.emplace_back(column.new_name, column.new_type);
+    new_inputs.emplace_back(column.new_name, column.new_type);
   }
   for (const auto& column : table.columns) {
     if (column.dropped || column.generated) continue;

@@ -140,8 +140,9 @@ class Resolver {
     }
     column.lossless = computed ? rule.lossless.value_or(false)
                                : cdc::safe_type_change(old_column.type, target->type);
-    if (target->not_null && !old_column.not_null && rule.if_null.empty() && rule.expr.empty() &&
-        target->default_sql.empty()) {
+    // (A default of the new column does not help: the trigger and the backfill always write
+    // the column, NULL included.)
+    if (target->not_null && !old_column.not_null && rule.if_null.empty() && rule.expr.empty()) {
       error(path, "new column " + column.new_name + " is NOT NULL but old column " +
                       old_column.name + " allows NULL: give if_null (the new value for a NULL)");
     }

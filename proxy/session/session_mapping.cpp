@@ -70,6 +70,9 @@ ClientSession::MappedFrame ClientSession::map_client_frame(const protocol::Frame
     out.new_store_bytes = new_store_frame(mapped.sql);
     return out;
   }
+  // DDL that does not reach the new store (migration.ddl primary_only or reject) is the
+  // primary's business alone.
+  if (mapped.ddl && config_->config.migration.ddl != config::DdlPolicy::mirror) return out;
   const std::string table = mapped.table.empty() ? "(none)" : mapped.table;
   const auto policy = config_->config.migration.nondeterministic;
   // Once the new store answers the client nothing can stand in for its answer.

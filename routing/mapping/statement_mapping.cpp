@@ -85,13 +85,15 @@ class StatementTranslator {
     if (!error_.empty()) return false;
     if (named_.empty()) return true;
     if (!view_serves(statement)) {
+      ddl_ = true;
       return fail("this kind of statement on mapped table " + named_.front()->old_table +
                   " is not translated (DDL, TRUNCATE and the like): apply it to each store and "
                   "update migration.mapping");
     }
     // Renamed even when untranslatable: under migration.nondeterministic "allow" the new store
     // gets the closest text there is (a table it does not have would fail every time).
-    const bool exact = check_statement(statement) && check_columns(statement);
+    const bool exact =
+        check_statement(statement) && check_columns(statement) && check_names_in_strings(statement);
     rename();
     return exact;
   }
@@ -99,6 +101,7 @@ class StatementTranslator {
   bool changed() const { return !named_.empty(); }
   const std::string& error() const { return error_; }
   const std::string& unreadable() const { return unreadable_; }
+  bool ddl() const { return ddl_; }
   std::string first_table() const { return named_.empty() ? "" : named_.front()->old_table; }
 
  private:
@@ -207,6 +210,78 @@ class StatementTranslator {
     return true;
   }
 
+  // A mapped table named inside a string: 'accounts'::regclass, nextval('accounts_id_seq'),
+  // to_regclass('public.accounts'). The string would name the old table (or its sequence) on
+  // the new store, which has neither: reported, never rewritten.
+  bool check_names_in_strings(PgQuery__Node& statement) {
+    static const std::set<std::string, std::less<>> kRelationFunctions = {"nextval",
+                                                                          "currval",
+                                                                          "setval",
+                                                                          "to_regclass",
+                                                                          "pg_get_serial_sequence",
+                                                                          "pg_relation_size",
+                                                                          "pg_total_relation_size",
+                                                                          "has_table_privilege",
+                                                                          "format"};
+    const bool writes = writes_anywhere(statement);
+    std::vector<ProtobufCMessage*> pending{&statement.base};
+    while (!pending.empty()) {
+      ProtobufCMessage* message = pending.back();
+      pending.pop_back();
+      std::vector<const PgQuery__Node*> strings;
+      if (message->descriptor == &pg_query__type_cast__descriptor) {
+        const auto* cast = reinterpret_cast<PgQuery__TypeCast*>(message);
+        const PgQuery__TypeName* type = cast->type_name;
+        const std::string name =
+            type == nullptr ? "" : detail::dotted_name(type->names, type->n_names);
+        if (detail::bare_name(name) == "regclass") strings.push_back(cast->arg);
+      } else if (message->descriptor == &pg_query__func_call__descriptor) {
+        const auto* call = reinterpret_cast<PgQuery__FuncCall*>(message);
+        const std::string name = detail::dotted_name(call->funcname, call->n_funcname);
+        if (kRelationFunctions.contains(detail::bare_name(name))) {
+          for (std::size_t i = 0; i < call->n_args; ++i) strings.push_back(call->args[i]);
+        }
+      }
+      for (const PgQuery__Node* node : strings) {
+        if (node == nullptr || node->node_case != PG_QUERY__NODE__NODE_A_CONST ||
+            node->a_const->val_case != PG_QUERY__A__CONST__VAL_SVAL) {
+          continue;
+        }
+        const std::string text = node->a_const->sval->sval;
+        if (const MappedTable* table = named_in_string(text)) {
+          const std::string why = "names mapped table " + table->old_table + " inside a string ('" +
+                                  text + "'), which the translation cannot see";
+          if (unreadable_.empty()) unreadable_ = why;
+          if (use_ == MappingUse::compared || writes) return fail(why);
+        }
+      }
+      detail::for_each_child(message, [&](const ProtobufCFieldDescriptor&,
+                                          ProtobufCMessage* child) { pending.push_back(child); });
+    }
+    return true;
+  }
+
+  // The mapped table a string names: the table (bare or qualified) or a sequence named after it
+  // ("accounts_id_seq"), in any letter case.
+  const MappedTable* named_in_string(std::string text) const {
+    std::transform(text.begin(), text.end(), text.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::erase(text, '"');
+    for (const auto* table : named_) {
+      const std::string& bare = table->view_name;
+      const std::string qualified = table->old_table;
+      const auto ends_with_name = [&](const std::string& name) {
+        return text == name || (text.size() > name.size() + 1 && text.ends_with(name) &&
+                                text[text.size() - name.size() - 1] == '.');
+      };
+      if (ends_with_name(bare) || text == qualified) return table;
+      const auto dot = text.rfind('.');
+      const std::string last = dot == std::string::npos ? text : text.substr(dot + 1);
+      if (last.starts_with(bare + "_") && last.ends_with("_seq")) return table;
+    }
+    return nullptr;
+  }
+
   static bool writes_anywhere(PgQuery__Node& statement) {
     if (is_write(statement)) return true;
     if (statement.node_case == PG_QUERY__NODE__NODE_SELECT_STMT &&
@@ -284,6 +359,7 @@ class StatementTranslator {
   std::vector<ProtobufCMessage*> roots_;
   std::string error_;
   std::string unreadable_;
+  bool ddl_ = false;
 };
 
 MappedStatement map_parsed(const std::string& sql, const SchemaMapping& mapping,
@@ -307,6 +383,7 @@ MappedStatement map_parsed(const std::string& sql, const SchemaMapping& mapping,
     if (!translator.translate(*raw->stmt) && result.error.empty()) {
       result.error = translator.error();
       result.table = translator.first_table();
+      result.ddl = translator.ddl();
     }
     if (!translator.changed()) continue;
     if (result.table.empty()) result.table = translator.first_table();

@@ -36,6 +36,7 @@ struct MappedStatement {
   std::string sql;
   std::string error;
   std::string table;  // the first mapped table named (for counters and the reconcile queue)
+  bool ddl = false;   // untranslatable because it is DDL (or TRUNCATE, GRANT, ...)
   // Non-empty when rows this statement reads from the new store would differ from the old
   // store's (a dropped column): it must not be compared (shadow read) or answered from there.
   std::string unreadable;

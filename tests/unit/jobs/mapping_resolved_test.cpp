@@ -89,6 +89,8 @@ TEST_CASE("resolved mapping: the fixture's columns, keys and losses", "[mapping]
   CHECK(t.columns[3].forward == "COALESCE((\"note\")::text, ('')::text)");
   CHECK(t.columns[4].dropped);
   CHECK(t.lossy_columns() == std::vector<std::string>{"note", "legacy_flag"});
+  // What a rollback of cutover refuses: kept columns only (the old store keeps legacy_flag).
+  CHECK(t.lossy_kept_columns() == std::vector<std::string>{"public.accounts.note"});
   CHECK(t.old_key == std::vector<std::string>{"id"});
   CHECK(t.new_key == std::vector<std::string>{"id"});
   // The old store's sequence default is not carried (the rewrite makes it explicit); a
@@ -116,6 +118,12 @@ TEST_CASE("resolved mapping: catalog mistakes name the key and the column", "[ma
   auto no_null_rule = accounts_mapping();
   no_null_rule.columns["note"].if_null.clear();
   CHECK(has_error(resolve(no_null_rule), kPath + ".columns.note", "give if_null"));
+
+  // A default of the NOT NULL new column does not help: the trigger writes the NULL.
+  auto with_default = new_account();
+  with_default.columns[3].default_sql = "''::text";
+  CHECK(has_error(resolve(no_null_rule, old_accounts(), with_default), kPath + ".columns.note",
+                  "give if_null"));
 
   auto unlisted_new = accounts_mapping();
   unlisted_new.new_columns.erase("balance_eur");
@@ -157,6 +165,11 @@ TEST_CASE("resolved mapping: the view, the trigger and the merge", "[mapping]") 
   CHECK_THAT(ddl[1], Catch::Contains("ALTER COLUMN \"balance\" SET DEFAULT 0"));
   CHECK_THAT(ddl[2], Catch::Contains("#variable_conflict use_column"));
   CHECK_THAT(ddl[2], Catch::Contains("\"id\" = (OLD.\"id\")::bigint"));
+  // UPDATE and DELETE lock the row and read it again: a row changed since the statement read
+  // it fails with 40001 instead of losing the other write.
+  CHECK_THAT(ddl[2], Catch::Contains("FOR UPDATE"));
+  CHECK_THAT(ddl[2], Catch::Contains("serialization_failure"));
+  CHECK_THAT(ddl[2], Catch::Contains("::text IS DISTINCT FROM pgdual_old."));
   CHECK_THAT(ddl[3], Catch::StartsWith("CREATE TRIGGER pgdual_write INSTEAD OF INSERT OR UPDATE "
                                        "OR DELETE ON \"pgdual_map\".\"accounts\""));
   const auto merge = t.upsert_sql("stage AS pgdual_row");

@@ -105,6 +105,10 @@ TEST_CASE("mapping: untranslatable statements say why, and still get the closest
       {"TRUNCATE accounts", "apply it to each store"},
       {"COPY accounts TO STDOUT", "COPY ... TO"},
       {"WITH accounts AS (SELECT 1 AS id) SELECT * FROM accounts", "WITH query is named like"},
+      {"INSERT INTO accounts (id) VALUES (nextval('accounts_id_seq'))",
+       "inside a string ('accounts_id_seq')"},
+      {"UPDATE accounts SET owner = 'x' WHERE pg_relation_size('public.accounts') > 0",
+       "inside a string ('public.accounts')"},
   };
   for (const auto& c : cases) {
     const auto result = map(c.sql);
@@ -113,8 +117,18 @@ TEST_CASE("mapping: untranslatable statements say why, and still get the closest
     CHECK_THAT(result.error, Catch::Contains(c.why));
     CHECK(result.table == "public.accounts");
   }
+  CHECK(map("TRUNCATE accounts").ddl);  // the session lets migration.ddl decide
+  CHECK_FALSE(map("INSERT INTO accounts (id) VALUES (1) ON CONFLICT DO NOTHING").ddl);
   const auto closest = map("UPDATE accounts SET owner = 'x' WHERE legacy_flag");
   CHECK(closest.sql == "UPDATE pgdual_map.accounts SET owner = 'x' WHERE legacy_flag");
+}
+
+TEST_CASE("mapping: a string that merely holds the name is data", "[mapping]") {
+  CHECK(map("INSERT INTO accounts (id, owner) VALUES (1, 'accounts')").ok);
+  CHECK(map("UPDATE accounts SET owner = 'accounts_id_seq'").ok);
+  const auto read = map("SELECT 'accounts'::regclass, id FROM accounts");
+  CHECK(read.ok);  // a plain SELECT's rows from the secondary are not compared
+  CHECK_THAT(read.unreadable, Catch::Contains("inside a string"));
 }
 
 TEST_CASE("mapping: a dropped column read where no row is compared is fine", "[mapping]") {

@@ -296,6 +296,7 @@ std::optional<std::string> ClientSession::rewrite_named_parse(
       std::max<std::size_t>(static_cast<std::size_t>(analysis->max_parameter), param_oids.size());
   routing::RewriteValues shape;
   shape.parameter_base = static_cast<int>(client_parameters) + 1;
+  shape.own_sequence_fallback = config_->mapping.empty();
   shape.timestamps.resize(analysis->time_slots.size());
   shape.randoms.resize(analysis->random_count);
   shape.uuids.resize(analysis->uuid_count);

@@ -104,6 +104,9 @@ NodePtr parameter_for(const RewriteSite& site, const RewriteValues& values) {
     case SiteKind::uuid:
       return make_cast(std::move(param), "uuid");
     case SiteKind::sequence:
+      // Under migration.mapping the stores name the sequence differently: no fallback, a NULL
+      // fails the statement (docs/schema-mapping.md, "Sequences").
+      if (!values.own_sequence_fallback) return make_cast(std::move(param), "int8");
       // COALESCE($n, nextval('seq')): a Bind that could not get the value from the primary
       // passes NULL, and each store draws from its own sequence (counted by the caller).
       return detail::make_coalesce(

@@ -56,6 +56,11 @@ struct RewriteValues {
   // > 0, each value becomes a parameter instead of a literal (same casts), numbered from
   // parameter_base in the order of parameter_types(); the vectors above only need their sizes.
   int parameter_base = 0;
+  // Parameter mode: a sequence parameter is COALESCE($n, nextval('seq')), so that a Bind that
+  // could not get the value from the primary (NULL) lets each store draw its own. False under
+  // migration.mapping, whose stores name the sequence differently: then just $n, and a NULL
+  // fails the statement on both stores.
+  bool own_sequence_fallback = true;
 };
 
 // Parameter mode: the type OIDs of the added parameters, in order (timestamps, randoms,

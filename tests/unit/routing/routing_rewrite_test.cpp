@@ -570,6 +570,15 @@ TEST_CASE("parameter mode turns each value into a typed parameter after the clie
   const auto again = analyze_for_rewrite(result.sql, {});
   CHECK(again.parsed);
   CHECK(again.max_parameter == 2 + static_cast<int>(types.size()));
+
+  // Under migration.mapping the stores name the sequence differently: no fallback to it.
+  shape.own_sequence_fallback = false;
+  const auto mapped = rewrite_statement_text(sql, analysis, shape, RewritePipeline::for_store());
+  REQUIRE(mapped.ok);
+  INFO(mapped.sql);
+  CHECK(mapped.sql.find("nextval(") == std::string::npos);
+  CHECK(mapped.sql.find("COALESCE(") == std::string::npos);
+  CHECK(analyze_for_rewrite(mapped.sql, {}).parsed);
 }
 
 TEST_CASE("parameter values are written in parameter_types order as text") {

@@ -403,6 +403,19 @@ CatalogResult read_catalogs(PGconn* old_store, PGconn* new_store,
     }
     out.plans.push_back(std::move(plan));
   }
+  // Foreign keys are read on the new store, where a mapped table has its new name; the copy
+  // order knows tables by their old names.
+  std::map<std::string, std::string> old_names;
+  for (const auto& plan : out.plans) {
+    if (plan.mapping) old_names[plan.mapping->new_table] = plan.source;
+  }
+  for (auto& plan : out.plans) {
+    for (auto& parent : plan.parents) {
+      if (const auto found = old_names.find(parent); found != old_names.end()) {
+        parent = found->second;
+      }
+    }
+  }
   for (const auto& name : named) {
     if (named_found.count(name) == 0) {
       out.refusals.push_back({name, "no such table on the old store"});

@@ -9,7 +9,8 @@ namespace {
 
 constexpr const char* kColumns =
     "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attgenerated <> '', "
-    "CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END "
+    "CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END, "
+    "a.attidentity = 'a', pg_catalog.pg_get_serial_sequence($1, a.attname) "
     "FROM pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_attrdef d "
     "ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
     "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
@@ -42,10 +43,11 @@ TableFacts read_table_facts(PGconn* conn, const std::string& table, std::string&
   const pg::Result columns = backfill::run_query(conn, kColumns, {name}, error);
   if (!columns) return facts;
   for (int row = 0; row < PQntuples(columns.get()); ++row) {
-    facts.columns.push_back({PQgetvalue(columns.get(), row, 0), PQgetvalue(columns.get(), row, 1),
-                             PQgetvalue(columns.get(), row, 2)[0] == 't',
-                             PQgetvalue(columns.get(), row, 3)[0] == 't',
-                             PQgetvalue(columns.get(), row, 4)});
+    facts.columns.push_back(
+        {PQgetvalue(columns.get(), row, 0), PQgetvalue(columns.get(), row, 1),
+         PQgetvalue(columns.get(), row, 2)[0] == 't', PQgetvalue(columns.get(), row, 3)[0] == 't',
+         PQgetvalue(columns.get(), row, 4), PQgetvalue(columns.get(), row, 5)[0] == 't',
+         PQgetvalue(columns.get(), row, 6)});
   }
   const pg::Result keys = backfill::run_query(conn, kKeyColumns, {name}, error);
   if (!keys) return facts;

@@ -44,6 +44,7 @@ std::string key_match(const ResolvedTable& table) {
 std::string update_set_list(const ResolvedTable& table) {
   std::string list;
   for (const auto& [name, forward] : table.written_columns()) {
+    if (table.identity_always(name)) continue;  // no UPDATE may set it
     const std::string quoted = quote_identifier(name);
     // As text: json, point and xml have no equality operator.
     list += (list.empty() ? "" : ", ") + quoted + " = CASE WHEN pgdual_new." + quoted +
@@ -87,8 +88,8 @@ std::string function_body(const ResolvedTable& table) {
   body += "DECLARE pgdual_new record; pgdual_old record; pgdual_current text;\n";
   body += "BEGIN\n";
   body += "  IF TG_OP = 'INSERT' THEN\n";
-  body += "    INSERT INTO " + target + " (" + new_column_list(table) + ") " +
-          table.forward_select(new_row) + returning + ";\n";
+  body += "    INSERT INTO " + target + " (" + new_column_list(table) +
+          ") OVERRIDING SYSTEM VALUE " + table.forward_select(new_row) + returning + ";\n";
   body += "    RETURN NEW;\n";
   body += "  ELSIF TG_OP = 'UPDATE' THEN\n";
   body += lock_and_check(table);
@@ -124,7 +125,9 @@ std::vector<std::string> install_statements(const ResolvedTable& table) {
                          quote_identifier(column.old_name) + " SET DEFAULT " + column.view_default);
   }
   statements.push_back("CREATE FUNCTION " + write_function_name(table) +
-                       "() RETURNS trigger LANGUAGE plpgsql AS " +
+                       // The functions the expressions name resolve as they did when the
+                       // check ran, whatever search_path a client's session sets.
+                       "() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS " +
                        text::quote_literal(function_body(table)));
   statements.push_back("CREATE TRIGGER pgdual_write INSTEAD OF INSERT OR UPDATE OR DELETE ON " +
                        table.view_quoted() + " FOR EACH ROW EXECUTE FUNCTION " +

@@ -38,11 +38,13 @@ const ColumnFacts* find_column(const TableFacts& facts, const std::string& name)
 // deterministic rewrite makes those explicit; the old store's sequence is not on the new one).
 std::string view_default_for(const ColumnFacts& old_column, const ColumnFacts* new_column,
                              bool plain) {
-  if (old_column.default_sql.empty()) return "";
-  if (old_column.default_sql.find("nextval(") == std::string::npos) return old_column.default_sql;
-  // After cutover the new store draws the value: its own sequence, through a plain column.
-  if (plain && new_column != nullptr && !new_column->default_sql.empty()) {
-    return new_column->default_sql;
+  const bool draws =
+      !old_column.sequence.empty() || old_column.default_sql.find("nextval(") != std::string::npos;
+  if (!draws) return old_column.default_sql;
+  // After cutover the new store draws the value: its own sequence (a serial's or an
+  // identity's), through a plain column.
+  if (plain && new_column != nullptr && !new_column->sequence.empty()) {
+    return "nextval(" + text::quote_literal(new_column->sequence) + "::regclass)";
   }
   return "";
 }
@@ -147,6 +149,7 @@ class Resolver {
                       old_column.name + " allows NULL: give if_null (the new value for a NULL)");
     }
     column.view_default = view_default_for(old_column, target, column.plain);
+    column.new_identity_always = target->identity_always;
     out.columns.push_back(std::move(column));
   }
 
@@ -274,6 +277,12 @@ std::vector<std::pair<std::string, std::string>> ResolvedTable::written_columns(
   return written;
 }
 
+bool ResolvedTable::identity_always(const std::string& new_name) const {
+  return std::any_of(columns.begin(), columns.end(), [&](const ResolvedColumn& column) {
+    return !column.dropped && column.new_name == new_name && column.new_identity_always;
+  });
+}
+
 std::string ResolvedTable::forward_select(const std::string& row_source) const {
   std::string sql;
   for (const auto& [name, forward] : written_columns()) {
@@ -288,13 +297,15 @@ std::string ResolvedTable::upsert_sql(const std::string& row_source) const {
     const std::string quoted = quote_identifier(name);
     columns += (columns.empty() ? "" : ", ") + quoted;
     if (std::find(new_key.begin(), new_key.end(), name) != new_key.end()) continue;
+    if (identity_always(name)) continue;  // no UPDATE may set it
     set += (set.empty() ? "" : ", ") + quoted + " = EXCLUDED." + quoted;
     target_row += (target_row.empty() ? "" : ", ") + std::string("target.") + quoted;
     excluded_row += (excluded_row.empty() ? "" : ", ") + std::string("EXCLUDED.") + quoted;
   }
   for (const auto& name : new_key) key += (key.empty() ? "" : ", ") + quote_identifier(name);
-  std::string sql = "INSERT INTO " + new_table_quoted() + " AS target (" + columns + ") " +
-                    forward_select(row_source) + " ON CONFLICT (" + key + ")";
+  std::string sql = "INSERT INTO " + new_table_quoted() + " AS target (" + columns +
+                    ") OVERRIDING SYSTEM VALUE " + forward_select(row_source) + " ON CONFLICT (" +
+                    key + ")";
   if (set.empty()) return sql + " DO NOTHING";
   // As text: json, point and xml have no equality operator.
   return sql + " DO UPDATE SET " + set + " WHERE ROW(" + target_row +

@@ -21,7 +21,9 @@ struct ColumnFacts {
   std::string type;  // format_type()
   bool not_null = false;
   bool generated = false;
-  std::string default_sql;  // pg_get_expr() of its default; "" when none
+  std::string default_sql;       // pg_get_expr() of its default; "" when none
+  bool identity_always = false;  // GENERATED ALWAYS AS IDENTITY
+  std::string sequence;          // pg_get_serial_sequence(): its serial's or identity's; "" none
 };
 
 struct TableFacts {
@@ -39,7 +41,8 @@ struct ResolvedColumn {
   std::string inverse;  // the old value from the new row (bare new names); as old_type unless plain
   bool plain = false;   // the inverse is the new column itself (same text form: index-friendly)
   bool lossless = false;
-  std::string view_default;  // the view column's default; "" when none
+  bool new_identity_always = false;  // written only by INSERT ... OVERRIDING SYSTEM VALUE
+  std::string view_default;          // the view column's default; "" when none
 };
 
 struct ResolvedNewColumn {
@@ -67,6 +70,8 @@ struct ResolvedTable {
   // "SELECT <forward> AS <new>, ... FROM <row_source>": the new row of each old row in
   // row_source (a relation or a subquery with an alias whose columns have the old names).
   std::string forward_select(const std::string& row_source) const;
+  // A new column GENERATED ALWAYS AS IDENTITY: INSERTs override it, no UPDATE sets it.
+  bool identity_always(const std::string& new_name) const;
   // INSERT ... ON CONFLICT into the new table of every row of row_source (old column names):
   // a changed row is overwritten, an equal one left alone. The backfill's merge and the
   // reconcile's repairs.

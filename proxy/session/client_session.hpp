@@ -240,6 +240,16 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   };
   bool mapping_applies() const;
   MappedFrame map_client_frame(const protocol::Frame& frame, std::string_view bytes);
+  // The session's prepared statements and settings for a secondary connection or a journal
+  // record, in the text that store gets (UnitBuilder::session_state_replay, mapped when the
+  // secondary is the new store under migration.mapping).
+  std::string secondary_state_replay();
+  // A Bind of a named statement whose mapped text reads what the new store cannot give back.
+  void note_mapped_bind(const protocol::Frame& frame);
+  struct MappingVerdict {
+    std::string table, why;
+  };
+  std::unordered_map<std::string, MappingVerdict> named_mapping_unreadable_;
 
   // session_rewrite.cpp: identical values on both stores
   const routing::ColumnDefaults& session_defaults();

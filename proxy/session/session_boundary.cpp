@@ -164,7 +164,7 @@ asio::awaitable<bool> ClientSession::connect_secondary(routing::Store store) {
   watch_commit_order();
   secondary_missed_units_ = false;
   secondary_backoff_ = std::chrono::milliseconds(0);
-  if (auto replay = units_->session_state_replay(); !replay.empty()) {
+  if (auto replay = secondary_state_replay(); !replay.empty()) {
     // A new connection mid-session: give it the session's prepared
     // statements and settings before any unit that refers to them.
     secondary_->enqueue(next_unit_++, EntryPurpose::control, std::move(replay), true);

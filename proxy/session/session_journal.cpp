@@ -28,6 +28,7 @@
 #include "protocol/frame_decoder.hpp"
 #include "protocol/messages.hpp"
 #include "proxy/session/client_session.hpp"
+#include "proxy/session/relay_support.hpp"
 #include "text/sql_quote.hpp"
 
 namespace pgdual::proxy {
@@ -47,21 +48,6 @@ struct ClientSession::AppendTracker {
 };
 
 namespace {
-
-// Calls `each` for every whole frame in `bytes` (frontend messages pgdual
-// built or relayed, so they are well formed).
-template <typename Each>
-void for_each_frame(std::string_view bytes, Each&& each) {
-  std::size_t offset = 0;
-  while (offset < bytes.size()) {
-    std::span<const std::uint8_t> rest(reinterpret_cast<const std::uint8_t*>(bytes.data()) + offset,
-                                       bytes.size() - offset);
-    auto decoded = protocol::decode_frame(rest, false, std::size_t{1} << 30);
-    if (decoded.status != protocol::DecodeStatus::ready) return;
-    each(decoded.frame);
-    offset += decoded.frame.size;
-  }
-}
 
 bool has_transaction_control(const routing::UnitFacts& facts) {
   for (const auto* statement : facts.statements) {
@@ -91,7 +77,7 @@ bool ClientSession::capture_unit(const PrimaryUnit& unit, bool transaction_start
     open_capture_.session_state = replay_settings();
     // What the session had set up when the transaction began: the replay
     // recreates it first.
-    for_each_frame(units_->session_state_replay(), [&](const protocol::Frame& frame) {
+    for_each_frame(secondary_state_replay(), [&](const protocol::Frame& frame) {
       if (frame.type == protocol::frontend::kParse) {
         open_capture_.state_parses.append(reinterpret_cast<const char*>(frame.payload.data()) - 5,
                                           frame.size);

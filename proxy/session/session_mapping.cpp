@@ -9,6 +9,7 @@
 #include "journal/reconcile_queue.hpp"
 #include "protocol/constants.hpp"
 #include "proxy/session/client_session.hpp"
+#include "proxy/session/relay_support.hpp"
 #include "routing/mapping/statement_mapping.hpp"
 #include "routing/phase_rules.hpp"
 #include "routing/rewrite/policy_error.hpp"
@@ -55,8 +56,6 @@ ClientSession::MappedFrame ClientSession::map_client_frame(const protocol::Frame
     std::string bytes;
     if (as_parse) {
       protocol::append_parse(bytes, name, text, param_oids);
-      // What a secondary connection opened later prepares again (the new store's text).
-      if (!new_primary && !name.empty()) units_->remember_named_parse(name, bytes);
     } else {
       protocol::append_query(bytes, text);
     }
@@ -67,6 +66,14 @@ ClientSession::MappedFrame ClientSession::map_client_frame(const protocol::Frame
     metrics.mapped().Increment();
     unit_mapping_unreadable_ = unit_mapping_unreadable_ || !mapped.unreadable.empty();
     if (!mapped.unreadable.empty()) unit_mapping_table_ = mapped.table;
+    if (as_parse && !name.empty()) {
+      // Its executions are units of Bind and Execute alone: they need the verdict too.
+      if (mapped.unreadable.empty()) {
+        named_mapping_unreadable_.erase(name);
+      } else {
+        named_mapping_unreadable_[name] = {mapped.table, mapped.unreadable};
+      }
+    }
     out.new_store_bytes = new_store_frame(mapped.sql);
     return out;
   }
@@ -106,6 +113,67 @@ ClientSession::MappedFrame ClientSession::map_client_frame(const protocol::Frame
         table, mapped.error);
   }
   return out;
+}
+
+void ClientSession::note_mapped_bind(const protocol::Frame& frame) {
+  if (named_mapping_unreadable_.empty()) return;
+  auto bind = protocol::parse_bind(frame.payload);
+  if (!bind || bind->statement.empty()) return;
+  const auto found = named_mapping_unreadable_.find(std::string(bind->statement));
+  if (found == named_mapping_unreadable_.end()) return;
+  unit_mapping_unreadable_ = true;
+  unit_mapping_table_ = found->second.table;
+  if (roles_.primary != routing::Store::new_store) return;
+  // Prepared while the old store answered, run now that the new store does: its rows come from
+  // the view, which cannot give back what the statement reads. Counted and logged (the Parse of
+  // a statement prepared now is refused).
+  runtime_.metrics().rewrite().count_untranslatable(found->second.table, "allowed");
+  if (nondeterministic_logged_.size() < 100 &&
+      nondeterministic_logged_.insert(found->first + found->second.why).second) {
+    spdlog::warn(
+        "prepared statement {} on mapped table {} was prepared before cutover and now reads "
+        "the new store, which cannot answer it exactly ({})",
+        found->first, found->second.table, found->second.why);
+  }
+}
+
+std::string ClientSession::secondary_state_replay() {
+  // The session's prepared statements and settings are kept in the client's text (for the old
+  // store); a new store that follows gets them pointed at its views, as it got them first.
+  std::string replay = units_->session_state_replay();
+  const bool to_new_store = roles_.secondary && *roles_.secondary == routing::Store::new_store;
+  if (replay.empty() || config_->mapping.empty() || !to_new_store) return replay;
+  const auto names = name_context();
+  const routing::TableResolver resolve = [&names](std::string_view written) {
+    return routing::qualified_table(written, names);
+  };
+  std::string mapped;
+  for_each_frame(replay, [&](const protocol::Frame& frame) {
+    const auto raw = raw_frame(frame);
+    std::string sql, name;
+    std::vector<std::int32_t> param_oids;
+    if (frame.type == protocol::frontend::kParse) {
+      if (auto parse = protocol::parse_parse(frame.payload)) {
+        sql = std::string(parse->sql);
+        name = std::string(parse->name);
+        param_oids = parse->param_oids;
+      }
+    } else if (frame.type == protocol::frontend::kQuery) {
+      if (auto query = protocol::parse_query(frame.payload)) sql = std::string(*query);
+    }
+    const auto translated = sql.empty()
+                                ? routing::MappedStatement{}
+                                : routing::map_statement_text(sql, config_->mapping, resolve,
+                                                              routing::MappingUse::mirrored);
+    if (!translated.changed || translated.sql.empty()) {
+      mapped.append(raw);
+    } else if (frame.type == protocol::frontend::kParse) {
+      protocol::append_parse(mapped, name, translated.sql, param_oids);
+    } else {
+      protocol::append_query(mapped, translated.sql);
+    }
+  });
+  return mapped;
 }
 
 }  // namespace pgdual::proxy

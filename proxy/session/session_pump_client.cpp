@@ -113,6 +113,7 @@ asio::awaitable<ClientSession::FrameStep> ClientSession::relay_client_frame(
   // The new store's copy under migration.mapping: the secondary's before cutover, the
   // primary's after.
   std::optional<std::string> new_store_bytes;
+  if (modes.mapping && frame.type == protocol::frontend::kBind) note_mapped_bind(frame);
   if (modes.mapping && !units_->replacement()) {
     auto mapped = map_client_frame(frame, rewritten ? std::string_view(*rewritten) : raw);
     if (mapped.refusal) rewritten = std::move(mapped.refusal);  // both stores refuse it alike

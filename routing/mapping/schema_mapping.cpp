@@ -23,6 +23,8 @@ SchemaMapping::SchemaMapping(const config::MappingConfig& config) {
     mapped.view_name = split_table_name(old_table).second;
     for (const auto& [name, column] : table.columns) {
       if (column.drop) mapped.dropped.insert(name);
+      const bool computed = !column.expr.empty() || !column.if_null.empty();
+      if (computed && !column.lossless.value_or(false)) mapped.lossy.insert(name);
     }
     bare_names_.insert(mapped.view_name);
     tables_.emplace(old_table, std::move(mapped));

@@ -7,22 +7,12 @@
 #include <set>
 
 #include "routing/classify/protobuf_walk.hpp"
+#include "routing/mapping/name_spans.hpp"
 #include "routing/rewrite/tree.hpp"
+#include "text/sql_quote.hpp"
 
 namespace pgdual::routing {
 namespace {
-
-char* copy_string(const std::string& text) {
-  // protobuf-c frees the tree's strings with free(): they must come from malloc.
-  char* out = static_cast<char*>(std::malloc(text.size() + 1));
-  std::memcpy(out, text.c_str(), text.size() + 1);
-  return out;
-}
-
-void set_string(char*& field, const std::string& text) {
-  if (field != nullptr && field != protobuf_c_empty_string) std::free(field);
-  field = copy_string(text);
-}
 
 bool is_write(const PgQuery__Node& node) {
   switch (node.node_case) {
@@ -76,16 +66,26 @@ const PgQuery__Node* const* top_returning(const PgQuery__Node& node, std::size_t
 
 class StatementTranslator {
  public:
-  StatementTranslator(const SchemaMapping& mapping, const TableResolver& resolve, MappingUse use)
-      : mapping_(mapping), resolve_(resolve), use_(use) {}
+  // A text edit: [start, end) of the client's text becomes `text`.
+  struct Edit {
+    std::size_t start = 0, end = 0;
+    std::string text;
+  };
+
+  StatementTranslator(const std::string& sql, const SchemaMapping& mapping,
+                      const TableResolver& resolve, MappingUse use)
+      : sql_(sql), mapping_(mapping), resolve_(resolve), use_(use) {}
 
   // False when the statement is untranslatable (error() says why).
   bool translate(PgQuery__Node& statement) {
     collect(statement);
     if (!error_.empty()) return false;
-    if (named_.empty()) return true;
+    // A statement that names a mapped table only inside a string (setval('accounts_id_seq'))
+    // is still the mapping's business.
+    if (named_.empty()) return check_names_in_strings(statement);
     if (!view_serves(statement)) {
-      ddl_ = true;
+      // TRUNCATE is a write that every policy mirrors; the rest is migration.ddl's.
+      ddl_ = statement.node_case != PG_QUERY__NODE__NODE_TRUNCATE_STMT;
       return fail("this kind of statement on mapped table " + named_.front()->old_table +
                   " is not translated (DDL, TRUNCATE and the like): apply it to each store and "
                   "update migration.mapping");
@@ -94,15 +94,16 @@ class StatementTranslator {
     // gets the closest text there is (a table it does not have would fail every time).
     const bool exact =
         check_statement(statement) && check_columns(statement) && check_names_in_strings(statement);
-    rename();
-    return exact;
+    return rename() && exact;
   }
 
-  bool changed() const { return !named_.empty(); }
+  bool changed() const { return !edits_.empty(); }
   const std::string& error() const { return error_; }
   const std::string& unreadable() const { return unreadable_; }
   bool ddl() const { return ddl_; }
-  std::string first_table() const { return named_.empty() ? "" : named_.front()->old_table; }
+  std::string first_table() const {
+    return named_.empty() ? string_table_ : named_.front()->old_table;
+  }
 
  private:
   bool fail(std::string why) {
@@ -119,6 +120,20 @@ class StatementTranslator {
       pending.pop_back();
       if (message->descriptor == &pg_query__common_table_expr__descriptor) {
         cte_names.insert(reinterpret_cast<PgQuery__CommonTableExpr*>(message)->ctename);
+      } else if (message->descriptor == &pg_query__locking_clause__descriptor) {
+        const auto* clause = reinterpret_cast<PgQuery__LockingClause*>(message);
+        for (std::size_t i = 0; i < clause->n_locked_rels; ++i) {
+          if (clause->locked_rels[i]->node_case == PG_QUERY__NODE__NODE_RANGE_VAR) {
+            locked_.insert(clause->locked_rels[i]->range_var);
+          }
+        }
+      } else if (message->descriptor == &pg_query__column_ref__descriptor) {
+        const auto* ref = reinterpret_cast<PgQuery__ColumnRef*>(message);
+        if (ref->n_fields >= 3 &&
+            ref->fields[ref->n_fields - 3]->node_case == PG_QUERY__NODE__NODE_STRING &&
+            ref->fields[ref->n_fields - 2]->node_case == PG_QUERY__NODE__NODE_STRING) {
+          qualified_refs_.push_back(ref);
+        }
       } else if (message->descriptor == &pg_query__range_var__descriptor) {
         auto* relation = reinterpret_cast<PgQuery__RangeVar*>(message);
         const std::string written = detail::relation_name(*relation);
@@ -169,9 +184,12 @@ class StatementTranslator {
   // read, the primary's answer after cutover) such a read is unreadable; where they feed a write
   // the statement is untranslatable.
   bool check_columns(PgQuery__Node& statement) {
-    std::set<std::string> dropped;
-    for (const auto* table : named_) dropped.insert(table->dropped.begin(), table->dropped.end());
-    if (dropped.empty()) return true;
+    std::set<std::string> dropped, lossy;
+    for (const auto* table : named_) {
+      dropped.insert(table->dropped.begin(), table->dropped.end());
+      lossy.insert(table->lossy.begin(), table->lossy.end());
+    }
+    if (dropped.empty() && lossy.empty()) return true;
     const bool writes = writes_anywhere(statement);
     std::set<const ProtobufCMessage*> returning;
     std::size_t count = 0;
@@ -187,19 +205,31 @@ class StatementTranslator {
         const auto* ref = reinterpret_cast<PgQuery__ColumnRef*>(message);
         const PgQuery__Node* last = ref->n_fields > 0 ? ref->fields[ref->n_fields - 1] : nullptr;
         std::string why;
+        bool lossy_only = false;  // reads a value the view gives back only approximately
         if (last != nullptr && last->node_case == PG_QUERY__NODE__NODE_A_STAR) {
-          why = "* over mapped table " + named_.front()->old_table +
-                ", whose dropped column(s) would read as NULL on the new store";
+          lossy_only = dropped.empty();
+          why = "* over mapped table " + named_.front()->old_table + ", whose " +
+                (lossy_only ? std::string("lossy column(s) read back otherwise")
+                            : std::string("dropped column(s) would read as NULL")) +
+                " on the new store";
         } else if (last != nullptr && last->node_case == PG_QUERY__NODE__NODE_STRING &&
                    dropped.contains(last->string->sval)) {
           why = std::string("reads column ") + last->string->sval +
                 ", which the new store does not keep (migration.mapping drops it)";
+        } else if (last != nullptr && last->node_case == PG_QUERY__NODE__NODE_STRING &&
+                   lossy.contains(last->string->sval)) {
+          lossy_only = true;
+          why = std::string("reads column ") + last->string->sval +
+                ", which the new store gives back only through a lossy inverse";
         }
         if (!why.empty()) {
           if (unreadable_.empty()) unreadable_ = why;
           // Under `mirrored` only rows that feed a write matter: a top-level RETURNING's and a
-          // plain SELECT's rows from the secondary are never compared.
-          if (use_ == MappingUse::compared || (writes && !in_returning)) return fail(why);
+          // plain SELECT's rows from the secondary are never compared. Once the new store is
+          // primary (`compared`) its lossy values are the truth clients read; a dropped column
+          // it cannot give at all.
+          const bool feeds_write = writes && !in_returning;
+          if (use_ == MappingUse::compared ? !lossy_only : feeds_write) return fail(why);
         }
       }
       detail::for_each_child(message,
@@ -223,7 +253,6 @@ class StatementTranslator {
                                                                           "pg_total_relation_size",
                                                                           "has_table_privilege",
                                                                           "format"};
-    const bool writes = writes_anywhere(statement);
     std::vector<ProtobufCMessage*> pending{&statement.base};
     while (!pending.empty()) {
       ProtobufCMessage* message = pending.back();
@@ -252,7 +281,8 @@ class StatementTranslator {
           const std::string why = "names mapped table " + table->old_table + " inside a string ('" +
                                   text + "'), which the translation cannot see";
           if (unreadable_.empty()) unreadable_ = why;
-          if (use_ == MappingUse::compared || writes) return fail(why);
+          if (string_table_.empty()) string_table_ = table->old_table;
+          return fail(why);
         }
       }
       detail::for_each_child(message, [&](const ProtobufCFieldDescriptor&,
@@ -267,7 +297,8 @@ class StatementTranslator {
     std::transform(text.begin(), text.end(), text.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     std::erase(text, '"');
-    for (const auto* table : named_) {
+    for (const auto& [name, mapped] : mapping_.tables()) {
+      const MappedTable* table = &mapped;
       const std::string& bare = table->view_name;
       const std::string qualified = table->old_table;
       const auto ends_with_name = [&](const std::string& name) {
@@ -302,61 +333,66 @@ class StatementTranslator {
     return found;
   }
 
-  void rename() {
+  // Edits, not a deparse: the names' spans in the client's own text point at the views.
+  bool rename() {
+    std::vector<std::pair<std::string, const MappedTable*>> qualified;  // (old schema, table)
     for (std::size_t i = 0; i < relations_.size(); ++i) {
-      PgQuery__RangeVar* relation = relations_[i];
+      const PgQuery__RangeVar* relation = relations_[i];
       const MappedTable* table = targets_[i];
-      const bool had_schema = relation->schemaname != nullptr && relation->schemaname[0] != '\0';
-      const std::string old_schema = had_schema ? relation->schemaname : "";
-      set_string(relation->schemaname, table->view_schema);
-      set_string(relation->relname, table->view_name);
-      // `public.accounts.id` names the relation through its schema: point it at the view too.
-      if (had_schema) qualified_columns_.emplace_back(old_schema, table);
-    }
-    if (qualified_columns_.empty()) return;
-    for (auto* root : roots_) rename_qualified_columns(*root);
-  }
-
-  void rename_qualified_columns(ProtobufCMessage& root) {
-    std::vector<ProtobufCMessage*> pending{&root};
-    while (!pending.empty()) {
-      ProtobufCMessage* message = pending.back();
-      pending.pop_back();
-      if (message->descriptor == &pg_query__column_ref__descriptor) {
-        auto* ref = reinterpret_cast<PgQuery__ColumnRef*>(message);
-        // schema.table.column, or catalog.schema.table.column
-        if (ref->n_fields >= 3) {
-          const std::size_t schema_index = ref->n_fields - 3;
-          PgQuery__Node* schema = ref->fields[schema_index];
-          PgQuery__Node* relation = ref->fields[schema_index + 1];
-          if (schema->node_case == PG_QUERY__NODE__NODE_STRING &&
-              relation->node_case == PG_QUERY__NODE__NODE_STRING) {
-            for (const auto& [old_schema, table] : qualified_columns_) {
-              if (old_schema == schema->string->sval &&
-                  table->view_name == relation->string->sval) {
-                set_string(schema->string->sval, table->view_schema);
-              }
-            }
-          }
-        }
+      // FOR UPDATE OF accounts names the range, which keeps the table's own name.
+      if (locked_.contains(relation)) continue;
+      const bool has_catalog = relation->catalogname != nullptr && relation->catalogname[0] != '\0';
+      const bool has_schema = relation->schemaname != nullptr && relation->schemaname[0] != '\0';
+      const std::size_t parts = 1 + (has_schema ? 1 : 0) + (has_catalog ? 1 : 0);
+      const auto spans =
+          name_parts_at(sql_, static_cast<std::size_t>(std::max(relation->location, 0)), parts);
+      if (spans.size() != parts) {
+        return fail("could not find the name of mapped table " + table->old_table +
+                    " in the statement's text");
       }
-      detail::for_each_child(message, [&](const ProtobufCFieldDescriptor&,
-                                          ProtobufCMessage* child) { pending.push_back(child); });
+      edits_.push_back({spans.front().first, spans.back().second,
+                        text::quote_identifier(table->view_schema) + "." +
+                            text::quote_identifier(table->view_name)});
+      // `public.accounts.id` names the relation through its schema: point it at the view too.
+      if (has_schema) qualified.emplace_back(relation->schemaname, table);
     }
+    for (const auto* ref : qualified_refs_) {
+      const std::size_t schema_index = ref->n_fields - 3;
+      const char* schema = ref->fields[schema_index]->string->sval;
+      const char* name = ref->fields[schema_index + 1]->string->sval;
+      for (const auto& [old_schema, table] : qualified) {
+        if (old_schema != schema || table->view_name != name) continue;
+        const auto spans = name_parts_at(sql_, static_cast<std::size_t>(std::max(ref->location, 0)),
+                                         schema_index + 1);
+        if (spans.size() != schema_index + 1) {
+          return fail("could not find a column reference to mapped table " + table->old_table +
+                      " in the statement's text");
+        }
+        edits_.push_back(
+            {spans.back().first, spans.back().second, text::quote_identifier(table->view_schema)});
+        break;
+      }
+    }
+    return true;
   }
 
  public:
-  void set_root(PgQuery__Node& statement) { roots_ = {&statement.base}; }
+  const std::vector<Edit>& edits() const { return edits_; }
 
  private:
+  const std::string& sql_;
   const SchemaMapping& mapping_;
   const TableResolver& resolve_;
   MappingUse use_;
   std::vector<PgQuery__RangeVar*> relations_;  // parallel to targets_
   std::vector<const MappedTable*> targets_;
   std::vector<const MappedTable*> named_;  // distinct, in order of appearance
-  std::vector<std::pair<std::string, const MappedTable*>> qualified_columns_;
-  std::vector<ProtobufCMessage*> roots_;
+  // Column references of three or more names (schema.table.column), and the RangeVars of
+  // FOR UPDATE OF lists.
+  std::vector<const PgQuery__ColumnRef*> qualified_refs_;
+  std::set<const PgQuery__RangeVar*> locked_;
+  std::vector<Edit> edits_;
+  std::string string_table_;  // a mapped table named only inside a string
   std::string error_;
   std::string unreadable_;
   bool ddl_ = false;
@@ -373,13 +409,11 @@ MappedStatement map_parsed(const std::string& sql, const SchemaMapping& mapping,
     result.sql = sql;
     return result;
   }
-  std::string out;
-  std::size_t copied = 0;
+  std::vector<StatementTranslator::Edit> edits;
   for (std::size_t i = 0; i < tree->n_stmts; ++i) {
     PgQuery__RawStmt* raw = tree->stmts[i];
     if (raw == nullptr || raw->stmt == nullptr) continue;
-    StatementTranslator translator(mapping, resolve, use);
-    translator.set_root(*raw->stmt);
+    StatementTranslator translator(sql, mapping, resolve, use);
     if (!translator.translate(*raw->stmt) && result.error.empty()) {
       result.error = translator.error();
       result.table = translator.first_table();
@@ -388,21 +422,24 @@ MappedStatement map_parsed(const std::string& sql, const SchemaMapping& mapping,
     if (!translator.changed()) continue;
     if (result.table.empty()) result.table = translator.first_table();
     if (result.unreadable.empty()) result.unreadable = translator.unreadable();
-    std::string text;
-    if (!detail::deparse_statement(tree->version, *raw, text, result.error)) return result;
-    auto location = static_cast<std::size_t>(std::max(raw->stmt_location, 0));
-    std::size_t length =
-        raw->stmt_len > 0 ? static_cast<std::size_t>(raw->stmt_len) : sql.size() - location;
-    // A statement after the first starts right after the previous semicolon: keep the blanks.
-    while (length > 0 && std::isspace(static_cast<unsigned char>(sql[location])) != 0) {
-      ++location;
-      --length;
-    }
-    out.append(sql, copied, location - copied);
-    out += text;
-    copied = location + length;
+    for (const auto& edit : translator.edits()) edits.push_back(edit);
   }
-  result.changed = copied > 0;
+  std::sort(edits.begin(), edits.end(),
+            [](const auto& a, const auto& b) { return a.start < b.start; });
+  std::string out;
+  std::size_t copied = 0;
+  for (const auto& edit : edits) {
+    if (edit.start < copied || edit.end > sql.size()) {  // overlapping: cannot happen
+      result.error = "overlapping edits of the statement's text";
+      result.ok = false;
+      result.sql.clear();
+      return result;
+    }
+    out.append(sql, copied, edit.start - copied);
+    out += edit.text;
+    copied = edit.end;
+  }
+  result.changed = !edits.empty();
   result.sql = result.changed ? out.append(sql, copied) : sql;
   result.ok = result.error.empty();
   return result;

@@ -1,0 +1,22 @@
+#pragma once
+
+// Where a dotted name sits in SQL text: the byte span of each of its parts, starting at the
+// location the parser reports for a relation or a column reference. The mapping edits those
+// spans in the client's own text instead of deparsing the statement, so that every other byte
+// (string literals under standard_conforming_strings = off, comments, spacing) is kept.
+
+#include <cstddef>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace pgdual::routing {
+
+// The spans of `parts` identifiers joined by dots (whitespace allowed around each dot), from
+// `location`. Unquoted and "quoted" identifiers; empty when the text there is anything else
+// (U&"...", a comment between the parts), which the caller reports.
+std::vector<std::pair<std::size_t, std::size_t>> name_parts_at(std::string_view sql,
+                                                               std::size_t location,
+                                                               std::size_t parts);
+
+}  // namespace pgdual::routing

@@ -1,5 +1,7 @@
 #include "jobs/mapping/mapping_install.hpp"
 
+#include <libpq-fe.h>
+
 #include <cstdint>
 #include <cstdio>
 

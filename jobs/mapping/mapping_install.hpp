@@ -6,13 +6,15 @@
 // triggers on the new store in one transaction. The installed mapping is recognised by a
 // fingerprint of its SQL, kept as the comment of the mapping's schema.
 
-#include <libpq-fe.h>
-
 #include <string>
 #include <vector>
 
 #include "config/config.hpp"
 #include "jobs/mapping/resolved_mapping.hpp"
+
+// libpq's connection, declared as libpq-fe.h does: cmd/ includes this header and only hands
+// the connections through.
+typedef struct pg_conn PGconn;
 
 namespace pgdual::jobs::mapping {
 

@@ -28,6 +28,7 @@ std::size_t identifier_end(std::string_view sql, std::size_t at) {
   if (!identifier_char(first) || (first >= '0' && first <= '9')) return std::string_view::npos;
   std::size_t i = at;
   while (i < sql.size() && identifier_char(static_cast<unsigned char>(sql[i]))) ++i;
+  if (i < sql.size() && sql[i] == '&') return std::string_view::npos;  // U&"..."
   return i;
 }
 
@@ -51,6 +52,19 @@ std::vector<std::pair<std::size_t, std::size_t>> name_parts_at(std::string_view 
     at = end;
   }
   return spans;
+}
+
+std::string identifier_value(std::string_view part) {
+  std::string value;
+  if (!part.empty() && part.front() == '"') {
+    for (std::size_t i = 1; i + 1 < part.size(); ++i) {
+      value += part[i];
+      if (part[i] == '"') ++i;  // "" stands for one quote
+    }
+    return value;
+  }
+  for (char c : part) value += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  return value;
 }
 
 }  // namespace pgdual::routing

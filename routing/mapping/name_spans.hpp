@@ -6,6 +6,7 @@
 // (string literals under standard_conforming_strings = off, comments, spacing) is kept.
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -18,5 +19,9 @@ namespace pgdual::routing {
 std::vector<std::pair<std::size_t, std::size_t>> name_parts_at(std::string_view sql,
                                                                std::size_t location,
                                                                std::size_t parts);
+
+// The name a part stands for, as the parser reads it: "Quoted" unquoted, plain ASCII letters
+// folded to lower case.
+std::string identifier_value(std::string_view part);
 
 }  // namespace pgdual::routing

@@ -346,7 +346,10 @@ class StatementTranslator {
       const std::size_t parts = 1 + (has_schema ? 1 : 0) + (has_catalog ? 1 : 0);
       const auto spans =
           name_parts_at(sql_, static_cast<std::size_t>(std::max(relation->location, 0)), parts);
-      if (spans.size() != parts) {
+      // The span must spell the very name the parser read there.
+      if (spans.size() != parts ||
+          identifier_value(std::string_view(sql_).substr(
+              spans.back().first, spans.back().second - spans.back().first)) != relation->relname) {
         return fail("could not find the name of mapped table " + table->old_table +
                     " in the statement's text");
       }

@@ -32,7 +32,7 @@ TEST_CASE("name spans: plain, quoted and spaced parts", "[mapping]") {
 
 TEST_CASE("name spans: anything else is not found", "[mapping]") {
   CHECK(name_parts_at("FROM public./* c */accounts", 5, 2).empty());  // a comment between parts
-  CHECK(name_parts_at("FROM U&\"d\\0061t\"", 5, 1).empty());             // U&"..."
+  CHECK(name_parts_at("FROM U&\"d\\0061t\"", 5, 1).empty());          // U&"..."
   CHECK(name_parts_at("FROM \"unterminated", 5, 1).empty());
   CHECK(name_parts_at("FROM \"\"", 5, 1).empty());  // an empty quoted name
   CHECK(name_parts_at("FROM 1abc", 5, 1).empty());
@@ -45,4 +45,3 @@ TEST_CASE("name spans: the name a part stands for", "[mapping]") {
   CHECK(identifier_value("\"Accounts\"") == "Accounts");
   CHECK(identifier_value("\"Odd\"\"Name\"") == "Odd\"Name");
 }
-

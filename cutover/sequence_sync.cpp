@@ -29,18 +29,11 @@ constexpr const char* kSequencesQuery =
 
 namespace {
 
-// "schema.table" as config/ normalises it -> "schema"."table".
-std::string quoted_table(const std::string& table) {
-  const auto dot = table.find('.');
-  return text::quote_identifier(table.substr(0, dot)) + "." +
-         text::quote_identifier(table.substr(dot + 1));
-}
-
 // Every column of `table` whose default or identity draws from a sequence, with that sequence
 // (quoted and qualified as kSequencesQuery's names).
 std::vector<std::pair<std::string, std::string>> serial_columns(PGconn* conn,
                                                                 const std::string& table) {
-  const std::string name = quoted_table(table);
+  const std::string name = text::quote_qualified(table);
   const char* params[] = {name.c_str()};
   Result result(
       PQexecParams(conn,

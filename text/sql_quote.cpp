@@ -22,6 +22,13 @@ std::string quote_identifier(std::string_view name) {
   return out + "\"";
 }
 
+std::string quote_qualified(std::string_view qualified) {
+  const auto dot = qualified.find('.');
+  if (dot == std::string_view::npos) return "\"public\"." + quote_identifier(qualified);
+  return quote_identifier(qualified.substr(0, dot)) + "." +
+         quote_identifier(qualified.substr(dot + 1));
+}
+
 std::string quote_literal(std::string_view text) {
   const std::string clean = without_nul(text);
   const bool has_backslash = clean.find('\\') != std::string::npos;

@@ -14,5 +14,8 @@ std::string quote_identifier(std::string_view name);
 // 'text' with quotes doubled; when the text holds a backslash, E'...' with backslashes doubled
 // too, so the literal means the same whatever standard_conforming_strings says. NULs dropped.
 std::string quote_literal(std::string_view text);
+// "schema.table" as config/ normalises names (the first dot separates; no schema: public) ->
+// "schema"."table".
+std::string quote_qualified(std::string_view qualified);
 
 }  // namespace pgdual::text

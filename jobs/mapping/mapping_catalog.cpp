@@ -3,6 +3,7 @@
 #include <map>
 
 #include "jobs/backfill/blocking_query.hpp"
+#include "text/sql_quote.hpp"
 
 namespace pgdual::jobs::mapping {
 namespace {
@@ -25,16 +26,12 @@ constexpr const char* kKeyColumns =
     "AND i.indpred IS NULL AND i.indexprs IS NULL AND k.position <= i.indnkeyatts "
     "ORDER BY i.indisprimary DESC, i.indnkeyatts, i.indexrelid, k.position";
 
-std::string quoted_regclass(const std::string& table) {
-  // to_regclass takes SQL syntax: quote both parts so that case and dots are kept.
-  return quote_table(table);
-}
-
 }  // namespace
 
 TableFacts read_table_facts(PGconn* conn, const std::string& table, std::string& error) {
   TableFacts facts;
-  const std::string name = quoted_regclass(table);
+  // to_regclass takes SQL syntax: both parts quoted, so that case and dots are kept.
+  const std::string name = text::quote_qualified(table);
   const std::string exists =
       backfill::single_value(conn, "SELECT to_regclass($1) IS NOT NULL", {name}, error);
   if (!error.empty()) return facts;

@@ -236,16 +236,11 @@ bool same_text_widening(const std::string& old_type, const std::string& new_type
   return from >= -1 && (to == -1 || to == from);
 }
 
-std::string quote_table(const std::string& qualified) {
-  const auto [schema, table] = routing::split_table_name(qualified);
-  return quote_identifier(schema) + "." + quote_identifier(table);
-}
-
 std::string ResolvedTable::view_quoted() const {
   return quote_identifier(view_schema) + "." + quote_identifier(view_name);
 }
-std::string ResolvedTable::new_table_quoted() const { return quote_table(new_table); }
-std::string ResolvedTable::old_table_quoted() const { return quote_table(old_table); }
+std::string ResolvedTable::new_table_quoted() const { return text::quote_qualified(new_table); }
+std::string ResolvedTable::old_table_quoted() const { return text::quote_qualified(old_table); }
 
 std::vector<std::string> ResolvedTable::lossy_columns() const {
   std::vector<std::string> lossy;

@@ -97,7 +97,4 @@ Resolution resolve_table(const std::string& old_table, const config::TableMappin
 // widenings, varchar to text or a longer varchar, numeric to numeric of the same scale.
 bool same_text_widening(const std::string& old_type, const std::string& new_type);
 
-// "schema.table" -> "schema"."table".
-std::string quote_table(const std::string& qualified);
-
 }  // namespace pgdual::jobs::mapping

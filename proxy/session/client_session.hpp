@@ -39,6 +39,7 @@
 #include "proxy/session/transaction_capture.hpp"
 #include "proxy/shadow/shadow_reads.hpp"
 #include "routing/accepted_prefix.hpp"
+#include "routing/mapping/statement_mapping.hpp"
 #include "routing/phase_rules.hpp"
 #include "routing/rewrite/pipeline.hpp"
 #include "routing/unit_builder.hpp"
@@ -239,6 +240,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::optional<std::string> refusal;          // both stores get this error statement instead
   };
   bool mapping_applies() const;
+  // Unqualified table names resolved as the session's search_path does.
+  routing::TableResolver table_resolver();
   MappedFrame map_client_frame(const protocol::Frame& frame, std::string_view bytes);
   // The session's prepared statements and settings for a secondary connection or a journal
   // record, in the text that store gets (UnitBuilder::session_state_replay, mapped when the

@@ -15,6 +15,57 @@
 #include "routing/rewrite/policy_error.hpp"
 
 namespace pgdual::proxy {
+namespace {
+
+// The statement a Query or Parse frame carries (`bytes`: the whole frame), and the same frame
+// with another text.
+struct FrameStatement {
+  bool valid = false;
+  bool parse = false;
+  std::string name, sql;
+  std::vector<std::int32_t> param_oids;
+
+  std::string with_text(const std::string& text) const {
+    std::string bytes;
+    if (parse) {
+      protocol::append_parse(bytes, name, text, param_oids);
+    } else {
+      protocol::append_query(bytes, text);
+    }
+    return bytes;
+  }
+};
+
+FrameStatement statement_of(char type, std::string_view bytes) {
+  FrameStatement out;
+  const auto payload = bytes.substr(std::min(bytes.size(), protocol::kMessageHeaderSize));
+  const std::span<const std::uint8_t> data(reinterpret_cast<const std::uint8_t*>(payload.data()),
+                                           payload.size());
+  if (type == protocol::frontend::kParse) {
+    auto parse = protocol::parse_parse(data);
+    if (!parse) return out;
+    out.parse = true;
+    out.name = std::string(parse->name);
+    out.sql = std::string(parse->sql);
+    out.param_oids = parse->param_oids;
+  } else if (type == protocol::frontend::kQuery) {
+    auto query = protocol::parse_query(data);
+    if (!query) return out;
+    out.sql = std::string(*query);
+  } else {
+    return out;
+  }
+  out.valid = true;
+  return out;
+}
+
+}  // namespace
+
+routing::TableResolver ClientSession::table_resolver() {
+  return [names = name_context()](std::string_view written) {
+    return routing::qualified_table(written, names);
+  };
+}
 
 bool ClientSession::mapping_applies() const {
   if (config_->mapping.empty()) return false;
@@ -25,42 +76,18 @@ bool ClientSession::mapping_applies() const {
 ClientSession::MappedFrame ClientSession::map_client_frame(const protocol::Frame& frame,
                                                            std::string_view bytes) {
   MappedFrame out;
-  const bool as_parse = frame.type == protocol::frontend::kParse;
-  if (!as_parse && frame.type != protocol::frontend::kQuery) return out;
   // The bytes may be the rewrite's (identical values): read the text from them, not the frame.
-  std::string name, sql;
-  std::vector<std::int32_t> param_oids;
-  const auto payload = std::string_view(bytes).substr(5);
-  const auto* data = reinterpret_cast<const std::uint8_t*>(payload.data());
-  if (as_parse) {
-    auto parse = protocol::parse_parse({data, payload.size()});
-    if (!parse) return out;
-    name = std::string(parse->name);
-    sql = std::string(parse->sql);
-    param_oids = parse->param_oids;
-  } else {
-    auto query = protocol::parse_query({data, payload.size()});
-    if (!query) return out;
-    sql = std::string(*query);
+  const auto statement = statement_of(frame.type, bytes);
+  if (!statement.valid || !routing::may_name_mapped_table(statement.sql, config_->mapping)) {
+    return out;
   }
-  if (!routing::may_name_mapped_table(sql, config_->mapping)) return out;
-  const auto names = name_context();
-  const routing::TableResolver resolve = [&names](std::string_view written) {
-    return routing::qualified_table(written, names);
-  };
+  const bool as_parse = statement.parse;
+  const std::string& name = statement.name;
   const bool new_primary = roles_.primary == routing::Store::new_store;
   const auto use = new_primary ? routing::MappingUse::compared : routing::MappingUse::mirrored;
-  const auto mapped = routing::map_statement_text(sql, config_->mapping, resolve, use);
+  const auto mapped =
+      routing::map_statement_text(statement.sql, config_->mapping, table_resolver(), use);
   auto& metrics = runtime_.metrics().rewrite();
-  const auto new_store_frame = [&](const std::string& text) {
-    std::string bytes;
-    if (as_parse) {
-      protocol::append_parse(bytes, name, text, param_oids);
-    } else {
-      protocol::append_query(bytes, text);
-    }
-    return bytes;
-  };
   if (mapped.ok) {
     if (!mapped.changed) return out;
     metrics.mapped().Increment();
@@ -74,7 +101,7 @@ ClientSession::MappedFrame ClientSession::map_client_frame(const protocol::Frame
         named_mapping_unreadable_[name] = {mapped.table, mapped.unreadable};
       }
     }
-    out.new_store_bytes = new_store_frame(mapped.sql);
+    out.new_store_bytes = statement.with_text(mapped.sql);
     return out;
   }
   // DDL that does not reach the new store (migration.ddl primary_only or reject) is the
@@ -89,20 +116,16 @@ ClientSession::MappedFrame ClientSession::map_client_frame(const protocol::Frame
         "this statement cannot be translated to the new store's schema (" + mapped.error + ")" +
         (new_primary ? std::string("; the new store is primary")
                      : std::string("; migration.nondeterministic is \"reject\""));
-    std::string refusal;
-    if (as_parse) {
-      protocol::append_parse(refusal, name, routing::policy_error_statement(reason), {});
-    } else {
-      protocol::append_query(refusal, routing::policy_error_statement(reason));
-    }
-    out.refusal = std::move(refusal);
+    FrameStatement refusal = statement;
+    refusal.param_oids.clear();
+    out.refusal = refusal.with_text(routing::policy_error_statement(reason));
     return out;
   }
   // allow (and serialize, which cannot order a statement the new store cannot run): the new
   // store gets the closest text there is, with the tables renamed (it may fail there, counted as
   // a secondary failure, or differ), and the table is reconciled.
   metrics.count_untranslatable(table, "allowed");
-  if (mapped.changed && !mapped.sql.empty()) out.new_store_bytes = new_store_frame(mapped.sql);
+  if (mapped.changed && !mapped.sql.empty()) out.new_store_bytes = statement.with_text(mapped.sql);
   runtime_.metrics().journal().count_reconciliation(
       identity_.database, {table == "(none)" ? std::string(journal::kUnknownTable) : table});
   if (nondeterministic_logged_.size() < 100 &&
@@ -143,34 +166,19 @@ std::string ClientSession::secondary_state_replay() {
   std::string replay = units_->session_state_replay();
   const bool to_new_store = roles_.secondary && *roles_.secondary == routing::Store::new_store;
   if (replay.empty() || config_->mapping.empty() || !to_new_store) return replay;
-  const auto names = name_context();
-  const routing::TableResolver resolve = [&names](std::string_view written) {
-    return routing::qualified_table(written, names);
-  };
+  const auto resolve = table_resolver();
   std::string mapped;
   for_each_frame(replay, [&](const protocol::Frame& frame) {
     const auto raw = raw_frame(frame);
-    std::string sql, name;
-    std::vector<std::int32_t> param_oids;
-    if (frame.type == protocol::frontend::kParse) {
-      if (auto parse = protocol::parse_parse(frame.payload)) {
-        sql = std::string(parse->sql);
-        name = std::string(parse->name);
-        param_oids = parse->param_oids;
-      }
-    } else if (frame.type == protocol::frontend::kQuery) {
-      if (auto query = protocol::parse_query(frame.payload)) sql = std::string(*query);
-    }
-    const auto translated = sql.empty()
-                                ? routing::MappedStatement{}
-                                : routing::map_statement_text(sql, config_->mapping, resolve,
-                                                              routing::MappingUse::mirrored);
-    if (!translated.changed || translated.sql.empty()) {
-      mapped.append(raw);
-    } else if (frame.type == protocol::frontend::kParse) {
-      protocol::append_parse(mapped, name, translated.sql, param_oids);
+    const auto statement = statement_of(frame.type, raw);
+    const auto translated =
+        statement.valid ? routing::map_statement_text(statement.sql, config_->mapping, resolve,
+                                                      routing::MappingUse::mirrored)
+                        : routing::MappedStatement{};
+    if (translated.changed && !translated.sql.empty()) {
+      mapped += statement.with_text(translated.sql);
     } else {
-      protocol::append_query(mapped, translated.sql);
+      mapped.append(raw);
     }
   });
   return mapped;

@@ -1,6 +1,7 @@
 #include "routing/mapping/schema_mapping.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 #include "routing/classify/catalog_facts.hpp"
 
@@ -26,7 +27,11 @@ SchemaMapping::SchemaMapping(const config::MappingConfig& config) {
       const bool computed = !column.expr.empty() || !column.if_null.empty();
       if (computed && !column.lossless.value_or(false)) mapped.lossy.insert(name);
     }
-    bare_names_.insert(mapped.view_name);
+    if (bare_names_.insert(mapped.view_name).second) {
+      std::string lowered = mapped.view_name;
+      for (char& c : lowered) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      lowered_names_.push_back(std::move(lowered));
+    }
     tables_.emplace(old_table, std::move(mapped));
   }
 }

@@ -9,6 +9,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/config.hpp"
 
@@ -40,10 +41,13 @@ class SchemaMapping {
   // True when some mapped table is called `name` (without its schema): a cheap first test.
   bool names_table(std::string_view name) const;
   const std::map<std::string, MappedTable, std::less<>>& tables() const { return tables_; }
+  // The tables' own names in lower case, for may_name_mapped_table's search.
+  const std::vector<std::string>& lowered_names() const { return lowered_names_; }
 
  private:
   std::map<std::string, MappedTable, std::less<>> tables_;
   std::set<std::string, std::less<>> bare_names_;
+  std::vector<std::string> lowered_names_;
 };
 
 struct CatalogFacts;

@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstdlib>
-#include <cstring>
 #include <set>
 
 #include "routing/classify/protobuf_walk.hpp"
@@ -451,15 +449,15 @@ MappedStatement map_parsed(const std::string& sql, const SchemaMapping& mapping,
 }  // namespace
 
 bool may_name_mapped_table(std::string_view sql, const SchemaMapping& mapping) {
-  if (mapping.empty()) return false;
-  std::string lowered(sql);
-  std::transform(lowered.begin(), lowered.end(), lowered.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  for (const auto& [name, table] : mapping.tables()) {
-    std::string bare = table.view_name;
-    std::transform(bare.begin(), bare.end(), bare.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (lowered.find(bare) != std::string::npos) return true;
+  // On every Query and Parse of a mapped session: no copy of the text, no allocation.
+  const auto same = [](char a, char b) {
+    return std::tolower(static_cast<unsigned char>(a)) ==
+           std::tolower(static_cast<unsigned char>(b));
+  };
+  for (const auto& name : mapping.lowered_names()) {
+    if (std::search(sql.begin(), sql.end(), name.begin(), name.end(), same) != sql.end()) {
+      return true;
+    }
   }
   return false;
 }

@@ -94,20 +94,7 @@ def test_16_autocommit_clients_on_hot_rows_keep_the_primary_order(env, proxy_fac
     script.write_text(AUTOCOMMIT_SCRIPT)
     proxy = proxy_factory(migration("dual_write", strategy="sync"))
     for mode in ("simple", "extended", "prepared"):
-        process = start_process(
-            pgbench_cmd(proxy, env, fresh_db, "-n", "-c", "16", "-j", "2",
-                        "-T", str(SECONDS_PER_MODE), "-M", mode, "-f", str(script)),
-            {"PGPASSWORD": env.password})
-        code, out, err = finish_process(process, timeout=SECONDS_PER_MODE + 60)
-        assert code == 0, f"pgbench -M {mode} failed:\n{out}\n{err}\n{proxy.log_tail()}"
-        processed, failed = pgbench_summary(out)
-        assert processed > 0 and failed == 0, out
-        wait_sessions_settled(proxy, timeout=30)
-        digests = {which: {t: table_digest(direct_conn, which, fresh_db, t, order)
-                           for t, order in AUTOCOMMIT_TABLES.items()} for which in ("old", "new")}
-        mismatched = [t for t in AUTOCOMMIT_TABLES if digests["old"][t] != digests["new"][t]]
-        assert not mismatched, (f"after -M {mode} the stores differ in {mismatched}: {digests}\n"
-                                + proxy.log_tail())
+        race_and_compare(env, proxy, direct_conn, fresh_db, script, mode, AUTOCOMMIT_TABLES)
     assert metric_sum(proxy, "pgdual_write_divergence_total") == 0
     assert metric_sum(proxy, "pgdual_drift_risk_total") == 0
 
